@@ -1,0 +1,78 @@
+//! Durations as Karpenter writes them (`30s`, `5m`, `720h`, `1h30m`, `Never`).
+
+use std::time::Duration;
+
+/// Parses a Go-style duration made of integer `h`, `m` and `s` parts (`1h30m`, `90s`, `0s`).
+/// Returns `Ok(None)` for `Never` when `allow_never`.
+pub fn parse(text: &str, allow_never: bool) -> Result<Option<Duration>, String> {
+    let text = text.trim();
+    if text == "Never" {
+        return if allow_never {
+            Ok(None)
+        } else {
+            Err("\"Never\" is not allowed here".to_string())
+        };
+    }
+    let expected = || {
+        format!(
+            "{text:?} is not a duration: expected whole hours, minutes and seconds such as 30s, 5m, 1h30m or 720h{}",
+            if allow_never { ", or Never" } else { "" }
+        )
+    };
+    if text.is_empty() {
+        return Err(expected());
+    }
+    let mut total: u64 = 0;
+    let mut digits = String::new();
+    for character in text.chars() {
+        if character.is_ascii_digit() {
+            digits.push(character);
+            continue;
+        }
+        let unit = match character {
+            'h' => 3600,
+            'm' => 60,
+            's' => 1,
+            _ => return Err(expected()),
+        };
+        let value: u64 = digits.parse().map_err(|_| expected())?;
+        total = value
+            .checked_mul(unit)
+            .and_then(|seconds| total.checked_add(seconds))
+            .ok_or_else(expected)?;
+        digits.clear();
+    }
+    if !digits.is_empty() {
+        return Err(expected());
+    }
+    Ok(Some(Duration::from_secs(total)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_karpenter_durations() {
+        let cases: &[(&str, bool, Result<Option<u64>, ()>)] = &[
+            ("30s", false, Ok(Some(30))),
+            ("5m", false, Ok(Some(300))),
+            ("720h", false, Ok(Some(2_592_000))),
+            ("1h30m", false, Ok(Some(5_400))),
+            ("0s", false, Ok(Some(0))),
+            ("Never", true, Ok(None)),
+            ("Never", false, Err(())),
+            ("", false, Err(())),
+            ("10", false, Err(())),
+            ("1d", false, Err(())),
+            ("1.5h", false, Err(())),
+            ("h", false, Err(())),
+        ];
+        for (text, allow_never, expected) in cases {
+            let parsed = parse(text, *allow_never)
+                .map(|duration| duration.map(|value| value.as_secs()))
+                .map_err(|_| ());
+            assert_eq!(&parsed, expected, "{text}");
+        }
+    }
+}

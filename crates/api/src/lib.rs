@@ -1,0 +1,18 @@
+//! Spotter's API layer: reads ordinary Kubernetes YAML (`karpenter.sh/v1` NodePool,
+//! `karpenter.k8s.aws/v1` EC2NodeClass, v1 Pod and Node, apps/v1 Deployment and DaemonSet,
+//! batch/v1 Job), validates it as Karpenter v1 and the API server would, and converts it into
+//! the core's types. Every error names the file, the document, the line when known and the
+//! field. It depends on the core and on k8s-openapi's types; it never talks to a cluster.
+
+pub mod document;
+pub mod duration;
+pub mod ec2_node_class;
+pub mod manifests;
+pub mod node;
+pub mod node_pool;
+pub mod quantity_text;
+pub mod validation;
+pub mod workload;
+
+pub use document::{FieldError, Location, ManifestError};
+pub use manifests::Manifests;

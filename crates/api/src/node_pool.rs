@@ -1,0 +1,527 @@
+//! `karpenter.sh/v1` NodePool: the manifest's shape (unknown fields rejected, as the CRD's
+//! structural schema does), Karpenter v1's validation rules, and conversion into the core
+//! [`spotter_core::node_pool::NodePool`].
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use spotter_core::labels;
+use spotter_core::node_pool::{
+    Budget, BudgetNodes, ConsolidationPolicy, Disruption, Limits, NodePool,
+};
+use spotter_core::quantity::Quantity;
+use spotter_core::requirements::{NodeSelectorRequirement, Operator, Requirements};
+use spotter_core::resources;
+use spotter_core::taints::Taint;
+
+use crate::document::FieldError;
+use crate::duration;
+use crate::quantity_text::QuantityText;
+use crate::validation::{check_label_key, check_label_value, parse_effect};
+
+/// The API version Spotter reads NodePools in.
+pub const API_VERSION: &str = "karpenter.sh/v1";
+
+/// A NodePool manifest.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NodePoolManifest {
+    /// `karpenter.sh/v1`.
+    pub api_version: String,
+    /// `NodePool`.
+    pub kind: String,
+    /// Metadata.
+    pub metadata: Metadata,
+    /// Spec.
+    pub spec: NodePoolSpec,
+    /// Status (ignored).
+    #[serde(default, skip_serializing)]
+    pub status: Option<serde_yaml_ng::Value>,
+}
+
+/// The part of `metadata` Spotter reads; other fields are accepted and ignored.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Metadata {
+    /// Name.
+    #[serde(default)]
+    pub name: String,
+    /// Labels.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Annotations.
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// `spec`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NodePoolSpec {
+    /// `spec.template`.
+    pub template: NodeClaimTemplate,
+    /// `spec.disruption`.
+    #[serde(default)]
+    pub disruption: Option<DisruptionSpec>,
+    /// `spec.limits`.
+    #[serde(default)]
+    pub limits: BTreeMap<String, QuantityText>,
+    /// `spec.weight`.
+    #[serde(default)]
+    pub weight: Option<i64>,
+    /// `spec.replicas` (static capacity, Karpenter v1.14+): not supported yet.
+    #[serde(default)]
+    pub replicas: Option<i64>,
+}
+
+/// `spec.template`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NodeClaimTemplate {
+    /// `spec.template.metadata`.
+    #[serde(default)]
+    pub metadata: TemplateMetadata,
+    /// `spec.template.spec`.
+    pub spec: NodeClaimTemplateSpec,
+}
+
+/// `spec.template.metadata`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TemplateMetadata {
+    /// Labels for the nodes.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Annotations for the nodes.
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// `spec.template.spec`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NodeClaimTemplateSpec {
+    /// Requirements.
+    #[serde(default)]
+    pub requirements: Vec<RequirementSpec>,
+    /// Taints.
+    #[serde(default)]
+    pub taints: Vec<TaintSpec>,
+    /// Startup taints.
+    #[serde(default)]
+    pub startup_taints: Vec<TaintSpec>,
+    /// The node class.
+    pub node_class_ref: NodeClassRef,
+    /// `expireAfter` (default 720h).
+    #[serde(default)]
+    pub expire_after: Option<String>,
+    /// `terminationGracePeriod`.
+    #[serde(default)]
+    pub termination_grace_period: Option<String>,
+}
+
+/// A requirement with Karpenter's `minValues`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RequirementSpec {
+    /// Label key.
+    pub key: String,
+    /// Operator.
+    pub operator: String,
+    /// Values.
+    #[serde(default)]
+    pub values: Vec<String>,
+    /// `minValues`.
+    #[serde(default)]
+    pub min_values: Option<i64>,
+}
+
+/// A taint.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TaintSpec {
+    /// Key.
+    pub key: String,
+    /// Value.
+    #[serde(default)]
+    pub value: Option<String>,
+    /// Effect.
+    pub effect: String,
+    /// Ignored.
+    #[serde(default)]
+    pub time_added: Option<String>,
+}
+
+/// `nodeClassRef`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NodeClassRef {
+    /// API group (`karpenter.k8s.aws`).
+    #[serde(default)]
+    pub group: String,
+    /// Kind (`EC2NodeClass`).
+    #[serde(default)]
+    pub kind: String,
+    /// Name.
+    #[serde(default)]
+    pub name: String,
+}
+
+/// `spec.disruption`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DisruptionSpec {
+    /// `WhenEmpty` or `WhenEmptyOrUnderutilized`.
+    #[serde(default)]
+    pub consolidation_policy: Option<String>,
+    /// A duration or `Never`.
+    #[serde(default)]
+    pub consolidate_after: Option<String>,
+    /// Budgets.
+    #[serde(default)]
+    pub budgets: Option<Vec<BudgetSpec>>,
+}
+
+/// One budget.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BudgetSpec {
+    /// A count or a percentage.
+    #[serde(default = "default_budget_nodes")]
+    pub nodes: String,
+    /// Cron schedule.
+    #[serde(default)]
+    pub schedule: Option<String>,
+    /// How long after each scheduled start.
+    #[serde(default)]
+    pub duration: Option<String>,
+    /// Reasons.
+    #[serde(default)]
+    pub reasons: Vec<String>,
+}
+
+fn default_budget_nodes() -> String {
+    "10%".to_string()
+}
+
+/// The most requirements a NodePool may have.
+pub const MAX_REQUIREMENTS: usize = 100;
+/// The most budgets a NodePool may have.
+pub const MAX_BUDGETS: usize = 50;
+
+impl NodePoolManifest {
+    /// Validates the manifest as Karpenter v1 does and converts it.
+    pub fn into_node_pool(self) -> Result<NodePool, FieldError> {
+        if self.api_version != API_VERSION {
+            return Err(FieldError::new(
+                "apiVersion",
+                format!(
+                    "{:?} is not supported: Spotter reads {API_VERSION} NodePools (convert v1beta1 manifests with Karpenter's v1 migration guide)",
+                    self.api_version
+                ),
+            ));
+        }
+        let name = self.metadata.name;
+        if name.is_empty() {
+            return Err(FieldError::new(
+                "metadata.name",
+                "missing: a NodePool needs a name",
+            ));
+        }
+        check_label_value(&name).map_err(|message| FieldError::new("metadata.name", message))?;
+        let spec = self.spec;
+        if spec.replicas.is_some() {
+            return Err(FieldError::new(
+                "spec.replicas",
+                "static NodePools (spec.replicas) are not supported by Spotter yet; remove the field",
+            ));
+        }
+        let weight = match spec.weight {
+            None => 0,
+            Some(weight @ 1..=100) => weight as i32,
+            Some(weight) => {
+                return Err(FieldError::new(
+                    "spec.weight",
+                    format!("must be between 1 and 100, got {weight}"),
+                ));
+            }
+        };
+        let template = spec.template;
+        for (key, value) in &template.metadata.labels {
+            let field = format!("spec.template.metadata.labels.{key}");
+            check_label_key(key).map_err(|message| FieldError::new(&field, message))?;
+            check_label_value(value).map_err(|message| FieldError::new(&field, message))?;
+            if let Some(restriction) = labels::restriction(key) {
+                return Err(FieldError::new(field, restriction));
+            }
+        }
+        let template_spec = template.spec;
+        let requirements = convert_requirements(&template_spec.requirements)?;
+        let taints = convert_taints(&template_spec.taints, "spec.template.spec.taints")?;
+        let startup_taints = convert_taints(
+            &template_spec.startup_taints,
+            "spec.template.spec.startupTaints",
+        )?;
+        let node_class_ref = template_spec.node_class_ref;
+        for (field, value) in [
+            ("group", &node_class_ref.group),
+            ("kind", &node_class_ref.kind),
+            ("name", &node_class_ref.name),
+        ] {
+            if value.is_empty() {
+                return Err(FieldError::new(
+                    format!("spec.template.spec.nodeClassRef.{field}"),
+                    "missing: nodeClassRef needs group, kind and name (karpenter.k8s.aws, EC2NodeClass, <name>)",
+                ));
+            }
+        }
+        let expire_after = match &template_spec.expire_after {
+            None => Some(std::time::Duration::from_secs(720 * 3600)),
+            Some(text) => duration::parse(text, true)
+                .map_err(|message| FieldError::new("spec.template.spec.expireAfter", message))?,
+        };
+        let termination_grace_period = template_spec
+            .termination_grace_period
+            .as_deref()
+            .map(|text| duration::parse(text, false))
+            .transpose()
+            .map_err(|message| {
+                FieldError::new("spec.template.spec.terminationGracePeriod", message)
+            })?
+            .flatten();
+        let disruption = convert_disruption(spec.disruption.unwrap_or_default())?;
+        let mut limits = Limits::new();
+        for (resource, quantity) in &spec.limits {
+            let field = format!("spec.limits.{resource}");
+            let parsed = Quantity::parse(quantity.as_str())
+                .map_err(|error| FieldError::new(&field, error.to_string()))?;
+            if parsed.milli_units() < 0 {
+                return Err(FieldError::new(field, "must not be negative"));
+            }
+            let value = if resource == resources::CPU {
+                parsed.milli_units()
+            } else {
+                parsed.units_rounded_up()
+            };
+            limits.set(resource, value);
+        }
+        let mut pool = NodePool {
+            name,
+            weight,
+            node_class: node_class_ref.name,
+            labels: template.metadata.labels,
+            annotations: template.metadata.annotations,
+            taints,
+            startup_taints,
+            requirements: Requirements::new(),
+            limits,
+            disruption,
+            expire_after,
+            termination_grace_period,
+        };
+        pool.refresh_requirements(&requirements);
+        Ok(pool)
+    }
+}
+
+fn convert_requirements(specs: &[RequirementSpec]) -> Result<Requirements, FieldError> {
+    if specs.len() > MAX_REQUIREMENTS {
+        return Err(FieldError::new(
+            "spec.template.spec.requirements",
+            format!(
+                "at most {MAX_REQUIREMENTS} requirements are allowed, got {}",
+                specs.len()
+            ),
+        ));
+    }
+    let mut expressions = Vec::new();
+    for (index, spec) in specs.iter().enumerate() {
+        let field = |name: &str| format!("spec.template.spec.requirements[{index}].{name}");
+        check_label_key(&spec.key).map_err(|message| FieldError::new(field("key"), message))?;
+        if let Some(restriction) = labels::restriction(&spec.key) {
+            return Err(FieldError::new(field("key"), restriction));
+        }
+        let operator = parse_operator(&spec.operator)
+            .map_err(|message| FieldError::new(field("operator"), message))?;
+        match operator {
+            Operator::In | Operator::NotIn if spec.values.is_empty() => {
+                return Err(FieldError::new(
+                    field("values"),
+                    format!("operator {} needs at least one value", spec.operator),
+                ));
+            }
+            Operator::Exists | Operator::DoesNotExist if !spec.values.is_empty() => {
+                return Err(FieldError::new(
+                    field("values"),
+                    format!("operator {} takes no values", spec.operator),
+                ));
+            }
+            Operator::Gt | Operator::Lt
+                if !(spec.values.len() == 1 && spec.values[0].parse::<u64>().is_ok()) =>
+            {
+                return Err(FieldError::new(
+                    field("values"),
+                    format!(
+                        "operator {} needs a single non-negative integer value",
+                        spec.operator
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        for (value_index, value) in spec.values.iter().enumerate() {
+            check_label_value(value).map_err(|message| {
+                FieldError::new(format!("{}[{value_index}]", field("values")), message)
+            })?;
+        }
+        let min_values = match spec.min_values {
+            None => None,
+            Some(min_values @ 1..=50) => {
+                if operator == Operator::In && (spec.values.len() as i64) < min_values {
+                    return Err(FieldError::new(
+                        field("minValues"),
+                        format!(
+                            "{min_values} is more than the {} values listed",
+                            spec.values.len()
+                        ),
+                    ));
+                }
+                Some(min_values as u32)
+            }
+            Some(other) => {
+                return Err(FieldError::new(
+                    field("minValues"),
+                    format!("must be between 1 and 50, got {other}"),
+                ));
+            }
+        };
+        expressions.push(NodeSelectorRequirement {
+            key: spec.key.clone(),
+            operator,
+            values: spec.values.clone(),
+            min_values,
+        });
+    }
+    Requirements::from_expressions(&expressions)
+        .map_err(|error| FieldError::new("spec.template.spec.requirements", error.to_string()))
+}
+
+/// Parses a node-selector operator name.
+pub fn parse_operator(text: &str) -> Result<Operator, String> {
+    Ok(match text {
+        "In" => Operator::In,
+        "NotIn" => Operator::NotIn,
+        "Exists" => Operator::Exists,
+        "DoesNotExist" => Operator::DoesNotExist,
+        "Gt" => Operator::Gt,
+        "Lt" => Operator::Lt,
+        other => {
+            return Err(format!(
+                "unknown operator {other:?}: expected In, NotIn, Exists, DoesNotExist, Gt or Lt"
+            ));
+        }
+    })
+}
+
+fn convert_taints(specs: &[TaintSpec], field: &str) -> Result<Vec<Taint>, FieldError> {
+    specs
+        .iter()
+        .enumerate()
+        .map(|(index, spec)| {
+            check_label_key(&spec.key)
+                .map_err(|message| FieldError::new(format!("{field}[{index}].key"), message))?;
+            let effect = parse_effect(&spec.effect)
+                .map_err(|message| FieldError::new(format!("{field}[{index}].effect"), message))?;
+            Ok(Taint::new(
+                spec.key.clone(),
+                spec.value.clone().unwrap_or_default(),
+                effect,
+            ))
+        })
+        .collect()
+}
+
+fn convert_disruption(spec: DisruptionSpec) -> Result<Disruption, FieldError> {
+    let consolidation_policy = match spec.consolidation_policy.as_deref() {
+        None | Some("WhenEmptyOrUnderutilized") => ConsolidationPolicy::WhenEmptyOrUnderutilized,
+        Some("WhenEmpty") => ConsolidationPolicy::WhenEmpty,
+        Some(other) => {
+            return Err(FieldError::new(
+                "spec.disruption.consolidationPolicy",
+                format!("unknown policy {other:?}: expected WhenEmpty or WhenEmptyOrUnderutilized"),
+            ));
+        }
+    };
+    let consolidate_after = match &spec.consolidate_after {
+        None => Some(std::time::Duration::ZERO),
+        Some(text) => duration::parse(text, true)
+            .map_err(|message| FieldError::new("spec.disruption.consolidateAfter", message))?,
+    };
+    let budget_specs = spec.budgets.unwrap_or_else(|| {
+        vec![BudgetSpec {
+            nodes: default_budget_nodes(),
+            schedule: None,
+            duration: None,
+            reasons: Vec::new(),
+        }]
+    });
+    if budget_specs.len() > MAX_BUDGETS {
+        return Err(FieldError::new(
+            "spec.disruption.budgets",
+            format!(
+                "at most {MAX_BUDGETS} budgets are allowed, got {}",
+                budget_specs.len()
+            ),
+        ));
+    }
+    let mut budgets = Vec::new();
+    for (index, budget) in budget_specs.into_iter().enumerate() {
+        let field = |name: &str| format!("spec.disruption.budgets[{index}].{name}");
+        let nodes = parse_budget_nodes(&budget.nodes)
+            .map_err(|message| FieldError::new(field("nodes"), message))?;
+        if budget.schedule.is_some() != budget.duration.is_some() {
+            return Err(FieldError::new(
+                field("schedule"),
+                "schedule and duration must be set together",
+            ));
+        }
+        let duration = budget
+            .duration
+            .as_deref()
+            .map(|text| duration::parse(text, false))
+            .transpose()
+            .map_err(|message| FieldError::new(field("duration"), message))?
+            .flatten();
+        for (reason_index, reason) in budget.reasons.iter().enumerate() {
+            if !matches!(reason.as_str(), "Underutilized" | "Empty" | "Drifted") {
+                return Err(FieldError::new(
+                    format!("{}[{reason_index}]", field("reasons")),
+                    format!("unknown reason {reason:?}: expected Underutilized, Empty or Drifted"),
+                ));
+            }
+        }
+        budgets.push(Budget {
+            nodes,
+            schedule: budget.schedule,
+            duration,
+            reasons: budget.reasons,
+        });
+    }
+    Ok(Disruption {
+        consolidation_policy,
+        consolidate_after,
+        budgets,
+    })
+}
+
+fn parse_budget_nodes(text: &str) -> Result<BudgetNodes, String> {
+    let expected = || format!("{text:?} is not a node count or a percentage such as 10% or 3");
+    if let Some(percent) = text.strip_suffix('%') {
+        let value: u32 = percent.parse().map_err(|_| expected())?;
+        if value > 100 {
+            return Err(format!("{text:?}: a percentage must be at most 100%"));
+        }
+        return Ok(BudgetNodes::Percent(value));
+    }
+    text.parse().map(BudgetNodes::Count).map_err(|_| expected())
+}

@@ -1,0 +1,279 @@
+//! Reading manifests: what converts, and every bad input naming its file, document and field.
+
+use spotter_api::Manifests;
+use spotter_core::labels;
+use spotter_core::taints::Effect;
+
+const NODE_POOL: &str = "apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata:
+  name: batch
+spec:
+  weight: 100
+  template:
+    metadata:
+      labels:
+        team: data
+    spec:
+      nodeClassRef: {group: karpenter.k8s.aws, kind: EC2NodeClass, name: default}
+      requirements:
+        - {key: karpenter.sh/capacity-type, operator: In, values: [spot]}
+        - {key: karpenter.k8s.aws/instance-family, operator: Exists, minValues: 2}
+      taints:
+        - {key: dedicated, value: batch, effect: NoSchedule}
+  limits:
+    cpu: 100
+    memory: 400Gi
+  disruption:
+    consolidateAfter: 30s
+    budgets:
+      - nodes: \"20%\"
+";
+
+fn load(text: &str) -> Result<Manifests, String> {
+    let mut manifests = Manifests::default();
+    manifests
+        .add("test.yaml", text)
+        .map_err(|error| error.to_string())?;
+    manifests.finish().map_err(|error| error.to_string())
+}
+
+/// `NODE_POOL` with `from` replaced by `to` (which must occur).
+fn node_pool_with(from: &str, to: &str) -> String {
+    assert!(NODE_POOL.contains(from), "fixture lacks {from:?}");
+    NODE_POOL.replace(from, to)
+}
+
+#[test]
+fn converts_a_node_pool_with_karpenter_defaults() {
+    let manifests = load(NODE_POOL).unwrap_or_else(|error| panic!("{error}"));
+    let pool = &manifests.node_pools[0];
+    assert_eq!(pool.name, "batch");
+    assert_eq!(pool.weight, 100);
+    assert_eq!(pool.node_class, "default");
+    assert!(pool.requirements.allows(labels::NODE_POOL, "batch"));
+    assert!(pool.requirements.allows("team", "data"));
+    assert!(!pool.requirements.allows(labels::CAPACITY_TYPE, "on-demand"));
+    assert_eq!(
+        pool.requirements
+            .get(labels::INSTANCE_FAMILY)
+            .and_then(|r| r.min_values()),
+        Some(2)
+    );
+    assert_eq!(pool.taints[0].effect, Effect::NoSchedule);
+    assert_eq!(pool.limits.get("cpu"), Some(100_000));
+    assert_eq!(pool.limits.get("memory"), Some(400 << 30));
+    assert_eq!(
+        pool.expire_after.map(|duration| duration.as_secs()),
+        Some(720 * 3600)
+    );
+    assert_eq!(
+        pool.disruption
+            .consolidate_after
+            .map(|duration| duration.as_secs()),
+        Some(30)
+    );
+}
+
+#[test]
+fn converts_workloads_with_kubernetes_request_rules() {
+    let text = "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      initContainers:
+        - {name: setup, image: x, resources: {requests: {cpu: '2', memory: 1Gi}}}
+        - {name: proxy, image: x, restartPolicy: Always, resources: {requests: {cpu: 100m}}}
+      containers:
+        - {name: app, image: x, resources: {limits: {cpu: 500m, memory: 512Mi}}}
+        - {name: sidecar, image: x, resources: {requests: {cpu: 250m, memory: 1}}}
+      tolerations:
+        - {key: dedicated, operator: Equal, value: batch, effect: NoSchedule}
+      topologySpreadConstraints:
+        - {maxSkew: 1, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: web}}}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: report}
+spec:
+  parallelism: 4
+  completions: 2
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: main, image: x, resources: {requests: {cpu: 1}}}]
+";
+    let manifests = load(text).unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(manifests.pending_pods.len(), 5);
+    let web = &manifests.pending_pods[0];
+    assert_eq!(web.id(), "shop/web-0");
+    // containers 500m + 250m + sidecar 100m = 850m; the init peak is 2 cores: 2 wins.
+    assert_eq!(web.requests.cpu_millicores, 2000);
+    // memory: containers 512Mi + 1 byte, init peak 1Gi: 1Gi wins.
+    assert_eq!(web.requests.memory_bytes, 1 << 30);
+    assert_eq!(web.requests.pods, 1);
+    assert_eq!(web.tolerations.len(), 1);
+    assert_eq!(web.topology_spread[0].max_skew, 1);
+    assert_eq!(manifests.pending_pods[4].id(), "default/report-1");
+    assert_eq!(manifests.pending_pods[4].requests.cpu_millicores, 1000);
+}
+
+#[test]
+fn binds_pods_to_existing_nodes() {
+    let text = "apiVersion: v1
+kind: Node
+metadata:
+  name: node-a
+  labels: {failure-domain.beta.kubernetes.io/zone: zone-a}
+status:
+  allocatable: {cpu: '4', memory: 16Gi, pods: '110'}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: running}
+spec:
+  nodeName: node-a
+  containers: [{name: main, image: x, resources: {requests: {cpu: 1}}}]
+";
+    let manifests = load(text).unwrap_or_else(|error| panic!("{error}"));
+    assert!(manifests.pending_pods.is_empty());
+    let node = &manifests.nodes[0];
+    assert_eq!(
+        node.labels.get(labels::ZONE).map(String::as_str),
+        Some("zone-a")
+    );
+    assert_eq!(node.allocatable.cpu_millicores, 4000);
+    assert_eq!(node.pods.len(), 1);
+}
+
+#[test]
+fn bad_input_names_the_file_document_and_field() {
+    struct Case {
+        name: &'static str,
+        text: String,
+        expected: &'static [&'static str],
+    }
+    let cases = [
+        Case { name: "not yaml", text: "kind: [unclosed\n".into(), expected: &["test.yaml:2: document 1", "failed to parse YAML"] },
+        Case { name: "not an object", text: "- a\n- b\n".into(), expected: &["document 1", "expected a Kubernetes object"] },
+        Case {
+            name: "unknown kind",
+            text: "apiVersion: v1\nkind: Service\nmetadata: {name: x}\n".into(),
+            expected: &["unknown kind \"Service\""],
+        },
+        Case {
+            name: "second document",
+            text: format!("{NODE_POOL}---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: x}}\n"),
+            expected: &["document 2", "ConfigMap"],
+        },
+        Case {
+            name: "weight out of range",
+            text: node_pool_with("weight: 100", "weight: 101"),
+            expected: &["NodePool \"batch\"", "field spec.weight", "between 1 and 100"],
+        },
+        Case {
+            name: "v1beta1",
+            text: node_pool_with("karpenter.sh/v1", "karpenter.sh/v1beta1"),
+            expected: &["field apiVersion", "v1beta1"],
+        },
+        Case {
+            name: "misspelt field",
+            text: node_pool_with("weight: 100", "weigth: 100"),
+            expected: &["field spec", "unknown field `weigth`", "test.yaml:6"],
+        },
+        Case {
+            name: "unknown operator",
+            text: node_pool_with("operator: Exists", "operator: Exist"),
+            expected: &["spec.template.spec.requirements[1].operator", "unknown operator \"Exist\""],
+        },
+        Case {
+            name: "In without values",
+            text: node_pool_with("values: [spot]", "values: []"),
+            expected: &["spec.template.spec.requirements[0].values", "at least one value"],
+        },
+        Case {
+            name: "restricted requirement",
+            text: node_pool_with("karpenter.sh/capacity-type, operator: In, values: [spot]", "kubernetes.io/hostname, operator: In, values: [x]"),
+            expected: &["requirements[0].key", "restricted"],
+        },
+        Case {
+            name: "restricted template label",
+            text: node_pool_with("team: data", "karpenter.sh/nodepool: other"),
+            expected: &["spec.template.metadata.labels.karpenter.sh/nodepool", "restricted"],
+        },
+        Case {
+            name: "minValues above values",
+            text: node_pool_with("values: [spot]}", "values: [spot], minValues: 2}"),
+            expected: &["requirements[0].minValues", "more than the 1 values"],
+        },
+        Case {
+            name: "bad taint effect",
+            text: node_pool_with("effect: NoSchedule", "effect: Never"),
+            expected: &["spec.template.spec.taints[0].effect", "unknown effect"],
+        },
+        Case {
+            name: "bad limit",
+            text: node_pool_with("memory: 400Gi", "memory: lots"),
+            expected: &["spec.limits.memory", "failed to parse quantity"],
+        },
+        Case {
+            name: "bad duration",
+            text: node_pool_with("consolidateAfter: 30s", "consolidateAfter: 1d"),
+            expected: &["spec.disruption.consolidateAfter", "not a duration"],
+        },
+        Case {
+            name: "bad budget",
+            text: node_pool_with("nodes: \"20%\"", "nodes: \"120%\""),
+            expected: &["spec.disruption.budgets[0].nodes", "at most 100%"],
+        },
+        Case {
+            name: "missing nodeClassRef name",
+            text: node_pool_with(", name: default}", "}"),
+            expected: &["spec.template.spec.nodeClassRef.name", "missing"],
+        },
+        Case {
+            name: "duplicate",
+            text: format!("{NODE_POOL}---\n{NODE_POOL}"),
+            expected: &["document 2", "defined twice", "test.yaml:1: document 1"],
+        },
+        Case {
+            name: "bad pod quantity",
+            text: "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: a, image: x, resources: {requests: {cpu: 1.2.3}}}]\n".into(),
+            expected: &["Pod \"p\"", "spec.containers[0].resources.requests.cpu"],
+        },
+        Case {
+            name: "pod bound to an unknown node",
+            text: "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  nodeName: gone\n  containers: [{name: a, image: x}]\n".into(),
+            expected: &["spec.nodeName", "\"gone\""],
+        },
+        Case {
+            name: "bad toleration operator",
+            text: "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  tolerations: [{key: a, operator: Maybe}]\n  containers: [{name: a, image: x}]\n".into(),
+            expected: &["spec.tolerations[0].operator", "Equal or Exists"],
+        },
+        Case {
+            name: "ec2nodeclass without role",
+            text: "apiVersion: karpenter.k8s.aws/v1\nkind: EC2NodeClass\nmetadata: {name: default}\nspec:\n  amiSelectorTerms: [{alias: al2023@latest}]\n  subnetSelectorTerms: [{id: s}]\n  securityGroupSelectorTerms: [{id: g}]\n".into(),
+            expected: &["EC2NodeClass \"default\"", "spec.role"],
+        },
+    ];
+    for case in cases {
+        let error = match load(&case.text) {
+            Ok(_) => panic!("{}: expected an error", case.name),
+            Err(error) => error,
+        };
+        assert!(error.starts_with("test.yaml"), "{}: {error}", case.name);
+        for expected in case.expected {
+            assert!(
+                error.contains(expected),
+                "{}: {error:?} lacks {expected:?}",
+                case.name
+            );
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! `spotter`: the command line. `spotter plan` shows which NodeClaims Spotter would launch for
+//! a set of manifests and why a pod cannot be placed.
+//!
+//! Exit codes: 0 on success, 2 for bad input (a file, a flag, a manifest), 1 for anything else.
+
+mod plan;
+mod plan_output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// A Spot-first Kubernetes node autoscaler, compatible with Karpenter v1.
+#[derive(Debug, Parser)]
+#[command(name = "spotter", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Plan NodeClaims for pending pods: which NodePool, instance types, zone and capacity
+    /// type each would launch with, and why a pod cannot be placed.
+    Plan(PlanArguments),
+}
+
+/// Arguments of `spotter plan`.
+#[derive(Debug, clap::Args)]
+pub struct PlanArguments {
+    /// Manifest files or folders (NodePool, EC2NodeClass, Pod, Deployment, Job, DaemonSet,
+    /// Node); folders are read for *.yaml and *.yml files. Repeat for several.
+    #[arg(short = 'f', long = "filename", required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// The AWS region whose instance types and prices to plan with.
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    pub region: String,
+    /// Mark offerings unavailable, as if EC2 had no capacity for them: comma-separated
+    /// capacity-type=, instance-type= and zone= (e.g. capacity-type=spot). Repeat for several.
+    #[arg(long, value_name = "SELECTOR")]
+    pub unavailable: Vec<String>,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Tables for a person.
+    Table,
+    /// JSON.
+    Json,
+    /// YAML.
+    Yaml,
+}
+
+/// An error and the exit code it deserves.
+#[derive(Debug)]
+pub enum Failure {
+    /// Bad input: exit code 2.
+    Input(anyhow::Error),
+    /// Anything else: exit code 1.
+    Internal(anyhow::Error),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Plan(arguments) => plan::run(&arguments),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Input(error)) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Internal(error)) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}

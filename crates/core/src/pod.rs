@@ -1,0 +1,106 @@
+//! Pods as the solver sees them: identity and labels, effective resource requests, node
+//! selection (nodeSelector, required and preferred node affinity), tolerations, topology spread
+//! constraints and pod (anti-)affinity.
+
+use std::collections::BTreeMap;
+
+use crate::label_selector::LabelSelector;
+use crate::requirements::NodeSelectorRequirement;
+use crate::resources::Resources;
+use crate::taints::Toleration;
+
+/// A pod to place, or one already running on a node.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Pod {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// What the pod needs: the larger of its containers' sum and its largest init container,
+    /// plus one `pods`.
+    pub requests: Resources,
+    /// Priority (higher first).
+    pub priority: i32,
+    /// `spec.nodeSelector`.
+    pub node_selector: BTreeMap<String, String>,
+    /// Required node affinity: the terms are ORed, each term's expressions ANDed.
+    pub required_node_affinity: Vec<Vec<NodeSelectorRequirement>>,
+    /// Preferred node affinity terms.
+    pub preferred_node_affinity: Vec<WeightedNodeSelectorTerm>,
+    /// Tolerations.
+    pub tolerations: Vec<crate::taints::Toleration>,
+    /// Topology spread constraints.
+    pub topology_spread: Vec<TopologySpreadConstraint>,
+    /// Pod affinity.
+    pub pod_affinity: PodAffinityTerms,
+    /// Pod anti-affinity.
+    pub pod_anti_affinity: PodAffinityTerms,
+}
+
+/// A preferred node-affinity term with its weight.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct WeightedNodeSelectorTerm {
+    /// Weight, 1–100.
+    pub weight: i32,
+    /// The term's expressions, ANDed.
+    pub expressions: Vec<NodeSelectorRequirement>,
+}
+
+/// What a topology spread constraint does when it cannot be met.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum WhenUnsatisfiable {
+    /// The pod stays pending.
+    #[default]
+    DoNotSchedule,
+    /// A preference: relaxed when it cannot be met.
+    ScheduleAnyway,
+}
+
+/// A topology spread constraint.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TopologySpreadConstraint {
+    /// The largest allowed difference between the most and least loaded domains.
+    pub max_skew: i32,
+    /// The topology key (zone, hostname or capacity type).
+    pub topology_key: String,
+    /// Hard or soft.
+    pub when_unsatisfiable: WhenUnsatisfiable,
+    /// The pods counted.
+    pub label_selector: LabelSelector,
+}
+
+/// A pod (anti-)affinity term.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PodAffinityTerm {
+    /// The pods the term is about.
+    pub label_selector: LabelSelector,
+    /// Their namespaces; empty means the pod's own namespace.
+    pub namespaces: Vec<String>,
+    /// The topology key (zone or hostname).
+    pub topology_key: String,
+}
+
+/// Required and preferred (anti-)affinity terms.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct PodAffinityTerms {
+    /// Terms that must hold.
+    pub required: Vec<PodAffinityTerm>,
+    /// Terms that should hold, with their weights.
+    pub preferred: Vec<(i32, PodAffinityTerm)>,
+}
+
+impl Pod {
+    /// `namespace/name`.
+    pub fn id(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+
+    /// Whether the pod tolerates `taint`.
+    pub fn tolerates(&self, taint: &crate::taints::Taint) -> bool {
+        self.tolerations
+            .iter()
+            .any(|toleration: &Toleration| toleration.tolerates(taint))
+    }
+}

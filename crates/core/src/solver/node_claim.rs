@@ -1,0 +1,161 @@
+//! A NodeClaim being planned during one solver run: its pods, its narrowed requirements, the
+//! instance types still possible, and how it turns into a [`PlannedNodeClaim`] with its launch
+//! choice (Spot before on-demand, then the lowest price).
+
+use crate::instance_type::{InstanceType, offering_allowed};
+use crate::labels;
+use crate::node_pool::NodePool;
+use crate::offering::CapacityType;
+use crate::requirements::Requirements;
+use crate::resources::Resources;
+
+use super::{Launch, PlannedNodeClaim};
+
+/// The most instance types a NodeClaim carries to a launch (Karpenter v1, and CreateFleet's
+/// practical cap on overrides).
+pub const MAX_INSTANCE_TYPES: usize = 60;
+
+#[derive(Debug)]
+pub(super) struct ClaimState {
+    pub pool: usize,
+    pub hostname: String,
+    pub requirements: Requirements,
+    /// Bumped whenever `requirements` change, so signature caches know to check again.
+    pub version: u32,
+    pub instance_types: Vec<u32>,
+    pub used: Resources,
+    /// The largest allocatable of any candidate, resource by resource: a quick upper bound.
+    largest: Resources,
+    pub pods: Vec<usize>,
+}
+
+impl ClaimState {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        pool: usize,
+        hostname: String,
+        requirements: Requirements,
+        instance_types: Vec<u32>,
+        daemon_overhead: Resources,
+        largest: Resources,
+        pod: usize,
+        requests: &Resources,
+    ) -> Self {
+        Self {
+            pool,
+            hostname,
+            requirements,
+            version: 0,
+            instance_types,
+            used: daemon_overhead.plus(requests),
+            largest,
+            pods: vec![pod],
+        }
+    }
+
+    /// A cheap check that rules out claims far too full for `requests`.
+    #[inline]
+    pub fn could_fit(&self, requests: &Resources) -> bool {
+        self.used.cpu_millicores + requests.cpu_millicores <= self.largest.cpu_millicores
+            && self.used.memory_bytes + requests.memory_bytes <= self.largest.memory_bytes
+            && self.used.pods + requests.pods <= self.largest.pods
+    }
+
+    pub fn add_pod(
+        &mut self,
+        pod: usize,
+        requests: &Resources,
+        requirements: Requirements,
+        instance_types: Vec<u32>,
+        largest: Resources,
+    ) {
+        if requirements != self.requirements {
+            self.requirements = requirements;
+            self.version += 1;
+        }
+        self.instance_types = instance_types;
+        self.used.add(requests);
+        self.largest = largest;
+        self.pods.push(pod);
+    }
+
+    /// The claim as the plan shows it: at most [`MAX_INSTANCE_TYPES`] cheapest types, and the
+    /// offering a launch would choose now.
+    pub fn finish(
+        &self,
+        pool: &NodePool,
+        instance_types: &[InstanceType],
+        available: &[Vec<bool>],
+    ) -> PlannedNodeClaim {
+        let cheapest = |index: u32| {
+            let instance_type = &instance_types[index as usize];
+            instance_type
+                .offerings
+                .iter()
+                .zip(&available[index as usize])
+                .filter(|(offering, available)| {
+                    **available && offering_allowed(offering, &self.requirements)
+                })
+                .map(|(offering, _)| offering.price_per_hour)
+                .min_by(f64::total_cmp)
+                .unwrap_or(f64::INFINITY)
+        };
+        let mut ranked: Vec<(f64, u32)> = self
+            .instance_types
+            .iter()
+            .map(|&index| (cheapest(index), index))
+            .collect();
+        ranked.sort_by(|left, right| left.0.total_cmp(&right.0).then(left.1.cmp(&right.1)));
+        ranked.truncate(MAX_INSTANCE_TYPES);
+        let mut zones = std::collections::BTreeSet::new();
+        let mut capacity_types = std::collections::BTreeSet::new();
+        let mut best: Option<(CapacityType, f64, u32, &str)> = None;
+        for &(_, index) in &ranked {
+            let instance_type = &instance_types[index as usize];
+            for (offering, &is_available) in instance_type
+                .offerings
+                .iter()
+                .zip(&available[index as usize])
+            {
+                if !is_available || !offering_allowed(offering, &self.requirements) {
+                    continue;
+                }
+                zones.insert(offering.zone.as_str());
+                capacity_types.insert(offering.capacity_type);
+                let better = best.is_none_or(|(capacity_type, price, _, _)| {
+                    offering.capacity_type < capacity_type
+                        || (offering.capacity_type == capacity_type
+                            && offering.price_per_hour < price)
+                });
+                if better {
+                    best = Some((
+                        offering.capacity_type,
+                        offering.price_per_hour,
+                        index,
+                        offering.zone.as_str(),
+                    ));
+                }
+            }
+        }
+        let launch = best.map(|(capacity_type, price_per_hour, index, zone)| Launch {
+            capacity_type,
+            instance_type: instance_types[index as usize].name.clone(),
+            zone: zone.to_string(),
+            price_per_hour,
+        });
+        debug_assert!(self.requirements.allows(labels::NODE_POOL, &pool.name));
+        PlannedNodeClaim {
+            node_pool: pool.name.clone(),
+            pods: self.pods.clone(),
+            requirements: self.requirements.clone(),
+            instance_types: ranked
+                .iter()
+                .map(|&(_, index)| instance_types[index as usize].name.clone())
+                .collect(),
+            capacity_types: capacity_types.into_iter().collect(),
+            zones: zones.into_iter().map(str::to_string).collect(),
+            launch,
+            requests: self.used.clone(),
+        }
+    }
+}
