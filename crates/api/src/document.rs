@@ -102,10 +102,9 @@ pub fn documents<'a>(file: &str, text: &'a str) -> Result<Vec<Document<'a>>, Man
     let mut documents = Vec::new();
     let mut start = 0;
     let mut start_line = 1;
-    let mut line_number = 1;
     let mut offset = 0;
     let mut pieces = Vec::new();
-    for line in text.split_inclusive('\n') {
+    for (line_number, line) in (1..).zip(text.split_inclusive('\n')) {
         let trimmed = line.trim_end();
         if trimmed == "---" || trimmed.starts_with("--- ") || trimmed == "..." {
             pieces.push((start, offset, start_line));
@@ -113,7 +112,6 @@ pub fn documents<'a>(file: &str, text: &'a str) -> Result<Vec<Document<'a>>, Man
             start_line = line_number + 1;
         }
         offset += line.len();
-        line_number += 1;
     }
     pieces.push((start, text.len(), start_line));
     let mut index = 0;

@@ -63,7 +63,7 @@ impl Manifests {
     pub fn finish(mut self) -> Result<Self, ManifestError> {
         for (location, node_name, pod) in std::mem::take(&mut self.bound_pods) {
             match self.nodes.iter_mut().find(|node| node.name == node_name) {
-                Some(node) => node.pods.push(pod),
+                Some(node) => node.pods.push(std::sync::Arc::new(pod)),
                 None => {
                     return Err(ManifestError::Invalid {
                         location,

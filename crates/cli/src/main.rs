@@ -1,10 +1,14 @@
-//! `spotter`: the command line. `spotter plan` shows which NodeClaims Spotter would launch for
-//! a set of manifests and why a pod cannot be placed.
+//! `spotter`: the command line. `spotter simulate` runs a cluster scenario against a simulated
+//! Spot market and reports Spot share, fallbacks, interruptions and savings; `spotter plan`
+//! shows which NodeClaims Spotter would launch for a set of manifests and why a pod cannot be
+//! placed.
 //!
-//! Exit codes: 0 on success, 2 for bad input (a file, a flag, a manifest), 1 for anything else.
+//! Exit codes: 0 on success, 2 for bad input (a file, a flag, a manifest, a scenario), 3 when a
+//! simulation broke an invariant, 1 for anything else.
 
 mod plan;
 mod plan_output;
+mod simulate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,6 +28,41 @@ enum Command {
     /// Plan NodeClaims for pending pods: which NodePool, instance types, zone and capacity
     /// type each would launch with, and why a pod cannot be placed.
     Plan(PlanArguments),
+    /// Simulate a cluster over days of a real Spot market: Spot share, fallbacks,
+    /// interruptions, pods disrupted and dollars saved, with report.json and report.html.
+    Simulate(SimulateArguments),
+}
+
+/// Arguments of `spotter simulate`.
+#[derive(Debug, clap::Args)]
+pub struct SimulateArguments {
+    /// A scenario file (YAML); without one, the built-in default (the seed cluster, 14 days).
+    pub scenario: Option<PathBuf>,
+    /// Replaces the scenario's random seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Replaces the scenario's duration (30m, 12h, 14d, 1d12h).
+    #[arg(long, value_parser = parse_duration_argument)]
+    pub duration: Option<std::time::Duration>,
+    /// Where to write report.json and report.html.
+    #[arg(long, default_value = "spotter-report")]
+    pub out: PathBuf,
+    /// What to print: a summary for a person, or the JSON report.
+    #[arg(short = 'o', long, value_enum, default_value_t = SimulateOutput::Table)]
+    pub output: SimulateOutput,
+}
+
+/// What `spotter simulate` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SimulateOutput {
+    /// Tables for a person.
+    Table,
+    /// The JSON report.
+    Json,
+}
+
+fn parse_duration_argument(text: &str) -> Result<std::time::Duration, String> {
+    spotter_simulator::scenario::parse_duration(text)
 }
 
 /// Arguments of `spotter plan`.
@@ -63,12 +102,15 @@ pub enum Failure {
     Input(anyhow::Error),
     /// Anything else: exit code 1.
     Internal(anyhow::Error),
+    /// A simulation broke an invariant: exit code 3 (the report is written).
+    InvariantViolated,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Plan(arguments) => plan::run(&arguments),
+        Command::Simulate(arguments) => simulate::run(&arguments),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -80,5 +122,6 @@ fn main() -> ExitCode {
             eprintln!("error: {error:#}");
             ExitCode::from(1)
         }
+        Err(Failure::InvariantViolated) => ExitCode::from(3),
     }
 }

@@ -353,7 +353,7 @@ impl NodeBuilder {
     }
     /// Binds a pod to the node.
     pub fn pod(mut self, pod: Pod) -> Self {
-        self.node.pods.push(pod);
+        self.node.pods.push(std::sync::Arc::new(pod));
         self
     }
     /// The node.

@@ -2,6 +2,7 @@
 //! new NodeClaim.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::labels;
 use crate::pod::Pod;
@@ -21,8 +22,8 @@ pub struct Node {
     pub allocatable: Resources,
     /// Whether the node is cordoned (`spec.unschedulable`).
     pub unschedulable: bool,
-    /// Pods bound to the node, DaemonSet pods included.
-    pub pods: Vec<Pod>,
+    /// Pods bound to the node, DaemonSet pods included (shared, as drivers hold them too).
+    pub pods: Vec<Arc<Pod>>,
 }
 
 impl Node {

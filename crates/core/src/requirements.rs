@@ -266,6 +266,30 @@ impl Requirement {
         result
     }
 
+    /// Whether some value is in both sets: the same answer as
+    /// `!self.intersection(other).is_empty()`, without building the intersection.
+    pub fn overlaps(&self, other: &Requirement) -> bool {
+        match (self.complement, other.complement) {
+            (true, true) => !matches!(
+                (max_option(self.greater_than, other.greater_than), min_option(self.less_than, other.less_than)),
+                (Some(greater_than), Some(less_than)) if less_than.saturating_sub(greater_than) <= 1
+            ),
+            (true, false) => other.values.iter().any(|value| self.has(value)),
+            (false, true) => self.values.iter().any(|value| other.has(value)),
+            (false, false) => {
+                let (smaller, larger) = if self.values.len() <= other.values.len() {
+                    (self, other)
+                } else {
+                    (other, self)
+                };
+                smaller
+                    .values
+                    .iter()
+                    .any(|value| larger.values.contains(value))
+            }
+        }
+    }
+
     fn within_bounds(&self, value: &str) -> bool {
         if self.greater_than.is_none() && self.less_than.is_none() {
             return true;
@@ -416,9 +440,8 @@ impl Requirements {
             let Some(existing) = self.by_key.get(key) else {
                 continue;
             };
-            if existing.intersection(incoming_requirement).is_empty()
-                && !(incoming_requirement.is_negative() && existing.is_negative())
-            {
+            let both_negative = incoming_requirement.is_negative() && existing.is_negative();
+            if !both_negative && !existing.overlaps(incoming_requirement) {
                 return Err(Incompatibility::Conflict {
                     key: key.clone(),
                     incoming: incoming_requirement.to_string(),
@@ -444,6 +467,31 @@ impl Requirements {
             }
         }
         self.intersects(incoming)
+    }
+
+    /// Whether a node labelled exactly `labels` satisfies these requirements: the same answer
+    /// as `Requirements::from_labels(labels).compatible(self, |_| false)`, without building
+    /// requirements from the labels.
+    pub fn matched_by_labels(
+        &self,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<(), Incompatibility> {
+        for (key, requirement) in &self.by_key {
+            match labels.get(key) {
+                Some(value) if !requirement.has(value) => {
+                    return Err(Incompatibility::Conflict {
+                        key: key.clone(),
+                        incoming: requirement.to_string(),
+                        existing: format!("In [{value}]"),
+                    });
+                }
+                None if !requirement.is_negative() => {
+                    return Err(Incompatibility::UndefinedLabel { key: key.clone() });
+                }
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     /// The labels these requirements pin to a single value (what a node gets labelled with).
@@ -523,7 +571,8 @@ mod tests {
     #[test]
     fn intersection_table() {
         use Operator::*;
-        let cases: &[((Operator, &[&str]), (Operator, &[&str]), &str)] = &[
+        type Side = (Operator, &'static [&'static str]);
+        let cases: &[(Side, Side, &str)] = &[
             ((In, &["a", "b"]), (In, &["b", "c"]), "In [b]"),
             ((In, &["a", "b"]), (NotIn, &["a"]), "In [b]"),
             ((NotIn, &["a"]), (NotIn, &["b"]), "NotIn [a, b]"),

@@ -88,7 +88,8 @@ pub fn first_untolerated<'a>(
     ignore_prefer_no_schedule: bool,
 ) -> Option<&'a Taint> {
     taints.iter().find(|taint| {
-        !(ignore_prefer_no_schedule && taint.effect == Effect::PreferNoSchedule)
+        let ignored = ignore_prefer_no_schedule && taint.effect == Effect::PreferNoSchedule;
+        !ignored
             && !tolerations
                 .iter()
                 .any(|toleration| toleration.tolerates(taint))

@@ -1,6 +1,9 @@
 //! Offerings that must not be launched: what the cloud answered with insufficient capacity, or
 //! what a user asks "what if this were out?" about. Entries match by capacity type, instance
-//! type and zone, each of which may be left open to match everything.
+//! type and zone, each of which may be left open to match everything, and may expire (the
+//! insufficient-capacity cache keeps an entry for a TTL; time is passed in, never read).
+
+use std::time::Duration;
 
 use crate::offering::CapacityType;
 
@@ -18,7 +21,7 @@ pub struct OfferingSelector {
 /// The set of offerings currently unavailable.
 #[derive(Clone, Debug, Default)]
 pub struct UnavailableOfferings {
-    selectors: Vec<OfferingSelector>,
+    entries: Vec<(OfferingSelector, Option<Duration>)>,
 }
 
 impl OfferingSelector {
@@ -40,23 +43,49 @@ impl UnavailableOfferings {
         Self::default()
     }
 
-    /// Marks every offering matching `selector` unavailable.
+    /// Marks every offering matching `selector` unavailable for good.
     pub fn mark(&mut self, selector: OfferingSelector) {
-        if !self.selectors.contains(&selector) {
-            self.selectors.push(selector);
-        }
+        self.entries.retain(|(existing, _)| *existing != selector);
+        self.entries.push((selector, None));
     }
 
-    /// Whether the offering is unavailable.
+    /// Marks every offering matching `selector` unavailable until `until` (an existing entry
+    /// for the same selector is extended, never shortened).
+    pub fn mark_until(&mut self, selector: OfferingSelector, until: Duration) {
+        if let Some((_, expiry)) = self
+            .entries
+            .iter_mut()
+            .find(|(existing, _)| *existing == selector)
+        {
+            if let Some(current) = expiry {
+                *current = (*current).max(until);
+            }
+            return;
+        }
+        self.entries.push((selector, Some(until)));
+    }
+
+    /// Drops the entries that expired at or before `now`.
+    pub fn expire(&mut self, now: Duration) {
+        self.entries
+            .retain(|(_, until)| until.is_none_or(|until| until > now));
+    }
+
+    /// Whether the offering is unavailable (call [`Self::expire`] first).
     pub fn contains(&self, instance_type: &str, capacity_type: CapacityType, zone: &str) -> bool {
-        self.selectors
+        self.entries
             .iter()
-            .any(|selector| selector.matches(instance_type, capacity_type, zone))
+            .any(|(selector, _)| selector.matches(instance_type, capacity_type, zone))
     }
 
     /// Whether nothing is marked.
     pub fn is_empty(&self) -> bool {
-        self.selectors.is_empty()
+        self.entries.is_empty()
+    }
+
+    /// The number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
     }
 }
 

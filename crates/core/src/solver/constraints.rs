@@ -23,6 +23,9 @@ pub(crate) struct PodConstraints {
     pub topology_spread: Vec<TopologySpreadConstraint>,
     pub affinity: Vec<PodAffinityTerm>,
     pub anti_affinity: Vec<PodAffinityTerm>,
+    /// How many leading `anti_affinity` terms are required (the rest are preferences): only
+    /// those keep other pods away, as Karpenter tracks no inverse anti-affinity preferences.
+    pub required_anti_affinity: usize,
 }
 
 /// What is left to relax of one pod's preferences.
@@ -86,6 +89,7 @@ impl Relaxation {
             topology_spread,
             affinity,
             anti_affinity,
+            required_anti_affinity: pod.pod_anti_affinity.required.len(),
         })
     }
 

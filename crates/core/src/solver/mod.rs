@@ -9,6 +9,7 @@
 
 mod constraints;
 mod node_claim;
+mod prepared_pools;
 mod topology;
 
 use std::collections::{BTreeSet, HashMap};
@@ -17,7 +18,7 @@ use crate::instance_type::{InstanceType, offering_allowed};
 use crate::labels;
 use crate::node::Node;
 use crate::node_pool::{NodePool, weight_order};
-use crate::offering::CapacityType;
+use crate::offering::{CapacityType, Offering};
 use crate::pod::Pod;
 use crate::requirements::{Requirement, Requirements};
 use crate::resources::{self, Resources};
@@ -26,9 +27,10 @@ use crate::unavailable_offerings::UnavailableOfferings;
 
 use constraints::{PodConstraints, Relaxation};
 use node_claim::ClaimState;
-use topology::{CandidateDomains, Narrowing, PodTopology, Topology};
+use topology::{CandidateDomains, ExistingNode, Narrowing, PodTopology, Topology};
 
 pub use node_claim::MAX_INSTANCE_TYPES;
+pub use prepared_pools::PreparedPools;
 
 /// What the solver works on.
 #[derive(Clone, Copy, Debug)]
@@ -112,7 +114,23 @@ pub struct Unschedulable {
 
 /// Places `input.pods`; see the module documentation.
 pub fn solve(input: &SchedulingInput<'_>) -> Plan {
-    let mut solver = Solver::new(input);
+    solve_prepared(
+        input,
+        &PreparedPools::new(input.node_pools, input.instance_types),
+    )
+}
+
+/// [`solve`] with the NodePools' instance types prepared beforehand (see [`PreparedPools`]); a
+/// `prepared` that is not for `input`'s pools and instance types is ignored.
+pub fn solve_prepared(input: &SchedulingInput<'_>, prepared: &PreparedPools) -> Plan {
+    let rebuilt;
+    let prepared = if prepared.is_for(input.node_pools, input.instance_types) {
+        prepared
+    } else {
+        rebuilt = PreparedPools::new(input.node_pools, input.instance_types);
+        &rebuilt
+    };
+    let mut solver = Solver::new(input, prepared);
     let mut order: Vec<usize> = (0..input.pods.len()).collect();
     order.sort_by(|&left, &right| {
         let (left_pod, right_pod) = (&input.pods[left], &input.pods[right]);
@@ -136,6 +154,18 @@ pub fn solve(input: &SchedulingInput<'_>) -> Plan {
     for pod in order {
         solver.schedule(pod);
     }
+    // As Karpenter does, retry the pods that failed for as long as others make progress: a pod
+    // may need one placed after it (pod affinity to a pod later in the batch).
+    loop {
+        let failed = std::mem::take(&mut solver.unschedulable);
+        let before = failed.len();
+        for entry in failed {
+            solver.schedule(entry.pod);
+        }
+        if solver.unschedulable.len() >= before {
+            break;
+        }
+    }
     solver.into_plan()
 }
 
@@ -155,7 +185,6 @@ struct PoolState<'a> {
 /// An existing node prepared for the run.
 #[derive(Debug)]
 struct NodeState {
-    requirements: Requirements,
     used: Resources,
     zones: Vec<String>,
     capacity_types: Vec<String>,
@@ -190,14 +219,17 @@ struct Solver<'a> {
     pools: Vec<PoolState<'a>>,
     nodes: Vec<NodeState>,
     claims: Vec<ClaimState>,
-    topology: Topology,
+    topology: Topology<'a>,
     signatures: Vec<Signature>,
     signature_index: HashMap<PodConstraints, usize>,
     unschedulable: Vec<Unschedulable>,
+    /// One available offering per distinct (zone, zone ID, capacity type), the fields
+    /// [`offering_allowed`] reads: they bound what [`Solver::domains`] can find.
+    offering_domains: Vec<&'a Offering>,
 }
 
 impl<'a> Solver<'a> {
-    fn new(input: &'a SchedulingInput<'a>) -> Self {
+    fn new(input: &'a SchedulingInput<'a>, prepared: &PreparedPools) -> Self {
         let available: Vec<Vec<bool>> = input
             .instance_types
             .iter()
@@ -218,21 +250,41 @@ impl<'a> Solver<'a> {
             .collect();
         let mut ordered: Vec<&NodePool> = input.node_pools.iter().collect();
         ordered.sort_by(|left, right| weight_order(left, right));
-        let mut zone_universe = BTreeSet::new();
-        let mut capacity_type_universe = BTreeSet::new();
+        let mut zones_seen: BTreeSet<&str> = BTreeSet::new();
+        let mut capacity_types_seen: BTreeSet<&str> = BTreeSet::new();
         let mut pools = Vec::new();
         for pool in ordered {
-            let state = prepare_pool(input, &available, pool);
+            let state = prepare_pool(input, &available, pool, prepared);
+            let allowed = prepared
+                .get(pool)
+                .map(|prepared_pool| &prepared_pool.instance_types);
             for &index in &state.instance_types {
-                for offering in &input.instance_types[index as usize].offerings {
-                    if offering_allowed(offering, &pool.requirements) {
-                        zone_universe.insert(offering.zone.clone());
-                        capacity_type_universe.insert(offering.capacity_type.as_str().to_string());
+                let offerings = &input.instance_types[index as usize].offerings;
+                let allowed_offerings = allowed.and_then(|allowed| {
+                    allowed
+                        .binary_search_by_key(&index, |(candidate, _)| *candidate)
+                        .ok()
+                        .map(|position| &allowed[position].1)
+                });
+                for (position, offering) in offerings.iter().enumerate() {
+                    let is_allowed = match allowed_offerings {
+                        Some(allowed_offerings) => allowed_offerings.contains(&(position as u16)),
+                        None => offering_allowed(offering, &pool.requirements),
+                    };
+                    if is_allowed {
+                        zones_seen.insert(&offering.zone);
+                        capacity_types_seen.insert(offering.capacity_type.as_str());
                     }
                 }
             }
             pools.push(state);
         }
+        let mut zone_universe: BTreeSet<String> =
+            zones_seen.into_iter().map(str::to_string).collect();
+        let mut capacity_type_universe: BTreeSet<String> = capacity_types_seen
+            .into_iter()
+            .map(str::to_string)
+            .collect();
         let mut nodes = Vec::new();
         for node in input.nodes {
             let zones: Vec<String> = node.labels.get(labels::ZONE).into_iter().cloned().collect();
@@ -245,20 +297,41 @@ impl<'a> Solver<'a> {
             zone_universe.extend(zones.iter().cloned());
             capacity_type_universe.extend(capacity_types.iter().cloned());
             nodes.push(NodeState {
-                requirements: Requirements::from_labels(&node.labels),
                 used: node.requested(),
                 zones,
                 capacity_types,
                 placed: Vec::new(),
             });
         }
+        let mut seen_domains = BTreeSet::new();
+        let mut offering_domains = Vec::new();
+        for (instance_type, available) in input.instance_types.iter().zip(&available) {
+            for (offering, &available) in instance_type.offerings.iter().zip(available) {
+                let key = (&offering.zone, &offering.zone_id, offering.capacity_type);
+                if available && seen_domains.insert(key) {
+                    offering_domains.push(offering);
+                }
+            }
+        }
+        let existing = input
+            .nodes
+            .iter()
+            .zip(&nodes)
+            .map(|(node, state)| ExistingNode {
+                hostname: &node.name,
+                zones: state.zones.clone(),
+                capacity_types: state.capacity_types.clone(),
+                pods: &node.pods,
+            })
+            .collect();
         let mut solver = Self {
             input,
+            offering_domains,
             available,
             pools,
             nodes,
             claims: Vec::new(),
-            topology: Topology::new(zone_universe, capacity_type_universe),
+            topology: Topology::new(zone_universe, capacity_type_universe, existing),
             signatures: Vec::new(),
             signature_index: HashMap::new(),
             unschedulable: Vec::new(),
@@ -268,10 +341,15 @@ impl<'a> Solver<'a> {
         solver
     }
 
-    /// Records the pods already running, so that spread, affinity and anti-affinity see them.
+    /// Records where running pods with required anti-affinity are, so that the pods they
+    /// repel keep away. (Every group counts the running pods it selects when it is created.)
     fn count_existing_pods(&mut self) {
         for (node_index, node) in self.input.nodes.iter().enumerate() {
-            for pod in &node.pods {
+            for pod in node
+                .pods
+                .iter()
+                .filter(|pod| !pod.pod_anti_affinity.required.is_empty())
+            {
                 let Ok(constraints) = Relaxation::new(pod).constraints(pod) else {
                     continue;
                 };
@@ -285,7 +363,7 @@ impl<'a> Solver<'a> {
                     capacity_types: &state.capacity_types,
                 };
                 self.topology
-                    .record(&pod_topology, &constraints, &candidate);
+                    .record_owners(&pod_topology, &constraints, &candidate);
             }
         }
     }
@@ -409,9 +487,9 @@ impl<'a> Solver<'a> {
                             constraints.tolerate_prefer_no_schedule,
                         )
                         .is_none()
-                        && self.nodes[node_index]
+                        && constraints
                             .requirements
-                            .compatible(&constraints.requirements, |_| false)
+                            .matched_by_labels(&node.labels)
                             .is_ok();
                     self.signatures[signature].nodes[node_index] = Some(compatible);
                     compatible
@@ -439,7 +517,12 @@ impl<'a> Solver<'a> {
             {
                 continue;
             }
-            self.topology.record(pod_topology, constraints, &candidate);
+            self.topology.record(
+                pod_topology,
+                constraints,
+                &self.input.pods[pod_index],
+                &candidate,
+            );
             let state = &mut self.nodes[node_index];
             state.used.add(requests);
             state.placed.push(pod_index);
@@ -535,6 +618,7 @@ impl<'a> Solver<'a> {
             .filter(|&index| {
                 fit.contains(index)
                     && used.fits_in(&self.input.instance_types[index as usize].allocatable)
+                    && self.has_available_offering(index, &requirements)
             })
             .collect();
         if candidates.is_empty() {
@@ -571,7 +655,12 @@ impl<'a> Solver<'a> {
             zones: &zones,
             capacity_types: &capacity_types,
         };
-        self.topology.record(pod_topology, constraints, &candidate);
+        self.topology.record(
+            pod_topology,
+            constraints,
+            &self.input.pods[pod_index],
+            &candidate,
+        );
         let largest = self.largest_allocatable(&candidates);
         let claim = &mut self.claims[claim_index];
         claim.add_pod(pod_index, requests, requirements, candidates, largest);
@@ -712,7 +801,12 @@ impl<'a> Solver<'a> {
             zones: &zones,
             capacity_types: &capacity_types,
         };
-        self.topology.record(pod_topology, constraints, &candidate);
+        self.topology.record(
+            pod_topology,
+            constraints,
+            &self.input.pods[pod_index],
+            &candidate,
+        );
         // Karpenter counts an in-flight NodeClaim against the limits at its largest candidate.
         let mut largest_capacity = Resources::new();
         for &index in &candidates {
@@ -823,6 +917,16 @@ impl<'a> Solver<'a> {
         candidates: &[u32],
         requirements: &Requirements,
     ) -> (Vec<String>, Vec<String>) {
+        // Every zone and capacity type any candidate could add: once all are found, the
+        // remaining candidates cannot change the answer.
+        let mut reachable_zones = BTreeSet::new();
+        let mut reachable_capacity_types = BTreeSet::new();
+        for offering in &self.offering_domains {
+            if offering_allowed(offering, requirements) {
+                reachable_zones.insert(offering.zone.as_str());
+                reachable_capacity_types.insert(offering.capacity_type);
+            }
+        }
         let mut zones = BTreeSet::new();
         let mut capacity_types = BTreeSet::new();
         for &index in candidates {
@@ -838,6 +942,11 @@ impl<'a> Solver<'a> {
                     }
                     capacity_types.insert(offering.capacity_type.as_str());
                 }
+            }
+            if zones.len() == reachable_zones.len()
+                && capacity_types.len() == reachable_capacity_types.len()
+            {
+                break;
             }
         }
         (
@@ -907,17 +1016,27 @@ impl<'a> Solver<'a> {
     }
 
     fn into_plan(self) -> Plan {
-        let node_claims = self
-            .claims
-            .iter()
-            .map(|claim| {
-                claim.finish(
-                    self.pools[claim.pool].pool,
-                    self.input.instance_types,
-                    &self.available,
-                )
-            })
-            .collect();
+        let mut unschedulable = Vec::new();
+        let mut node_claims = Vec::new();
+        for claim in &self.claims {
+            let pool = self.pools[claim.pool].pool;
+            // As Karpenter's Results.TruncateInstanceTypes: a claim whose cheapest types no longer
+            // meet minValues is dropped and its pods reported.
+            if claim.instance_types.len() > MAX_INSTANCE_TYPES {
+                let kept = claim.ranked(self.input.instance_types, &self.available);
+                if !self.min_values_met(&kept, &claim.requirements) {
+                    unschedulable.extend(claim.pods.iter().map(|&pod| Unschedulable {
+                        pod,
+                        reason: format!(
+                            "nodepool {:?}: its {MAX_INSTANCE_TYPES} cheapest instance types do not meet minValues ({})",
+                            pool.name, claim.requirements
+                        ),
+                    }));
+                    continue;
+                }
+            }
+            node_claims.push(claim.finish(pool, self.input.instance_types, &self.available));
+        }
         let existing_nodes = self
             .nodes
             .iter()
@@ -928,7 +1047,7 @@ impl<'a> Solver<'a> {
                 pods: state.placed.clone(),
             })
             .collect();
-        let mut unschedulable = self.unschedulable;
+        unschedulable.extend(self.unschedulable);
         unschedulable.sort_by_key(|entry| entry.pod);
         Plan {
             node_claims,
@@ -948,29 +1067,27 @@ fn prepare_pool<'a>(
     input: &SchedulingInput<'a>,
     available: &[Vec<bool>],
     pool: &'a NodePool,
+    prepared: &PreparedPools,
 ) -> PoolState<'a> {
     let mut priced: Vec<(f64, u32)> = Vec::new();
-    let mut matching = 0;
-    for (index, instance_type) in input.instance_types.iter().enumerate() {
-        if instance_type
-            .requirements
-            .intersects(&pool.requirements)
-            .is_err()
-        {
-            continue;
-        }
-        matching += 1;
-        let cheapest = instance_type
-            .offerings
+    let matching_types = match prepared.get(pool) {
+        Some(prepared_pool) => &prepared_pool.instance_types,
+        None => &PreparedPools::new(std::slice::from_ref(pool), input.instance_types)
+            .get(pool)
+            .map(|prepared_pool| prepared_pool.instance_types.clone())
+            .unwrap_or_default(),
+    };
+    let matching = matching_types.len();
+    for (index, allowed_offerings) in matching_types {
+        let offerings = &input.instance_types[*index as usize].offerings;
+        let cheapest = allowed_offerings
             .iter()
-            .zip(&available[index])
-            .filter(|(offering, available)| {
-                **available && offering_allowed(offering, &pool.requirements)
-            })
-            .map(|(offering, _)| offering.price_per_hour)
+            .map(|&offering| offering as usize)
+            .filter(|&offering| available[*index as usize][offering])
+            .map(|offering| offerings[offering].price_per_hour)
             .min_by(f64::total_cmp);
         if let Some(price) = cheapest {
-            priced.push((price, index as u32));
+            priced.push((price, *index));
         }
     }
     priced.sort_by(|left, right| left.0.total_cmp(&right.0).then(left.1.cmp(&right.1)));

@@ -79,14 +79,9 @@ impl ClaimState {
         self.pods.push(pod);
     }
 
-    /// The claim as the plan shows it: at most [`MAX_INSTANCE_TYPES`] cheapest types, and the
-    /// offering a launch would choose now.
-    pub fn finish(
-        &self,
-        pool: &NodePool,
-        instance_types: &[InstanceType],
-        available: &[Vec<bool>],
-    ) -> PlannedNodeClaim {
+    /// The candidate instance types a launch is given: at most [`MAX_INSTANCE_TYPES`], cheapest
+    /// available offering first.
+    pub fn ranked(&self, instance_types: &[InstanceType], available: &[Vec<bool>]) -> Vec<u32> {
         let cheapest = |index: u32| {
             let instance_type = &instance_types[index as usize];
             instance_type
@@ -107,10 +102,22 @@ impl ClaimState {
             .collect();
         ranked.sort_by(|left, right| left.0.total_cmp(&right.0).then(left.1.cmp(&right.1)));
         ranked.truncate(MAX_INSTANCE_TYPES);
+        ranked.into_iter().map(|(_, index)| index).collect()
+    }
+
+    /// The claim as the plan shows it: at most [`MAX_INSTANCE_TYPES`] cheapest types, and the
+    /// offering a launch would choose now.
+    pub fn finish(
+        &self,
+        pool: &NodePool,
+        instance_types: &[InstanceType],
+        available: &[Vec<bool>],
+    ) -> PlannedNodeClaim {
+        let ranked = self.ranked(instance_types, available);
         let mut zones = std::collections::BTreeSet::new();
         let mut capacity_types = std::collections::BTreeSet::new();
         let mut best: Option<(CapacityType, f64, u32, &str)> = None;
-        for &(_, index) in &ranked {
+        for &index in &ranked {
             let instance_type = &instance_types[index as usize];
             for (offering, &is_available) in instance_type
                 .offerings
@@ -150,7 +157,7 @@ impl ClaimState {
             requirements: self.requirements.clone(),
             instance_types: ranked
                 .iter()
-                .map(|&(_, index)| instance_types[index as usize].name.clone())
+                .map(|&index| instance_types[index as usize].name.clone())
                 .collect(),
             capacity_types: capacity_types.into_iter().collect(),
             zones: zones.into_iter().map(str::to_string).collect(),

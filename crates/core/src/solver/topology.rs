@@ -98,31 +98,46 @@ pub(crate) struct TopologyFailure {
 
 /// Every topology group of a scheduling run and the pods counted in them.
 #[derive(Debug)]
-pub(crate) struct Topology {
+pub(crate) struct Topology<'a> {
     groups: Vec<TopologyGroup>,
     index: HashMap<GroupKey, usize>,
     zone_universe: BTreeSet<String>,
     capacity_type_universe: BTreeSet<String>,
-    /// Everything recorded so far, so that a group created later counts earlier pods.
-    placed: Vec<PlacedPod>,
+    /// The pods already running, counted when a group is created.
+    existing: Vec<ExistingNode<'a>>,
+    /// Pods placed in this run, so that a group created later counts them too.
+    placed: Vec<PlacedPod<'a>>,
+}
+
+/// An existing node's domains and pods.
+#[derive(Debug)]
+pub(crate) struct ExistingNode<'a> {
+    pub hostname: &'a str,
+    pub zones: Vec<String>,
+    pub capacity_types: Vec<String>,
+    pub pods: &'a [std::sync::Arc<crate::pod::Pod>],
 }
 
 #[derive(Debug)]
-struct PlacedPod {
-    namespace: String,
-    labels: std::collections::BTreeMap<String, String>,
+struct PlacedPod<'a> {
+    pod: &'a crate::pod::Pod,
     hostname: String,
     zones: Vec<String>,
     capacity_types: Vec<String>,
 }
 
-impl Topology {
-    pub fn new(zone_universe: BTreeSet<String>, capacity_type_universe: BTreeSet<String>) -> Self {
+impl<'a> Topology<'a> {
+    pub fn new(
+        zone_universe: BTreeSet<String>,
+        capacity_type_universe: BTreeSet<String>,
+        existing: Vec<ExistingNode<'a>>,
+    ) -> Self {
         Self {
             groups: Vec::new(),
             index: HashMap::new(),
             zone_universe,
             capacity_type_universe,
+            existing,
             placed: Vec::new(),
         }
     }
@@ -323,32 +338,52 @@ impl Topology {
         })
     }
 
-    /// Counts a pod placed on a candidate whose domains are now `candidate`.
+    /// Counts `pod`, placed in this run on a candidate whose domains are now `candidate`.
     pub fn record(
         &mut self,
         topology: &PodTopology,
         constraints: &PodConstraints,
+        pod: &'a crate::pod::Pod,
         candidate: &CandidateDomains<'_>,
     ) {
         for &group_index in &topology.matched {
             let group = &mut self.groups[group_index];
             Self::count_in(group, candidate);
         }
-        for &group_index in &topology.owned {
+        self.record_owners(topology, constraints, candidate);
+        self.placed.push(PlacedPod {
+            pod,
+            hostname: candidate.hostname.to_string(),
+            zones: candidate.zones.to_vec(),
+            capacity_types: candidate.capacity_types.to_vec(),
+        });
+    }
+
+    /// Records where a pod carrying required anti-affinity terms is, so that the pods its
+    /// terms select keep away (used alone for pods already running, whose matches every group
+    /// counts when it is created).
+    pub fn record_owners(
+        &mut self,
+        topology: &PodTopology,
+        constraints: &PodConstraints,
+        candidate: &CandidateDomains<'_>,
+    ) {
+        // `owned` lists spreads, affinity terms, then anti-affinity terms, required ones first;
+        // only required anti-affinity keeps other pods away (Karpenter: "we intentionally don't
+        // track inverse anti-affinity preferences").
+        let required_anti_affinity = constraints.topology_spread.len() + constraints.affinity.len();
+        let required_anti_affinity =
+            required_anti_affinity..required_anti_affinity + constraints.required_anti_affinity;
+        for (position, &group_index) in topology.owned.iter().enumerate() {
             let group = &mut self.groups[group_index];
-            if group.key.kind == GroupKind::AntiAffinity {
+            if group.key.kind == GroupKind::AntiAffinity
+                && required_anti_affinity.contains(&position)
+            {
                 for domain in domains_of(group.key.key, candidate) {
                     *group.owners.entry(domain.to_string()).or_default() += 1;
                 }
             }
         }
-        self.placed.push(PlacedPod {
-            namespace: constraints.namespace.clone(),
-            labels: constraints.labels.clone(),
-            hostname: candidate.hostname.to_string(),
-            zones: candidate.zones.to_vec(),
-            capacity_types: candidate.capacity_types.to_vec(),
-        });
     }
 
     /// Whether the pod with `namespace` and `labels` matches the selector of each of
@@ -445,12 +480,27 @@ impl Topology {
             total: 0,
             owners: HashMap::new(),
         };
-        for pod in &self.placed {
-            if key.namespaces.contains(&pod.namespace) && key.selector.matches(&pod.labels) {
+        let selects = |pod: &crate::pod::Pod| {
+            key.namespaces.contains(&pod.namespace) && key.selector.matches(&pod.labels)
+        };
+        for node in &self.existing {
+            let candidate = CandidateDomains {
+                hostname: node.hostname,
+                zones: &node.zones,
+                capacity_types: &node.capacity_types,
+            };
+            for pod in node.pods {
+                if selects(pod) {
+                    Self::count_in(&mut group, &candidate);
+                }
+            }
+        }
+        for placed in &self.placed {
+            if selects(placed.pod) {
                 let candidate = CandidateDomains {
-                    hostname: &pod.hostname,
-                    zones: &pod.zones,
-                    capacity_types: &pod.capacity_types,
+                    hostname: &placed.hostname,
+                    zones: &placed.zones,
+                    capacity_types: &placed.capacity_types,
                 };
                 Self::count_in(&mut group, &candidate);
             }

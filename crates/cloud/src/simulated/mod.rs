@@ -1,0 +1,449 @@
+//! The simulated EC2: a [`CloudProvider`] whose offerings are the embedded catalog's real ones
+//! (instance types, zones, on-demand and Spot prices, Spot-advisor interruption bands) and whose
+//! Spot pools run out of capacity and come back, and interrupt running instances with a
+//! 2-minute warning at the rate their band says.
+//!
+//! Everything is a function of the seed and the calls made, on a virtual clock the caller
+//! passes in: the simulator asks for [`SimulatedCloud::next_event_time`] and calls
+//! [`SimulatedCloud::advance`] to receive what happened.
+
+mod market;
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::time::Duration;
+
+use spotter_core::instance_type::InstanceType;
+use spotter_core::offering::CapacityType;
+
+use crate::provider::{CloudError, CloudProvider, Instance, LaunchRequest, Launched, OfferingKey};
+use crate::random::Random;
+
+use market::Pool;
+pub use market::{MarketModel, PoolOverride, PoolSettings};
+
+/// How long EC2 warns before it reclaims a Spot instance.
+pub const SPOT_INTERRUPTION_WARNING: Duration = Duration::from_secs(120);
+/// How long a terminating instance takes to be gone.
+pub const SHUTDOWN_TIME: Duration = Duration::from_secs(30);
+
+/// Something the simulated cloud did on its own.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CloudEvent {
+    /// EC2 will reclaim this Spot instance at `terminate_at`.
+    SpotInterruptionWarning {
+        /// The instance.
+        instance_id: String,
+        /// When it goes away.
+        terminate_at: Duration,
+    },
+    /// The instance is gone.
+    InstanceTerminated {
+        /// The instance.
+        instance_id: String,
+    },
+}
+
+/// The simulated EC2 of one region.
+#[derive(Debug)]
+pub struct SimulatedCloud {
+    model: MarketModel,
+    pools: BTreeMap<OfferingKey, Pool>,
+    instances: BTreeMap<String, SimulatedInstance>,
+    instance_by_claim: BTreeMap<String, String>,
+    outages: Vec<Outage>,
+    timeline: BinaryHeap<Reverse<(Duration, u64, TimelineEntry)>>,
+    sequence: u64,
+    next_instance: u64,
+    random: Random,
+}
+
+#[derive(Debug)]
+struct SimulatedInstance {
+    instance: Instance,
+    terminating: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum TimelineEntry {
+    Interrupt(String),
+    Terminate(String),
+}
+
+/// A forced lack of capacity (a scenario fault).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outage {
+    /// Capacity type affected, or all.
+    pub capacity_type: Option<CapacityType>,
+    /// Zone affected, or all.
+    pub zone: Option<String>,
+    /// Instance type affected, or all.
+    pub instance_type: Option<String>,
+    /// From.
+    pub start: Duration,
+    /// Until.
+    pub end: Duration,
+}
+
+impl SimulatedCloud {
+    /// A cloud offering every offering of `instance_types`, seeded with `seed`.
+    pub fn new(instance_types: &[InstanceType], model: MarketModel, seed: u64) -> Self {
+        let random = Random::new(seed);
+        let mut pools = BTreeMap::new();
+        for instance_type in instance_types {
+            for offering in &instance_type.offerings {
+                let key = OfferingKey {
+                    capacity_type: offering.capacity_type,
+                    instance_type: instance_type.name.clone(),
+                    zone: offering.zone.clone(),
+                };
+                let settings = model.settings_for(&key, offering.interruption_band);
+                let stream = Random::stream_of(&key.to_string());
+                pools.insert(key, Pool::new(settings, random.fork(stream)));
+            }
+        }
+        Self {
+            model,
+            pools,
+            instances: BTreeMap::new(),
+            instance_by_claim: BTreeMap::new(),
+            outages: Vec::new(),
+            timeline: BinaryHeap::new(),
+            sequence: 0,
+            next_instance: 1,
+            random: random.fork(0x1257),
+        }
+    }
+
+    /// Adds a forced outage.
+    pub fn add_outage(&mut self, outage: Outage) {
+        self.outages.push(outage);
+    }
+
+    /// Whether an offering has capacity at `now`.
+    pub fn has_capacity(&mut self, offering: &OfferingKey, now: Duration) -> bool {
+        let forced_out = self.outages.iter().any(|outage| {
+            outage.start <= now
+                && now < outage.end
+                && outage
+                    .capacity_type
+                    .is_none_or(|capacity_type| capacity_type == offering.capacity_type)
+                && outage
+                    .zone
+                    .as_deref()
+                    .is_none_or(|zone| zone == offering.zone)
+                && outage
+                    .instance_type
+                    .as_deref()
+                    .is_none_or(|name| name == offering.instance_type)
+        });
+        if forced_out {
+            return false;
+        }
+        match self.pools.get_mut(offering) {
+            Some(pool) => pool.available_at(now),
+            None => false,
+        }
+    }
+
+    /// Interrupts the instance now (a scenario fault): a 2-minute warning follows at once.
+    pub fn interrupt(&mut self, instance_id: &str, now: Duration) {
+        self.schedule(now, TimelineEntry::Interrupt(instance_id.to_string()));
+    }
+
+    /// Running Spot instances, for faults that pick among them.
+    pub fn spot_instances(&self) -> Vec<&Instance> {
+        self.instances
+            .values()
+            .filter(|instance| {
+                !instance.terminating
+                    && instance.instance.offering.capacity_type == CapacityType::Spot
+            })
+            .map(|instance| &instance.instance)
+            .collect()
+    }
+
+    /// When the next event is due, if any.
+    pub fn next_event_time(&self) -> Option<Duration> {
+        self.timeline.peek().map(|Reverse((time, _, _))| *time)
+    }
+
+    /// Everything that happened up to `now`, in order.
+    pub fn advance(&mut self, now: Duration) -> Vec<CloudEvent> {
+        let mut events = Vec::new();
+        while let Some(Reverse((time, _, _))) = self.timeline.peek() {
+            if *time > now {
+                break;
+            }
+            let Some(Reverse((time, _, entry))) = self.timeline.pop() else {
+                break;
+            };
+            match entry {
+                TimelineEntry::Interrupt(instance_id) => {
+                    let Some(instance) = self.instances.get_mut(&instance_id) else {
+                        continue;
+                    };
+                    if instance.terminating {
+                        continue;
+                    }
+                    instance.terminating = true;
+                    let terminate_at = time + SPOT_INTERRUPTION_WARNING;
+                    self.schedule(terminate_at, TimelineEntry::Terminate(instance_id.clone()));
+                    events.push(CloudEvent::SpotInterruptionWarning {
+                        instance_id,
+                        terminate_at,
+                    });
+                }
+                TimelineEntry::Terminate(instance_id) => {
+                    if let Some(instance) = self.instances.remove(&instance_id) {
+                        self.instance_by_claim.remove(&instance.instance.node_claim);
+                        if let Some(pool) = self.pools.get_mut(&instance.instance.offering) {
+                            pool.release();
+                        }
+                        events.push(CloudEvent::InstanceTerminated { instance_id });
+                    }
+                }
+            }
+        }
+        events
+    }
+
+    fn schedule(&mut self, time: Duration, entry: TimelineEntry) {
+        self.sequence += 1;
+        self.timeline.push(Reverse((time, self.sequence, entry)));
+    }
+
+    /// The market settings in force.
+    pub fn model(&self) -> &MarketModel {
+        &self.model
+    }
+}
+
+impl CloudProvider for SimulatedCloud {
+    fn create(&mut self, request: &LaunchRequest, now: Duration) -> Result<Launched, CloudError> {
+        if let Some(instance) = self
+            .instance_by_claim
+            .get(&request.node_claim)
+            .and_then(|instance_id| self.instances.get(instance_id))
+        {
+            return Ok(Launched {
+                instance: instance.instance.clone(),
+                unavailable: Vec::new(),
+            });
+        }
+        if request.offerings.is_empty() {
+            return Err(CloudError::InvalidRequest {
+                reason: format!("NodeClaim {} asked for no offering", request.node_claim),
+            });
+        }
+        let mut unavailable = Vec::new();
+        for candidate in &request.offerings {
+            if !self.has_capacity(&candidate.offering, now) {
+                unavailable.push(candidate.offering.clone());
+                continue;
+            }
+            let Some(pool) = self.pools.get_mut(&candidate.offering) else {
+                unavailable.push(candidate.offering.clone());
+                continue;
+            };
+            pool.acquire();
+            let interruption_after = pool.draw_interruption_after();
+            let instance = Instance {
+                id: format!("i-{:017x}", self.next_instance),
+                node_claim: request.node_claim.clone(),
+                node_pool: request.node_pool.clone(),
+                offering: candidate.offering.clone(),
+                price_per_hour: candidate.price_per_hour,
+                launched_at: now,
+            };
+            self.next_instance += 1;
+            if let Some(after) = interruption_after {
+                self.schedule(now + after, TimelineEntry::Interrupt(instance.id.clone()));
+            }
+            self.instance_by_claim
+                .insert(request.node_claim.clone(), instance.id.clone());
+            self.instances.insert(
+                instance.id.clone(),
+                SimulatedInstance {
+                    instance: instance.clone(),
+                    terminating: false,
+                },
+            );
+            return Ok(Launched {
+                instance,
+                unavailable,
+            });
+        }
+        Err(CloudError::InsufficientCapacity {
+            offerings: unavailable,
+        })
+    }
+
+    fn delete(&mut self, instance_id: &str, now: Duration) -> Result<(), CloudError> {
+        let Some(instance) = self.instances.get_mut(instance_id) else {
+            return Err(CloudError::NotFound {
+                instance_id: instance_id.to_string(),
+            });
+        };
+        if !instance.terminating {
+            instance.terminating = true;
+            self.schedule(
+                now + SHUTDOWN_TIME,
+                TimelineEntry::Terminate(instance_id.to_string()),
+            );
+        }
+        Ok(())
+    }
+
+    fn list(&self) -> Vec<Instance> {
+        self.instances
+            .values()
+            .map(|instance| instance.instance.clone())
+            .collect()
+    }
+}
+
+impl SimulatedCloud {
+    /// A deterministic draw for callers that pick among instances (e.g. a fault's fraction).
+    pub fn draw_unit(&mut self) -> f64 {
+        self.random.unit()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::OfferingRequest;
+    use spotter_core::builders::instance_type;
+
+    fn cloud(model: MarketModel) -> SimulatedCloud {
+        let types = vec![
+            instance_type("m5.large")
+                .offering(CapacityType::Spot, "zone-a", 0.04)
+                .offering(CapacityType::Spot, "zone-b", 0.05)
+                .offering(CapacityType::OnDemand, "zone-a", 0.1)
+                .build(),
+        ];
+        SimulatedCloud::new(&types, model, 1)
+    }
+
+    fn request(claim: &str, offerings: &[(CapacityType, &str)]) -> LaunchRequest {
+        LaunchRequest {
+            node_claim: claim.into(),
+            node_pool: "pool".into(),
+            offerings: offerings
+                .iter()
+                .map(|(capacity_type, zone)| OfferingRequest {
+                    offering: OfferingKey {
+                        capacity_type: *capacity_type,
+                        instance_type: "m5.large".into(),
+                        zone: (*zone).into(),
+                    },
+                    price_per_hour: 0.04,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn launches_are_idempotent_per_node_claim() {
+        let mut cloud = cloud(MarketModel::calm());
+        let first = cloud.create(
+            &request("claim-1", &[(CapacityType::Spot, "zone-a")]),
+            Duration::ZERO,
+        );
+        let second = cloud.create(
+            &request("claim-1", &[(CapacityType::Spot, "zone-a")]),
+            Duration::from_secs(5),
+        );
+        let (Ok(first), Ok(second)) = (first, second) else {
+            panic!("both launches succeed");
+        };
+        assert_eq!(first.instance.id, second.instance.id);
+        assert_eq!(cloud.list().len(), 1);
+    }
+
+    #[test]
+    fn an_outage_answers_insufficient_capacity_naming_the_offerings() {
+        let mut cloud = cloud(MarketModel::calm());
+        cloud.add_outage(Outage {
+            capacity_type: Some(CapacityType::Spot),
+            zone: Some("zone-a".into()),
+            instance_type: None,
+            start: Duration::ZERO,
+            end: Duration::from_secs(3600),
+        });
+        let only_a = cloud.create(
+            &request("claim-1", &[(CapacityType::Spot, "zone-a")]),
+            Duration::from_secs(10),
+        );
+        match only_a {
+            Err(CloudError::InsufficientCapacity { offerings }) => {
+                assert_eq!(offerings.len(), 1);
+                assert_eq!(offerings[0].zone, "zone-a");
+            }
+            other => panic!("expected insufficient capacity, got {other:?}"),
+        }
+        let a_then_b = cloud.create(
+            &request(
+                "claim-2",
+                &[
+                    (CapacityType::Spot, "zone-a"),
+                    (CapacityType::Spot, "zone-b"),
+                ],
+            ),
+            Duration::from_secs(10),
+        );
+        let Ok(launched) = a_then_b else {
+            panic!("zone-b has capacity");
+        };
+        assert_eq!(launched.instance.offering.zone, "zone-b");
+        assert_eq!(launched.unavailable.len(), 1);
+        // After the outage zone-a launches again.
+        assert!(
+            cloud
+                .create(
+                    &request("claim-3", &[(CapacityType::Spot, "zone-a")]),
+                    Duration::from_secs(3600)
+                )
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn interruptions_warn_two_minutes_before_termination() {
+        let mut cloud = cloud(MarketModel::calm());
+        let Ok(launched) = cloud.create(
+            &request("claim-1", &[(CapacityType::Spot, "zone-a")]),
+            Duration::ZERO,
+        ) else {
+            panic!("launch succeeds");
+        };
+        let id = launched.instance.id;
+        cloud.interrupt(&id, Duration::from_secs(100));
+        assert_eq!(cloud.next_event_time(), Some(Duration::from_secs(100)));
+        let events = cloud.advance(Duration::from_secs(100));
+        assert_eq!(
+            events,
+            vec![CloudEvent::SpotInterruptionWarning {
+                instance_id: id.clone(),
+                terminate_at: Duration::from_secs(220),
+            }]
+        );
+        assert!(cloud.advance(Duration::from_secs(219)).is_empty());
+        assert_eq!(
+            cloud.advance(Duration::from_secs(220)),
+            vec![CloudEvent::InstanceTerminated { instance_id: id }]
+        );
+        assert!(cloud.list().is_empty());
+    }
+
+    #[test]
+    fn deleting_an_unknown_instance_is_not_found() {
+        let mut cloud = cloud(MarketModel::calm());
+        assert!(matches!(
+            cloud.delete("i-missing", Duration::ZERO),
+            Err(CloudError::NotFound { .. })
+        ));
+    }
+}

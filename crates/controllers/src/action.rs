@@ -1,0 +1,105 @@
+//! The decisions controllers return. A driver applies them in order; a test compares them.
+
+use std::time::Duration;
+
+use spotter_cloud::OfferingKey;
+use spotter_core::requirements::Requirements;
+use spotter_core::taints::Taint;
+
+use crate::state::DisruptionReason;
+
+/// One decision.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// Create a NodeClaim for these pods (which become nominated to it).
+    CreateNodeClaim(NodeClaimRequest),
+    /// Record that the provisioner planned a pod onto an existing or in-flight NodeClaim.
+    Nominate {
+        /// The pod.
+        pod: String,
+        /// The NodeClaim.
+        node_claim: String,
+    },
+    /// Launch the NodeClaim's instance through the CloudProvider.
+    LaunchNodeClaim {
+        /// The NodeClaim.
+        node_claim: String,
+    },
+    /// Put an offering in the unavailable-offerings cache.
+    MarkUnavailable {
+        /// The offering.
+        offering: OfferingKey,
+        /// Until when.
+        until: Duration,
+        /// Why (`insufficient capacity`, `spot interruption`).
+        reason: String,
+    },
+    /// Start deleting a NodeClaim: its node is tainted, cordoned and drained, then its instance
+    /// terminated.
+    DeleteNodeClaim {
+        /// The NodeClaim.
+        node_claim: String,
+        /// Why.
+        reason: DisruptionReason,
+        /// When the instance goes away regardless, if known.
+        deadline: Option<Duration>,
+    },
+    /// Forget a NodeClaim (and its node) whose instance never existed or is gone.
+    RemoveNodeClaim {
+        /// The NodeClaim.
+        node_claim: String,
+    },
+    /// Add a taint to a node.
+    TaintNode {
+        /// The node.
+        node: String,
+        /// The taint.
+        taint: Taint,
+    },
+    /// Cordon a node.
+    CordonNode {
+        /// The node.
+        node: String,
+    },
+    /// Evict a pod through the eviction API (its PodDisruptionBudgets allowed it).
+    EvictPod {
+        /// The pod.
+        pod: String,
+    },
+    /// Delete a pod outright, PodDisruptionBudgets notwithstanding.
+    DeletePod {
+        /// The pod.
+        pod: String,
+        /// Why.
+        reason: String,
+    },
+    /// Terminate a NodeClaim's instance.
+    TerminateInstance {
+        /// The NodeClaim.
+        node_claim: String,
+    },
+    /// A pod the provisioner cannot place, and why.
+    PodUnschedulable {
+        /// The pod.
+        pod: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A NodeClaim to create.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeClaimRequest {
+    /// Its name.
+    pub name: String,
+    /// Its NodePool.
+    pub node_pool: String,
+    /// What the node must satisfy.
+    pub requirements: Requirements,
+    /// Candidate instance types, cheapest first.
+    pub instance_types: Vec<String>,
+    /// The pods it is for.
+    pub pods: Vec<String>,
+    /// Whether it is on-demand capacity standing in for unavailable Spot.
+    pub fallback: bool,
+}

@@ -1,0 +1,280 @@
+//! The provisioner: batches pods that need capacity (pending pods without a live nomination,
+//! and pods on nodes being deleted, so that replacements launch while the old node drains),
+//! waits until no new pod arrived for the idle window (1 s) or the batch is as old as the
+//! maximum (10 s) — or at once when a launch just failed — then solves them against the nodes
+//! and in-flight NodeClaims and creates NodeClaims for the rest.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use spotter_core::labels;
+use spotter_core::node::Node;
+use spotter_core::offering::CapacityType;
+use spotter_core::pod::Pod;
+use spotter_core::requirements::Requirement;
+use spotter_core::solver::{PreparedPools, SchedulingInput, solve_prepared};
+
+use crate::action::{Action, NodeClaimRequest};
+use crate::settings::Settings;
+use crate::state::{ClusterState, LaunchState, PodState};
+
+/// The provisioner's memory between reconciles.
+#[derive(Debug, Default)]
+pub struct Provisioner {
+    batch: Option<Batch>,
+    next_claim: u64,
+    /// Pods the solver could not place, with the capacity generation they were tried at.
+    unschedulable: BTreeMap<String, u64>,
+    /// The NodePools' instance types, prepared once while pools and instance types stay the same.
+    prepared: PreparedPools,
+}
+
+#[derive(Debug)]
+struct Batch {
+    started: Duration,
+    last_change: Duration,
+    pods: usize,
+}
+
+impl Provisioner {
+    /// Decides what to provision now; returns when the current batch is due otherwise.
+    pub fn reconcile(
+        &mut self,
+        state: &ClusterState,
+        now: Duration,
+        settings: &Settings,
+    ) -> (Vec<Action>, Option<Duration>) {
+        self.unschedulable
+            .retain(|pod, _| state.pods.contains_key(pod));
+        let candidates: Vec<(&String, &PodState)> = state
+            .pods
+            .iter()
+            .filter(|(key, pod)| needs_capacity(state, pod) && !self.waits_for_capacity(state, key))
+            .collect();
+        if candidates.is_empty() {
+            self.batch = None;
+            return (Vec::new(), None);
+        }
+        let batch = self.batch.get_or_insert(Batch {
+            started: now,
+            last_change: now,
+            pods: candidates.len(),
+        });
+        if batch.pods != candidates.len() {
+            batch.pods = candidates.len();
+            batch.last_change = now;
+        }
+        let retry_now = candidates.iter().any(|(_, pod)| pod.retry_now);
+        let due = (batch.last_change + settings.batch_idle).min(batch.started + settings.batch_max);
+        if !retry_now && now < due {
+            return (Vec::new(), Some(due));
+        }
+        self.batch = None;
+        (self.provision(state, &candidates), None)
+    }
+
+    fn waits_for_capacity(&self, state: &ClusterState, pod: &str) -> bool {
+        self.unschedulable
+            .get(pod)
+            .is_some_and(|generation| *generation == state.capacity_generation)
+    }
+
+    fn provision(
+        &mut self,
+        state: &ClusterState,
+        candidates: &[(&String, &PodState)],
+    ) -> Vec<Action> {
+        let (nodes, claim_of_node) = solver_nodes(state);
+        let pods: Vec<Pod> = candidates
+            .iter()
+            .map(|(_, pod)| (*pod.pod).clone())
+            .collect();
+        let input = SchedulingInput {
+            pods: &pods,
+            nodes: &nodes,
+            node_pools: &state.node_pools,
+            instance_types: &state.instance_types,
+            daemon_set_pods: &state.daemon_set_pods,
+            unavailable: &state.unavailable_offerings,
+        };
+        if !self
+            .prepared
+            .is_for(&state.node_pools, &state.instance_types)
+        {
+            self.prepared = PreparedPools::new(&state.node_pools, &state.instance_types);
+        }
+        let plan = solve_prepared(&input, &self.prepared);
+        let mut actions = Vec::new();
+        for placement in &plan.existing_nodes {
+            let Some(claim) = claim_of_node.get(placement.node.as_str()) else {
+                continue;
+            };
+            for &pod in &placement.pods {
+                actions.push(Action::Nominate {
+                    pod: candidates[pod].0.clone(),
+                    node_claim: (*claim).to_string(),
+                });
+            }
+        }
+        for planned in plan.node_claims {
+            self.next_claim += 1;
+            let name = format!("{}-{:05}", planned.node_pool, self.next_claim);
+            let fallback = planned
+                .launch
+                .as_ref()
+                .is_some_and(|launch| launch.capacity_type == CapacityType::OnDemand)
+                && spot_was_possible(state, &planned.node_pool);
+            let mut requirements = planned.requirements;
+            // Pin the capacity type the launch will use, as Karpenter's launch does.
+            if let Some(launch) = &planned.launch {
+                requirements.add(
+                    labels::CAPACITY_TYPE,
+                    Requirement::single(launch.capacity_type.as_str()),
+                );
+            }
+            actions.push(Action::CreateNodeClaim(NodeClaimRequest {
+                name,
+                node_pool: planned.node_pool,
+                requirements,
+                instance_types: planned.instance_types,
+                pods: planned
+                    .pods
+                    .iter()
+                    .map(|&pod| candidates[pod].0.clone())
+                    .collect(),
+                fallback,
+            }));
+        }
+        for unschedulable in plan.unschedulable {
+            let key = candidates[unschedulable.pod].0.clone();
+            self.unschedulable
+                .insert(key.clone(), state.capacity_generation);
+            actions.push(Action::PodUnschedulable {
+                pod: key,
+                reason: unschedulable.reason,
+            });
+        }
+        actions
+    }
+}
+
+/// Whether a pod needs the provisioner: pending without a live nomination, or bound to a node
+/// being deleted and not yet planned elsewhere.
+fn needs_capacity(state: &ClusterState, pod: &PodState) -> bool {
+    if pod.daemon {
+        return false;
+    }
+    let nomination_live = pod.nominated.as_ref().is_some_and(|claim| {
+        state.node_claims.get(claim).is_some_and(|claim| {
+            claim.deletion.is_none()
+                && !matches!(claim.launch, LaunchState::InsufficientCapacity { .. })
+        })
+    });
+    if nomination_live {
+        return false;
+    }
+    match &pod.node {
+        None => true,
+        Some(node) => state.node_is_deleting(node),
+    }
+}
+
+/// Every node and in-flight NodeClaim that is not being deleted, as solver nodes (with the pods
+/// nominated to them counted), and the NodeClaim behind each.
+fn solver_nodes(state: &ClusterState) -> (Vec<Node>, BTreeMap<String, &str>) {
+    let mut nominated: BTreeMap<&str, Vec<Arc<Pod>>> = BTreeMap::new();
+    for pod in state.pods.values() {
+        if let (Some(claim), None) = (&pod.nominated, &pod.node) {
+            nominated
+                .entry(claim.as_str())
+                .or_default()
+                .push(Arc::clone(&pod.pod));
+        }
+    }
+    let mut nodes = Vec::new();
+    let mut claim_of_node = BTreeMap::new();
+    let mut seen_claims = BTreeSet::new();
+    for node in state.nodes.values() {
+        let Some(claim) = state.node_claims.get(&node.node_claim) else {
+            continue;
+        };
+        if claim.deletion.is_some() {
+            continue;
+        }
+        seen_claims.insert(claim.name.as_str());
+        let extra = nominated.remove(claim.name.as_str()).unwrap_or_default();
+        nodes.push(state.solver_node(node, extra.into_iter()));
+        claim_of_node.insert(node.name.clone(), claim.name.as_str());
+    }
+    for claim in state.node_claims.values() {
+        if claim.deletion.is_some() || seen_claims.contains(claim.name.as_str()) {
+            continue;
+        }
+        let LaunchState::Launched { instance, .. } = &claim.launch else {
+            continue;
+        };
+        let Some(instance_type) = state.instance_type(&instance.offering.instance_type) else {
+            continue;
+        };
+        let mut node_labels: BTreeMap<String, String> = claim
+            .requirements
+            .single_values()
+            .map(|(key, value)| (key.to_string(), value.to_string()))
+            .collect();
+        node_labels.extend(
+            instance_type
+                .requirements
+                .single_values()
+                .map(|(key, value)| (key.to_string(), value.to_string())),
+        );
+        node_labels.insert(labels::ZONE.to_string(), instance.offering.zone.clone());
+        node_labels.insert(
+            labels::CAPACITY_TYPE.to_string(),
+            instance.offering.capacity_type.as_str().to_string(),
+        );
+        node_labels.insert(labels::HOSTNAME.to_string(), claim.name.clone());
+        let pool_taints = state
+            .node_pool(&claim.node_pool)
+            .map(|pool| pool.taints.clone())
+            .unwrap_or_default();
+        let daemons = state.daemon_set_pods.iter().filter(|daemon| {
+            pool_taints.iter().all(|taint| {
+                daemon
+                    .tolerations
+                    .iter()
+                    .any(|toleration| toleration.tolerates(taint))
+            })
+        });
+        let pods = nominated
+            .remove(claim.name.as_str())
+            .unwrap_or_default()
+            .into_iter()
+            .chain(daemons.map(|daemon| Arc::new(daemon.clone())))
+            .collect();
+        nodes.push(Node {
+            name: claim.name.clone(),
+            labels: node_labels,
+            taints: pool_taints,
+            allocatable: instance_type.allocatable.clone(),
+            unschedulable: false,
+            pods,
+        });
+        claim_of_node.insert(claim.name.clone(), claim.name.as_str());
+    }
+    (nodes, claim_of_node)
+}
+
+/// Whether pods landing on-demand in `node_pool` could have had Spot: the pool itself allows
+/// Spot, or a pool tried before it by weight does.
+fn spot_was_possible(state: &ClusterState, node_pool: &str) -> bool {
+    let Some(pool) = state.node_pool(node_pool) else {
+        return false;
+    };
+    state.node_pools.iter().any(|other| {
+        (other.name == pool.name || spotter_core::node_pool::weight_order(other, pool).is_lt())
+            && other
+                .requirements
+                .allows(labels::CAPACITY_TYPE, CapacityType::Spot.as_str())
+    })
+}

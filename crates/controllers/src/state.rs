@@ -1,0 +1,284 @@
+//! The cluster as the controllers see it: NodePools, instance types, NodeClaims, nodes, pods,
+//! PodDisruptionBudgets, the unavailable-offerings cache and the interruption notices
+//! received. A driver keeps it up to date (from a simulation or from kube-rs reflectors); the
+//! controllers only read it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use spotter_cloud::{Instance, OfferingKey};
+use spotter_core::instance_type::InstanceType;
+use spotter_core::node::Node;
+use spotter_core::node_pool::NodePool;
+use spotter_core::pod::Pod;
+use spotter_core::requirements::Requirements;
+use spotter_core::resources::Resources;
+use spotter_core::taints::Taint;
+use spotter_core::unavailable_offerings::UnavailableOfferings;
+
+use crate::pod_disruption_budget::PodDisruptionBudget;
+
+/// Everything the controllers read.
+#[derive(Clone, Debug, Default)]
+pub struct ClusterState {
+    /// NodePools.
+    pub node_pools: Vec<NodePool>,
+    /// The region's instance types.
+    pub instance_types: Arc<Vec<InstanceType>>,
+    /// One pod per DaemonSet.
+    pub daemon_set_pods: Vec<Pod>,
+    /// NodeClaims by name.
+    pub node_claims: BTreeMap<String, NodeClaim>,
+    /// Nodes by name.
+    pub nodes: BTreeMap<String, NodeState>,
+    /// Pods by `namespace/name`, pending and bound.
+    pub pods: BTreeMap<String, PodState>,
+    /// PodDisruptionBudgets.
+    pub pod_disruption_budgets: Vec<PodDisruptionBudget>,
+    /// Offerings known to have no capacity, with their expiry.
+    pub unavailable_offerings: UnavailableOfferings,
+    /// Interruption notices received (from the queue or a node agent), oldest first.
+    pub interruption_notices: Vec<InterruptionNotice>,
+    /// Bumped by the driver whenever capacity may have appeared (a node or NodeClaim went away,
+    /// an unavailable offering expired, a NodePool changed), so that pods the solver could not
+    /// place are tried again.
+    pub capacity_generation: u64,
+}
+
+/// A NodeClaim: a request for one node, and what became of it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeClaim {
+    /// The name (also the launch's idempotency token).
+    pub name: String,
+    /// The NodePool.
+    pub node_pool: String,
+    /// What the node must satisfy.
+    pub requirements: Requirements,
+    /// Candidate instance types, cheapest first.
+    pub instance_types: Vec<String>,
+    /// When it was created.
+    pub created_at: Duration,
+    /// Where its launch stands.
+    pub launch: LaunchState,
+    /// The node that registered for it.
+    pub node: Option<String>,
+    /// Whether its node is Ready with startup taints gone.
+    pub initialized: bool,
+    /// Set once the claim is being deleted.
+    pub deletion: Option<Deletion>,
+    /// Launched on-demand where the pods would have taken Spot.
+    pub fallback: bool,
+}
+
+/// The launch of a NodeClaim.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LaunchState {
+    /// Not attempted yet.
+    NotLaunched,
+    /// The cloud had no capacity for any of these offerings.
+    InsufficientCapacity {
+        /// The offerings that failed.
+        offerings: Vec<OfferingKey>,
+    },
+    /// An instance exists.
+    Launched {
+        /// The instance.
+        instance: Instance,
+        /// Offerings that failed before this one succeeded.
+        unavailable: Vec<OfferingKey>,
+    },
+}
+
+/// Why and since when a NodeClaim is being deleted.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Deletion {
+    /// Why.
+    pub reason: DisruptionReason,
+    /// Since when.
+    pub requested_at: Duration,
+    /// When the instance goes away regardless (a Spot interruption's termination time).
+    pub deadline: Option<Duration>,
+    /// Whether the instance was asked to terminate.
+    pub instance_terminating: bool,
+    /// Whether the instance is gone.
+    pub instance_terminated: bool,
+}
+
+/// Why a NodeClaim is deleted (Karpenter's `karpenter_nodeclaims_disrupted_total` reasons).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DisruptionReason {
+    /// The node was empty for the pool's `consolidateAfter`.
+    Empty,
+    /// The launch answered insufficient capacity.
+    InsufficientCapacity,
+    /// The launch took too long.
+    LaunchTimeout,
+    /// The node did not register in time.
+    RegistrationTimeout,
+    /// EC2 is reclaiming the Spot instance.
+    SpotInterrupted,
+    /// The instance is stopping or terminated outside Spotter.
+    InstanceStopped,
+    /// AWS Health scheduled a change.
+    ScheduledChange,
+}
+
+/// A node and the pods bound to it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeState {
+    /// The name.
+    pub name: String,
+    /// The NodeClaim it registered for.
+    pub node_claim: String,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// Taints.
+    pub taints: Vec<Taint>,
+    /// Allocatable resources.
+    pub allocatable: Resources,
+    /// Cordoned.
+    pub unschedulable: bool,
+    /// Ready.
+    pub ready: bool,
+    /// Pods bound to it, DaemonSet pods included.
+    pub pods: BTreeSet<String>,
+    /// The last time a pod was bound to or left the node.
+    pub last_pod_event: Duration,
+}
+
+/// A pod.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PodState {
+    /// The pod.
+    pub pod: Arc<Pod>,
+    /// The node it is bound to.
+    pub node: Option<String>,
+    /// The NodeClaim the provisioner planned it onto.
+    pub nominated: Option<String>,
+    /// When it was created.
+    pub created_at: Duration,
+    /// Whether it belongs to a DaemonSet (never evicted, never provisioned for).
+    pub daemon: bool,
+    /// Set when its NodeClaim failed to launch: solve it again at once.
+    pub retry_now: bool,
+}
+
+/// An interruption notice about an instance.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InterruptionNotice {
+    /// The instance.
+    pub instance_id: String,
+    /// What EC2 announced.
+    pub kind: NoticeKind,
+    /// When it arrived.
+    pub received_at: Duration,
+}
+
+/// The kinds of interruption notices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum NoticeKind {
+    /// EC2 Spot Instance Interruption Warning: the instance goes at `terminate_at`.
+    SpotInterruption {
+        /// When EC2 reclaims the instance.
+        terminate_at: Duration,
+    },
+    /// EC2 Instance Rebalance Recommendation.
+    RebalanceRecommendation,
+    /// The instance is stopping, stopped, shutting down or terminated.
+    StateChange,
+    /// AWS Health scheduled change.
+    ScheduledChange,
+}
+
+impl DisruptionReason {
+    /// The label value Karpenter uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisruptionReason::Empty => "empty",
+            DisruptionReason::InsufficientCapacity => "insufficient_capacity",
+            DisruptionReason::LaunchTimeout => "launch_timeout",
+            DisruptionReason::RegistrationTimeout => "registration_timeout",
+            DisruptionReason::SpotInterrupted => "spot_interrupted",
+            DisruptionReason::InstanceStopped => "instance_stopped",
+            DisruptionReason::ScheduledChange => "scheduled_change",
+        }
+    }
+
+    /// Whether the disruption is voluntary and so counts against disruption budgets.
+    pub fn is_graceful(self) -> bool {
+        matches!(self, DisruptionReason::Empty)
+    }
+}
+
+impl NodeClaim {
+    /// The instance, once launched.
+    pub fn instance(&self) -> Option<&Instance> {
+        match &self.launch {
+            LaunchState::Launched { instance, .. } => Some(instance),
+            _ => None,
+        }
+    }
+}
+
+impl PodState {
+    /// Whether the pod waits for a node.
+    pub fn is_pending(&self) -> bool {
+        self.node.is_none()
+    }
+}
+
+impl ClusterState {
+    /// The NodePool with this name.
+    pub fn node_pool(&self, name: &str) -> Option<&NodePool> {
+        self.node_pools.iter().find(|pool| pool.name == name)
+    }
+
+    /// The instance type with this name.
+    pub fn instance_type(&self, name: &str) -> Option<&InstanceType> {
+        self.instance_types
+            .iter()
+            .find(|instance_type| instance_type.name == name)
+    }
+
+    /// The NodeClaim of a node, if the node has one.
+    pub fn claim_of_node(&self, node: &str) -> Option<&NodeClaim> {
+        self.nodes
+            .get(node)
+            .and_then(|node| self.node_claims.get(&node.node_claim))
+    }
+
+    /// Whether the node's NodeClaim is being deleted.
+    pub fn node_is_deleting(&self, node: &str) -> bool {
+        self.claim_of_node(node)
+            .is_some_and(|claim| claim.deletion.is_some())
+    }
+
+    /// The pods bound to a node that are not DaemonSet pods.
+    pub fn workload_pods_on(&self, node: &str) -> impl Iterator<Item = (&String, &PodState)> {
+        self.nodes
+            .get(node)
+            .into_iter()
+            .flat_map(|node| node.pods.iter())
+            .filter_map(|key| self.pods.get_key_value(key))
+            .filter(|(_, pod)| !pod.daemon)
+    }
+
+    /// A node as the solver sees it, with `extra` pods (nominated ones) counted as bound.
+    pub fn solver_node(&self, node: &NodeState, extra: impl Iterator<Item = Arc<Pod>>) -> Node {
+        Node {
+            name: node.name.clone(),
+            labels: node.labels.clone(),
+            taints: node.taints.clone(),
+            allocatable: node.allocatable.clone(),
+            unschedulable: node.unschedulable,
+            pods: node
+                .pods
+                .iter()
+                .filter_map(|key| self.pods.get(key))
+                .map(|pod| Arc::clone(&pod.pod))
+                .chain(extra)
+                .collect(),
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! What the solver can know about each NodePool before it sees any pod: the instance types the
+//! pool's requirements allow and, for each, the offerings (zone × capacity type) they allow.
+//! This depends only on the NodePools and the instance types, not on pods or availability, so
+//! a caller that solves again and again (the provisioner) prepares it once and reuses it while
+//! both stay the same.
+
+use crate::instance_type::{InstanceType, offering_allowed};
+use crate::node_pool::NodePool;
+use crate::requirements::Requirements;
+
+/// The instance types and offerings each NodePool allows.
+#[derive(Clone, Debug, Default)]
+pub struct PreparedPools {
+    pools: Vec<PreparedPool>,
+    instance_type_count: usize,
+}
+
+#[derive(Clone, Debug)]
+pub(super) struct PreparedPool {
+    name: String,
+    requirements: Requirements,
+    /// Instance types whose requirements intersect the pool's, with the indices of the
+    /// offerings the pool allows.
+    pub instance_types: Vec<(u32, Vec<u16>)>,
+}
+
+impl PreparedPools {
+    /// Prepares `node_pools` against `instance_types`.
+    pub fn new(node_pools: &[NodePool], instance_types: &[InstanceType]) -> Self {
+        let pools = node_pools
+            .iter()
+            .map(|pool| PreparedPool {
+                name: pool.name.clone(),
+                requirements: pool.requirements.clone(),
+                instance_types: instance_types
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, instance_type)| {
+                        instance_type
+                            .requirements
+                            .intersects(&pool.requirements)
+                            .is_ok()
+                    })
+                    .map(|(index, instance_type)| {
+                        let offerings = instance_type
+                            .offerings
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, offering)| offering_allowed(offering, &pool.requirements))
+                            .map(|(offering_index, _)| offering_index as u16)
+                            .collect();
+                        (index as u32, offerings)
+                    })
+                    .collect(),
+            })
+            .collect();
+        Self {
+            pools,
+            instance_type_count: instance_types.len(),
+        }
+    }
+
+    /// Whether this was prepared for exactly these NodePools (names and requirements) and this
+    /// many instance types.
+    pub fn is_for(&self, node_pools: &[NodePool], instance_types: &[InstanceType]) -> bool {
+        self.instance_type_count == instance_types.len()
+            && self.pools.len() == node_pools.len()
+            && self.pools.iter().zip(node_pools).all(|(prepared, pool)| {
+                prepared.name == pool.name && prepared.requirements == pool.requirements
+            })
+    }
+
+    pub(super) fn get(&self, pool: &NodePool) -> Option<&PreparedPool> {
+        self.pools.iter().find(|prepared| {
+            prepared.name == pool.name && prepared.requirements == pool.requirements
+        })
+    }
+}

@@ -1,0 +1,21 @@
+//! Spotter's cluster simulator: a discrete-event engine on a virtual clock that runs the real
+//! controllers (`spotter-controllers`) against a simulated EC2 market built from the embedded
+//! catalog (`spotter-cloud`) and a simulated cluster (pods, Deployments, Jobs, DaemonSets,
+//! PodDisruptionBudgets, a kube-scheduler stand-in), checks the invariants all through the run
+//! and reports Spot share, fallbacks, interruptions, pods disrupted and dollars saved.
+//!
+//! The simulator is a driver: it performs the actions the controllers return; the controllers
+//! do not know they are simulated.
+
+mod apply;
+mod invariants;
+mod recorder;
+pub mod report;
+pub mod scenario;
+mod scheduler;
+pub mod simulation;
+mod workloads;
+
+pub use report::Report;
+pub use scenario::Scenario;
+pub use simulation::{Options, SimulationError, run};

@@ -1,0 +1,385 @@
+//! What a run measured: node-hours and cost per capacity type and NodePool against the
+//! all-on-demand baseline, counters (launches, fallbacks, interruptions, ICE, pods disrupted
+//! and lost), how long pods waited, notable events, and the series sampled over time. At the
+//! end it becomes the [`Report`].
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use spotter_cloud::{Instance, OfferingKey};
+use spotter_controllers::ClusterState;
+use spotter_controllers::state::DisruptionReason;
+use spotter_core::offering::CapacityType;
+
+use crate::invariants::Invariants;
+use crate::report::{
+    Event, EventKind, NodeHours, NodePoolSummary, Report, Series, Summary, Violation,
+    iso8601_duration, percentiles,
+};
+use crate::scenario::Scenario;
+
+/// The measurements of one run.
+#[derive(Debug)]
+pub(crate) struct Recorder {
+    /// Running instances: when they started, their price and on-demand price.
+    running: BTreeMap<String, RunningInstance>,
+    pools: BTreeMap<String, PoolTotals>,
+    events: Vec<Event>,
+    violations: Vec<Violation>,
+    pending_seconds: Vec<f64>,
+    fallbacks: u64,
+    interruptions: u64,
+    ice_events: u64,
+    pods_disrupted: u64,
+    pods_lost: u64,
+    pods_created: u64,
+    launches: u64,
+    terminations: u64,
+    peak_nodes: u64,
+    unschedulable: BTreeMap<String, String>,
+    series: Series,
+}
+
+#[derive(Debug)]
+struct RunningInstance {
+    node_pool: String,
+    capacity_type: CapacityType,
+    started: Duration,
+    price: f64,
+    on_demand_price: f64,
+}
+
+#[derive(Debug, Default)]
+struct PoolTotals {
+    spot_hours: f64,
+    on_demand_hours: f64,
+    cost: f64,
+    baseline: f64,
+    launches: u64,
+    fallbacks: u64,
+    interruptions: u64,
+}
+
+impl Recorder {
+    pub fn new(scenario: &Scenario) -> Self {
+        let mut recorder = Self {
+            running: BTreeMap::new(),
+            pools: BTreeMap::new(),
+            events: Vec::new(),
+            violations: Vec::new(),
+            pending_seconds: Vec::new(),
+            fallbacks: 0,
+            interruptions: 0,
+            ice_events: 0,
+            pods_disrupted: 0,
+            pods_lost: 0,
+            pods_created: 0,
+            launches: 0,
+            terminations: 0,
+            peak_nodes: 0,
+            unschedulable: BTreeMap::new(),
+            series: Series {
+                interval_seconds: 0.0,
+                time_seconds: Vec::new(),
+                spot_nodes: Vec::new(),
+                on_demand_nodes: Vec::new(),
+                spot_share: Vec::new(),
+                cost_per_hour: Vec::new(),
+                on_demand_baseline_per_hour: Vec::new(),
+                pending_pods: Vec::new(),
+                nodes_by_node_pool: BTreeMap::new(),
+            },
+        };
+        for pool in &scenario.node_pools {
+            recorder
+                .pools
+                .insert(pool.name.clone(), PoolTotals::default());
+            recorder
+                .series
+                .nodes_by_node_pool
+                .insert(pool.name.clone(), Vec::new());
+        }
+        recorder
+    }
+
+    pub fn event(
+        &mut self,
+        now: Duration,
+        kind: EventKind,
+        node_pool: Option<String>,
+        node: Option<String>,
+        detail: String,
+    ) {
+        self.events.push(Event {
+            time: iso8601_duration(now.as_secs_f64()),
+            time_seconds: now.as_secs_f64(),
+            kind,
+            node_pool,
+            node,
+            detail,
+        });
+    }
+
+    pub fn launched(
+        &mut self,
+        now: Duration,
+        instance: &Instance,
+        on_demand_price: f64,
+        fallback: bool,
+    ) {
+        self.launches += 1;
+        let totals = self.pools.entry(instance.node_pool.clone()).or_default();
+        totals.launches += 1;
+        if fallback {
+            self.fallbacks += 1;
+            totals.fallbacks += 1;
+            self.event(
+                now,
+                EventKind::Fallback,
+                Some(instance.node_pool.clone()),
+                Some(instance.node_claim.clone()),
+                format!(
+                    "on-demand {} in {} instead of Spot",
+                    instance.offering.instance_type, instance.offering.zone
+                ),
+            );
+        }
+        self.event(
+            now,
+            EventKind::Launch,
+            Some(instance.node_pool.clone()),
+            Some(instance.node_claim.clone()),
+            format!(
+                "{} {} {} at ${:.4}/h",
+                instance.offering.capacity_type,
+                instance.offering.instance_type,
+                instance.offering.zone,
+                instance.price_per_hour
+            ),
+        );
+        self.running.insert(
+            instance.id.clone(),
+            RunningInstance {
+                node_pool: instance.node_pool.clone(),
+                capacity_type: instance.offering.capacity_type,
+                started: now,
+                price: instance.price_per_hour,
+                on_demand_price,
+            },
+        );
+        self.peak_nodes = self.peak_nodes.max(self.running.len() as u64);
+    }
+
+    pub fn instance_gone(&mut self, instance_id: &str, now: Duration) {
+        if let Some(instance) = self.running.remove(instance_id) {
+            self.terminations += 1;
+            self.account(&instance, now);
+        }
+    }
+
+    fn account(&mut self, instance: &RunningInstance, until: Duration) {
+        let hours = until.saturating_sub(instance.started).as_secs_f64() / 3600.0;
+        let totals = self.pools.entry(instance.node_pool.clone()).or_default();
+        match instance.capacity_type {
+            CapacityType::Spot => totals.spot_hours += hours,
+            _ => totals.on_demand_hours += hours,
+        }
+        totals.cost += hours * instance.price;
+        totals.baseline += hours * instance.on_demand_price;
+    }
+
+    pub fn ice(&mut self, now: Duration, node_pool: &str, offering: &OfferingKey) {
+        self.ice_events += 1;
+        self.event(
+            now,
+            EventKind::Ice,
+            Some(node_pool.to_string()),
+            None,
+            format!("insufficient capacity for {offering}"),
+        );
+    }
+
+    pub fn interruption(&mut self, node_pool: Option<&str>) {
+        self.interruptions += 1;
+        if let Some(totals) = node_pool.and_then(|pool| self.pools.get_mut(pool)) {
+            totals.interruptions += 1;
+        }
+    }
+
+    pub fn unavailable_marked(&mut self, _offering: &OfferingKey, _reason: &str) {}
+
+    pub fn disrupted(&mut self, _node_pool: &str, _reason: DisruptionReason) {}
+
+    pub fn unschedulable(&mut self, pod: &str, reason: &str) {
+        self.unschedulable
+            .insert(pod.to_string(), reason.to_string());
+    }
+
+    pub fn pod_created(&mut self) {
+        self.pods_created += 1;
+    }
+
+    pub fn pod_started(&mut self, waited: Duration) {
+        self.pending_seconds.push(waited.as_secs_f64());
+    }
+
+    pub fn pod_disrupted(&mut self) {
+        self.pods_disrupted += 1;
+    }
+
+    pub fn pod_lost(&mut self) {
+        self.pods_lost += 1;
+    }
+
+    pub fn violation(&mut self, now: Duration, invariant: &str, event: &str, detail: &str) {
+        self.violations.push(Violation {
+            time: iso8601_duration(now.as_secs_f64()),
+            time_seconds: now.as_secs_f64(),
+            invariant: invariant.to_string(),
+            event: event.to_string(),
+            detail: detail.to_string(),
+        });
+        self.event(
+            now,
+            EventKind::Violation,
+            None,
+            None,
+            format!("{invariant}: {detail}"),
+        );
+    }
+
+    /// Records one point of every series.
+    pub fn sample(
+        &mut self,
+        now: Duration,
+        state: &ClusterState,
+        _instances: &BTreeMap<String, String>,
+    ) {
+        let mut spot = 0u32;
+        let mut on_demand = 0u32;
+        let mut cost = 0.0;
+        let mut baseline = 0.0;
+        let mut by_pool: BTreeMap<&str, u32> = BTreeMap::new();
+        for instance in self.running.values() {
+            match instance.capacity_type {
+                CapacityType::Spot => spot += 1,
+                _ => on_demand += 1,
+            }
+            cost += instance.price;
+            baseline += instance.on_demand_price;
+            *by_pool.entry(instance.node_pool.as_str()).or_default() += 1;
+        }
+        let series = &mut self.series;
+        series.time_seconds.push(now.as_secs_f64());
+        series.spot_nodes.push(spot);
+        series.on_demand_nodes.push(on_demand);
+        let total = spot + on_demand;
+        series.spot_share.push(if total == 0 {
+            0.0
+        } else {
+            f64::from(spot) / f64::from(total)
+        });
+        series.cost_per_hour.push(cost);
+        series.on_demand_baseline_per_hour.push(baseline);
+        series.pending_pods.push(
+            state
+                .pods
+                .values()
+                .filter(|pod| pod.is_pending() && !pod.daemon)
+                .count() as u32,
+        );
+        for (pool, values) in &mut series.nodes_by_node_pool {
+            values.push(by_pool.get(pool.as_str()).copied().unwrap_or(0));
+        }
+    }
+
+    pub fn finish(
+        mut self,
+        scenario: &Scenario,
+        end: Duration,
+        _state: &ClusterState,
+        _instances: &BTreeMap<String, String>,
+        invariants: &Invariants,
+    ) -> Report {
+        let running = std::mem::take(&mut self.running);
+        for instance in running.values() {
+            self.account(instance, end);
+        }
+        let _ = invariants;
+        let spot_hours: f64 = self.pools.values().map(|totals| totals.spot_hours).sum();
+        let on_demand_hours: f64 = self
+            .pools
+            .values()
+            .map(|totals| totals.on_demand_hours)
+            .sum();
+        let cost: f64 = self.pools.values().map(|totals| totals.cost).sum();
+        let baseline: f64 = self.pools.values().map(|totals| totals.baseline).sum();
+        let total_hours = spot_hours + on_demand_hours;
+        self.series.interval_seconds = if self.series.time_seconds.len() > 1 {
+            self.series.time_seconds[1] - self.series.time_seconds[0]
+        } else {
+            0.0
+        };
+        let summary = Summary {
+            spot_share_of_node_hours: if total_hours > 0.0 {
+                spot_hours / total_hours
+            } else {
+                0.0
+            },
+            node_hours: NodeHours {
+                spot: round(spot_hours, 3),
+                on_demand: round(on_demand_hours, 3),
+            },
+            fallbacks: self.fallbacks,
+            interruptions: self.interruptions,
+            ice_events: self.ice_events,
+            pods_disrupted: self.pods_disrupted,
+            pods_lost: self.pods_lost,
+            invariant_violations: self.violations.len() as u64,
+            cost_usd: round(cost, 2),
+            on_demand_baseline_cost_usd: round(baseline, 2),
+            savings_pct: if baseline > 0.0 {
+                round((1.0 - cost / baseline) * 100.0, 2)
+            } else {
+                0.0
+            },
+            pending_seconds: percentiles(&mut self.pending_seconds),
+            launches: self.launches,
+            terminations: self.terminations,
+            pods_created: self.pods_created,
+            peak_nodes: self.peak_nodes,
+        };
+        let node_pools = self
+            .pools
+            .iter()
+            .map(|(name, totals)| NodePoolSummary {
+                name: name.clone(),
+                node_hours: NodeHours {
+                    spot: round(totals.spot_hours, 3),
+                    on_demand: round(totals.on_demand_hours, 3),
+                },
+                cost_usd: round(totals.cost, 2),
+                launches: totals.launches,
+                fallbacks: totals.fallbacks,
+                interruptions: totals.interruptions,
+            })
+            .collect();
+        Report {
+            scenario: scenario.name.clone(),
+            region: scenario.region.clone(),
+            policy: "spotter".to_string(),
+            seed: scenario.seed,
+            duration_hours: end.as_secs_f64() / 3600.0,
+            summary,
+            node_pools,
+            invariant_violations: self.violations,
+            events: self.events,
+            series: self.series,
+        }
+    }
+}
+
+fn round(value: f64, digits: i32) -> f64 {
+    let factor = 10f64.powi(digits);
+    (value * factor).round() / factor
+}

@@ -1,0 +1,676 @@
+//! The report as one self-contained HTML page that opens offline: inline `<style>`, no
+//! script, no external URL, font or stylesheet. It holds the headline figures with a
+//! red/green invariant status, the SVG charts (nodes by capacity type, nodes by NodePool,
+//! Spot share, cost against the all-on-demand baseline, pending pods, event timeline) and
+//! the tables (NodePools, invariant violations, events). Every string from the report is
+//! escaped; the charts themselves are drawn by `svg`.
+
+use std::fmt::Write;
+
+use super::format::{self, escape_html};
+use super::svg::{self, Aggregate, Lane, Layer, Mark, TimeAxis, Unit, ValueChart};
+use super::{Event, EventKind, Report};
+
+impl Report {
+    /// The report as a self-contained HTML page (no script, no external resource).
+    pub fn html(&self) -> String {
+        let mut page = String::with_capacity(64 * 1024);
+        let title = format!("Spotter simulation: {}", self.scenario);
+        let _ = write!(
+            page,
+            r#"<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>{STYLE}</style>
+</head>
+<body>
+<main>
+<h1>{title}</h1>
+<p class="meta">Region <strong>{region}</strong> · policy <strong>{policy}</strong> · seed <strong>{seed}</strong> · {duration} simulated ({iso})</p>
+"#,
+            title = escape_html(&title),
+            region = escape_html(&self.region),
+            policy = escape_html(&self.policy),
+            seed = self.seed,
+            duration = escape_html(&format::compact_duration(self.duration_hours * 3600.0)),
+            iso = super::iso8601_duration(self.duration_hours * 3600.0),
+        );
+        self.write_status(&mut page);
+        self.write_figures(&mut page);
+        self.write_charts(&mut page);
+        self.write_node_pools(&mut page);
+        self.write_violations(&mut page);
+        self.write_events(&mut page);
+        page.push_str("</main>\n</body>\n</html>\n");
+        page
+    }
+
+    /// The red/green invariant banner.
+    fn write_status(&self, page: &mut String) {
+        let violations = self
+            .summary
+            .invariant_violations
+            .max(self.invariant_violations.len() as u64);
+        let (class, text) = match violations {
+            0 => ("ok", "✔ All invariants held".to_owned()),
+            1 => ("bad", "✘ 1 invariant violation".to_owned()),
+            many => (
+                "bad",
+                format!("✘ {} invariant violations", format::count(many)),
+            ),
+        };
+        let _ = writeln!(page, r#"<p class="status {class}">{text}</p>"#);
+    }
+
+    /// The headline figures, then the secondary ones.
+    fn write_figures(&self, page: &mut String) {
+        let summary = &self.summary;
+        let warn_if = |count: u64| if count > 0 { "figure warn" } else { "figure" };
+        let bad_if = |count: u64| if count > 0 { "figure bad" } else { "figure ok" };
+        let headline = [
+            (
+                "Spot share",
+                format::fraction_as_percent(summary.spot_share_of_node_hours),
+                "of node-hours",
+                "figure",
+            ),
+            (
+                "Cost",
+                format::usd(summary.cost_usd),
+                "simulated nodes",
+                "figure",
+            ),
+            (
+                "All-on-demand baseline",
+                format::usd(summary.on_demand_baseline_cost_usd),
+                "same node-hours",
+                "figure",
+            ),
+            (
+                "Savings",
+                format::percent(summary.savings_pct),
+                "vs the baseline",
+                "figure",
+            ),
+            (
+                "Fallbacks",
+                format::count(summary.fallbacks),
+                "Spot → on-demand",
+                warn_if(summary.fallbacks),
+            ),
+            (
+                "Interruptions",
+                format::count(summary.interruptions),
+                "Spot reclaimed",
+                warn_if(summary.interruptions),
+            ),
+            (
+                "ICE events",
+                format::count(summary.ice_events),
+                "insufficient capacity",
+                warn_if(summary.ice_events),
+            ),
+            (
+                "Pods lost",
+                format::count(summary.pods_lost),
+                "not rescheduled",
+                bad_if(summary.pods_lost),
+            ),
+            (
+                "Invariant violations",
+                format::count(summary.invariant_violations),
+                "must be zero",
+                bad_if(summary.invariant_violations),
+            ),
+        ];
+        let pending = &summary.pending_seconds;
+        let details = [
+            (
+                "Node-hours, Spot",
+                format::number(summary.node_hours.spot, 1),
+            ),
+            (
+                "Node-hours, on-demand",
+                format::number(summary.node_hours.on_demand, 1),
+            ),
+            ("Pods disrupted", format::count(summary.pods_disrupted)),
+            ("Pods created", format::count(summary.pods_created)),
+            ("Pending p50", format::seconds(pending.p50)),
+            ("Pending p99", format::seconds(pending.p99)),
+            ("Pending max", format::seconds(pending.max)),
+            ("Launches", format::count(summary.launches)),
+            ("Terminations", format::count(summary.terminations)),
+            ("Peak nodes", format::count(summary.peak_nodes)),
+        ];
+        page.push_str("<section class=\"figures\">\n");
+        for (label, value, note, class) in headline {
+            let _ = writeln!(
+                page,
+                r#"<div class="{class}"><div class="label">{label}</div><div class="value">{}</div><div class="note">{note}</div></div>"#,
+                escape_html(&value),
+            );
+        }
+        page.push_str("</section>\n<section class=\"figures small-figures\">\n");
+        for (label, value) in details {
+            let _ = writeln!(
+                page,
+                r#"<div class="figure"><div class="label">{label}</div><div class="value">{}</div></div>"#,
+                escape_html(&value),
+            );
+        }
+        page.push_str("</section>\n");
+    }
+
+    /// Every chart, each under its heading.
+    fn write_charts(&self, page: &mut String) {
+        let series = &self.series;
+        let axis = self.time_axis();
+        let to_f64 = |values: &[u32]| values.iter().copied().map(f64::from).collect::<Vec<f64>>();
+        let chart = |title: &'static str, unit, layers, stacked, aggregate| ValueChart {
+            title,
+            unit,
+            times: &series.time_seconds,
+            interval_seconds: series.interval_seconds,
+            layers,
+            stacked,
+            aggregate,
+        };
+        let layer = |label: &str, color, values, fill, dashed| Layer {
+            label: label.to_owned(),
+            color,
+            values,
+            fill,
+            dashed,
+        };
+        let mut sections = vec![(
+            "Nodes by capacity type",
+            "Running nodes, Spot stacked under on-demand.",
+            svg::value_chart(
+                &chart(
+                    "Nodes by capacity type over time",
+                    Unit::Nodes,
+                    vec![
+                        layer("Spot", SPOT_COLOR, to_f64(&series.spot_nodes), true, false),
+                        layer(
+                            "on-demand",
+                            ON_DEMAND_COLOR,
+                            to_f64(&series.on_demand_nodes),
+                            true,
+                            false,
+                        ),
+                    ],
+                    true,
+                    Aggregate::Mean,
+                ),
+                axis,
+            ),
+        )];
+        if !series.nodes_by_node_pool.is_empty() {
+            let layers = series
+                .nodes_by_node_pool
+                .iter()
+                .zip(NODE_POOL_COLORS.iter().copied().cycle())
+                .map(|((name, values), color)| layer(name, color, to_f64(values), false, false))
+                .collect();
+            sections.push((
+                "Nodes by NodePool",
+                "Running nodes of each NodePool.",
+                svg::value_chart(
+                    &chart(
+                        "Nodes by NodePool over time",
+                        Unit::Nodes,
+                        layers,
+                        false,
+                        Aggregate::Mean,
+                    ),
+                    axis,
+                ),
+            ));
+        }
+        let share_percent = series
+            .spot_share
+            .iter()
+            .map(|share| share * 100.0)
+            .collect();
+        sections.extend([
+            (
+                "Spot share",
+                "Share of running nodes on Spot capacity.",
+                svg::value_chart(
+                    &chart(
+                        "Spot share of running nodes over time",
+                        Unit::Percent,
+                        vec![layer("Spot share", SPOT_COLOR, share_percent, false, false)],
+                        false,
+                        Aggregate::Mean,
+                    ),
+                    axis,
+                ),
+            ),
+            (
+                "Cost per hour",
+                "What the running nodes cost per hour, against the same nodes all on-demand.",
+                svg::value_chart(
+                    &chart(
+                        "Cost per hour versus the all-on-demand baseline",
+                        Unit::UsdPerHour,
+                        vec![
+                            layer("cost", COST_COLOR, series.cost_per_hour.clone(), false, false),
+                            layer(
+                                "all-on-demand baseline",
+                                BASELINE_COLOR,
+                                series.on_demand_baseline_per_hour.clone(),
+                                false,
+                                true,
+                            ),
+                        ],
+                        false,
+                        Aggregate::Mean,
+                    ),
+                    axis,
+                ),
+            ),
+            (
+                "Pending pods",
+                "Pods waiting for a node (peak of each plotted step).",
+                svg::value_chart(
+                    &chart(
+                        "Pending pods over time",
+                        Unit::Pods,
+                        vec![layer("pending pods", PENDING_COLOR, to_f64(&series.pending_pods), true, false)],
+                        false,
+                        Aggregate::Max,
+                    ),
+                    axis,
+                ),
+            ),
+            (
+                "Event timeline",
+                "One tick per event; events within two pixels of each other share a tick. Hover a tick for its time and detail.",
+                svg::timeline("Timeline of ICE, fallback, interruption, fault and violation events", &self.lanes(), axis),
+            ),
+        ]);
+        for (heading, caption, chart_svg) in sections {
+            let _ = writeln!(
+                page,
+                "<section class=\"chart-section\">\n<h2>{heading}</h2>\n{chart_svg}\n<p class=\"caption\">{caption}</p>\n</section>"
+            );
+        }
+    }
+
+    /// The time axis: long enough for the run, every sample and every event.
+    fn time_axis(&self) -> TimeAxis {
+        TimeAxis::covering(
+            std::iter::once(self.duration_hours * 3600.0)
+                .chain(self.series.time_seconds.last().copied())
+                .chain(self.events.iter().map(|event| event.time_seconds))
+                .chain(
+                    self.invariant_violations
+                        .iter()
+                        .map(|violation| violation.time_seconds),
+                ),
+        )
+    }
+
+    /// The timeline lanes. The violation lane shows `invariant_violations`, or the
+    /// violation events when that list is empty.
+    fn lanes(&self) -> Vec<Lane<'_>> {
+        let lane_of = |kind: EventKind, label, color| Lane {
+            label,
+            color,
+            marks: self
+                .events
+                .iter()
+                .filter(|event| event.kind == kind)
+                .map(|event| Mark {
+                    time_seconds: event.time_seconds,
+                    time: &event.time,
+                    text: event_subject(event),
+                })
+                .collect(),
+        };
+        let mut violations = lane_of(EventKind::Violation, "violation", VIOLATION_COLOR);
+        if !self.invariant_violations.is_empty() {
+            violations.marks = self
+                .invariant_violations
+                .iter()
+                .map(|violation| Mark {
+                    time_seconds: violation.time_seconds,
+                    time: &violation.time,
+                    text: format!(
+                        "{} during {}: {}",
+                        violation.invariant, violation.event, violation.detail
+                    ),
+                })
+                .collect();
+        }
+        vec![
+            lane_of(EventKind::Ice, "ICE", ICE_COLOR),
+            lane_of(EventKind::Fallback, "fallback", FALLBACK_COLOR),
+            lane_of(EventKind::Interruption, "interruption", INTERRUPTION_COLOR),
+            lane_of(EventKind::Fault, "fault", FAULT_COLOR),
+            violations,
+        ]
+    }
+
+    /// The per-NodePool table.
+    fn write_node_pools(&self, page: &mut String) {
+        page.push_str("<section>\n<h2>NodePools</h2>\n");
+        if self.node_pools.is_empty() {
+            page.push_str("<p class=\"muted\">No NodePools.</p>\n</section>\n");
+            return;
+        }
+        page.push_str(
+            "<table>\n<thead><tr><th>NodePool</th><th class=\"number\">Spot node-hours</th><th class=\"number\">on-demand node-hours</th><th class=\"number\">Spot share</th><th class=\"number\">Cost</th><th class=\"number\">Launches</th><th class=\"number\">Fallbacks</th><th class=\"number\">Interruptions</th></tr></thead>\n<tbody>\n",
+        );
+        for node_pool in &self.node_pools {
+            let hours = &node_pool.node_hours;
+            let total = hours.spot + hours.on_demand;
+            let share = if total > 0.0 {
+                format::fraction_as_percent(hours.spot / total)
+            } else {
+                "–".to_owned()
+            };
+            let _ = writeln!(
+                page,
+                r#"<tr><td>{}</td><td class="number">{}</td><td class="number">{}</td><td class="number">{}</td><td class="number">{}</td><td class="number">{}</td><td class="number">{}</td><td class="number">{}</td></tr>"#,
+                escape_html(&node_pool.name),
+                format::number(hours.spot, 1),
+                format::number(hours.on_demand, 1),
+                share,
+                format::usd(node_pool.cost_usd),
+                format::count(node_pool.launches),
+                format::count(node_pool.fallbacks),
+                format::count(node_pool.interruptions),
+            );
+        }
+        page.push_str("</tbody>\n</table>\n</section>\n");
+    }
+
+    /// The invariant violations table (the first `MAX_TABLE_ROWS`, with a note), or a green
+    /// line when there are none.
+    fn write_violations(&self, page: &mut String) {
+        page.push_str("<section>\n<h2>Invariant violations</h2>\n");
+        if self.invariant_violations.is_empty() {
+            page.push_str("<p class=\"ok-text\">None: every invariant held.</p>\n</section>\n");
+            return;
+        }
+        write_truncation_note(
+            page,
+            self.invariant_violations.len(),
+            "invariant violations",
+        );
+        page.push_str(
+            "<table class=\"violations\">\n<thead><tr><th>Time</th><th>Invariant</th><th>Event</th><th>Detail</th></tr></thead>\n<tbody>\n",
+        );
+        for violation in self.invariant_violations.iter().take(MAX_TABLE_ROWS) {
+            let _ = writeln!(
+                page,
+                "<tr><td class=\"time\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape_html(&violation.time),
+                escape_html(&violation.invariant),
+                escape_html(&violation.event),
+                escape_html(&violation.detail),
+            );
+        }
+        page.push_str("</tbody>\n</table>\n</section>\n");
+    }
+
+    /// The event table: every event, or the first `MAX_TABLE_ROWS` with a note.
+    fn write_events(&self, page: &mut String) {
+        page.push_str("<section>\n<h2>Events</h2>\n");
+        if self.events.is_empty() {
+            page.push_str("<p class=\"muted\">No events.</p>\n</section>\n");
+            return;
+        }
+        write_truncation_note(page, self.events.len(), "events");
+        page.push_str(
+            "<table class=\"events\">\n<thead><tr><th>Time</th><th>Kind</th><th>NodePool</th><th>Node</th><th>Detail</th></tr></thead>\n<tbody>\n",
+        );
+        for event in self.events.iter().take(MAX_TABLE_ROWS) {
+            let kind = event.kind.as_str();
+            let _ = writeln!(
+                page,
+                "<tr><td class=\"time\">{}</td><td><span class=\"kind kind-{kind}\">{kind}</span></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape_html(&event.time),
+                escape_html(event.node_pool.as_deref().unwrap_or("")),
+                escape_html(event.node.as_deref().unwrap_or("")),
+                escape_html(&event.detail),
+            );
+        }
+        page.push_str("</tbody>\n</table>\n</section>\n");
+    }
+}
+
+/// The most rows of the event and violation tables.
+const MAX_TABLE_ROWS: usize = 2000;
+
+const SPOT_COLOR: &str = "#2a9d8f";
+const ON_DEMAND_COLOR: &str = "#e76f51";
+const COST_COLOR: &str = "#264653";
+const BASELINE_COLOR: &str = "#8d99ae";
+const PENDING_COLOR: &str = "#7b2cbf";
+const ICE_COLOR: &str = "#e9a400";
+const FALLBACK_COLOR: &str = "#f4722b";
+const INTERRUPTION_COLOR: &str = "#d62828";
+const FAULT_COLOR: &str = "#5a189a";
+const VIOLATION_COLOR: &str = "#9d0208";
+const NODE_POOL_COLORS: [&str; 8] = [
+    "#1d3557", "#2a9d8f", "#e76f51", "#7b2cbf", "#e9a400", "#457b9d", "#6a994e", "#bc4749",
+];
+
+const STYLE: &str = r#"
+:root { color-scheme: light; --ok: #1b7f3b; --bad: #c1121f; --warn: #b7791f; --muted: #6b7280; --line: #e5e7eb; }
+* { box-sizing: border-box; }
+body { margin: 0; background: #f8fafc; color: #111827; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; }
+main { max-width: 1040px; margin: 0 auto; padding: 24px 20px 48px; }
+h1 { font-size: 24px; margin: 0 0 4px; overflow-wrap: anywhere; }
+h2 { font-size: 17px; margin: 28px 0 8px; }
+.meta, .muted, .caption, .note { color: var(--muted); }
+.caption { margin: 4px 0 0; font-size: 12px; }
+.status { display: inline-block; margin: 12px 0 8px; padding: 6px 14px; border-radius: 6px; font-weight: 600; color: #fff; }
+.status.ok { background: var(--ok); }
+.status.bad { background: var(--bad); }
+.ok-text { color: var(--ok); }
+.figures { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: 10px; margin-top: 12px; }
+.figure { background: #fff; border: 1px solid var(--line); border-left: 4px solid #cbd5e1; border-radius: 6px; padding: 8px 12px; }
+.figure.ok { border-left-color: var(--ok); }
+.figure.bad { border-left-color: var(--bad); }
+.figure.bad .value { color: var(--bad); }
+.figure.warn { border-left-color: var(--warn); }
+.figure .label { font-size: 12px; color: var(--muted); }
+.figure .value { font-size: 22px; font-weight: 600; font-variant-numeric: tabular-nums; }
+.figure .note { font-size: 11px; color: var(--muted); }
+.small-figures .value { font-size: 16px; }
+.chart-section { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 4px 14px 12px; margin-top: 16px; }
+.chart-section h2 { margin-top: 10px; }
+svg.chart { display: block; height: auto; font-size: 11px; }
+svg .grid { stroke: var(--line); }
+svg .faint { stroke-dasharray: 2 4; }
+svg .axis { stroke: #9ca3af; }
+svg .lane { stroke: var(--line); stroke-width: 1; }
+svg .tick { fill: #4b5563; }
+svg .axis-title { fill: var(--muted); font-style: italic; }
+svg .legend { fill: #111827; font-size: 12px; }
+svg .lane-name { fill: #111827; font-size: 12px; font-weight: 600; }
+svg .muted { fill: var(--muted); }
+svg .small { font-size: 10px; }
+table { width: 100%; border-collapse: collapse; background: #fff; font-size: 13px; }
+th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid var(--line); vertical-align: top; overflow-wrap: anywhere; }
+th { background: #f1f5f9; font-weight: 600; }
+.number { text-align: right; font-variant-numeric: tabular-nums; }
+.time { white-space: nowrap; font-variant-numeric: tabular-nums; }
+.violations td { color: var(--bad); }
+.kind { display: inline-block; padding: 0 6px; border-radius: 4px; font-size: 12px; background: #e5e7eb; }
+.kind-ice { background: #fdf0c4; }
+.kind-fallback { background: #fde2d0; }
+.kind-interruption, .kind-violation { background: #fbd5d5; }
+.kind-fault { background: #e9d8fd; }
+"#;
+
+/// A note that a table of `total` `things` shows only the first `MAX_TABLE_ROWS`, if so.
+fn write_truncation_note(page: &mut String, total: usize, things: &str) {
+    if total > MAX_TABLE_ROWS {
+        let _ = writeln!(
+            page,
+            r#"<p class="note">Showing the first {} of {} {things}; the JSON report lists them all.</p>"#,
+            format::count(MAX_TABLE_ROWS as u64),
+            format::count(total as u64),
+        );
+    }
+}
+
+/// What an event concerns and says: `general/general-abc12: detail`.
+fn event_subject(event: &Event) -> String {
+    match (&event.node_pool, &event.node) {
+        (Some(node_pool), Some(node)) => format!("{node_pool}/{node}: {}", event.detail),
+        (Some(subject), None) | (None, Some(subject)) => format!("{subject}: {}", event.detail),
+        (None, None) => event.detail.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{empty_report, sample_report};
+    use super::super::{Violation, iso8601_duration};
+    use super::*;
+
+    /// Fails when `html` has an external reference, a script, or a non-finite number.
+    fn assert_self_contained(html: &str) {
+        let svg_namespace = "http://www.w3.org/2000/svg";
+        let urls = html.matches("http://").count() + html.matches("https://").count();
+        assert_eq!(
+            urls,
+            html.matches(svg_namespace).count(),
+            "only the SVG namespace may be a URL"
+        );
+        for forbidden in [
+            "<script", "<link", "@import", "url(", "NaN", "inf,", ",inf", "\"inf", "-inf", ">inf",
+        ] {
+            assert!(!html.contains(forbidden), "contains {forbidden:?}");
+        }
+        assert!(html.starts_with("<!DOCTYPE html>") && html.ends_with("</html>\n"));
+    }
+
+    #[test]
+    fn html_is_self_contained_with_charts() {
+        let html = sample_report(3, 300.0).html();
+        assert_self_contained(&html);
+        assert!(html.matches("<svg").count() >= 5);
+        assert_eq!(html.matches("<svg").count(), html.matches("</svg>").count());
+        for needle in [
+            "<title>Nodes by capacity type over time</title>",
+            "Spot share",
+            "USD per hour",
+            "1d 12h",
+            "✘ 1 invariant violation",
+            "no-pod-lost",
+        ] {
+            assert!(html.contains(needle), "missing {needle:?}");
+        }
+    }
+
+    #[test]
+    fn html_escapes_report_strings() {
+        let nasty = r#"<b>&"x"</b>"#;
+        let mut report = sample_report(1, 600.0);
+        report.scenario = nasty.to_owned();
+        report.region = nasty.to_owned();
+        report.node_pools[0].name = nasty.to_owned();
+        report.events[0].detail = nasty.to_owned();
+        report.events[0].node_pool = Some(nasty.to_owned());
+        report.invariant_violations[0].detail = nasty.to_owned();
+        report
+            .series
+            .nodes_by_node_pool
+            .insert(nasty.to_owned(), vec![1; 10]);
+        let html = report.html();
+        assert!(!html.contains("<b>"), "unescaped markup");
+        assert!(!html.contains("\"x\""), "unescaped quotes");
+        assert!(html.contains("&lt;b&gt;&amp;&quot;x&quot;&lt;/b&gt;"));
+        assert_self_contained(&html);
+    }
+
+    #[test]
+    fn html_renders_degenerate_series() {
+        let mut one_sample = empty_report();
+        one_sample.series.time_seconds = vec![0.0];
+        one_sample.series.spot_nodes = vec![3];
+        one_sample.series.on_demand_nodes = vec![1];
+        one_sample.series.spot_share = vec![0.75];
+        one_sample.series.cost_per_hour = vec![0.4];
+        one_sample.series.on_demand_baseline_per_hour = vec![0.8];
+        one_sample.series.pending_pods = vec![2];
+        let mut mismatched = one_sample.clone();
+        mismatched.series.time_seconds = vec![0.0, 60.0, 120.0];
+        mismatched.series.interval_seconds = 0.0;
+        let mut non_finite = sample_report(1, 3600.0);
+        non_finite.duration_hours = f64::NAN;
+        non_finite.summary.spot_share_of_node_hours = f64::NAN;
+        non_finite.summary.savings_pct = f64::INFINITY;
+        non_finite.summary.cost_usd = f64::NEG_INFINITY;
+        non_finite.series.spot_share[0] = f64::NAN;
+        non_finite.series.cost_per_hour[1] = f64::INFINITY;
+        non_finite.series.time_seconds[2] = f64::NAN;
+        non_finite.series.interval_seconds = f64::NAN;
+        non_finite.events[0].time_seconds = f64::NAN;
+        non_finite.summary.pending_seconds.max = f64::NAN;
+        for (name, report) in [
+            ("empty", empty_report()),
+            ("one sample", one_sample),
+            ("mismatched", mismatched),
+            ("non-finite", non_finite),
+        ] {
+            let html = report.html();
+            assert_self_contained(&html);
+            assert!(html.matches("<svg").count() >= 5, "{name}");
+        }
+    }
+
+    #[test]
+    fn html_stays_reasonable_with_many_events() {
+        let mut report = sample_report(7, 60.0);
+        let detail = "InsufficientInstanceCapacity for c6i.xlarge in us-east-1a, falling back";
+        report.events = (0..20_000)
+            .map(|index| {
+                let time_seconds = f64::from(index) * 30.0;
+                Event {
+                    time: iso8601_duration(time_seconds),
+                    time_seconds,
+                    kind: [
+                        EventKind::Ice,
+                        EventKind::Fallback,
+                        EventKind::Interruption,
+                        EventKind::Fault,
+                    ][index as usize % 4],
+                    node_pool: Some("general".to_owned()),
+                    node: Some(format!("general-{index}")),
+                    detail: detail.to_owned(),
+                }
+            })
+            .collect();
+        report.invariant_violations = (0..3000)
+            .map(|index| Violation {
+                time: iso8601_duration(f64::from(index) * 200.0),
+                time_seconds: f64::from(index) * 200.0,
+                invariant: "pdb-respected".to_owned(),
+                event: "drain".to_owned(),
+                detail: detail.to_owned(),
+            })
+            .collect();
+        let html = report.html();
+        assert_self_contained(&html);
+        assert!(html.contains("Showing the first 2,000 of 20,000 events"));
+        assert!(html.contains("Showing the first 2,000 of 3,000 invariant violations"));
+        assert!(
+            html.contains("events, PT"),
+            "merged ticks say how many events they hold"
+        );
+        assert!(html.len() < 2 * 1024 * 1024, "{} bytes", html.len());
+        // Timeline ticks are bounded by pixel columns, not by event counts.
+        assert!(html.matches("stroke-width=\"2\"><title>").count() <= 5 * 500);
+    }
+}

@@ -1,0 +1,287 @@
+//! The report as text for a terminal: a headline line, then tables (comfy-table) for the
+//! summary, the NodePools, the invariant violations (if any) and the last notable events.
+//! Strings from the scenario are stripped of control characters so they cannot drive the
+//! terminal.
+
+use comfy_table::{CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
+
+use super::Report;
+use super::format::{self, printable, truncate};
+
+impl Report {
+    /// A summary for a person at a terminal: headline line, then tables.
+    pub fn terminal_summary(&self) -> String {
+        let summary = &self.summary;
+        let violations = summary
+            .invariant_violations
+            .max(self.invariant_violations.len() as u64);
+        let status = match violations {
+            0 => "invariants OK".to_owned(),
+            1 => "invariants FAILED (1 violation)".to_owned(),
+            many => format!("invariants FAILED ({} violations)", format::count(many)),
+        };
+        let mut text = format!(
+            "{} ({}, policy {}, seed {}, {}): Spot share {} of node-hours, cost {} vs {} all-on-demand (savings {}), {status}\n",
+            printable(&self.scenario),
+            printable(&self.region),
+            printable(&self.policy),
+            self.seed,
+            format::compact_duration(self.duration_hours * 3600.0),
+            format::fraction_as_percent(summary.spot_share_of_node_hours),
+            format::usd(summary.cost_usd),
+            format::usd(summary.on_demand_baseline_cost_usd),
+            format::percent(summary.savings_pct),
+        );
+        push_table(&mut text, "Summary", &self.summary_table());
+        push_table(&mut text, "NodePools", &self.node_pool_table());
+        if !self.invariant_violations.is_empty() {
+            let title = format!(
+                "Invariant violations ({})",
+                format::count(self.invariant_violations.len() as u64)
+            );
+            push_table(&mut text, &title, &self.violation_table());
+            if self.invariant_violations.len() > MAX_VIOLATION_ROWS {
+                text.push_str(&format!(
+                    "… and {} more; the JSON report lists them all\n",
+                    format::count((self.invariant_violations.len() - MAX_VIOLATION_ROWS) as u64)
+                ));
+            }
+        }
+        let notable = self.notable_event_table();
+        if !notable.is_empty() {
+            let title = format!(
+                "Last {NOTABLE_EVENTS} notable events (ICE, fallback, interruption, fault)"
+            );
+            push_table(&mut text, &title, &notable);
+        }
+        text
+    }
+
+    /// Metric / value rows of the headline figures.
+    fn summary_table(&self) -> Table {
+        let summary = &self.summary;
+        let pending = &summary.pending_seconds;
+        let rows = [
+            (
+                "Spot share of node-hours",
+                format::fraction_as_percent(summary.spot_share_of_node_hours),
+            ),
+            (
+                "Node-hours Spot / on-demand",
+                format!(
+                    "{} / {}",
+                    format::number(summary.node_hours.spot, 1),
+                    format::number(summary.node_hours.on_demand, 1)
+                ),
+            ),
+            ("Cost", format::usd(summary.cost_usd)),
+            (
+                "All-on-demand baseline",
+                format::usd(summary.on_demand_baseline_cost_usd),
+            ),
+            ("Savings", format::percent(summary.savings_pct)),
+            ("Fallbacks", format::count(summary.fallbacks)),
+            ("Interruptions", format::count(summary.interruptions)),
+            ("ICE events", format::count(summary.ice_events)),
+            ("Pods disrupted", format::count(summary.pods_disrupted)),
+            ("Pods lost", format::count(summary.pods_lost)),
+            (
+                "Pending p50 / p99 / max",
+                format!(
+                    "{} / {} / {}",
+                    format::seconds(pending.p50),
+                    format::seconds(pending.p99),
+                    format::seconds(pending.max)
+                ),
+            ),
+            (
+                "Launches / terminations",
+                format!(
+                    "{} / {}",
+                    format::count(summary.launches),
+                    format::count(summary.terminations)
+                ),
+            ),
+            ("Pods created", format::count(summary.pods_created)),
+            ("Peak nodes", format::count(summary.peak_nodes)),
+            (
+                "Invariant violations",
+                format::count(summary.invariant_violations),
+            ),
+        ];
+        let mut table = new_table(["Metric", "Value"]);
+        for (metric, value) in rows {
+            table.add_row(vec![metric.to_owned(), value]);
+        }
+        align_right(&mut table, 1..2);
+        table
+    }
+
+    /// One row per NodePool.
+    fn node_pool_table(&self) -> Table {
+        let mut table = new_table([
+            "NodePool",
+            "Spot node-hours",
+            "On-demand node-hours",
+            "Cost",
+            "Launches",
+            "Fallbacks",
+            "Interruptions",
+        ]);
+        for node_pool in &self.node_pools {
+            table.add_row(vec![
+                printable(&node_pool.name),
+                format::number(node_pool.node_hours.spot, 1),
+                format::number(node_pool.node_hours.on_demand, 1),
+                format::usd(node_pool.cost_usd),
+                format::count(node_pool.launches),
+                format::count(node_pool.fallbacks),
+                format::count(node_pool.interruptions),
+            ]);
+        }
+        align_right(&mut table, 1..7);
+        table
+    }
+
+    /// The first `MAX_VIOLATION_ROWS` invariant violations.
+    fn violation_table(&self) -> Table {
+        let mut table = new_table(["Time", "Invariant", "Event", "Detail"]);
+        for violation in self.invariant_violations.iter().take(MAX_VIOLATION_ROWS) {
+            table.add_row(vec![
+                printable(&violation.time),
+                printable(&violation.invariant),
+                printable(&truncate(&violation.event, MAX_CELL_CHARS)),
+                printable(&truncate(&violation.detail, MAX_CELL_CHARS)),
+            ]);
+        }
+        table
+    }
+
+    /// The last `NOTABLE_EVENTS` ICE, fallback, interruption and fault events, oldest first.
+    fn notable_event_table(&self) -> Table {
+        let mut notable: Vec<_> = self
+            .events
+            .iter()
+            .rev()
+            .filter(|event| {
+                matches!(
+                    event.kind,
+                    super::EventKind::Ice
+                        | super::EventKind::Fallback
+                        | super::EventKind::Interruption
+                        | super::EventKind::Fault
+                )
+            })
+            .take(NOTABLE_EVENTS)
+            .collect();
+        notable.reverse();
+        let mut table = new_table(["Time", "Kind", "NodePool", "Node", "Detail"]);
+        for event in notable {
+            table.add_row(vec![
+                printable(&event.time),
+                event.kind.as_str().to_owned(),
+                printable(event.node_pool.as_deref().unwrap_or("")),
+                printable(event.node.as_deref().unwrap_or("")),
+                printable(&truncate(&event.detail, MAX_CELL_CHARS)),
+            ]);
+        }
+        table
+    }
+}
+
+/// How many notable events the summary lists.
+const NOTABLE_EVENTS: usize = 10;
+/// The most invariant violations the summary lists.
+const MAX_VIOLATION_ROWS: usize = 50;
+/// The most characters of a free-text cell.
+const MAX_CELL_CHARS: usize = 100;
+
+/// An empty table with `header`, in the CLI's style.
+fn new_table<const COLUMNS: usize>(header: [&str; COLUMNS]) -> Table {
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_header(header.to_vec());
+    table
+}
+
+/// Right-aligns the numeric `columns` of `table`.
+fn align_right(table: &mut Table, columns: std::ops::Range<usize>) {
+    for column in columns {
+        if let Some(column) = table.column_mut(column) {
+            column.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+}
+
+/// Appends a blank line, `title`, and `table`.
+fn push_table(text: &mut String, title: &str, table: &Table) {
+    text.push('\n');
+    text.push_str(title);
+    text.push('\n');
+    text.push_str(&table.to_string());
+    text.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{empty_report, sample_report};
+
+    #[test]
+    fn terminal_summary_shows_headline_figures() {
+        let mut report = sample_report(3, 300.0);
+        report.summary.spot_share_of_node_hours = 0.8734;
+        report.summary.savings_pct = 62.51;
+        report.summary.cost_usd = 1234.5;
+        let text = report.terminal_summary();
+        let first_line = text.lines().next().unwrap_or_default();
+        for needle in [
+            "diurnal-with-ice",
+            "Spot share 87.3%",
+            "savings 62.5%",
+            "$1,234.50",
+            "invariants FAILED (1 violation)",
+        ] {
+            assert!(
+                first_line.contains(needle),
+                "headline lacks {needle:?}: {first_line}"
+            );
+        }
+        for needle in [
+            "Summary",
+            "Pending p50 / p99 / max",
+            "NodePools",
+            "general",
+            "batch",
+            "Invariant violations (1)",
+            "no-pod-lost",
+            "was lost",
+            "Last 10 notable events",
+            "interruption",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?}:\n{text}");
+        }
+        let (_, notable) = text
+            .split_once("Last 10 notable events")
+            .unwrap_or_default();
+        assert_eq!(
+            notable.lines().filter(|line| line.contains("PT")).count(),
+            10
+        );
+        assert!(!notable.contains("launch"), "launches are not notable");
+    }
+
+    #[test]
+    fn terminal_summary_without_violations_or_events() {
+        let mut report = empty_report();
+        report.scenario = "evil\u{1b}[2Jname".to_owned();
+        report.summary.spot_share_of_node_hours = f64::NAN;
+        let text = report.terminal_summary();
+        assert!(text.contains("invariants OK"));
+        assert!(!text.contains("Invariant violations ("));
+        assert!(!text.contains("notable events"));
+        assert!(!text.contains('\u{1b}'));
+        assert!(!text.contains("NaN"));
+        assert!(text.contains("Spot share n/a"));
+    }
+}

@@ -1,0 +1,751 @@
+//! Reading a scenario file: parsing its shape, then checking and converting every part (the
+//! region and duration, replica curves, Job arrivals, market settings, timing and faults)
+//! into the scenario model. Every problem is reported with the file, the line and the field
+//! path; the Kubernetes objects are left to `kubernetes`.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_yaml_ng::Value;
+use spotter_catalog::Region;
+use spotter_core::offering::CapacityType;
+
+use super::duration::format_duration;
+use super::kubernetes::{self, InlineWorkload};
+use super::locate::line_of;
+use super::spec::{
+    CurveSpec, DurationText, FaultSpec, MarketSpec, PoolSpec, ReplicasSpec, ScenarioSpec,
+    TimingSpec, WorkloadSpec,
+};
+use super::{
+    DeploymentWorkload, Fault, FaultKind, JobWorkload, MAX_DURATION, MAX_JOB_ARRIVALS,
+    MarketSettings, PoolOverride, ReplicaCurve, Scenario, ScenarioError, Timing,
+};
+
+/// Reads and checks the scenario in `text`.
+pub(super) fn read(file: &str, text: &str, base_dir: &Path) -> Result<Scenario, ScenarioError> {
+    match serde_yaml_ng::from_str::<Value>(text) {
+        Err(error) => {
+            let second_document = second_document_start(text);
+            let (line, message) = match (error.location(), second_document) {
+                (Some(location), _) => (Some(location.line()), strip_location(&error.to_string())),
+                (None, Some(separator)) => (
+                    Some(separator),
+                    "a scenario is a single YAML document; remove this `---` and what follows, or move it into its own file".to_string(),
+                ),
+                (None, None) => (None, strip_location(&error.to_string())),
+            };
+            return Err(ScenarioError::Yaml {
+                file: file.to_string(),
+                line,
+                message,
+            });
+        }
+        Ok(Value::Mapping(_)) => {}
+        Ok(Value::Null) => {
+            return Err(ScenarioError::Invalid {
+                file: file.to_string(),
+                line: None,
+                field: "(top level)".to_string(),
+                message: "the scenario is empty: it needs at least region, duration and a NodePool"
+                    .to_string(),
+            });
+        }
+        Ok(_) => {
+            return Err(ScenarioError::Invalid {
+                file: file.to_string(),
+                line: line_of(text, ""),
+                field: "(top level)".to_string(),
+                message: "expected a mapping with region, duration, nodePools, workloads, ..."
+                    .to_string(),
+            });
+        }
+    }
+    let deserializer = serde_yaml_ng::Deserializer::from_str(text);
+    let spec: ScenarioSpec = serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let inner = error.inner();
+        let path = error.path().to_string();
+        let message = strip_path(&strip_location(&inner.to_string()), &path);
+        ScenarioError::Invalid {
+            file: file.to_string(),
+            line: inner.location().map(|location| location.line()),
+            field: field_of(&path, &message),
+            message,
+        }
+    })?;
+    let reader = Reader {
+        file,
+        text,
+        base_dir,
+    };
+    reader.scenario(spec)
+}
+
+/// The file being read, to locate and report problems.
+pub(super) struct Reader<'a> {
+    /// The scenario file's name.
+    pub file: &'a str,
+    /// Its text.
+    pub text: &'a str,
+    /// The folder manifest paths are relative to.
+    pub base_dir: &'a Path,
+}
+
+impl Reader<'_> {
+    /// A problem with `field`, at the field's line.
+    pub fn invalid(&self, field: impl Into<String>, message: impl Into<String>) -> ScenarioError {
+        let field = field.into();
+        ScenarioError::Invalid {
+            file: self.file.to_string(),
+            line: line_of(self.text, &field),
+            field,
+            message: message.into(),
+        }
+    }
+
+    /// A problem in a manifest file listed at `field`.
+    pub fn manifest(&self, field: &str, source: spotter_api::ManifestError) -> ScenarioError {
+        ScenarioError::Manifest {
+            file: self.file.to_string(),
+            line: line_of(self.text, field),
+            field: field.to_string(),
+            source: Box::new(source),
+        }
+    }
+
+    fn scenario(&self, spec: ScenarioSpec) -> Result<Scenario, ScenarioError> {
+        let region = spotter_catalog::embedded()
+            .region(&spec.region)
+            .map_err(|error| self.invalid("region", error.to_string()))?;
+        let duration = spec.duration.0;
+        if duration.is_zero() || duration > MAX_DURATION {
+            return Err(self.invalid(
+                "duration",
+                format!(
+                    "must be more than 0 and at most {}, got {}",
+                    format_duration(MAX_DURATION),
+                    format_duration(duration)
+                ),
+            ));
+        }
+        let name = match spec.name {
+            Some(name) if name.trim().is_empty() => {
+                return Err(self.invalid("name", "must not be empty"));
+            }
+            Some(name) => name,
+            None => Path::new(self.file).file_stem().map_or_else(
+                || "scenario".to_string(),
+                |stem| stem.to_string_lossy().into(),
+            ),
+        };
+        let cluster = kubernetes::read_cluster(
+            self,
+            &spec.manifests,
+            &spec.node_pools,
+            &spec.ec2_node_classes,
+            &spec.daemon_sets,
+        )?;
+        let mut scenario = Scenario {
+            name,
+            region: region.name.clone(),
+            duration,
+            seed: spec.seed,
+            node_pools: cluster.node_pools,
+            daemon_set_pods: cluster.daemon_set_pods,
+            deployments: Vec::new(),
+            jobs: Vec::new(),
+            pod_disruption_budgets: Vec::new(),
+            market: self.market(&spec.market, region)?,
+            timing: self.timing(&spec.timing)?,
+            faults: Vec::new(),
+            warnings: cluster.warnings,
+        };
+        let mut names = BTreeSet::new();
+        for (index, workload) in spec.workloads.iter().enumerate() {
+            self.workload(index, workload, &mut scenario, &mut names)?;
+        }
+        let mut budget_names = BTreeSet::new();
+        for (index, value) in spec.pod_disruption_budgets.iter().enumerate() {
+            let field = format!("podDisruptionBudgets[{index}]");
+            let budget = kubernetes::read_pod_disruption_budget(self, &field, value)?;
+            if !budget_names.insert((budget.namespace.clone(), budget.name.clone())) {
+                return Err(self.invalid(
+                    format!("{field}.metadata.name"),
+                    format!(
+                        "PodDisruptionBudget {}/{} is defined twice",
+                        budget.namespace, budget.name
+                    ),
+                ));
+            }
+            scenario.pod_disruption_budgets.push(budget);
+        }
+        for (index, fault) in spec.faults.iter().enumerate() {
+            scenario.faults.push(self.fault(
+                &format!("faults[{index}]"),
+                fault,
+                duration,
+                region,
+            )?);
+        }
+        Ok(scenario)
+    }
+
+    fn workload(
+        &self,
+        index: usize,
+        workload: &WorkloadSpec,
+        scenario: &mut Scenario,
+        names: &mut BTreeSet<(&'static str, String, String)>,
+    ) -> Result<(), ScenarioError> {
+        let field = format!("workloads[{index}]");
+        let job_fields = [
+            ("every", workload.every.is_some()),
+            ("at", workload.at.is_some()),
+            ("start", workload.start.is_some()),
+            ("runTime", workload.run_time.is_some()),
+        ];
+        match (&workload.deployment, &workload.job) {
+            (Some(value), None) => {
+                if let Some((name, _)) = job_fields.iter().find(|(_, set)| *set) {
+                    return Err(self.invalid(
+                        format!("{field}.{name}"),
+                        "only a job has every, at, start and runTime; a deployment has replicas",
+                    ));
+                }
+                let inline =
+                    kubernetes::read_deployment(self, &format!("{field}.deployment"), value)?;
+                self.remember(names, "Deployment", &inline, &field)?;
+                let replicas = match &workload.replicas {
+                    Some(replicas) => self.replica_curve(&format!("{field}.replicas"), replicas)?,
+                    None => ReplicaCurve::Constant(inline.count),
+                };
+                scenario.deployments.push(DeploymentWorkload {
+                    name: inline.name,
+                    namespace: inline.namespace,
+                    template: inline.template,
+                    replicas,
+                });
+            }
+            (None, Some(value)) => {
+                if workload.replicas.is_some() {
+                    return Err(self.invalid(
+                        format!("{field}.replicas"),
+                        "only a deployment has replicas; a job's pods per arrival come from its spec.parallelism",
+                    ));
+                }
+                let inline = kubernetes::read_job(self, &format!("{field}.job"), value)?;
+                self.remember(names, "Job", &inline, &field)?;
+                let run_time = match workload.run_time {
+                    Some(DurationText(run_time)) if !run_time.is_zero() => run_time,
+                    Some(_) => {
+                        return Err(self.invalid(format!("{field}.runTime"), "must be more than 0"));
+                    }
+                    None => {
+                        return Err(self.invalid(
+                            format!("{field}.runTime"),
+                            "missing: a job needs runTime, how long each of its pods runs (e.g. 45m)",
+                        ));
+                    }
+                };
+                let arrivals = self.arrivals(&field, workload, scenario.duration)?;
+                scenario.jobs.push(JobWorkload {
+                    name: inline.name,
+                    namespace: inline.namespace,
+                    template: inline.template,
+                    arrivals,
+                    parallelism: inline.count,
+                    run_time,
+                });
+            }
+            (Some(_), Some(_)) => {
+                return Err(self.invalid(
+                    format!("{field}.job"),
+                    "a workload is either a deployment or a job, not both; split it into two entries",
+                ));
+            }
+            (None, None) => {
+                return Err(self.invalid(
+                    field,
+                    "a workload needs a deployment (an inline apps/v1 Deployment) or a job (an inline batch/v1 Job)",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn remember(
+        &self,
+        names: &mut BTreeSet<(&'static str, String, String)>,
+        kind: &'static str,
+        inline: &InlineWorkload,
+        field: &str,
+    ) -> Result<(), ScenarioError> {
+        if names.insert((kind, inline.namespace.clone(), inline.name.clone())) {
+            return Ok(());
+        }
+        Err(self.invalid(
+            format!("{field}.{}.metadata.name", kind.to_lowercase()),
+            format!(
+                "{kind} {}/{} is defined twice; give each workload its own name",
+                inline.namespace, inline.name
+            ),
+        ))
+    }
+
+    fn replica_curve(
+        &self,
+        field: &str,
+        replicas: &ReplicasSpec,
+    ) -> Result<ReplicaCurve, ScenarioError> {
+        let curve = match replicas {
+            ReplicasSpec::Constant(count) => return Ok(ReplicaCurve::Constant(*count)),
+            ReplicasSpec::Curve(curve) => curve,
+        };
+        match curve {
+            CurveSpec {
+                diurnal: Some(diurnal),
+                steps: None,
+            } => {
+                if diurnal.min > diurnal.max {
+                    return Err(self.invalid(
+                        format!("{field}.diurnal.min"),
+                        format!(
+                            "min ({}) is more than max ({})",
+                            diurnal.min, diurnal.max
+                        ),
+                    ));
+                }
+                if !(0.0..24.0).contains(&diurnal.peak_hour) {
+                    return Err(self.invalid(
+                        format!("{field}.diurnal.peakHour"),
+                        format!(
+                            "must be an hour of the day, from 0 up to (not including) 24, got {}",
+                            diurnal.peak_hour
+                        ),
+                    ));
+                }
+                Ok(ReplicaCurve::Diurnal {
+                    min: diurnal.min,
+                    max: diurnal.max,
+                    peak_hour: diurnal.peak_hour,
+                })
+            }
+            CurveSpec {
+                diurnal: None,
+                steps: Some(steps),
+            } => {
+                if steps.is_empty() {
+                    return Err(self.invalid(
+                        format!("{field}.steps"),
+                        "needs at least one step {at, replicas}",
+                    ));
+                }
+                let mut previous: Option<Duration> = None;
+                for (index, step) in steps.iter().enumerate() {
+                    if let Some(previous) = previous.filter(|previous| step.at.0 <= *previous) {
+                        return Err(self.invalid(
+                            format!("{field}.steps[{index}].at"),
+                            format!(
+                                "the steps' times must increase: {} is not after the previous step's {}",
+                                format_duration(step.at.0),
+                                format_duration(previous)
+                            ),
+                        ));
+                    }
+                    previous = Some(step.at.0);
+                }
+                Ok(ReplicaCurve::Steps(
+                    steps.iter().map(|step| (step.at.0, step.replicas)).collect(),
+                ))
+            }
+            _ => Err(self.invalid(
+                field,
+                "expected a replica count, {diurnal: {min, max, peakHour}} or {steps: [{at, replicas}, ...]} (exactly one of diurnal and steps)",
+            )),
+        }
+    }
+
+    fn arrivals(
+        &self,
+        field: &str,
+        workload: &WorkloadSpec,
+        duration: Duration,
+    ) -> Result<Vec<Duration>, ScenarioError> {
+        let before_end = |at: Duration, path: String| {
+            if at < duration {
+                Ok(at)
+            } else {
+                Err(self.invalid(
+                    path,
+                    format!(
+                        "{} is not before the end of the scenario ({})",
+                        format_duration(at),
+                        format_duration(duration)
+                    ),
+                ))
+            }
+        };
+        let start = match workload.start {
+            Some(DurationText(start)) => before_end(start, format!("{field}.start"))?,
+            None => Duration::ZERO,
+        };
+        match (&workload.every, &workload.at) {
+            (Some(_), Some(_)) => Err(self.invalid(
+                format!("{field}.at"),
+                "give either every (a period) or at (a list of times), not both",
+            )),
+            (Some(DurationText(every)), None) => {
+                if every.is_zero() {
+                    return Err(self.invalid(format!("{field}.every"), "must be more than 0"));
+                }
+                let count = (duration - start).as_secs_f64() / every.as_secs_f64();
+                if count > MAX_JOB_ARRIVALS as f64 {
+                    return Err(self.invalid(
+                        format!("{field}.every"),
+                        format!(
+                            "every {} gives more than {MAX_JOB_ARRIVALS} arrivals over {}; use a longer period",
+                            format_duration(*every),
+                            format_duration(duration)
+                        ),
+                    ));
+                }
+                let mut arrivals = Vec::new();
+                let mut next = Some(start);
+                while let Some(at) = next.filter(|at| *at < duration) {
+                    arrivals.push(at);
+                    next = at.checked_add(*every);
+                }
+                Ok(arrivals)
+            }
+            (None, Some(times)) => {
+                if workload.start.is_some() {
+                    return Err(self.invalid(
+                        format!("{field}.start"),
+                        "start goes with every; with at, the times are absolute",
+                    ));
+                }
+                if times.is_empty() {
+                    return Err(self.invalid(format!("{field}.at"), "needs at least one time"));
+                }
+                let mut arrivals: Vec<Duration> = Vec::with_capacity(times.len());
+                for (index, DurationText(at)) in times.iter().enumerate() {
+                    let path = format!("{field}.at[{index}]");
+                    if let Some(previous) = arrivals.last().filter(|previous| *at <= **previous) {
+                        return Err(self.invalid(
+                            path,
+                            format!(
+                                "the times must increase: {} is not after {}",
+                                format_duration(*at),
+                                format_duration(*previous)
+                            ),
+                        ));
+                    }
+                    arrivals.push(before_end(*at, path)?);
+                }
+                Ok(arrivals)
+            }
+            (None, None) => Ok(vec![start]),
+        }
+    }
+
+    fn market(&self, spec: &MarketSpec, region: &Region) -> Result<MarketSettings, ScenarioError> {
+        let defaults = MarketSettings::default();
+        let mut market = MarketSettings {
+            spot_ice_mean_interval: self
+                .positive("market.spotIceMeanInterval", spec.spot_ice_mean_interval)?
+                .unwrap_or(defaults.spot_ice_mean_interval),
+            spot_ice_mean_duration: self
+                .positive("market.spotIceMeanDuration", spec.spot_ice_mean_duration)?
+                .unwrap_or(defaults.spot_ice_mean_duration),
+            interruption_scale: self
+                .scale("market.interruptionScale", spec.interruption_scale)?
+                .unwrap_or(defaults.interruption_scale),
+            pool_overrides: Vec::new(),
+        };
+        for (index, pool) in spec.pools.iter().enumerate() {
+            market.pool_overrides.push(self.pool_override(
+                &format!("market.pools[{index}]"),
+                pool,
+                region,
+            )?);
+        }
+        Ok(market)
+    }
+
+    fn pool_override(
+        &self,
+        field: &str,
+        pool: &PoolSpec,
+        region: &Region,
+    ) -> Result<PoolOverride, ScenarioError> {
+        let capacity_type = match &pool.capacity_type {
+            None => None,
+            Some(text) => Some(CapacityType::parse(text).map_err(|error| {
+                self.invalid(format!("{field}.capacityType"), error.to_string())
+            })?),
+        };
+        let interruption_set =
+            pool.interruption_scale.is_some() || pool.interruption_interval.is_some();
+        if interruption_set && capacity_type.is_some_and(|kind| kind != CapacityType::Spot) {
+            return Err(self.invalid(
+                format!(
+                    "{field}.{}",
+                    if pool.interruption_scale.is_some() {
+                        "interruptionScale"
+                    } else {
+                        "interruptionInterval"
+                    }
+                ),
+                "only Spot capacity is interrupted; remove it or set capacityType: spot",
+            ));
+        }
+        Ok(PoolOverride {
+            instance_type: self.instance_type(
+                &format!("{field}.instanceType"),
+                &pool.instance_type,
+                region,
+            )?,
+            zone: self.zone(&format!("{field}.zone"), &pool.zone, region)?,
+            capacity_type,
+            ice_mean_interval: self
+                .positive(&format!("{field}.iceMeanInterval"), pool.ice_mean_interval)?,
+            ice_mean_duration: self
+                .positive(&format!("{field}.iceMeanDuration"), pool.ice_mean_duration)?,
+            interruption_scale: self.scale(
+                &format!("{field}.interruptionScale"),
+                pool.interruption_scale,
+            )?,
+            interruption_interval: self.positive(
+                &format!("{field}.interruptionInterval"),
+                pool.interruption_interval,
+            )?,
+        })
+    }
+
+    fn timing(&self, spec: &TimingSpec) -> Result<Timing, ScenarioError> {
+        let defaults = Timing::default();
+        let range = |field: &str, value: Option<(u32, u32)>, default: (u32, u32)| match value {
+            None => Ok(default),
+            Some((low, high)) if low <= high => Ok((low, high)),
+            Some((low, high)) => Err(self.invalid(
+                field,
+                format!("the range [{low}, {high}] is reversed: write [shortest, longest]"),
+            )),
+        };
+        Ok(Timing {
+            launch_seconds: range(
+                "timing.launchSeconds",
+                spec.launch_seconds,
+                defaults.launch_seconds,
+            )?,
+            registration_seconds: range(
+                "timing.registrationSeconds",
+                spec.registration_seconds,
+                defaults.registration_seconds,
+            )?,
+        })
+    }
+
+    fn fault(
+        &self,
+        field: &str,
+        fault: &FaultSpec,
+        duration: Duration,
+        region: &Region,
+    ) -> Result<Fault, ScenarioError> {
+        let at = fault.at.0;
+        if at >= duration {
+            return Err(self.invalid(
+                format!("{field}.at"),
+                format!(
+                    "{} is past the end of the scenario ({})",
+                    format_duration(at),
+                    format_duration(duration)
+                ),
+            ));
+        }
+        let kind = match (
+            &fault.spot_outage,
+            &fault.on_demand_outage,
+            &fault.interrupt_spot_nodes,
+        ) {
+            (Some(outage), None, None) | (None, Some(outage), None) => {
+                let spot = fault.spot_outage.is_some();
+                let path = format!(
+                    "{field}.{}",
+                    if spot { "spotOutage" } else { "onDemandOutage" }
+                );
+                let zone = self.zone(&format!("{path}.zone"), &outage.zone, region)?;
+                let instance_type = self.instance_type(
+                    &format!("{path}.instanceType"),
+                    &outage.instance_type,
+                    region,
+                )?;
+                let length = outage.duration.0;
+                if length.is_zero() {
+                    return Err(self.invalid(format!("{path}.duration"), "must be more than 0"));
+                }
+                if spot {
+                    FaultKind::SpotOutage {
+                        zone,
+                        instance_type,
+                        duration: length,
+                    }
+                } else {
+                    FaultKind::OnDemandOutage {
+                        zone,
+                        instance_type,
+                        duration: length,
+                    }
+                }
+            }
+            (None, None, Some(interrupt)) => {
+                let path = format!("{field}.interruptSpotNodes");
+                if !(0.0..=1.0).contains(&interrupt.fraction) {
+                    return Err(self.invalid(
+                        format!("{path}.fraction"),
+                        format!(
+                            "must be between 0 and 1 (a share of the running Spot nodes), got {}",
+                            interrupt.fraction
+                        ),
+                    ));
+                }
+                FaultKind::InterruptSpotNodes {
+                    fraction: interrupt.fraction,
+                    zone: self.zone(&format!("{path}.zone"), &interrupt.zone, region)?,
+                }
+            }
+            _ => {
+                return Err(self.invalid(
+                    field,
+                    "a fault needs exactly one of spotOutage, onDemandOutage and interruptSpotNodes",
+                ));
+            }
+        };
+        Ok(Fault { at, kind })
+    }
+
+    fn positive(
+        &self,
+        field: &str,
+        value: Option<DurationText>,
+    ) -> Result<Option<Duration>, ScenarioError> {
+        match value {
+            Some(DurationText(duration)) if duration.is_zero() => {
+                Err(self.invalid(field, "must be more than 0"))
+            }
+            other => Ok(other.map(|DurationText(duration)| duration)),
+        }
+    }
+
+    fn scale(&self, field: &str, value: Option<f64>) -> Result<Option<f64>, ScenarioError> {
+        match value {
+            Some(scale) if !scale.is_finite() || scale < 0.0 => Err(self.invalid(
+                field,
+                format!("must be a number of at least 0 (1 keeps the advisor's rate), got {scale}"),
+            )),
+            other => Ok(other),
+        }
+    }
+
+    fn zone(
+        &self,
+        field: &str,
+        zone: &Option<String>,
+        region: &Region,
+    ) -> Result<Option<String>, ScenarioError> {
+        let Some(zone) = zone else {
+            return Ok(None);
+        };
+        if region.zone(zone).is_some() {
+            return Ok(Some(zone.clone()));
+        }
+        let known: Vec<&str> = region.zones.iter().map(|zone| zone.name.as_str()).collect();
+        Err(self.invalid(
+            field,
+            format!(
+                "unknown zone {zone:?} in {}; the catalog has: {}",
+                region.name,
+                known.join(", ")
+            ),
+        ))
+    }
+
+    fn instance_type(
+        &self,
+        field: &str,
+        instance_type: &Option<String>,
+        region: &Region,
+    ) -> Result<Option<String>, ScenarioError> {
+        let Some(instance_type) = instance_type else {
+            return Ok(None);
+        };
+        if region.offering(instance_type).is_some() {
+            return Ok(Some(instance_type.clone()));
+        }
+        Err(self.invalid(
+            field,
+            format!(
+                "instance type {instance_type:?} is not offered in {} according to the embedded catalog",
+                region.name
+            ),
+        ))
+    }
+}
+
+/// The field a deserialisation error is about: the path, extended by the field an unknown- or
+/// missing-field message names.
+fn field_of(path: &str, message: &str) -> String {
+    let named = ["unknown field `", "missing field `"]
+        .iter()
+        .find_map(|prefix| message.strip_prefix(prefix))
+        .and_then(|rest| rest.split('`').next());
+    match (path, named) {
+        (".", Some(name)) => name.to_string(),
+        (".", None) => "(top level)".to_string(),
+        (path, Some(name)) if path != name && !path.ends_with(&format!(".{name}")) => {
+            format!("{path}.{name}")
+        }
+        (path, _) => path.to_string(),
+    }
+}
+
+/// Removes the parser's own " at line L column C" (the line is reported separately).
+pub(super) fn strip_location(message: &str) -> String {
+    match message.find(" at line ") {
+        Some(position) => message[..position].to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// Removes the parser's own path prefix (`market: unknown field ...`): the field is reported
+/// separately.
+pub(super) fn strip_path(message: &str, path: &str) -> String {
+    match message.split_once(": ") {
+        Some((prefix, rest))
+            if !prefix.is_empty()
+                && !prefix.contains(char::is_whitespace)
+                && path.starts_with(prefix) =>
+        {
+            rest.to_string()
+        }
+        _ => message.to_string(),
+    }
+}
+
+/// The line of the `---` that starts a second YAML document, if there is one.
+fn second_document_start(text: &str) -> Option<usize> {
+    let mut content = false;
+    for (index, line) in text.lines().enumerate() {
+        let trimmed = line.trim_end();
+        if trimmed == "---" || trimmed.starts_with("--- ") {
+            if content {
+                return Some(index + 1);
+            }
+        } else if !trimmed.trim_start().is_empty() && !trimmed.trim_start().starts_with('#') {
+            content = true;
+        }
+    }
+    None
+}

@@ -1,0 +1,117 @@
+//! The kube-scheduler stand-in: binds pending pods to Ready, schedulable nodes they fit,
+//! using the core solver with no NodePools (so fit, taints, affinity and topology are the same
+//! rules Spotter plans with), and hands pods nominated to a Ready node they no longer fit back
+//! to the provisioner.
+
+use spotter_core::node::Node;
+use spotter_core::pod::Pod;
+use spotter_core::solver::{SchedulingInput, solve};
+use spotter_core::unavailable_offerings::UnavailableOfferings;
+
+use crate::simulation::Simulation;
+
+impl Simulation {
+    pub(crate) fn schedule_pods(&mut self) {
+        let pending: Vec<String> = self
+            .state
+            .pods
+            .iter()
+            .filter(|(_, pod)| pod.is_pending() && !pod.daemon)
+            .map(|(key, _)| key.clone())
+            .collect();
+        if pending.is_empty() {
+            return;
+        }
+        let pods: Vec<Pod> = pending
+            .iter()
+            .filter_map(|key| self.state.pods.get(key))
+            .map(|pod| (*pod.pod).clone())
+            .collect();
+        // Without topology constraints a full node cannot matter, so only nodes with room for
+        // the smallest pending pod are considered.
+        let topology = pods.iter().any(|pod| {
+            !pod.topology_spread.is_empty()
+                || !pod.pod_affinity.required.is_empty()
+                || !pod.pod_anti_affinity.required.is_empty()
+                || !pod.pod_affinity.preferred.is_empty()
+                || !pod.pod_anti_affinity.preferred.is_empty()
+        });
+        let smallest = pods
+            .iter()
+            .map(|pod| (pod.requests.cpu_millicores, pod.requests.memory_bytes))
+            .min()
+            .unwrap_or_default();
+        let nodes: Vec<Node> = self
+            .state
+            .nodes
+            .values()
+            .filter(|node| {
+                node.ready && !node.unschedulable && !self.state.node_is_deleting(&node.name)
+            })
+            .filter(|node| topology || self.has_room(node, smallest))
+            .map(|node| self.state.solver_node(node, std::iter::empty()))
+            .collect();
+        if nodes.is_empty() {
+            return;
+        }
+        let unavailable = UnavailableOfferings::new();
+        let input = SchedulingInput {
+            pods: &pods,
+            nodes: &nodes,
+            node_pools: &[],
+            instance_types: &[],
+            daemon_set_pods: &[],
+            unavailable: &unavailable,
+        };
+        let plan = solve(&input);
+        for placement in &plan.existing_nodes {
+            for &pod in &placement.pods {
+                self.bind(&pending[pod], &placement.node);
+            }
+        }
+        // A pod planned onto a node that is Ready now but could not take it goes back to the
+        // provisioner.
+        let mut returned = false;
+        for unschedulable in &plan.unschedulable {
+            let key = &pending[unschedulable.pod];
+            let Some(pod) = self.state.pods.get(key) else {
+                continue;
+            };
+            let nominated_node_ready = pod
+                .nominated
+                .as_ref()
+                .and_then(|claim| self.state.node_claims.get(claim))
+                .and_then(|claim| claim.node.as_ref())
+                .and_then(|node| self.state.nodes.get(node))
+                .is_some_and(|node| node.ready);
+            if let Some(pod) = self
+                .state
+                .pods
+                .get_mut(key)
+                .filter(|_| nominated_node_ready)
+            {
+                pod.nominated = None;
+                returned = true;
+            }
+        }
+        if returned {
+            self.request_reconcile(self.now);
+        }
+    }
+
+    /// Whether a node has room for `(cpu millicores, memory bytes)` beside its pods.
+    fn has_room(
+        &self,
+        node: &spotter_controllers::state::NodeState,
+        (cpu, memory): (i64, i64),
+    ) -> bool {
+        let mut used_cpu = 0;
+        let mut used_memory = 0;
+        for pod in node.pods.iter().filter_map(|pod| self.state.pods.get(pod)) {
+            used_cpu += pod.pod.requests.cpu_millicores;
+            used_memory += pod.pod.requests.memory_bytes;
+        }
+        used_cpu + cpu <= node.allocatable.cpu_millicores
+            && used_memory + memory <= node.allocatable.memory_bytes
+    }
+}

@@ -1,0 +1,558 @@
+//! The discrete-event engine: a virtual clock, an event queue, the simulated cloud, the cluster
+//! state the controllers read, and the loop that runs the real controllers against them.
+//!
+//! Deterministic: every random draw comes from generators seeded by the scenario's seed, every
+//! collection that is iterated is ordered, and events at the same instant run in the order they
+//! were scheduled.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use spotter_cloud::CloudProvider;
+use spotter_cloud::random::Random;
+use spotter_cloud::simulated::{CloudEvent, MarketModel, Outage, PoolOverride, SimulatedCloud};
+use spotter_controllers::pod_disruption_budget::{Amount, Budget, PodDisruptionBudget};
+use spotter_controllers::state::{Deletion, DisruptionReason, InterruptionNotice, NoticeKind};
+use spotter_controllers::{ClusterState, Controllers, Settings};
+use spotter_core::offering::CapacityType;
+
+use crate::invariants::Invariants;
+use crate::recorder::Recorder;
+use crate::report::{EventKind, Report};
+use crate::scenario::{self, FaultKind, Scenario};
+use crate::workloads::Workloads;
+
+/// How a run is shaped beyond its scenario.
+#[derive(Debug, Default, Clone)]
+pub struct Options {
+    /// Replaces the scenario's seed.
+    pub seed: Option<u64>,
+    /// Replaces the scenario's duration.
+    pub duration: Option<Duration>,
+}
+
+/// Why a run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SimulationError {
+    /// The scenario's region is not in the embedded catalog.
+    #[error("failed to start the simulation: {0}")]
+    Catalog(#[from] spotter_catalog::CatalogError),
+}
+
+/// Runs a scenario to its end; `progress` is called now and then with the share done (0..=1).
+pub fn run(
+    scenario: &Scenario,
+    options: &Options,
+    progress: &mut dyn FnMut(f64),
+) -> Result<Report, SimulationError> {
+    let mut simulation = Simulation::new(scenario, options)?;
+    simulation.run(progress);
+    Ok(simulation.finish())
+}
+
+/// Something scheduled on the virtual clock.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Event {
+    /// Run the controllers.
+    Reconcile,
+    /// Run the kube-scheduler stand-in.
+    SchedulePods,
+    /// Re-evaluate a Deployment's replica curve.
+    ScaleDeployment(usize),
+    /// A Job's pods arrive.
+    StartJob(usize),
+    /// A Job pod finishes (if it is still the same run).
+    CompletePod { pod: String, run: u64 },
+    /// The instance of a NodeClaim is running and its node registers.
+    RegisterNode(String),
+    /// A node becomes Ready.
+    NodeReady(String),
+    /// An unavailable-offerings entry expires.
+    ExpireUnavailable,
+    /// A scenario fault.
+    Fault(usize),
+    /// Record a sample of the series.
+    Sample,
+    /// Check the invariants that are checked periodically.
+    Sweep,
+}
+
+/// The whole simulated world.
+pub(crate) struct Simulation {
+    pub now: Duration,
+    pub end: Duration,
+    queue: BinaryHeap<Reverse<(Duration, u64, Event)>>,
+    sequence: u64,
+    next_reconcile: Option<Duration>,
+    schedule_pending: bool,
+    pub state: ClusterState,
+    pub controllers: Controllers,
+    pub cloud: SimulatedCloud,
+    pub random: Random,
+    pub scenario: Scenario,
+    pub workloads: Workloads,
+    pub recorder: Recorder,
+    pub invariants: Invariants,
+    /// Nodes by the instance behind them, for cloud events.
+    pub claim_of_instance: BTreeMap<String, String>,
+    pub sample_interval: Duration,
+}
+
+/// Periodic reconcile, so that timeouts are noticed even when nothing happens.
+const RECONCILE_PERIOD: Duration = Duration::from_secs(60);
+/// Periodic invariant sweep.
+const SWEEP_PERIOD: Duration = Duration::from_secs(300);
+/// Samples in a run's series, at most.
+const SAMPLES: u64 = 2_000;
+
+impl Simulation {
+    pub fn new(scenario: &Scenario, options: &Options) -> Result<Self, SimulationError> {
+        let mut scenario = scenario.clone();
+        if let Some(seed) = options.seed {
+            scenario.seed = seed;
+        }
+        if let Some(duration) = options.duration {
+            scenario.duration = duration;
+        }
+        let region = spotter_catalog::embedded().region(&scenario.region)?;
+        let instance_types = Arc::new(spotter_catalog::instance_types::instance_types(region));
+        let market = market_model(&scenario.market);
+        let cloud = SimulatedCloud::new(&instance_types, market, scenario.seed);
+        let state = ClusterState {
+            node_pools: scenario.node_pools.clone(),
+            instance_types,
+            daemon_set_pods: scenario.daemon_set_pods.clone(),
+            pod_disruption_budgets: scenario
+                .pod_disruption_budgets
+                .iter()
+                .map(|budget| PodDisruptionBudget {
+                    name: budget.name.clone(),
+                    namespace: budget.namespace.clone(),
+                    selector: budget.selector.clone(),
+                    budget: match budget.budget {
+                        scenario::DisruptionBudget::MaxUnavailable(amount) => {
+                            Budget::MaxUnavailable(amount_of(amount))
+                        }
+                        scenario::DisruptionBudget::MinAvailable(amount) => {
+                            Budget::MinAvailable(amount_of(amount))
+                        }
+                    },
+                    expected_pods: 0,
+                })
+                .collect(),
+            ..ClusterState::default()
+        };
+        let end = scenario.duration;
+        let sample_interval = Duration::from_secs((end.as_secs() / SAMPLES).max(300));
+        let workloads = Workloads::new(&scenario);
+        let random = Random::new(scenario.seed).fork(0x5EED);
+        let mut simulation = Self {
+            now: Duration::ZERO,
+            end,
+            queue: BinaryHeap::new(),
+            sequence: 0,
+            next_reconcile: None,
+            schedule_pending: false,
+            state,
+            controllers: Controllers::new(Settings::default()),
+            cloud,
+            random,
+            recorder: Recorder::new(&scenario),
+            invariants: Invariants::default(),
+            workloads,
+            scenario,
+            claim_of_instance: BTreeMap::new(),
+            sample_interval,
+        };
+        simulation.schedule_start();
+        Ok(simulation)
+    }
+
+    fn schedule_start(&mut self) {
+        for index in 0..self.scenario.deployments.len() {
+            for time in self.scenario.deployments[index]
+                .replicas
+                .change_times(self.end)
+            {
+                self.at(time, Event::ScaleDeployment(index));
+            }
+        }
+        for index in 0..self.scenario.jobs.len() {
+            for &time in &self.scenario.jobs[index].arrivals.clone() {
+                if time < self.end {
+                    self.at(time, Event::StartJob(index));
+                }
+            }
+        }
+        for index in 0..self.scenario.faults.len() {
+            let fault = self.scenario.faults[index].clone();
+            if let FaultKind::SpotOutage {
+                zone,
+                instance_type,
+                duration,
+            }
+            | FaultKind::OnDemandOutage {
+                zone,
+                instance_type,
+                duration,
+            } = &fault.kind
+            {
+                let capacity_type = if matches!(fault.kind, FaultKind::SpotOutage { .. }) {
+                    CapacityType::Spot
+                } else {
+                    CapacityType::OnDemand
+                };
+                self.cloud.add_outage(Outage {
+                    capacity_type: Some(capacity_type),
+                    zone: zone.clone(),
+                    instance_type: instance_type.clone(),
+                    start: fault.at,
+                    end: fault.at + *duration,
+                });
+            }
+            self.at(fault.at, Event::Fault(index));
+        }
+        self.at(Duration::ZERO, Event::Sample);
+        self.at(SWEEP_PERIOD, Event::Sweep);
+        self.request_reconcile(Duration::ZERO);
+    }
+
+    /// Schedules an event.
+    pub fn at(&mut self, time: Duration, event: Event) {
+        self.sequence += 1;
+        self.queue.push(Reverse((time, self.sequence, event)));
+    }
+
+    /// Asks for a reconcile at `time` (at most one is pending at a time, the earliest).
+    pub fn request_reconcile(&mut self, time: Duration) {
+        let time = time.max(self.now);
+        if self.next_reconcile.is_some_and(|next| next <= time) {
+            return;
+        }
+        self.next_reconcile = Some(time);
+        self.at(time, Event::Reconcile);
+    }
+
+    /// Asks for a kube-scheduler pass now.
+    pub fn request_scheduling(&mut self) {
+        if !self.schedule_pending {
+            self.schedule_pending = true;
+            self.at(self.now, Event::SchedulePods);
+        }
+    }
+
+    fn run(&mut self, progress: &mut dyn FnMut(f64)) {
+        let mut steps: u64 = 0;
+        loop {
+            let queued = self.queue.peek().map(|Reverse((time, _, _))| *time);
+            let cloud = self.cloud.next_event_time();
+            let next = match (queued, cloud) {
+                (Some(queued), Some(cloud)) => queued.min(cloud),
+                (Some(time), None) | (None, Some(time)) => time,
+                (None, None) => break,
+            };
+            if next >= self.end {
+                break;
+            }
+            self.now = next;
+            for event in self.cloud.advance(self.now) {
+                self.handle_cloud_event(event);
+            }
+            while let Some(Reverse((time, _, _))) = self.queue.peek() {
+                if *time > self.now {
+                    break;
+                }
+                let Some(Reverse((_, _, event))) = self.queue.pop() else {
+                    break;
+                };
+                self.handle(event);
+            }
+            steps += 1;
+            if steps.is_multiple_of(4096) {
+                progress(self.now.as_secs_f64() / self.end.as_secs_f64().max(1.0));
+            }
+        }
+        self.now = self.end;
+        progress(1.0);
+    }
+
+    fn handle(&mut self, event: Event) {
+        match event {
+            Event::Reconcile => {
+                if self.next_reconcile != Some(self.now) {
+                    return;
+                }
+                self.next_reconcile = None;
+                self.reconcile();
+            }
+            Event::SchedulePods => {
+                self.schedule_pending = false;
+                self.schedule_pods();
+            }
+            Event::ScaleDeployment(index) => self.scale_deployment(index),
+            Event::StartJob(index) => self.start_job(index),
+            Event::CompletePod { pod, run } => self.complete_pod(&pod, run),
+            Event::RegisterNode(claim) => self.register_node(&claim),
+            Event::NodeReady(node) => self.node_ready(&node),
+            Event::ExpireUnavailable => {
+                let before = self.state.unavailable_offerings.len();
+                self.state.unavailable_offerings.expire(self.now);
+                if self.state.unavailable_offerings.len() != before {
+                    self.state.capacity_generation += 1;
+                    self.request_reconcile(self.now);
+                }
+            }
+            Event::Fault(index) => self.fault(index),
+            Event::Sample => {
+                self.recorder
+                    .sample(self.now, &self.state, &self.claim_of_instance);
+                let next = self.now + self.sample_interval;
+                if next < self.end {
+                    self.at(next, Event::Sample);
+                }
+            }
+            Event::Sweep => {
+                self.sweep();
+                self.at(self.now + SWEEP_PERIOD, Event::Sweep);
+            }
+        }
+    }
+
+    /// Runs the controllers until they have nothing more to do now, applying their actions.
+    fn reconcile(&mut self) {
+        for _ in 0..8 {
+            let reconciled = self.controllers.reconcile(&self.state, self.now);
+            if let Some(wake_at) = reconciled.wake_at {
+                self.request_reconcile(wake_at);
+            }
+            if reconciled.actions.is_empty() {
+                break;
+            }
+            let mut changed = false;
+            for action in reconciled.actions {
+                changed |= self.apply(action);
+            }
+            if !changed {
+                break;
+            }
+        }
+        self.request_reconcile(self.now + RECONCILE_PERIOD);
+    }
+
+    fn handle_cloud_event(&mut self, event: CloudEvent) {
+        match event {
+            CloudEvent::SpotInterruptionWarning {
+                instance_id,
+                terminate_at,
+            } => {
+                let claim = self.claim_of_instance.get(&instance_id).cloned();
+                let node_pool = claim
+                    .as_ref()
+                    .and_then(|claim| self.state.node_claims.get(claim))
+                    .map(|claim| claim.node_pool.clone());
+                self.recorder.interruption(node_pool.as_deref());
+                self.recorder.event(
+                    self.now,
+                    EventKind::Interruption,
+                    node_pool,
+                    claim,
+                    format!(
+                        "Spot interruption warning for {instance_id}; EC2 reclaims it in 2 minutes"
+                    ),
+                );
+                self.state.interruption_notices.push(InterruptionNotice {
+                    instance_id,
+                    kind: NoticeKind::SpotInterruption { terminate_at },
+                    received_at: self.now,
+                });
+                self.request_reconcile(self.now);
+            }
+            CloudEvent::InstanceTerminated { instance_id } => {
+                self.instance_terminated(&instance_id)
+            }
+        }
+    }
+
+    fn instance_terminated(&mut self, instance_id: &str) {
+        let Some(claim_name) = self.claim_of_instance.remove(instance_id) else {
+            return;
+        };
+        self.recorder.instance_gone(instance_id, self.now);
+        self.state
+            .interruption_notices
+            .retain(|notice| notice.instance_id != instance_id);
+        let Some(claim) = self.state.node_claims.get_mut(&claim_name) else {
+            return;
+        };
+        let node = claim.node.clone();
+        match &mut claim.deletion {
+            Some(deletion) => deletion.instance_terminated = true,
+            None => {
+                claim.deletion = Some(Deletion {
+                    reason: DisruptionReason::InstanceStopped,
+                    requested_at: self.now,
+                    deadline: Some(self.now),
+                    instance_terminating: true,
+                    instance_terminated: true,
+                });
+            }
+        }
+        if let Some(node) = node {
+            self.node_gone(&node);
+        }
+        self.state.capacity_generation += 1;
+        self.request_reconcile(self.now);
+    }
+
+    /// A node's machine is gone: any pod still on it is lost.
+    fn node_gone(&mut self, node_name: &str) {
+        let Some(node) = self.state.nodes.remove(node_name) else {
+            return;
+        };
+        for pod in node.pods {
+            let Some(state) = self.state.pods.get(&pod) else {
+                continue;
+            };
+            if state.daemon {
+                self.state.pods.remove(&pod);
+                self.invariants.forget(&pod);
+                continue;
+            }
+            self.invariants.violation(
+                &mut self.recorder,
+                self.now,
+                "no pod on a node when its instance terminates",
+                &format!("instance of node {node_name} terminated"),
+                &format!("pod {pod} was still running on {node_name} and was killed"),
+            );
+            self.recorder.pod_lost();
+            self.remove_pod(&pod, crate::workloads::Removal::Lost);
+        }
+    }
+
+    fn fault(&mut self, index: usize) {
+        let fault = self.scenario.faults[index].clone();
+        let detail = match &fault.kind {
+            FaultKind::SpotOutage {
+                zone,
+                instance_type,
+                duration,
+            } => format!(
+                "Spot outage for {} in {} for {}",
+                instance_type.as_deref().unwrap_or("every instance type"),
+                zone.as_deref().unwrap_or("every zone"),
+                scenario::format_duration(*duration)
+            ),
+            FaultKind::OnDemandOutage {
+                zone,
+                instance_type,
+                duration,
+            } => format!(
+                "on-demand outage for {} in {} for {}",
+                instance_type.as_deref().unwrap_or("every instance type"),
+                zone.as_deref().unwrap_or("every zone"),
+                scenario::format_duration(*duration)
+            ),
+            FaultKind::InterruptSpotNodes { fraction, zone } => {
+                let instances: Vec<String> = self
+                    .cloud
+                    .spot_instances()
+                    .into_iter()
+                    .filter(|instance| {
+                        zone.as_deref()
+                            .is_none_or(|zone| zone == instance.offering.zone)
+                    })
+                    .map(|instance| instance.id.clone())
+                    .collect();
+                let mut interrupted = 0;
+                for instance in &instances {
+                    if self.cloud.draw_unit() < *fraction {
+                        self.cloud.interrupt(instance, self.now);
+                        interrupted += 1;
+                    }
+                }
+                format!(
+                    "interrupting {interrupted} of {} Spot instances",
+                    instances.len()
+                )
+            }
+            FaultKind::TestOnlyDropPod => {
+                let victim = self
+                    .state
+                    .pods
+                    .iter()
+                    .find(|(_, pod)| !pod.daemon && pod.node.is_some())
+                    .map(|(key, _)| key.clone());
+                match victim {
+                    Some(pod) => {
+                        let node = self
+                            .state
+                            .pods
+                            .get(&pod)
+                            .and_then(|state| state.node.clone());
+                        if let Some(node) = node.and_then(|node| self.state.nodes.get_mut(&node)) {
+                            node.pods.remove(&pod);
+                        }
+                        self.state.pods.remove(&pod);
+                        format!("test-only: pod {pod} dropped without its owner")
+                    }
+                    None => "test-only: no pod to drop".to_string(),
+                }
+            }
+        };
+        self.recorder
+            .event(self.now, EventKind::Fault, None, None, detail);
+        self.request_reconcile(self.now);
+    }
+
+    fn sweep(&mut self) {
+        let known: BTreeSet<String> = self.state.pods.keys().cloned().collect();
+        self.invariants
+            .check_ledger(&known, &mut self.recorder, self.now);
+        let instances = self.cloud.list();
+        self.invariants
+            .check_instances(&instances, &self.state, &mut self.recorder, self.now);
+    }
+
+    fn finish(mut self) -> Report {
+        self.sweep();
+        let scenario = self.scenario.clone();
+        self.recorder.finish(
+            &scenario,
+            self.end,
+            &self.state,
+            &self.claim_of_instance,
+            &self.invariants,
+        )
+    }
+}
+
+fn amount_of(amount: scenario::IntOrPercent) -> Amount {
+    match amount {
+        scenario::IntOrPercent::Count(count) => Amount::Count(count),
+        scenario::IntOrPercent::Percent(percent) => Amount::Percent(percent),
+    }
+}
+
+fn market_model(market: &scenario::MarketSettings) -> MarketModel {
+    MarketModel {
+        spot_ice_mean_interval: market.spot_ice_mean_interval,
+        spot_ice_mean_duration: market.spot_ice_mean_duration,
+        interruption_scale: market.interruption_scale,
+        overrides: market
+            .pool_overrides
+            .iter()
+            .map(|pool| PoolOverride {
+                capacity_type: pool.capacity_type,
+                instance_type: pool.instance_type.clone(),
+                zone: pool.zone.clone(),
+                ice_mean_interval: pool.ice_mean_interval,
+                ice_mean_duration: pool.ice_mean_duration,
+                interruption_scale: pool.interruption_scale,
+                interruption_interval: pool.interruption_interval,
+            })
+            .collect(),
+    }
+}

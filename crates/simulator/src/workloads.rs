@@ -1,0 +1,322 @@
+//! The owners of pods in the simulated cluster: Deployments follow their replica curves and
+//! replace pods that are evicted or lost, Jobs start pods on arrival and replace evicted ones
+//! until each has run for its run time, DaemonSets put one pod on every node they tolerate.
+//! Also the life of a node from registration to Ready.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use spotter_controllers::state::{NodeState, PodState};
+use spotter_core::labels;
+use spotter_core::pod::Pod;
+use spotter_core::taints::first_untolerated;
+
+use crate::scenario::Scenario;
+use crate::simulation::{Event, Simulation};
+
+/// Who owns a pod.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Owner {
+    Deployment(usize),
+    Job(usize),
+}
+
+/// Why a pod leaves the cluster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Removal {
+    /// Its owner scaled down.
+    ScaledDown,
+    /// It ran to completion.
+    Completed,
+    /// Evicted or deleted by Spotter (draining): its owner replaces it.
+    Disrupted,
+    /// Killed by its instance going away: its owner replaces it.
+    Lost,
+}
+
+/// Pod ownership and counters.
+#[derive(Debug, Default)]
+pub(crate) struct Workloads {
+    owners: BTreeMap<String, Owner>,
+    /// Live pods per Deployment.
+    deployment_pods: Vec<Vec<String>>,
+    /// Desired replicas per Deployment.
+    desired: Vec<u32>,
+    /// Per Job pod: the run it belongs to (bumped when restarted).
+    runs: BTreeMap<String, u64>,
+    next_pod: u64,
+    next_run: u64,
+}
+
+impl Workloads {
+    pub fn new(scenario: &Scenario) -> Self {
+        Self {
+            deployment_pods: vec![Vec::new(); scenario.deployments.len()],
+            desired: vec![0; scenario.deployments.len()],
+            ..Self::default()
+        }
+    }
+}
+
+impl Simulation {
+    pub(crate) fn scale_deployment(&mut self, index: usize) {
+        let elapsed = self.now;
+        let desired = self.scenario.deployments[index]
+            .replicas
+            .replicas_at(elapsed);
+        self.workloads.desired[index] = desired;
+        self.refresh_budgets();
+        let current = self.workloads.deployment_pods[index].len() as u32;
+        if desired > current {
+            for _ in current..desired {
+                self.create_pod(Owner::Deployment(index));
+            }
+        } else if desired < current {
+            // Pending pods go first, then the newest.
+            let mut pods = self.workloads.deployment_pods[index].clone();
+            pods.sort_by_key(|pod| {
+                let state = self.state.pods.get(pod);
+                (
+                    state.is_some_and(|state| state.node.is_some()),
+                    std::cmp::Reverse(state.map(|state| state.created_at)),
+                )
+            });
+            for pod in pods.into_iter().take((current - desired) as usize) {
+                self.remove_pod(&pod, Removal::ScaledDown);
+            }
+        }
+    }
+
+    pub(crate) fn start_job(&mut self, index: usize) {
+        for _ in 0..self.scenario.jobs[index].parallelism {
+            self.create_pod(Owner::Job(index));
+        }
+    }
+
+    pub(crate) fn complete_pod(&mut self, pod: &str, run: u64) {
+        if self.workloads.runs.get(pod) == Some(&run) {
+            self.remove_pod(pod, Removal::Completed);
+        }
+    }
+
+    fn create_pod(&mut self, owner: Owner) {
+        self.workloads.next_pod += 1;
+        let template = match owner {
+            Owner::Deployment(index) => &self.scenario.deployments[index].template,
+            Owner::Job(index) => &self.scenario.jobs[index].template,
+        };
+        let mut pod: Pod = template.clone();
+        pod.name = format!("{}-{:06}", template.name, self.workloads.next_pod);
+        let key = pod.id();
+        self.state.pods.insert(
+            key.clone(),
+            PodState {
+                pod: Arc::new(pod),
+                node: None,
+                nominated: None,
+                created_at: self.now,
+                daemon: false,
+                retry_now: false,
+            },
+        );
+        self.workloads.owners.insert(key.clone(), owner);
+        if let Owner::Deployment(index) = owner {
+            self.workloads.deployment_pods[index].push(key.clone());
+        }
+        self.invariants.created(&key);
+        self.recorder.pod_created();
+        self.request_reconcile(self.now);
+        self.request_scheduling();
+    }
+
+    /// Removes a pod; its owner replaces it unless it scaled down or the pod completed.
+    pub(crate) fn remove_pod(&mut self, pod: &str, removal: Removal) {
+        let Some(state) = self.state.pods.remove(pod) else {
+            return;
+        };
+        if let Some(node) = state
+            .node
+            .as_ref()
+            .and_then(|node| self.state.nodes.get_mut(node))
+        {
+            node.pods.remove(pod);
+            node.last_pod_event = self.now;
+        }
+        self.invariants.forget(pod);
+        self.workloads.runs.remove(pod);
+        let owner = self.workloads.owners.remove(pod);
+        if let Some(Owner::Deployment(index)) = owner {
+            self.workloads.deployment_pods[index].retain(|existing| existing != pod);
+        }
+        if state.node.is_some() {
+            self.request_scheduling();
+        }
+        match (removal, owner) {
+            (Removal::Disrupted | Removal::Lost, Some(Owner::Deployment(index)))
+                if (self.workloads.deployment_pods[index].len() as u32)
+                    < self.workloads.desired[index] =>
+            {
+                self.create_pod(Owner::Deployment(index));
+            }
+            (Removal::Disrupted | Removal::Lost, Some(Owner::Job(index))) => {
+                self.create_pod(Owner::Job(index))
+            }
+            _ => {}
+        }
+        self.request_reconcile(self.now);
+    }
+
+    /// Binds a pod to a node (the kube-scheduler stand-in decided).
+    pub(crate) fn bind(&mut self, pod: &str, node: &str) {
+        let Some(state) = self.state.pods.get_mut(pod) else {
+            return;
+        };
+        state.node = Some(node.to_string());
+        state.nominated = None;
+        state.retry_now = false;
+        let waited = self.now.saturating_sub(state.created_at);
+        if let Some(node) = self.state.nodes.get_mut(node) {
+            node.pods.insert(pod.to_string());
+            node.last_pod_event = self.now;
+        }
+        self.recorder.pod_started(waited);
+        if let Some(Owner::Job(index)) = self.workloads.owners.get(pod).copied() {
+            self.workloads.next_run += 1;
+            let run = self.workloads.next_run;
+            self.workloads.runs.insert(pod.to_string(), run);
+            let finish = self.now + self.scenario.jobs[index].run_time;
+            self.at(
+                finish,
+                Event::CompletePod {
+                    pod: pod.to_string(),
+                    run,
+                },
+            );
+        }
+    }
+
+    /// Keeps each PodDisruptionBudget's expected count equal to the Deployments it covers.
+    fn refresh_budgets(&mut self) {
+        for budget in &mut self.state.pod_disruption_budgets {
+            budget.expected_pods = self
+                .scenario
+                .deployments
+                .iter()
+                .zip(&self.workloads.desired)
+                .filter(|(deployment, _)| budget.covers(&deployment.template))
+                .map(|(_, desired)| *desired)
+                .sum();
+        }
+    }
+
+    /// The instance is running: its node registers, with DaemonSet pods, not Ready yet.
+    pub(crate) fn register_node(&mut self, claim_name: &str) {
+        let Some(claim) = self.state.node_claims.get(claim_name) else {
+            return;
+        };
+        if claim.deletion.is_some() || claim.node.is_some() {
+            return;
+        }
+        let Some(instance) = claim.instance().cloned() else {
+            return;
+        };
+        let Some(pool) = self.state.node_pool(&claim.node_pool).cloned() else {
+            return;
+        };
+        let Some(instance_type) = self
+            .state
+            .instance_type(&instance.offering.instance_type)
+            .cloned()
+        else {
+            return;
+        };
+        let name = claim_name.to_string();
+        let mut node_labels: BTreeMap<String, String> = claim
+            .requirements
+            .single_values()
+            .map(|(key, value)| (key.to_string(), value.to_string()))
+            .collect();
+        node_labels.extend(
+            instance_type
+                .requirements
+                .single_values()
+                .map(|(key, value)| (key.to_string(), value.to_string())),
+        );
+        node_labels.extend(pool.labels.clone());
+        node_labels.insert(labels::ZONE.to_string(), instance.offering.zone.clone());
+        node_labels.insert(
+            labels::CAPACITY_TYPE.to_string(),
+            instance.offering.capacity_type.as_str().to_string(),
+        );
+        node_labels.insert(labels::NODE_POOL.to_string(), pool.name.clone());
+        node_labels.insert(labels::HOSTNAME.to_string(), name.clone());
+        let mut taints = pool.taints.clone();
+        taints.extend(pool.startup_taints.clone());
+        let mut node = NodeState {
+            name: name.clone(),
+            node_claim: claim_name.to_string(),
+            labels: node_labels,
+            taints,
+            allocatable: instance_type.allocatable.clone(),
+            unschedulable: false,
+            ready: false,
+            pods: Default::default(),
+            last_pod_event: self.now,
+        };
+        for daemon in &self.state.daemon_set_pods {
+            if first_untolerated(&pool.taints, &daemon.tolerations, true).is_some() {
+                continue;
+            }
+            let mut pod = daemon.clone();
+            pod.name = format!("{}-{}", daemon.name, name);
+            let key = pod.id();
+            node.pods.insert(key.clone());
+            self.state.pods.insert(
+                key,
+                PodState {
+                    pod: Arc::new(pod),
+                    node: Some(name.clone()),
+                    nominated: None,
+                    created_at: self.now,
+                    daemon: true,
+                    retry_now: false,
+                },
+            );
+        }
+        self.state.nodes.insert(name.clone(), node);
+        if let Some(claim) = self.state.node_claims.get_mut(claim_name) {
+            claim.node = Some(name.clone());
+        }
+        let (low, high) = self.scenario.timing.registration_seconds;
+        let delay =
+            std::time::Duration::from_secs(self.random.between(u64::from(low), u64::from(high)));
+        self.at(self.now + delay, Event::NodeReady(name));
+    }
+
+    pub(crate) fn node_ready(&mut self, node_name: &str) {
+        let Some(node) = self.state.nodes.get_mut(node_name) else {
+            return;
+        };
+        let startup: Vec<_> = self
+            .state
+            .node_claims
+            .get(&node.node_claim)
+            .and_then(|claim| {
+                self.state
+                    .node_pools
+                    .iter()
+                    .find(|pool| pool.name == claim.node_pool)
+            })
+            .map(|pool| pool.startup_taints.clone())
+            .unwrap_or_default();
+        node.taints.retain(|taint| !startup.contains(taint));
+        node.ready = true;
+        node.last_pod_event = self.now;
+        let claim = node.node_claim.clone();
+        if let Some(claim) = self.state.node_claims.get_mut(&claim) {
+            claim.initialized = true;
+        }
+        self.request_scheduling();
+        self.request_reconcile(self.now);
+    }
+}
