@@ -64,7 +64,7 @@ pub fn convert_node(node: &core_v1::Node) -> Result<Node, FieldError> {
     }
     Ok(Node {
         name,
-        labels: node_labels,
+        labels: std::sync::Arc::new(node_labels),
         taints,
         allocatable,
         unschedulable: spec.unschedulable.unwrap_or(false),

@@ -12,29 +12,45 @@ use crate::state::{ClusterState, DisruptionReason};
 pub fn reconcile(state: &ClusterState, now: Duration) -> (Vec<Action>, Option<Duration>) {
     let mut actions = Vec::new();
     let mut wake_at: Option<Duration> = None;
-    let nominated: std::collections::BTreeSet<&str> = state
-        .pods
+    // Claims pods are planned onto: pending pods, and pods draining from nodes being deleted.
+    let draining = state
+        .node_claims
         .values()
-        .filter(|pod| pod.node.is_none())
+        .filter(|claim| claim.deletion.is_some())
+        .filter_map(|claim| claim.node.as_ref().and_then(|node| state.nodes.get(node)))
+        .flat_map(|node| node.pods.keys())
+        .filter_map(|key| state.pods.get(key));
+    let nominated: std::collections::BTreeSet<&str> = state
+        .pending_pods()
+        .map(|(_, pod)| pod)
+        .chain(draining)
         .filter_map(|pod| pod.nominated.as_deref())
         .collect();
     let mut candidates: BTreeMap<&str, Vec<(Duration, &str)>> = BTreeMap::new();
     let mut totals: BTreeMap<&str, (u32, u32)> = BTreeMap::new();
     for claim in state.node_claims.values() {
-        let entry = totals.entry(claim.node_pool.as_str()).or_default();
-        entry.0 += 1;
-        if let Some(deletion) = &claim.deletion {
-            if deletion.reason.is_graceful() {
+        let node = claim.node.as_ref().and_then(|node| state.nodes.get(node));
+        // As Karpenter: budgets count a pool's initialized nodes whose instance is not
+        // terminating yet, and every one of them NotReady or being deleted (for any reason)
+        // uses the budget.
+        let instance_terminating = claim
+            .deletion
+            .as_ref()
+            .is_some_and(|deletion| deletion.instance_terminating);
+        if let Some(node) = node.filter(|_| claim.initialized && !instance_terminating) {
+            let entry = totals.entry(claim.node_pool.as_str()).or_default();
+            entry.0 += 1;
+            if claim.deletion.is_some() || !node.ready {
                 entry.1 += 1;
             }
+        }
+        if claim.deletion.is_some() {
             continue;
         }
-        let Some(node) = claim.node.as_ref().and_then(|node| state.nodes.get(node)) else {
+        let Some(node) = node else {
             continue;
         };
-        if !claim.initialized
-            || nominated.contains(claim.name.as_str())
-            || state.workload_pods_on(&node.name).next().is_some()
+        if !claim.initialized || nominated.contains(claim.name.as_str()) || node.workload_pods() > 0
         {
             continue;
         }

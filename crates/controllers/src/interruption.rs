@@ -29,7 +29,7 @@ impl Interruption {
         for notice in &state.interruption_notices {
             if !self
                 .handled
-                .insert((notice.instance_id.clone(), notice.kind))
+                .insert((notice.instance_id.clone(), dedup_kind(notice.kind)))
             {
                 continue;
             }
@@ -78,5 +78,17 @@ impl Interruption {
             })
         });
         actions
+    }
+}
+
+/// The kind a notice is deduplicated by: its kind without its payload, so that the queue's copy
+/// of a Spot interruption warning and the node agent's, whose termination times may differ by
+/// a second, count as one.
+fn dedup_kind(kind: NoticeKind) -> NoticeKind {
+    match kind {
+        NoticeKind::SpotInterruption { .. } => NoticeKind::SpotInterruption {
+            terminate_at: Duration::ZERO,
+        },
+        other => other,
     }
 }

@@ -28,6 +28,9 @@ pub struct Controllers {
     settings: Settings,
     provisioner: provisioner::Provisioner,
     interruption: interruption::Interruption,
+    /// When the disruption controllers (emptiness) may look again: like Karpenter's, they poll
+    /// every [`Settings::disruption_poll`].
+    next_disruption_poll: Duration,
 }
 
 /// What one reconcile decided.
@@ -71,9 +74,15 @@ impl Controllers {
         let (actions, wake_at) = termination::reconcile(state, now, &self.settings);
         reconciled.actions.extend(actions);
         wake(wake_at, &mut reconciled);
-        let (actions, wake_at) = emptiness::reconcile(state, now);
-        reconciled.actions.extend(actions);
-        wake(wake_at, &mut reconciled);
+        if now >= self.next_disruption_poll {
+            self.next_disruption_poll = now + self.settings.disruption_poll;
+            let (actions, wake_at) = emptiness::reconcile(state, now);
+            reconciled.actions.extend(actions);
+            wake(
+                wake_at.map(|time| time.max(self.next_disruption_poll)),
+                &mut reconciled,
+            );
+        }
         let (actions, wake_at) = self.provisioner.reconcile(state, now, &self.settings);
         reconciled.actions.extend(actions);
         wake(wake_at, &mut reconciled);

@@ -11,8 +11,8 @@ use std::time::Duration;
 use spotter_core::labels;
 use spotter_core::node::Node;
 use spotter_core::offering::CapacityType;
-use spotter_core::pod::Pod;
-use spotter_core::requirements::Requirement;
+use spotter_core::pod::{Pod, WhenUnsatisfiable};
+use spotter_core::requirements::{Requirement, Requirements};
 use spotter_core::solver::{PreparedPools, SchedulingInput, solve_prepared};
 
 use crate::action::{Action, NodeClaimRequest};
@@ -34,7 +34,8 @@ pub struct Provisioner {
 struct Batch {
     started: Duration,
     last_change: Duration,
-    pods: usize,
+    /// The pods in the batch.
+    pods: BTreeSet<String>,
 }
 
 impl Provisioner {
@@ -47,23 +48,43 @@ impl Provisioner {
     ) -> (Vec<Action>, Option<Duration>) {
         self.unschedulable
             .retain(|pod, _| state.pods.contains_key(pod));
-        let candidates: Vec<(&String, &PodState)> = state
-            .pods
-            .iter()
-            .filter(|(key, pod)| needs_capacity(state, pod) && !self.waits_for_capacity(state, key))
+        let deleting_nodes: BTreeSet<&str> = state
+            .node_claims
+            .values()
+            .filter(|claim| claim.deletion.is_some())
+            .filter_map(|claim| claim.node.as_deref())
             .collect();
+        let draining = deleting_nodes
+            .iter()
+            .filter_map(|node| state.nodes.get(*node))
+            .flat_map(|node| node.pods.keys())
+            .filter_map(|key| state.pods.get_key_value(key));
+        let mut candidates: Vec<(&String, &PodState)> = state
+            .pending_pods()
+            .chain(draining)
+            .filter(|(key, pod)| {
+                needs_capacity(state, pod, &deleting_nodes) && !self.waits_for_capacity(state, key)
+            })
+            .collect();
+        candidates.sort_by_key(|(key, _)| *key);
         if candidates.is_empty() {
             self.batch = None;
             return (Vec::new(), None);
         }
-        let batch = self.batch.get_or_insert(Batch {
+        let batch = self.batch.get_or_insert_with(|| Batch {
             started: now,
             last_change: now,
-            pods: candidates.len(),
+            pods: BTreeSet::new(),
         });
-        if batch.pods != candidates.len() {
-            batch.pods = candidates.len();
+        // A pod joining the batch restarts the idle window (one leaving does not).
+        let joined = candidates
+            .iter()
+            .any(|(key, _)| !batch.pods.contains(key.as_str()));
+        if joined {
             batch.last_change = now;
+        }
+        if joined || batch.pods.len() != candidates.len() {
+            batch.pods = candidates.iter().map(|(key, _)| (*key).clone()).collect();
         }
         let retry_now = candidates.iter().any(|(_, pod)| pod.retry_now);
         let due = (batch.last_change + settings.batch_idle).min(batch.started + settings.batch_max);
@@ -85,7 +106,33 @@ impl Provisioner {
         state: &ClusterState,
         candidates: &[(&String, &PodState)],
     ) -> Vec<Action> {
-        let (nodes, claim_of_node) = solver_nodes(state);
+        // Nodes too full for the smallest pod cannot take any; they only matter for the counts
+        // of hard topology constraints.
+        let hard_topology =
+            candidates.iter().any(|(_, pod)| {
+                pod.pod.topology_spread.iter().any(|constraint| {
+                    constraint.when_unsatisfiable == WhenUnsatisfiable::DoNotSchedule
+                }) || !pod.pod.pod_affinity.required.is_empty()
+                    || !pod.pod.pod_anti_affinity.required.is_empty()
+            });
+        let smallest = candidates
+            .iter()
+            .map(|(_, pod)| {
+                (
+                    pod.pod.requests.cpu_millicores,
+                    pod.pod.requests.memory_bytes,
+                )
+            })
+            .min()
+            .unwrap_or_default();
+        let (nodes, claim_of_node) = solver_nodes(state, |node: &Node| {
+            if hard_topology {
+                return true;
+            }
+            let requested = node.requested();
+            requested.cpu_millicores + smallest.0 <= node.allocatable.cpu_millicores
+                && requested.memory_bytes + smallest.1 <= node.allocatable.memory_bytes
+        });
         let pods: Vec<Pod> = candidates
             .iter()
             .map(|(_, pod)| (*pod.pod).clone())
@@ -124,6 +171,10 @@ impl Provisioner {
                 .launch
                 .as_ref()
                 .is_some_and(|launch| launch.capacity_type == CapacityType::OnDemand)
+                && planned
+                    .pods
+                    .iter()
+                    .all(|&pod| pod_allows_spot(&candidates[pod].1.pod))
                 && spot_was_possible(state, &planned.node_pool);
             let mut requirements = planned.requirements;
             // Pin the capacity type the launch will use, as Karpenter's launch does.
@@ -161,8 +212,15 @@ impl Provisioner {
 
 /// Whether a pod needs the provisioner: pending without a live nomination, or bound to a node
 /// being deleted and not yet planned elsewhere.
-fn needs_capacity(state: &ClusterState, pod: &PodState) -> bool {
+fn needs_capacity(state: &ClusterState, pod: &PodState, deleting_nodes: &BTreeSet<&str>) -> bool {
     if pod.daemon {
+        return false;
+    }
+    if pod
+        .node
+        .as_deref()
+        .is_some_and(|node| !deleting_nodes.contains(node))
+    {
         return false;
     }
     let nomination_live = pod.nominated.as_ref().is_some_and(|claim| {
@@ -174,18 +232,27 @@ fn needs_capacity(state: &ClusterState, pod: &PodState) -> bool {
     if nomination_live {
         return false;
     }
-    match &pod.node {
-        None => true,
-        Some(node) => state.node_is_deleting(node),
-    }
+    true
 }
 
 /// Every node and in-flight NodeClaim that is not being deleted, as solver nodes (with the pods
 /// nominated to them counted), and the NodeClaim behind each.
-fn solver_nodes(state: &ClusterState) -> (Vec<Node>, BTreeMap<String, &str>) {
+fn solver_nodes(
+    state: &ClusterState,
+    keep: impl Fn(&Node) -> bool,
+) -> (Vec<Node>, BTreeMap<String, &str>) {
     let mut nominated: BTreeMap<&str, Vec<Arc<Pod>>> = BTreeMap::new();
     for pod in state.pods.values() {
-        if let (Some(claim), None) = (&pod.nominated, &pod.node) {
+        // Pending pods, and pods draining from a node being deleted, count where they are
+        // nominated to.
+        let Some(claim) = &pod.nominated else {
+            continue;
+        };
+        if pod
+            .node
+            .as_deref()
+            .is_none_or(|node| state.node_is_deleting(node))
+        {
             nominated
                 .entry(claim.as_str())
                 .or_default()
@@ -204,8 +271,11 @@ fn solver_nodes(state: &ClusterState) -> (Vec<Node>, BTreeMap<String, &str>) {
         }
         seen_claims.insert(claim.name.as_str());
         let extra = nominated.remove(claim.name.as_str()).unwrap_or_default();
-        nodes.push(state.solver_node(node, extra.into_iter()));
-        claim_of_node.insert(node.name.clone(), claim.name.as_str());
+        let solver_node = state.solver_node(node, extra.into_iter());
+        if keep(&solver_node) {
+            nodes.push(solver_node);
+            claim_of_node.insert(node.name.clone(), claim.name.as_str());
+        }
     }
     for claim in state.node_claims.values() {
         if claim.deletion.is_some() || seen_claims.contains(claim.name.as_str()) {
@@ -252,15 +322,18 @@ fn solver_nodes(state: &ClusterState) -> (Vec<Node>, BTreeMap<String, &str>) {
             .into_iter()
             .chain(daemons.map(|daemon| Arc::new(daemon.clone())))
             .collect();
-        nodes.push(Node {
+        let in_flight = Node {
             name: claim.name.clone(),
-            labels: node_labels,
+            labels: Arc::new(node_labels),
             taints: pool_taints,
             allocatable: instance_type.allocatable.clone(),
             unschedulable: false,
             pods,
-        });
-        claim_of_node.insert(claim.name.clone(), claim.name.as_str());
+        };
+        if keep(&in_flight) {
+            nodes.push(in_flight);
+            claim_of_node.insert(claim.name.clone(), claim.name.as_str());
+        }
     }
     (nodes, claim_of_node)
 }
@@ -277,4 +350,16 @@ fn spot_was_possible(state: &ClusterState, node_pool: &str) -> bool {
                 .requirements
                 .allows(labels::CAPACITY_TYPE, CapacityType::Spot.as_str())
     })
+}
+
+/// Whether a pod's own node selection admits Spot (its nodeSelector, and one of its required
+/// node-affinity terms if it has any): a pod that requires on-demand is never a fallback.
+fn pod_allows_spot(pod: &Pod) -> bool {
+    let spot = CapacityType::Spot.as_str();
+    Requirements::from_labels(&pod.node_selector).allows(labels::CAPACITY_TYPE, spot)
+        && (pod.required_node_affinity.is_empty()
+            || pod.required_node_affinity.iter().any(|term| {
+                Requirements::from_expressions(term)
+                    .is_ok_and(|requirements| requirements.allows(labels::CAPACITY_TYPE, spot))
+            }))
 }

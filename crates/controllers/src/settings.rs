@@ -18,6 +18,8 @@ pub struct Settings {
     /// Pods still on a node this long before its interruption deadline are deleted, so that
     /// none is killed by the instance going away (20 s).
     pub force_delete_before_deadline: Duration,
+    /// How often the disruption controllers look for nodes to remove (10 s, as Karpenter).
+    pub disruption_poll: Duration,
 }
 
 impl Default for Settings {
@@ -29,6 +31,7 @@ impl Default for Settings {
             launch_timeout: Duration::from_secs(300),
             registration_timeout: Duration::from_secs(900),
             force_delete_before_deadline: Duration::from_secs(20),
+            disruption_poll: Duration::from_secs(10),
         }
     }
 }

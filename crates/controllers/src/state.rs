@@ -32,8 +32,13 @@ pub struct ClusterState {
     pub node_claims: BTreeMap<String, NodeClaim>,
     /// Nodes by name.
     pub nodes: BTreeMap<String, NodeState>,
-    /// Pods by `namespace/name`, pending and bound.
+    /// Pods by `namespace/name`, pending and bound. Add and remove them with
+    /// [`ClusterState::insert_pod`] and [`ClusterState::remove_pod`], and call
+    /// [`ClusterState::pod_bound`] when one gets a node, so that `pending` stays right.
     pub pods: BTreeMap<String, PodState>,
+    /// The keys of the pods without a node: an index over `pods`, so that controllers find
+    /// the pending pods without visiting every pod.
+    pub pending: BTreeSet<String>,
     /// PodDisruptionBudgets.
     pub pod_disruption_budgets: Vec<PodDisruptionBudget>,
     /// Offerings known to have no capacity, with their expiry.
@@ -132,7 +137,7 @@ pub struct NodeState {
     /// The NodeClaim it registered for.
     pub node_claim: String,
     /// Labels.
-    pub labels: BTreeMap<String, String>,
+    pub labels: Arc<BTreeMap<String, String>>,
     /// Taints.
     pub taints: Vec<Taint>,
     /// Allocatable resources.
@@ -141,8 +146,11 @@ pub struct NodeState {
     pub unschedulable: bool,
     /// Ready.
     pub ready: bool,
-    /// Pods bound to it, DaemonSet pods included.
-    pub pods: BTreeSet<String>,
+    /// Pods bound to it by `namespace/name`, DaemonSet pods included; change them with
+    /// [`NodeState::bind`] and [`NodeState::unbind`].
+    pub pods: BTreeMap<String, Arc<Pod>>,
+    /// How many of `pods` are not DaemonSet pods.
+    workload_pods: usize,
     /// The last time a pod was bound to or left the node.
     pub last_pod_event: Duration,
 }
@@ -204,11 +212,6 @@ impl DisruptionReason {
             DisruptionReason::ScheduledChange => "scheduled_change",
         }
     }
-
-    /// Whether the disruption is voluntary and so counts against disruption budgets.
-    pub fn is_graceful(self) -> bool {
-        matches!(self, DisruptionReason::Empty)
-    }
 }
 
 impl NodeClaim {
@@ -221,6 +224,63 @@ impl NodeClaim {
     }
 }
 
+impl NodeState {
+    /// A node with no pods, not Ready, not cordoned.
+    pub fn new(
+        name: String,
+        node_claim: String,
+        labels: BTreeMap<String, String>,
+        taints: Vec<Taint>,
+        allocatable: Resources,
+        now: Duration,
+    ) -> Self {
+        Self {
+            name,
+            node_claim,
+            labels: Arc::new(labels),
+            taints,
+            allocatable,
+            unschedulable: false,
+            ready: false,
+            pods: BTreeMap::new(),
+            workload_pods: 0,
+            last_pod_event: now,
+        }
+    }
+
+    /// Binds a pod.
+    pub fn bind(&mut self, key: String, pod: Arc<Pod>, daemon: bool, now: Duration) {
+        if self.pods.insert(key, pod).is_none() && !daemon {
+            self.workload_pods += 1;
+        }
+        self.last_pod_event = now;
+    }
+
+    /// Unbinds a pod; returns whether it was bound.
+    pub fn unbind(&mut self, key: &str, daemon: bool, now: Duration) -> bool {
+        let removed = self.pods.remove(key).is_some();
+        if removed && !daemon {
+            self.workload_pods -= 1;
+        }
+        self.last_pod_event = now;
+        removed
+    }
+
+    /// How many bound pods are not DaemonSet pods.
+    pub fn workload_pods(&self) -> usize {
+        self.workload_pods
+    }
+
+    /// The sum of the requests of the bound pods.
+    pub fn requested(&self) -> Resources {
+        let mut requested = Resources::new();
+        for pod in self.pods.values() {
+            requested.add(&pod.requests);
+        }
+        requested
+    }
+}
+
 impl PodState {
     /// Whether the pod waits for a node.
     pub fn is_pending(&self) -> bool {
@@ -229,16 +289,52 @@ impl PodState {
 }
 
 impl ClusterState {
+    /// Adds (or replaces) a pod.
+    pub fn insert_pod(&mut self, key: String, pod: PodState) {
+        if pod.node.is_none() {
+            self.pending.insert(key.clone());
+        } else {
+            self.pending.remove(&key);
+        }
+        self.pods.insert(key, pod);
+    }
+
+    /// Removes a pod.
+    pub fn remove_pod(&mut self, key: &str) -> Option<PodState> {
+        self.pending.remove(key);
+        self.pods.remove(key)
+    }
+
+    /// Records that a pod was bound to a node (its `node` already set).
+    pub fn pod_bound(&mut self, key: &str) {
+        self.pending.remove(key);
+    }
+
+    /// The pods without a node.
+    pub fn pending_pods(&self) -> impl Iterator<Item = (&String, &PodState)> {
+        self.pending
+            .iter()
+            .filter_map(|key| self.pods.get_key_value(key))
+    }
+
     /// The NodePool with this name.
     pub fn node_pool(&self, name: &str) -> Option<&NodePool> {
         self.node_pools.iter().find(|pool| pool.name == name)
     }
 
-    /// The instance type with this name.
+    /// The instance type with this name (a binary search when `instance_types` is sorted by
+    /// name, as the catalog's are).
     pub fn instance_type(&self, name: &str) -> Option<&InstanceType> {
-        self.instance_types
-            .iter()
-            .find(|instance_type| instance_type.name == name)
+        match self
+            .instance_types
+            .binary_search_by(|instance_type| instance_type.name.as_str().cmp(name))
+        {
+            Ok(index) => Some(&self.instance_types[index]),
+            Err(_) => self
+                .instance_types
+                .iter()
+                .find(|instance_type| instance_type.name == name),
+        }
     }
 
     /// The NodeClaim of a node, if the node has one.
@@ -259,7 +355,7 @@ impl ClusterState {
         self.nodes
             .get(node)
             .into_iter()
-            .flat_map(|node| node.pods.iter())
+            .flat_map(|node| node.pods.keys())
             .filter_map(|key| self.pods.get_key_value(key))
             .filter(|(_, pod)| !pod.daemon)
     }
@@ -272,13 +368,7 @@ impl ClusterState {
             taints: node.taints.clone(),
             allocatable: node.allocatable.clone(),
             unschedulable: node.unschedulable,
-            pods: node
-                .pods
-                .iter()
-                .filter_map(|key| self.pods.get(key))
-                .map(|pod| Arc::clone(&pod.pod))
-                .chain(extra)
-                .collect(),
+            pods: node.pods.values().cloned().chain(extra).collect(),
         }
     }
 }

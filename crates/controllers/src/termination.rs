@@ -59,10 +59,11 @@ pub fn reconcile(
                 node: node.name.clone(),
             });
         }
-        let grace_over = state
+        let grace_ends = state
             .node_pool(&claim.node_pool)
             .and_then(|pool| pool.termination_grace_period)
-            .is_some_and(|grace| now >= deletion.requested_at + grace);
+            .map(|grace| deletion.requested_at + grace);
+        let grace_over = grace_ends.is_some_and(|grace_ends| now >= grace_ends);
         let force_at = deletion
             .deadline
             .map(|deadline| deadline.saturating_sub(settings.force_delete_before_deadline));
@@ -103,8 +104,14 @@ pub fn reconcile(
                 actions.push(Action::EvictPod { pod: key.clone() });
             }
         }
-        if let Some(force_at) = force_at.filter(|force_at| *force_at > now && remaining > 0) {
-            wake_at = Some(wake_at.map_or(force_at, |current| current.min(force_at)));
+        // Look again when pods left would be deleted: before the deadline or when the
+        // terminationGracePeriod ends.
+        for time in [force_at, grace_ends]
+            .into_iter()
+            .flatten()
+            .filter(|time| *time > now && remaining > 0)
+        {
+            wake_at = Some(wake_at.map_or(time, |current| current.min(time)));
         }
         if remaining == 0 && !deletion.instance_terminating {
             actions.push(Action::TerminateInstance {

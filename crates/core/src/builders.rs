@@ -49,7 +49,10 @@ pub fn node(name: &str) -> NodeBuilder {
     NodeBuilder {
         node: Node {
             name: name.into(),
-            labels: BTreeMap::from([(labels::HOSTNAME.to_string(), name.to_string())]),
+            labels: std::sync::Arc::new(BTreeMap::from([(
+                labels::HOSTNAME.to_string(),
+                name.to_string(),
+            )])),
             ..Node::default()
         },
     }
@@ -315,7 +318,7 @@ pub struct NodeBuilder {
 impl NodeBuilder {
     /// Adds a label.
     pub fn label(mut self, key: &str, value: &str) -> Self {
-        self.node.labels.insert(key.into(), value.into());
+        std::sync::Arc::make_mut(&mut self.node.labels).insert(key.into(), value.into());
         self
     }
     /// Sets the zone label.

@@ -15,7 +15,8 @@ pub struct Node {
     /// The node's name (its hostname domain for topology).
     pub name: String,
     /// Labels (zone, capacity type, NodePool, instance type, ...).
-    pub labels: BTreeMap<String, String>,
+    /// Shared, as drivers hold the same labels for every solve.
+    pub labels: Arc<BTreeMap<String, String>>,
     /// Taints.
     pub taints: Vec<Taint>,
     /// Allocatable resources.

@@ -54,7 +54,7 @@ impl Simulation {
             Action::MarkUnavailable {
                 offering,
                 until,
-                reason,
+                reason: _,
             } => {
                 self.state.unavailable_offerings.mark_until(
                     OfferingSelector {
@@ -64,7 +64,6 @@ impl Simulation {
                     },
                     until,
                 );
-                self.recorder.unavailable_marked(&offering, &reason);
                 self.at(until, Event::ExpireUnavailable);
                 true
             }
@@ -95,7 +94,6 @@ impl Simulation {
                         });
                     }
                 }
-                let node_pool = claim.node_pool.clone();
                 let retry = reason == DisruptionReason::InsufficientCapacity;
                 for pod in self.state.pods.values_mut() {
                     if pod.nominated.as_deref() == Some(node_claim.as_str()) {
@@ -103,7 +101,6 @@ impl Simulation {
                         pod.retry_now = retry;
                     }
                 }
-                self.recorder.disrupted(&node_pool, reason);
                 if let Some(deadline) = deadline {
                     self.request_reconcile(
                         deadline.saturating_sub(
@@ -118,11 +115,11 @@ impl Simulation {
                     return false;
                 };
                 if let Some(node) = &claim.node {
-                    let still_running = self.state.nodes.get(node).is_some_and(|node| {
-                        node.pods
-                            .iter()
-                            .any(|pod| self.state.pods.get(pod).is_some_and(|pod| !pod.daemon))
-                    });
+                    let still_running = self
+                        .state
+                        .nodes
+                        .get(node)
+                        .is_some_and(|node| node.workload_pods() > 0);
                     if still_running {
                         self.invariants.violation(
                             &mut self.recorder,
@@ -223,12 +220,17 @@ impl Simulation {
 
     /// DaemonSet pods go with their node; anything else still there is lost.
     fn remove_node_pods(&mut self, node: &str) {
-        let Some(pods) = self.state.nodes.get(node).map(|node| node.pods.clone()) else {
+        let Some(pods) = self
+            .state
+            .nodes
+            .get(node)
+            .map(|node| node.pods.keys().cloned().collect::<Vec<_>>())
+        else {
             return;
         };
         for pod in pods {
             if self.state.pods.get(&pod).is_some_and(|state| state.daemon) {
-                self.state.pods.remove(&pod);
+                self.state.remove_pod(&pod);
             } else {
                 self.recorder.pod_lost();
                 self.remove_pod(&pod, Removal::Lost);
@@ -297,8 +299,11 @@ impl Simulation {
                 claim.fallback = fallback;
                 self.claim_of_instance
                     .insert(instance.id.clone(), claim_name.to_string());
+                if !launched.unavailable.is_empty() {
+                    self.recorder
+                        .ice(self.now, &node_pool, claim_name, &launched.unavailable);
+                }
                 for offering in &launched.unavailable {
-                    self.recorder.ice(self.now, &node_pool, offering);
                     self.state.unavailable_offerings.mark_until(
                         OfferingSelector {
                             capacity_type: Some(offering.capacity_type),
@@ -329,9 +334,8 @@ impl Simulation {
                 );
             }
             Err(CloudError::InsufficientCapacity { offerings }) => {
-                for offering in &offerings {
-                    self.recorder.ice(self.now, &node_pool, offering);
-                }
+                self.recorder
+                    .ice(self.now, &node_pool, claim_name, &offerings);
                 claim.launch = LaunchState::InsufficientCapacity { offerings };
             }
             Err(other) => {

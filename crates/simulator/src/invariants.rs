@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use spotter_cloud::Instance;
 use spotter_controllers::ClusterState;
+use spotter_controllers::state::PodState;
 use spotter_core::resources::{self, Resources};
 
 use crate::recorder::Recorder;
@@ -48,11 +49,20 @@ impl Invariants {
     /// Every pod in the ledger must still exist.
     pub fn check_ledger(
         &mut self,
-        live: &BTreeSet<String>,
+        live: &BTreeMap<String, PodState>,
         recorder: &mut Recorder,
         now: Duration,
     ) {
-        let vanished: Vec<String> = self.ledger.difference(live).cloned().collect();
+        // Every pod the ledger holds is alive unless the counts differ.
+        if self.ledger.len() == live.values().filter(|pod| !pod.daemon).count() {
+            return;
+        }
+        let vanished: Vec<String> = self
+            .ledger
+            .iter()
+            .filter(|pod| !live.contains_key(*pod))
+            .cloned()
+            .collect();
         for pod in vanished {
             self.ledger.remove(&pod);
             recorder.pod_lost();
@@ -67,9 +77,9 @@ impl Invariants {
     }
 
     /// No instance may stay without a NodeClaim for longer than [`LEAK_GRACE`].
-    pub fn check_instances(
+    pub fn check_instances<'a>(
         &mut self,
-        instances: &[Instance],
+        instances: impl Iterator<Item = &'a Instance>,
         state: &ClusterState,
         recorder: &mut Recorder,
         now: Duration,

@@ -8,10 +8,8 @@ use std::time::Duration;
 
 use spotter_cloud::{Instance, OfferingKey};
 use spotter_controllers::ClusterState;
-use spotter_controllers::state::DisruptionReason;
 use spotter_core::offering::CapacityType;
 
-use crate::invariants::Invariants;
 use crate::report::{
     Event, EventKind, NodeHours, NodePoolSummary, Report, Series, Summary, Violation,
     iso8601_duration, percentiles,
@@ -188,14 +186,31 @@ impl Recorder {
         totals.baseline += hours * instance.on_demand_price;
     }
 
-    pub fn ice(&mut self, now: Duration, node_pool: &str, offering: &OfferingKey) {
+    /// One insufficient-capacity answer to a launch, naming the offerings that had none.
+    pub fn ice(
+        &mut self,
+        now: Duration,
+        node_pool: &str,
+        node_claim: &str,
+        offerings: &[OfferingKey],
+    ) {
         self.ice_events += 1;
+        let named: Vec<String> = offerings.iter().take(3).map(ToString::to_string).collect();
+        let more = offerings.len().saturating_sub(named.len());
+        let detail = if more > 0 {
+            format!(
+                "insufficient capacity for {} (+{more} more offerings)",
+                named.join(", ")
+            )
+        } else {
+            format!("insufficient capacity for {}", named.join(", "))
+        };
         self.event(
             now,
             EventKind::Ice,
             Some(node_pool.to_string()),
-            None,
-            format!("insufficient capacity for {offering}"),
+            Some(node_claim.to_string()),
+            detail,
         );
     }
 
@@ -205,10 +220,6 @@ impl Recorder {
             totals.interruptions += 1;
         }
     }
-
-    pub fn unavailable_marked(&mut self, _offering: &OfferingKey, _reason: &str) {}
-
-    pub fn disrupted(&mut self, _node_pool: &str, _reason: DisruptionReason) {}
 
     pub fn unschedulable(&mut self, pod: &str, reason: &str) {
         self.unschedulable
@@ -249,12 +260,7 @@ impl Recorder {
     }
 
     /// Records one point of every series.
-    pub fn sample(
-        &mut self,
-        now: Duration,
-        state: &ClusterState,
-        _instances: &BTreeMap<String, String>,
-    ) {
+    pub fn sample(&mut self, now: Duration, state: &ClusterState) {
         let mut spot = 0u32;
         let mut on_demand = 0u32;
         let mut cost = 0.0;
@@ -281,31 +287,19 @@ impl Recorder {
         });
         series.cost_per_hour.push(cost);
         series.on_demand_baseline_per_hour.push(baseline);
-        series.pending_pods.push(
-            state
-                .pods
-                .values()
-                .filter(|pod| pod.is_pending() && !pod.daemon)
-                .count() as u32,
-        );
+        series
+            .pending_pods
+            .push(state.pending_pods().filter(|(_, pod)| !pod.daemon).count() as u32);
         for (pool, values) in &mut series.nodes_by_node_pool {
             values.push(by_pool.get(pool.as_str()).copied().unwrap_or(0));
         }
     }
 
-    pub fn finish(
-        mut self,
-        scenario: &Scenario,
-        end: Duration,
-        _state: &ClusterState,
-        _instances: &BTreeMap<String, String>,
-        invariants: &Invariants,
-    ) -> Report {
+    pub fn finish(mut self, scenario: &Scenario, end: Duration) -> Report {
         let running = std::mem::take(&mut self.running);
         for instance in running.values() {
             self.account(instance, end);
         }
-        let _ = invariants;
         let spot_hours: f64 = self.pools.values().map(|totals| totals.spot_hours).sum();
         let on_demand_hours: f64 = self
             .pools

@@ -4,7 +4,7 @@
 //! to the provisioner.
 
 use spotter_core::node::Node;
-use spotter_core::pod::Pod;
+use spotter_core::pod::{Pod, WhenUnsatisfiable};
 use spotter_core::solver::{SchedulingInput, solve};
 use spotter_core::unavailable_offerings::UnavailableOfferings;
 
@@ -14,27 +14,25 @@ impl Simulation {
     pub(crate) fn schedule_pods(&mut self) {
         let pending: Vec<String> = self
             .state
-            .pods
-            .iter()
-            .filter(|(_, pod)| pod.is_pending() && !pod.daemon)
+            .pending_pods()
+            .filter(|(_, pod)| !pod.daemon)
             .map(|(key, _)| key.clone())
             .collect();
         if pending.is_empty() {
             return;
         }
+        // kube-scheduler filters on hard constraints only; preferences merely score nodes.
         let pods: Vec<Pod> = pending
             .iter()
             .filter_map(|key| self.state.pods.get(key))
-            .map(|pod| (*pod.pod).clone())
+            .map(|pod| without_preferences(&pod.pod))
             .collect();
-        // Without topology constraints a full node cannot matter, so only nodes with room for
-        // the smallest pending pod are considered.
+        // Without hard topology constraints a full node cannot matter, so only nodes with room
+        // for the smallest pending pod are considered.
         let topology = pods.iter().any(|pod| {
             !pod.topology_spread.is_empty()
                 || !pod.pod_affinity.required.is_empty()
                 || !pod.pod_anti_affinity.required.is_empty()
-                || !pod.pod_affinity.preferred.is_empty()
-                || !pod.pod_anti_affinity.preferred.is_empty()
         });
         let smallest = pods
             .iter()
@@ -107,11 +105,23 @@ impl Simulation {
     ) -> bool {
         let mut used_cpu = 0;
         let mut used_memory = 0;
-        for pod in node.pods.iter().filter_map(|pod| self.state.pods.get(pod)) {
-            used_cpu += pod.pod.requests.cpu_millicores;
-            used_memory += pod.pod.requests.memory_bytes;
+        for pod in node.pods.values() {
+            used_cpu += pod.requests.cpu_millicores;
+            used_memory += pod.requests.memory_bytes;
         }
         used_cpu + cpu <= node.allocatable.cpu_millicores
             && used_memory + memory <= node.allocatable.memory_bytes
     }
+}
+
+/// The pod with its soft constraints removed: `ScheduleAnyway` spreads, preferred node
+/// affinity and preferred pod (anti-)affinity.
+fn without_preferences(pod: &Pod) -> Pod {
+    let mut pod = pod.clone();
+    pod.topology_spread
+        .retain(|constraint| constraint.when_unsatisfiable == WhenUnsatisfiable::DoNotSchedule);
+    pod.preferred_node_affinity.clear();
+    pod.pod_affinity.preferred.clear();
+    pod.pod_anti_affinity.preferred.clear();
+    pod
 }

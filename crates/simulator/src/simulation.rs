@@ -6,11 +6,10 @@
 //! were scheduled.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::collections::{BTreeMap, BinaryHeap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use spotter_cloud::CloudProvider;
 use spotter_cloud::random::Random;
 use spotter_cloud::simulated::{CloudEvent, MarketModel, Outage, PoolOverride, SimulatedCloud};
 use spotter_controllers::pod_disruption_budget::{Amount, Budget, PodDisruptionBudget};
@@ -306,8 +305,7 @@ impl Simulation {
             }
             Event::Fault(index) => self.fault(index),
             Event::Sample => {
-                self.recorder
-                    .sample(self.now, &self.state, &self.claim_of_instance);
+                self.recorder.sample(self.now, &self.state);
                 let next = self.now + self.sample_interval;
                 if next < self.end {
                     self.at(next, Event::Sample);
@@ -411,12 +409,12 @@ impl Simulation {
         let Some(node) = self.state.nodes.remove(node_name) else {
             return;
         };
-        for pod in node.pods {
+        for pod in node.pods.into_keys() {
             let Some(state) = self.state.pods.get(&pod) else {
                 continue;
             };
             if state.daemon {
-                self.state.pods.remove(&pod);
+                self.state.remove_pod(&pod);
                 self.invariants.forget(&pod);
                 continue;
             }
@@ -493,9 +491,9 @@ impl Simulation {
                             .get(&pod)
                             .and_then(|state| state.node.clone());
                         if let Some(node) = node.and_then(|node| self.state.nodes.get_mut(&node)) {
-                            node.pods.remove(&pod);
+                            node.unbind(&pod, false, self.now);
                         }
-                        self.state.pods.remove(&pod);
+                        self.state.remove_pod(&pod);
                         format!("test-only: pod {pod} dropped without its owner")
                     }
                     None => "test-only: no pod to drop".to_string(),
@@ -508,24 +506,20 @@ impl Simulation {
     }
 
     fn sweep(&mut self) {
-        let known: BTreeSet<String> = self.state.pods.keys().cloned().collect();
         self.invariants
-            .check_ledger(&known, &mut self.recorder, self.now);
-        let instances = self.cloud.list();
-        self.invariants
-            .check_instances(&instances, &self.state, &mut self.recorder, self.now);
+            .check_ledger(&self.state.pods, &mut self.recorder, self.now);
+        self.invariants.check_instances(
+            self.cloud.instances(),
+            &self.state,
+            &mut self.recorder,
+            self.now,
+        );
     }
 
     fn finish(mut self) -> Report {
         self.sweep();
         let scenario = self.scenario.clone();
-        self.recorder.finish(
-            &scenario,
-            self.end,
-            &self.state,
-            &self.claim_of_instance,
-            &self.invariants,
-        )
+        self.recorder.finish(&scenario, self.end)
     }
 }
 

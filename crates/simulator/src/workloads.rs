@@ -3,7 +3,7 @@
 //! until each has run for its run time, DaemonSets put one pod on every node they tolerate.
 //! Also the life of a node from registration to Ready.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use spotter_controllers::state::{NodeState, PodState};
@@ -39,7 +39,7 @@ pub(crate) enum Removal {
 pub(crate) struct Workloads {
     owners: BTreeMap<String, Owner>,
     /// Live pods per Deployment.
-    deployment_pods: Vec<Vec<String>>,
+    deployment_pods: Vec<BTreeSet<String>>,
     /// Desired replicas per Deployment.
     desired: Vec<u32>,
     /// Per Job pod: the run it belongs to (bumped when restarted).
@@ -51,7 +51,7 @@ pub(crate) struct Workloads {
 impl Workloads {
     pub fn new(scenario: &Scenario) -> Self {
         Self {
-            deployment_pods: vec![Vec::new(); scenario.deployments.len()],
+            deployment_pods: vec![BTreeSet::new(); scenario.deployments.len()],
             desired: vec![0; scenario.deployments.len()],
             ..Self::default()
         }
@@ -73,8 +73,11 @@ impl Simulation {
             }
         } else if desired < current {
             // Pending pods go first, then the newest.
-            let mut pods = self.workloads.deployment_pods[index].clone();
-            pods.sort_by_key(|pod| {
+            let mut pods: Vec<String> = self.workloads.deployment_pods[index]
+                .iter()
+                .cloned()
+                .collect();
+            pods.sort_by_cached_key(|pod| {
                 let state = self.state.pods.get(pod);
                 (
                     state.is_some_and(|state| state.node.is_some()),
@@ -108,7 +111,7 @@ impl Simulation {
         let mut pod: Pod = template.clone();
         pod.name = format!("{}-{:06}", template.name, self.workloads.next_pod);
         let key = pod.id();
-        self.state.pods.insert(
+        self.state.insert_pod(
             key.clone(),
             PodState {
                 pod: Arc::new(pod),
@@ -121,7 +124,7 @@ impl Simulation {
         );
         self.workloads.owners.insert(key.clone(), owner);
         if let Owner::Deployment(index) = owner {
-            self.workloads.deployment_pods[index].push(key.clone());
+            self.workloads.deployment_pods[index].insert(key.clone());
         }
         self.invariants.created(&key);
         self.recorder.pod_created();
@@ -131,7 +134,7 @@ impl Simulation {
 
     /// Removes a pod; its owner replaces it unless it scaled down or the pod completed.
     pub(crate) fn remove_pod(&mut self, pod: &str, removal: Removal) {
-        let Some(state) = self.state.pods.remove(pod) else {
+        let Some(state) = self.state.remove_pod(pod) else {
             return;
         };
         if let Some(node) = state
@@ -139,14 +142,13 @@ impl Simulation {
             .as_ref()
             .and_then(|node| self.state.nodes.get_mut(node))
         {
-            node.pods.remove(pod);
-            node.last_pod_event = self.now;
+            node.unbind(pod, state.daemon, self.now);
         }
         self.invariants.forget(pod);
         self.workloads.runs.remove(pod);
         let owner = self.workloads.owners.remove(pod);
         if let Some(Owner::Deployment(index)) = owner {
-            self.workloads.deployment_pods[index].retain(|existing| existing != pod);
+            self.workloads.deployment_pods[index].remove(pod);
         }
         if state.node.is_some() {
             self.request_scheduling();
@@ -175,9 +177,10 @@ impl Simulation {
         state.nominated = None;
         state.retry_now = false;
         let waited = self.now.saturating_sub(state.created_at);
+        let bound = Arc::clone(&state.pod);
+        self.state.pod_bound(pod);
         if let Some(node) = self.state.nodes.get_mut(node) {
-            node.pods.insert(pod.to_string());
-            node.last_pod_event = self.now;
+            node.bind(pod.to_string(), bound, false, self.now);
         }
         self.recorder.pod_started(waited);
         if let Some(Owner::Job(index)) = self.workloads.owners.get(pod).copied() {
@@ -252,29 +255,28 @@ impl Simulation {
         node_labels.insert(labels::HOSTNAME.to_string(), name.clone());
         let mut taints = pool.taints.clone();
         taints.extend(pool.startup_taints.clone());
-        let mut node = NodeState {
-            name: name.clone(),
-            node_claim: claim_name.to_string(),
-            labels: node_labels,
+        let mut node = NodeState::new(
+            name.clone(),
+            claim_name.to_string(),
+            node_labels,
             taints,
-            allocatable: instance_type.allocatable.clone(),
-            unschedulable: false,
-            ready: false,
-            pods: Default::default(),
-            last_pod_event: self.now,
-        };
-        for daemon in &self.state.daemon_set_pods {
+            instance_type.allocatable.clone(),
+            self.now,
+        );
+        let daemon_set_pods = self.state.daemon_set_pods.clone();
+        for daemon in &daemon_set_pods {
             if first_untolerated(&pool.taints, &daemon.tolerations, true).is_some() {
                 continue;
             }
             let mut pod = daemon.clone();
             pod.name = format!("{}-{}", daemon.name, name);
             let key = pod.id();
-            node.pods.insert(key.clone());
-            self.state.pods.insert(
+            let pod = Arc::new(pod);
+            node.bind(key.clone(), Arc::clone(&pod), true, self.now);
+            self.state.insert_pod(
                 key,
                 PodState {
-                    pod: Arc::new(pod),
+                    pod,
                     node: Some(name.clone()),
                     nominated: None,
                     created_at: self.now,

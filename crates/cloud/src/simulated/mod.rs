@@ -151,6 +151,11 @@ impl SimulatedCloud {
         self.schedule(now, TimelineEntry::Interrupt(instance_id.to_string()));
     }
 
+    /// Every instance not terminated yet, without copying them.
+    pub fn instances(&self) -> impl Iterator<Item = &Instance> {
+        self.instances.values().map(|instance| &instance.instance)
+    }
+
     /// Running Spot instances, for faults that pick among them.
     pub fn spot_instances(&self) -> Vec<&Instance> {
         self.instances

@@ -223,7 +223,7 @@ struct Solver<'a> {
     signatures: Vec<Signature>,
     signature_index: HashMap<PodConstraints, usize>,
     unschedulable: Vec<Unschedulable>,
-    /// One available offering per distinct (zone, zone ID, capacity type), the fields
+    /// One offering per distinct (zone, zone ID, capacity type), the fields
     /// [`offering_allowed`] reads: they bound what [`Solver::domains`] can find.
     offering_domains: Vec<&'a Offering>,
 }
@@ -303,16 +303,6 @@ impl<'a> Solver<'a> {
                 placed: Vec::new(),
             });
         }
-        let mut seen_domains = BTreeSet::new();
-        let mut offering_domains = Vec::new();
-        for (instance_type, available) in input.instance_types.iter().zip(&available) {
-            for (offering, &available) in instance_type.offerings.iter().zip(available) {
-                let key = (&offering.zone, &offering.zone_id, offering.capacity_type);
-                if available && seen_domains.insert(key) {
-                    offering_domains.push(offering);
-                }
-            }
-        }
         let existing = input
             .nodes
             .iter()
@@ -326,7 +316,13 @@ impl<'a> Solver<'a> {
             .collect();
         let mut solver = Self {
             input,
-            offering_domains,
+            offering_domains: prepared
+                .offering_domains
+                .iter()
+                .map(|&(instance_type, offering)| {
+                    &input.instance_types[instance_type as usize].offerings[offering as usize]
+                })
+                .collect(),
             available,
             pools,
             nodes,

@@ -13,6 +13,9 @@ use crate::requirements::Requirements;
 pub struct PreparedPools {
     pools: Vec<PreparedPool>,
     instance_type_count: usize,
+    /// One offering (instance type index, offering index) per distinct zone, zone ID and
+    /// capacity type: every domain any instance type can offer.
+    pub(super) offering_domains: Vec<(u32, u16)>,
 }
 
 #[derive(Clone, Debug)]
@@ -54,9 +57,27 @@ impl PreparedPools {
                     .collect(),
             })
             .collect();
+        let mut offering_domains: Vec<(u32, u16)> = Vec::new();
+        for (type_index, instance_type) in instance_types.iter().enumerate() {
+            for (offering_index, offering) in instance_type.offerings.iter().enumerate() {
+                let seen = offering_domains
+                    .iter()
+                    .any(|&(known_type, known_offering)| {
+                        let known =
+                            &instance_types[known_type as usize].offerings[known_offering as usize];
+                        known.capacity_type == offering.capacity_type
+                            && known.zone == offering.zone
+                            && known.zone_id == offering.zone_id
+                    });
+                if !seen {
+                    offering_domains.push((type_index as u32, offering_index as u16));
+                }
+            }
+        }
         Self {
             pools,
             instance_type_count: instance_types.len(),
+            offering_domains,
         }
     }
 

@@ -1,0 +1,234 @@
+//! Interruption response: one action per notice, whichever source it came from and however
+//! often it is seen. Each case is a sequence of snapshots reconciled by one `Interruption`.
+
+mod support;
+
+use std::time::Duration;
+
+use spotter_controllers::interruption::Interruption;
+use support::*;
+
+struct Step {
+    now: Duration,
+    state: ClusterState,
+    expected: Vec<Action>,
+}
+
+struct Case {
+    name: &'static str,
+    steps: Vec<Step>,
+}
+
+fn run(cases: Vec<Case>) {
+    let settings = Settings::default();
+    let mut failures = Vec::new();
+    for case in cases {
+        let mut interruption = Interruption::default();
+        for (index, step) in case.steps.iter().enumerate() {
+            let actions = interruption.reconcile(&step.state, step.now, &settings);
+            if actions != step.expected {
+                failures.push(format!(
+                    "case {:?}, step {index} at {:?}:\n  expected {:#?}\n  actual   {:#?}",
+                    case.name, step.now, step.expected, actions
+                ));
+                break;
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+fn step(now: Duration, state: ClusterState, expected: Vec<Action>) -> Step {
+    Step {
+        now,
+        state,
+        expected,
+    }
+}
+
+/// A Spot `m5.xlarge` in `zone-a` (claim `c1`, instance `i-c1`) with its node, and another
+/// claim `c2` on `m5.large` in `zone-a`.
+fn cluster() -> ClusterStateBuilder {
+    state()
+        .pool(node_pool("batch").build())
+        .instance_types(catalog())
+        .claim_with_node(
+            claim("c1", "batch").launched("m5.xlarge", CapacityType::Spot, "zone-a", secs(0)),
+            secs(0),
+        )
+        .claim_with_node(claim("c2", "batch").spot(secs(0)), secs(0))
+}
+
+#[test]
+fn interruption_notices() {
+    let terminate_at = secs(130);
+    let c1_offering = offering(CapacityType::Spot, "m5.xlarge", "zone-a");
+    let interrupted = |now: Duration| {
+        vec![
+            mark_unavailable(c1_offering.clone(), now + secs(180), "spot interruption"),
+            delete("c1", DisruptionReason::SpotInterrupted, Some(terminate_at)),
+        ]
+    };
+    let queue = || spot_notice("c1", secs(10), terminate_at);
+    let agent = || spot_notice("c1", secs(11), terminate_at);
+    run(vec![
+        Case {
+            name: "a Spot interruption marks exactly its offering and deletes with the deadline",
+            steps: vec![step(
+                secs(10),
+                cluster().notice(queue()).build(),
+                interrupted(secs(10)),
+            )],
+        },
+        Case {
+            name: "the same notice seen again acts once",
+            steps: vec![
+                step(
+                    secs(10),
+                    cluster().notice(queue()).build(),
+                    interrupted(secs(10)),
+                ),
+                step(secs(12), cluster().notice(queue()).build(), vec![]),
+                step(secs(20), cluster().notice(queue()).build(), vec![]),
+            ],
+        },
+        Case {
+            name: "the same notice twice in one snapshot acts once",
+            steps: vec![step(
+                secs(10),
+                cluster().notice(queue()).notice(queue()).build(),
+                interrupted(secs(10)),
+            )],
+        },
+        Case {
+            name: "the notice from the queue and from the node agent acts once",
+            steps: vec![
+                step(
+                    secs(10),
+                    cluster().notice(queue()).build(),
+                    interrupted(secs(10)),
+                ),
+                step(
+                    secs(11),
+                    cluster().notice(queue()).notice(agent()).build(),
+                    vec![],
+                ),
+            ],
+        },
+        Case {
+            name: "both sources in one snapshot act once",
+            steps: vec![step(
+                secs(11),
+                cluster().notice(queue()).notice(agent()).build(),
+                interrupted(secs(11)),
+            )],
+        },
+        Case {
+            name: "the agent's copy with a termination time a second off still acts once",
+            steps: vec![step(
+                secs(11),
+                cluster()
+                    .notice(queue())
+                    .notice(spot_notice("c1", secs(11), terminate_at + secs(1)))
+                    .build(),
+                interrupted(secs(11)),
+            )],
+        },
+        Case {
+            name: "a rebalance recommendation changes nothing",
+            steps: vec![step(
+                secs(10),
+                cluster()
+                    .notice(notice("c1", NoticeKind::RebalanceRecommendation, secs(10)))
+                    .build(),
+                vec![],
+            )],
+        },
+        Case {
+            name: "a state change drains without a deadline and marks nothing",
+            steps: vec![step(
+                secs(10),
+                cluster()
+                    .notice(notice("c1", NoticeKind::StateChange, secs(10)))
+                    .build(),
+                vec![delete("c1", DisruptionReason::InstanceStopped, None)],
+            )],
+        },
+        Case {
+            name: "a scheduled change drains without a deadline and marks nothing",
+            steps: vec![step(
+                secs(10),
+                cluster()
+                    .notice(notice("c2", NoticeKind::ScheduledChange, secs(10)))
+                    .build(),
+                vec![delete("c2", DisruptionReason::ScheduledChange, None)],
+            )],
+        },
+        Case {
+            name: "a notice for an unknown instance changes nothing",
+            steps: vec![step(
+                secs(10),
+                cluster()
+                    .notice(spot_notice("elsewhere", secs(10), terminate_at))
+                    .notice(notice("elsewhere", NoticeKind::StateChange, secs(10)))
+                    .build(),
+                vec![],
+            )],
+        },
+        Case {
+            name: "a Spot interruption for a claim already deleted as empty adds the deadline",
+            steps: vec![step(
+                secs(10),
+                state()
+                    .pool(node_pool("batch").build())
+                    .instance_types(catalog())
+                    .claim_with_node(
+                        claim("c1", "batch")
+                            .launched("m5.xlarge", CapacityType::Spot, "zone-a", secs(0))
+                            .deleting(DisruptionReason::Empty, secs(5)),
+                        secs(0),
+                    )
+                    .notice(queue())
+                    .build(),
+                interrupted(secs(10)),
+            )],
+        },
+        Case {
+            name: "a state change for a claim already being deleted changes nothing",
+            steps: vec![step(
+                secs(10),
+                state()
+                    .pool(node_pool("batch").build())
+                    .instance_types(catalog())
+                    .claim_with_node(
+                        claim("c1", "batch")
+                            .spot(secs(0))
+                            .deleting(DisruptionReason::Empty, secs(5)),
+                        secs(0),
+                    )
+                    .notice(notice("c1", NoticeKind::StateChange, secs(10)))
+                    .build(),
+                vec![],
+            )],
+        },
+        Case {
+            name: "a notice that arrived before its claim was known acts once the claim is",
+            steps: vec![
+                step(
+                    secs(10),
+                    state()
+                        .pool(node_pool("batch").build())
+                        .instance_types(catalog())
+                        .notice(queue())
+                        .build(),
+                    vec![],
+                ),
+                step(
+                    secs(11),
+                    cluster().notice(queue()).build(),
+                    interrupted(secs(11)),
+                ),
+            ],
+        },
+    ]);
+}
