@@ -7,6 +7,7 @@
 //! take them again) is computed once per signature, which keeps the solver close to linear in
 //! the number of pods.
 
+mod allowed_offerings;
 mod constraints;
 mod node_claim;
 mod prepared_pools;
@@ -25,6 +26,7 @@ use crate::resources::{self, Resources};
 use crate::taints::first_untolerated;
 use crate::unavailable_offerings::UnavailableOfferings;
 
+use allowed_offerings::AllowedOfferings;
 use constraints::{PodConstraints, Relaxation};
 use node_claim::ClaimState;
 use topology::{CandidateDomains, ExistingNode, Narrowing, PodTopology, Topology};
@@ -226,6 +228,8 @@ struct Solver<'a> {
     /// One offering per distinct (zone, zone ID, capacity type), the fields
     /// [`offering_allowed`] reads: they bound what [`Solver::domains`] can find.
     offering_domains: Vec<&'a Offering>,
+    /// For every instance type and offering, its index in `offering_domains`.
+    domain_of: std::sync::Arc<Vec<Vec<u8>>>,
 }
 
 impl<'a> Solver<'a> {
@@ -316,6 +320,7 @@ impl<'a> Solver<'a> {
             .collect();
         let mut solver = Self {
             input,
+            domain_of: std::sync::Arc::clone(&prepared.domain_of),
             offering_domains: prepared
                 .offering_domains
                 .iter()
@@ -605,8 +610,14 @@ impl<'a> Solver<'a> {
             return Err(true);
         };
         let used = claim.used.plus(requests);
+        // The claim's candidates already have an available offering its requirements allow;
+        // only a pod that narrows zones or capacity types can take that away.
+        let narrows_offerings = [labels::ZONE, labels::CAPACITY_TYPE, labels::ZONE_ID]
+            .iter()
+            .any(|key| constraints.requirements.has_key(key));
         let mut requirements = claim.requirements.clone();
         requirements.add_all(&constraints.requirements);
+        let allowed = narrows_offerings.then(|| self.allowed(&requirements));
         let candidates: Vec<u32> = claim
             .instance_types
             .iter()
@@ -614,13 +625,22 @@ impl<'a> Solver<'a> {
             .filter(|&index| {
                 fit.contains(index)
                     && used.fits_in(&self.input.instance_types[index as usize].allocatable)
-                    && self.has_available_offering(index, &requirements)
+                    && allowed
+                        .as_ref()
+                        .is_none_or(|allowed| self.has_available_offering(index, allowed))
             })
             .collect();
         if candidates.is_empty() {
             return Err(false);
         }
-        let (zones, capacity_types) = self.domains(&candidates, &requirements);
+        let (zones, capacity_types) = match &claim.domains {
+            Some((count, zones, capacity_types))
+                if !narrows_offerings && *count == candidates.len() =>
+            {
+                (zones.clone(), capacity_types.clone())
+            }
+            _ => self.domains(&candidates, &requirements),
+        };
         let hostname = claim.hostname.clone();
         let candidate = CandidateDomains {
             hostname: &hostname,
@@ -659,7 +679,14 @@ impl<'a> Solver<'a> {
         );
         let largest = self.largest_allocatable(&candidates);
         let claim = &mut self.claims[claim_index];
-        claim.add_pod(pod_index, requests, requirements, candidates, largest);
+        claim.add_pod(
+            pod_index,
+            requests,
+            requirements,
+            candidates,
+            largest,
+            (zones, capacity_types),
+        );
         Ok(())
     }
 
@@ -855,6 +882,7 @@ impl<'a> Solver<'a> {
         requirements.add_all(&constraints.requirements);
         let mut matching_requirements = 0;
         let mut first_conflict = None;
+        let allowed = self.allowed(&requirements);
         let instance_types: Vec<u32> = pool
             .instance_types
             .iter()
@@ -869,7 +897,7 @@ impl<'a> Solver<'a> {
                     return false;
                 }
                 matching_requirements += 1;
-                self.has_available_offering(index, &requirements)
+                self.has_available_offering(index, &allowed)
             })
             .collect();
         if instance_types.is_empty() {
@@ -898,13 +926,21 @@ impl<'a> Solver<'a> {
         })
     }
 
-    fn has_available_offering(&self, index: u32, requirements: &Requirements) -> bool {
-        let instance_type = &self.input.instance_types[index as usize];
-        instance_type
-            .offerings
+    fn has_available_offering(&self, index: u32, allowed: &AllowedOfferings<'_>) -> bool {
+        self.available[index as usize]
             .iter()
-            .zip(&self.available[index as usize])
-            .any(|(offering, &available)| available && offering_allowed(offering, requirements))
+            .enumerate()
+            .any(|(offering, &available)| available && allowed.allows(index, offering))
+    }
+
+    /// Which offerings `requirements` allow.
+    fn allowed<'r>(&'r self, requirements: &'r Requirements) -> AllowedOfferings<'r> {
+        AllowedOfferings::new(
+            &self.domain_of,
+            &self.offering_domains,
+            self.input.instance_types,
+            requirements,
+        )
     }
 
     /// The zones and capacity types that some available offering of `candidates` allows.
@@ -915,6 +951,7 @@ impl<'a> Solver<'a> {
     ) -> (Vec<String>, Vec<String>) {
         // Every zone and capacity type any candidate could add: once all are found, the
         // remaining candidates cannot change the answer.
+        let allowed = self.allowed(requirements);
         let mut reachable_zones = BTreeSet::new();
         let mut reachable_capacity_types = BTreeSet::new();
         for offering in &self.offering_domains {
@@ -927,12 +964,13 @@ impl<'a> Solver<'a> {
         let mut capacity_types = BTreeSet::new();
         for &index in candidates {
             let instance_type = &self.input.instance_types[index as usize];
-            for (offering, &available) in instance_type
+            for (position, (offering, &available)) in instance_type
                 .offerings
                 .iter()
                 .zip(&self.available[index as usize])
+                .enumerate()
             {
-                if available && offering_allowed(offering, requirements) {
+                if available && allowed.allows(index, position) {
                     if !zones.contains(offering.zone.as_str()) {
                         zones.insert(offering.zone.clone());
                     }
@@ -973,9 +1011,10 @@ impl<'a> Solver<'a> {
                 Requirement::in_values(capacity_types),
             );
         }
+        let allowed = self.allowed(requirements);
         let candidates: Vec<u32> = candidates
             .into_iter()
-            .filter(|&index| self.has_available_offering(index, requirements))
+            .filter(|&index| self.has_available_offering(index, &allowed))
             .collect();
         let (zones, capacity_types) = self.domains(&candidates, requirements);
         (candidates, zones, capacity_types)
@@ -1006,7 +1045,18 @@ impl<'a> Solver<'a> {
     fn largest_allocatable(&self, candidates: &[u32]) -> Resources {
         let mut largest = Resources::new();
         for &index in candidates {
-            largest = largest.max(&self.input.instance_types[index as usize].allocatable);
+            let allocatable = &self.input.instance_types[index as usize].allocatable;
+            largest.cpu_millicores = largest.cpu_millicores.max(allocatable.cpu_millicores);
+            largest.memory_bytes = largest.memory_bytes.max(allocatable.memory_bytes);
+            largest.pods = largest.pods.max(allocatable.pods);
+            largest.ephemeral_storage_bytes = largest
+                .ephemeral_storage_bytes
+                .max(allocatable.ephemeral_storage_bytes);
+            for (name, value) in &allocatable.extended {
+                if *value > largest.get(name) {
+                    largest.set(name, *value);
+                }
+            }
         }
         largest
     }
@@ -1016,10 +1066,11 @@ impl<'a> Solver<'a> {
         let mut node_claims = Vec::new();
         for claim in &self.claims {
             let pool = self.pools[claim.pool].pool;
+            let allowed = self.allowed(&claim.requirements);
             // As Karpenter's Results.TruncateInstanceTypes: a claim whose cheapest types no longer
             // meet minValues is dropped and its pods reported.
             if claim.instance_types.len() > MAX_INSTANCE_TYPES {
-                let kept = claim.ranked(self.input.instance_types, &self.available);
+                let kept = claim.ranked(self.input.instance_types, &self.available, &allowed);
                 if !self.min_values_met(&kept, &claim.requirements) {
                     unschedulable.extend(claim.pods.iter().map(|&pod| Unschedulable {
                         pod,
@@ -1031,7 +1082,12 @@ impl<'a> Solver<'a> {
                     continue;
                 }
             }
-            node_claims.push(claim.finish(pool, self.input.instance_types, &self.available));
+            node_claims.push(claim.finish(
+                pool,
+                self.input.instance_types,
+                &self.available,
+                &allowed,
+            ));
         }
         let existing_nodes = self
             .nodes

@@ -2,13 +2,14 @@
 //! instance types still possible, and how it turns into a [`PlannedNodeClaim`] with its launch
 //! choice (Spot before on-demand, then the lowest price).
 
-use crate::instance_type::{InstanceType, offering_allowed};
+use crate::instance_type::InstanceType;
 use crate::labels;
 use crate::node_pool::NodePool;
 use crate::offering::CapacityType;
 use crate::requirements::Requirements;
 use crate::resources::Resources;
 
+use super::allowed_offerings::AllowedOfferings;
 use super::{Launch, PlannedNodeClaim};
 
 /// The most instance types a NodeClaim carries to a launch (Karpenter v1, and CreateFleet's
@@ -27,6 +28,9 @@ pub(super) struct ClaimState {
     /// The largest allocatable of any candidate, resource by resource: a quick upper bound.
     largest: Resources,
     pub pods: Vec<usize>,
+    /// The zones and capacity types the candidates offer, with the number of candidates they
+    /// were computed for (a filtered candidate list of the same length is the same list).
+    pub domains: Option<(usize, Vec<String>, Vec<String>)>,
 }
 
 impl ClaimState {
@@ -50,6 +54,7 @@ impl ClaimState {
             used: daemon_overhead.plus(requests),
             largest,
             pods: vec![pod],
+            domains: None,
         }
     }
 
@@ -68,11 +73,13 @@ impl ClaimState {
         requirements: Requirements,
         instance_types: Vec<u32>,
         largest: Resources,
+        domains: (Vec<String>, Vec<String>),
     ) {
         if requirements != self.requirements {
             self.requirements = requirements;
             self.version += 1;
         }
+        self.domains = Some((instance_types.len(), domains.0, domains.1));
         self.instance_types = instance_types;
         self.used.add(requests);
         self.largest = largest;
@@ -81,17 +88,23 @@ impl ClaimState {
 
     /// The candidate instance types a launch is given: at most [`MAX_INSTANCE_TYPES`], cheapest
     /// available offering first.
-    pub fn ranked(&self, instance_types: &[InstanceType], available: &[Vec<bool>]) -> Vec<u32> {
+    pub fn ranked(
+        &self,
+        instance_types: &[InstanceType],
+        available: &[Vec<bool>],
+        allowed: &AllowedOfferings<'_>,
+    ) -> Vec<u32> {
         let cheapest = |index: u32| {
             let instance_type = &instance_types[index as usize];
             instance_type
                 .offerings
                 .iter()
                 .zip(&available[index as usize])
-                .filter(|(offering, available)| {
-                    **available && offering_allowed(offering, &self.requirements)
+                .enumerate()
+                .filter(|(position, (_, available))| {
+                    **available && allowed.allows(index, *position)
                 })
-                .map(|(offering, _)| offering.price_per_hour)
+                .map(|(_, (offering, _))| offering.price_per_hour)
                 .min_by(f64::total_cmp)
                 .unwrap_or(f64::INFINITY)
         };
@@ -112,19 +125,21 @@ impl ClaimState {
         pool: &NodePool,
         instance_types: &[InstanceType],
         available: &[Vec<bool>],
+        allowed: &AllowedOfferings<'_>,
     ) -> PlannedNodeClaim {
-        let ranked = self.ranked(instance_types, available);
+        let ranked = self.ranked(instance_types, available, allowed);
         let mut zones = std::collections::BTreeSet::new();
         let mut capacity_types = std::collections::BTreeSet::new();
         let mut best: Option<(CapacityType, f64, u32, &str)> = None;
         for &index in &ranked {
             let instance_type = &instance_types[index as usize];
-            for (offering, &is_available) in instance_type
+            for (position, (offering, &is_available)) in instance_type
                 .offerings
                 .iter()
                 .zip(&available[index as usize])
+                .enumerate()
             {
-                if !is_available || !offering_allowed(offering, &self.requirements) {
+                if !is_available || !allowed.allows(index, position) {
                     continue;
                 }
                 zones.insert(offering.zone.as_str());

@@ -16,6 +16,8 @@ pub struct PreparedPools {
     /// One offering (instance type index, offering index) per distinct zone, zone ID and
     /// capacity type: every domain any instance type can offer.
     pub(super) offering_domains: Vec<(u32, u16)>,
+    /// For every instance type and offering, the index of its domain in `offering_domains`.
+    pub(super) domain_of: std::sync::Arc<Vec<Vec<u8>>>,
 }
 
 #[derive(Clone, Debug)]
@@ -58,26 +60,32 @@ impl PreparedPools {
             })
             .collect();
         let mut offering_domains: Vec<(u32, u16)> = Vec::new();
+        let mut domain_of = Vec::with_capacity(instance_types.len());
         for (type_index, instance_type) in instance_types.iter().enumerate() {
+            let mut domains = Vec::with_capacity(instance_type.offerings.len());
             for (offering_index, offering) in instance_type.offerings.iter().enumerate() {
-                let seen = offering_domains
+                let known = offering_domains
                     .iter()
-                    .any(|&(known_type, known_offering)| {
+                    .position(|&(known_type, known_offering)| {
                         let known =
                             &instance_types[known_type as usize].offerings[known_offering as usize];
                         known.capacity_type == offering.capacity_type
                             && known.zone == offering.zone
                             && known.zone_id == offering.zone_id
                     });
-                if !seen {
+                let domain = known.unwrap_or_else(|| {
                     offering_domains.push((type_index as u32, offering_index as u16));
-                }
+                    offering_domains.len() - 1
+                });
+                domains.push(u8::try_from(domain).unwrap_or(u8::MAX));
             }
+            domain_of.push(domains);
         }
         Self {
             pools,
             instance_type_count: instance_types.len(),
             offering_domains,
+            domain_of: std::sync::Arc::new(domain_of),
         }
     }
 
