@@ -5,12 +5,13 @@
 
 use std::collections::BTreeMap;
 
-use crate::instance_type::{InstanceType, karpenter_allocatable};
+use crate::instance_type::InstanceType;
 use crate::label_selector::LabelSelector;
 use crate::labels;
 use crate::node::Node;
 use crate::node_pool::NodePool;
 use crate::offering::{CapacityType, Offering};
+use crate::overhead::karpenter_allocatable;
 use crate::pod::{
     PodAffinityTerm, TopologySpreadConstraint, WeightedNodeSelectorTerm, WhenUnsatisfiable,
 };
@@ -424,7 +425,16 @@ impl InstanceTypeBuilder {
             ephemeral_storage_bytes: 20 << 30,
             extended: Vec::new(),
         };
-        let allocatable = karpenter_allocatable(self.vcpus, self.memory_mib, self.max_pods);
+        let arm64 = self
+            .labels
+            .get(labels::ARCH)
+            .is_some_and(|arch| arch == "arm64");
+        let allocatable = karpenter_allocatable(
+            u32::try_from(self.vcpus).unwrap_or(0),
+            u64::try_from(self.memory_mib).unwrap_or(0),
+            u32::try_from(self.max_pods).unwrap_or(0),
+            arm64,
+        );
         let mut labels = self.labels;
         labels.insert(labels::INSTANCE_CPU.into(), self.vcpus.to_string());
         labels.insert(labels::INSTANCE_MEMORY.into(), self.memory_mib.to_string());

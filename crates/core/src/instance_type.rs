@@ -87,34 +87,6 @@ pub fn offering_allowed(offering: &Offering, requirements: &Requirements) -> boo
             .is_none_or(|zone_id| requirements.allows(labels::ZONE_ID, zone_id))
 }
 
-/// Karpenter's default overhead for a node: kube-reserved CPU (6% of the first core, 1% of the
-/// second, 0.5% of the third and fourth, 0.25% of the rest), kube-reserved memory
-/// (11 MiB per pod + 255 MiB), the 100 MiB eviction threshold, and the 7.5% of memory the
-/// hypervisor keeps. Returns allocatable for a machine of `vcpus`, `memory_mib` and `max_pods`.
-pub fn karpenter_allocatable(vcpus: i64, memory_mib: i64, max_pods: i64) -> Resources {
-    const MIB: i64 = 1 << 20;
-    let mut reserved_cpu_millicores = 0;
-    for core in 0..vcpus {
-        reserved_cpu_millicores += match core {
-            0 => 60,
-            1 => 10,
-            2 | 3 => 5,
-            _ => 0,
-        };
-    }
-    // 0.25% of each core past the fourth, computed in tenths of a millicore to stay exact.
-    reserved_cpu_millicores += ((vcpus - 4).max(0) * 25 + 9) / 10;
-    let usable_memory_mib = memory_mib - (memory_mib as f64 * 0.075).ceil() as i64;
-    let reserved_memory_mib = 11 * max_pods + 255 + 100;
-    Resources {
-        cpu_millicores: vcpus * 1000 - reserved_cpu_millicores,
-        memory_bytes: (usable_memory_mib - reserved_memory_mib) * MIB,
-        pods: max_pods,
-        ephemeral_storage_bytes: 17 * 1024 * MIB,
-        extended: Vec::new(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,14 +159,5 @@ mod tests {
                 .map(|o| o.capacity_type),
             Some(CapacityType::OnDemand)
         );
-    }
-
-    #[test]
-    fn karpenter_overhead_matches_published_allocatable() {
-        // m5.large: 2 vCPU, 8 GiB, 29 pods -> Karpenter documents 1930m and 6903Mi.
-        let allocatable = karpenter_allocatable(2, 8192, 29);
-        assert_eq!(allocatable.cpu_millicores, 1930);
-        assert_eq!(allocatable.pods, 29);
-        assert_eq!(allocatable.memory_bytes / (1 << 20), 6903);
     }
 }

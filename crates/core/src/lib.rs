@@ -14,6 +14,7 @@ pub mod labels;
 pub mod node;
 pub mod node_pool;
 pub mod offering;
+pub mod overhead;
 pub mod pod;
 pub mod quantity;
 pub mod requirements;
