@@ -12,10 +12,12 @@ use crate::simulation::Simulation;
 
 impl Simulation {
     pub(crate) fn schedule_pods(&mut self) {
+        // A pod the provisioner planned onto a node that is not Ready yet waits for that node:
+        // room elsewhere was ruled out when it was planned.
         let pending: Vec<String> = self
             .state
             .pending_pods()
-            .filter(|(_, pod)| !pod.daemon)
+            .filter(|(_, pod)| !pod.daemon && !self.waits_for_its_node(pod))
             .map(|(key, _)| key.clone())
             .collect();
         if pending.is_empty() {
@@ -95,6 +97,21 @@ impl Simulation {
         if returned {
             self.request_reconcile(self.now);
         }
+    }
+
+    /// Whether the pod is nominated to a NodeClaim whose node is not Ready yet.
+    fn waits_for_its_node(&self, pod: &spotter_controllers::state::PodState) -> bool {
+        pod.nominated
+            .as_ref()
+            .and_then(|claim| self.state.node_claims.get(claim))
+            .is_some_and(|claim| {
+                claim.deletion.is_none()
+                    && claim
+                        .node
+                        .as_ref()
+                        .and_then(|node| self.state.nodes.get(node))
+                        .is_none_or(|node| !node.ready)
+            })
     }
 
     /// Whether a node has room for `(cpu millicores, memory bytes)` beside its pods.
