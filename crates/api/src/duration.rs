@@ -19,8 +19,17 @@ pub fn parse(text: &str, allow_never: bool) -> Result<Option<Duration>, String> 
             if allow_never { ", or Never" } else { "" }
         )
     };
+    seconds(text, false)
+        .map(|total| Some(Duration::from_secs(total)))
+        .ok_or_else(expected)
+}
+
+/// The seconds in a duration made of whole numbers each followed by a unit, `h`, `m` or `s`
+/// (and `d` for 24 hours when `allow_days`); `None` when the text is not such a duration or
+/// overflows.
+pub fn seconds(text: &str, allow_days: bool) -> Option<u64> {
     if text.is_empty() {
-        return Err(expected());
+        return None;
     }
     let mut total: u64 = 0;
     let mut digits = String::new();
@@ -30,22 +39,19 @@ pub fn parse(text: &str, allow_never: bool) -> Result<Option<Duration>, String> 
             continue;
         }
         let unit = match character {
-            'h' => 3600,
+            'd' if allow_days => 86_400,
+            'h' => 3_600,
             'm' => 60,
             's' => 1,
-            _ => return Err(expected()),
+            _ => return None,
         };
-        let value: u64 = digits.parse().map_err(|_| expected())?;
+        let value: u64 = digits.parse().ok()?;
         total = value
             .checked_mul(unit)
-            .and_then(|seconds| total.checked_add(seconds))
-            .ok_or_else(expected)?;
+            .and_then(|seconds| total.checked_add(seconds))?;
         digits.clear();
     }
-    if !digits.is_empty() {
-        return Err(expected());
-    }
-    Ok(Some(Duration::from_secs(total)))
+    digits.is_empty().then_some(total)
 }
 
 #[cfg(test)]

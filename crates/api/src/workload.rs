@@ -338,7 +338,8 @@ fn affinity_term(
     })
 }
 
-fn label_selector(
+/// Converts a label selector at `field`; an absent selector selects everything.
+pub fn label_selector(
     selector: Option<&meta_v1::LabelSelector>,
     field: &str,
 ) -> Result<LabelSelector, FieldError> {

@@ -15,34 +15,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if trimmed == "0" {
         return Ok(Duration::ZERO);
     }
-    if trimmed.is_empty() {
-        return Err(expected());
-    }
-    let mut total: u64 = 0;
-    let mut digits = String::new();
-    for character in trimmed.chars() {
-        if character.is_ascii_digit() {
-            digits.push(character);
-            continue;
-        }
-        let unit: u64 = match character {
-            'd' => 86_400,
-            'h' => 3_600,
-            'm' => 60,
-            's' => 1,
-            _ => return Err(expected()),
-        };
-        let value: u64 = digits.parse().map_err(|_| expected())?;
-        total = value
-            .checked_mul(unit)
-            .and_then(|seconds| total.checked_add(seconds))
-            .ok_or_else(expected)?;
-        digits.clear();
-    }
-    if !digits.is_empty() {
-        return Err(expected());
-    }
-    Ok(Duration::from_secs(total))
+    spotter_api::duration::seconds(trimmed, true)
+        .map(Duration::from_secs)
+        .ok_or_else(expected)
 }
 
 /// Formats a duration the way scenarios write it, largest units first (`1d12h`, `1h30m`,

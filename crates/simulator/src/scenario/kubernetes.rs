@@ -16,7 +16,7 @@ use serde_yaml_ng::Value;
 use spotter_api::document::{Document, documents};
 use spotter_api::workload::convert_pod_spec;
 use spotter_api::{FieldError, ManifestError, Manifests};
-use spotter_core::label_selector::{LabelSelector, SelectorExpression, SelectorOperator};
+use spotter_core::label_selector::LabelSelector;
 use spotter_core::node_pool::NodePool;
 use spotter_core::pod::Pod;
 
@@ -423,42 +423,12 @@ fn pod_template(
     convert_pod_spec(namespace, name, &labels, spec, "spec.template.spec")
 }
 
-/// A `metav1.LabelSelector`, converted.
+/// A `metav1.LabelSelector`, converted as the API layer converts pod selectors.
 fn label_selector(
     selector: &meta_v1::LabelSelector,
     field: &str,
 ) -> Result<LabelSelector, FieldError> {
-    let match_expressions = selector
-        .match_expressions
-        .iter()
-        .flatten()
-        .enumerate()
-        .map(|(index, expression)| {
-            let operator = match expression.operator.as_str() {
-                "In" => SelectorOperator::In,
-                "NotIn" => SelectorOperator::NotIn,
-                "Exists" => SelectorOperator::Exists,
-                "DoesNotExist" => SelectorOperator::DoesNotExist,
-                other => {
-                    return Err(FieldError::new(
-                        format!("{field}.matchExpressions[{index}].operator"),
-                        format!(
-                            "unknown operator {other:?}: expected In, NotIn, Exists or DoesNotExist"
-                        ),
-                    ));
-                }
-            };
-            Ok(SelectorExpression {
-                key: expression.key.clone(),
-                operator,
-                values: expression.values.clone().unwrap_or_default(),
-            })
-        })
-        .collect::<Result<_, _>>()?;
-    Ok(LabelSelector {
-        match_labels: selector.match_labels.clone().unwrap_or_default(),
-        match_expressions,
-    })
+    spotter_api::workload::label_selector(Some(selector), field)
 }
 
 /// A PodDisruptionBudget count or percentage.
