@@ -10,9 +10,26 @@ use crate::state::{ClusterState, DisruptionReason};
 
 /// Decides which empty nodes to remove; returns when the next one becomes eligible.
 pub fn reconcile(state: &ClusterState, now: Duration) -> (Vec<Action>, Option<Duration>) {
-    // Most of the time no node is empty: find that out without a lookup per NodeClaim.
-    if !state.nodes.values().any(|node| node.workload_pods() == 0) {
+    // Most of the time no node has been empty for long enough: find that out without a lookup
+    // per NodeClaim, with the shortest consolidateAfter of any pool.
+    let Some(shortest) = state
+        .node_pools
+        .iter()
+        .filter_map(|pool| pool.disruption.consolidate_after)
+        .min()
+    else {
         return (Vec::new(), None);
+    };
+    let earliest = state
+        .nodes
+        .values()
+        .filter(|node| node.ready && node.workload_pods() == 0)
+        .map(|node| node.last_pod_event + shortest)
+        .min();
+    match earliest {
+        None => return (Vec::new(), None),
+        Some(earliest) if earliest > now => return (Vec::new(), Some(earliest)),
+        Some(_) => {}
     }
     let mut actions = Vec::new();
     let mut wake_at: Option<Duration> = None;

@@ -46,7 +46,13 @@ impl Simulation {
             .nodes
             .values()
             .filter(|node| {
-                node.ready && !node.unschedulable && !self.state.node_is_deleting(&node.name)
+                node.ready
+                    && !node.unschedulable
+                    && self
+                        .state
+                        .node_claims
+                        .get(&node.node_claim)
+                        .is_none_or(|claim| claim.deletion.is_none())
             })
             .filter(|node| topology || self.has_room(node, smallest))
             .map(|node| self.state.solver_node(node, std::iter::empty()))

@@ -3,7 +3,7 @@
 //! until each has run for its run time, DaemonSets put one pod on every node they tolerate.
 //! Also the life of a node from registration to Ready.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use spotter_controllers::state::{NodeState, PodState};
@@ -37,9 +37,10 @@ pub(crate) enum Removal {
 /// Pod ownership and counters.
 #[derive(Debug, Default)]
 pub(crate) struct Workloads {
-    owners: BTreeMap<String, Owner>,
+    /// Each pod's owner and creation sequence number.
+    owners: BTreeMap<String, (Owner, u64)>,
     /// Live pods per Deployment.
-    deployment_pods: Vec<BTreeSet<String>>,
+    deployment_pods: Vec<BTreeMap<u64, String>>,
     /// Desired replicas per Deployment.
     desired: Vec<u32>,
     /// Per Job pod: the run it belongs to (bumped when restarted).
@@ -51,7 +52,7 @@ pub(crate) struct Workloads {
 impl Workloads {
     pub fn new(scenario: &Scenario) -> Self {
         Self {
-            deployment_pods: vec![BTreeSet::new(); scenario.deployments.len()],
+            deployment_pods: vec![BTreeMap::new(); scenario.deployments.len()],
             desired: vec![0; scenario.deployments.len()],
             ..Self::default()
         }
@@ -72,19 +73,34 @@ impl Simulation {
                 self.create_pod(Owner::Deployment(index));
             }
         } else if desired < current {
-            // Pending pods go first, then the newest.
-            let mut pods: Vec<String> = self.workloads.deployment_pods[index]
+            // Pending pods go first, newest first, then the newest running ones.
+            let excess = (current - desired) as usize;
+            let mut pending: Vec<(u64, &String)> = self
+                .state
+                .pending
                 .iter()
-                .cloned()
+                .filter_map(|key| match self.workloads.owners.get(key) {
+                    Some((Owner::Deployment(owner), sequence)) if *owner == index => {
+                        Some((*sequence, key))
+                    }
+                    _ => None,
+                })
                 .collect();
-            pods.sort_by_cached_key(|pod| {
-                let state = self.state.pods.get(pod);
-                (
-                    state.is_some_and(|state| state.node.is_some()),
-                    std::cmp::Reverse(state.map(|state| state.created_at)),
-                )
-            });
-            for pod in pods.into_iter().take((current - desired) as usize) {
+            pending.sort_unstable_by(|left, right| right.0.cmp(&left.0));
+            let mut chosen: Vec<String> = pending
+                .into_iter()
+                .take(excess)
+                .map(|(_, key)| key.clone())
+                .collect();
+            for key in self.workloads.deployment_pods[index].values().rev() {
+                if chosen.len() >= excess {
+                    break;
+                }
+                if !chosen.contains(key) {
+                    chosen.push(key.clone());
+                }
+            }
+            for pod in chosen {
                 self.remove_pod(&pod, Removal::ScaledDown);
             }
         }
@@ -122,9 +138,10 @@ impl Simulation {
                 retry_now: false,
             },
         );
-        self.workloads.owners.insert(key.clone(), owner);
+        let sequence = self.workloads.next_pod;
+        self.workloads.owners.insert(key.clone(), (owner, sequence));
         if let Owner::Deployment(index) = owner {
-            self.workloads.deployment_pods[index].insert(key.clone());
+            self.workloads.deployment_pods[index].insert(sequence, key.clone());
         }
         self.invariants.created(&key);
         self.recorder.pod_created();
@@ -146,10 +163,11 @@ impl Simulation {
         }
         self.invariants.forget(pod);
         self.workloads.runs.remove(pod);
-        let owner = self.workloads.owners.remove(pod);
-        if let Some(Owner::Deployment(index)) = owner {
-            self.workloads.deployment_pods[index].remove(pod);
+        let owned = self.workloads.owners.remove(pod);
+        if let Some((Owner::Deployment(index), sequence)) = owned {
+            self.workloads.deployment_pods[index].remove(&sequence);
         }
+        let owner = owned.map(|(owner, _)| owner);
         if state.node.is_some() {
             self.request_scheduling();
         }
@@ -183,7 +201,7 @@ impl Simulation {
             node.bind(pod.to_string(), bound, false, self.now);
         }
         self.recorder.pod_started(waited);
-        if let Some(Owner::Job(index)) = self.workloads.owners.get(pod).copied() {
+        if let Some((Owner::Job(index), _)) = self.workloads.owners.get(pod).copied() {
             self.workloads.next_run += 1;
             let run = self.workloads.next_run;
             self.workloads.runs.insert(pod.to_string(), run);
