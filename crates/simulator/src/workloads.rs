@@ -86,7 +86,7 @@ impl Simulation {
                     _ => None,
                 })
                 .collect();
-            pending.sort_unstable_by(|left, right| right.0.cmp(&left.0));
+            pending.sort_unstable_by_key(|(sequence, _)| std::cmp::Reverse(*sequence));
             let mut chosen: Vec<String> = pending
                 .into_iter()
                 .take(excess)
