@@ -121,7 +121,7 @@ fn examples_have_the_documented_shape() {
     assert!(matches!(
         &outage.faults[..],
         [Fault { at, kind: FaultKind::SpotOutage { zone: Some(_), instance_type: None, duration } }]
-            if *at == 24 * HOUR && *duration == 2 * HOUR
+            if *at == 34 * HOUR && *duration == 2 * HOUR
     ));
 
     let batch = load("batch-jobs.yaml");
