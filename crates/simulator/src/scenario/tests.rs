@@ -138,7 +138,7 @@ fn examples_have_the_documented_shape() {
     assert!(storm.faults.iter().any(|fault| matches!(
         fault.kind,
         FaultKind::InterruptSpotNodes { fraction, .. } if fraction == 0.3
-    ) && fault.at == 24 * HOUR));
+    ) && fault.at == 38 * HOUR));
 }
 
 #[test]
