@@ -1,6 +1,7 @@
 //! Termination, finalizer-style: a NodeClaim being deleted gets its node tainted
 //! `karpenter.sh/disrupted:NoSchedule` and cordoned, its pods evicted as their
-//! PodDisruptionBudgets allow, the pods still there deleted shortly before an interruption
+//! PodDisruptionBudgets allow (on an interrupted node, each only once its replacement capacity
+//! is launched), the pods still there deleted shortly before an interruption
 //! deadline (or after the pool's `terminationGracePeriod`), then its instance terminated, then
 //! the claim and node removed.
 
@@ -82,6 +83,11 @@ pub fn reconcile(
                 });
                 continue;
             }
+            // A node with a deadline (a Spot interruption) keeps each pod until capacity for it
+            // is on its way: the replacement is launched before the pod is evicted.
+            if deletion.deadline.is_some() && !replacement_on_its_way(state, pod) {
+                continue;
+            }
             let covering: Vec<usize> = state
                 .pod_disruption_budgets
                 .iter()
@@ -137,4 +143,16 @@ fn healthy_pods(state: &ClusterState, budget: usize) -> u32 {
                     .is_some_and(|node| node.ready)
         })
         .count() as u32
+}
+
+/// Whether the provisioner planned the pod onto a node that exists or a NodeClaim that has
+/// launched.
+fn replacement_on_its_way(state: &ClusterState, pod: &crate::state::PodState) -> bool {
+    pod.nominated
+        .as_ref()
+        .and_then(|claim| state.node_claims.get(claim))
+        .is_some_and(|claim| {
+            claim.deletion.is_none()
+                && (claim.node.is_some() || matches!(claim.launch, LaunchState::Launched { .. }))
+        })
 }

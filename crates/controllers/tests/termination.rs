@@ -199,6 +199,21 @@ fn deadlines() {
             wake_at: None,
         },
         Case {
+            name: "an interrupted node keeps a pod until its replacement is launched",
+            state: cluster()
+                .claim_with_node(
+                    deleting("c1", DisruptionReason::SpotInterrupted).deadline(secs(220)),
+                    secs(0),
+                )
+                .map_node("c1", disrupted)
+                .claim(claim("c2", "batch"))
+                .pod(bound(web("a"), "c1").nominated("c2"))
+                .build(),
+            now: secs(150),
+            expected: vec![],
+            wake_at: Some(secs(200)),
+        },
+        Case {
             name: "evictions before the deadline still wake the controller for the rest",
             state: cluster()
                 .claim_with_node(
@@ -206,7 +221,9 @@ fn deadlines() {
                     secs(0),
                 )
                 .map_node("c1", disrupted)
-                .pod(bound(web("a"), "c1"))
+                .claim(claim("c2", "batch").spot(secs(101)))
+                .pod(bound(web("a"), "c1").nominated("c2"))
+                .pod(bound(web("b"), "c1"))
                 .build(),
             now: secs(150),
             expected: vec![evict("default/a")],

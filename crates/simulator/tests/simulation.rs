@@ -219,6 +219,13 @@ fn spot_interruptions_are_replaced_before_the_deadline_without_losing_pods() {
             terminated <= time + WARNING,
             "{node} terminated at {terminated}s, after its deadline\n{context}"
         );
+        // The replacement is launched before the interrupted node's pods leave it, and so
+        // before the node is terminated.
+        assert!(
+            launches[index].0 <= terminated,
+            "{node} terminated at {terminated}s before its replacement launched at {}s\n{context}",
+            launches[index].0
+        );
     }
 }
 
