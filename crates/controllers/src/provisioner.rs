@@ -287,23 +287,9 @@ fn solver_nodes(
         let Some(instance_type) = state.instance_type(&instance.offering.instance_type) else {
             continue;
         };
-        let mut node_labels: BTreeMap<String, String> = claim
-            .requirements
-            .single_values()
-            .map(|(key, value)| (key.to_string(), value.to_string()))
-            .collect();
-        node_labels.extend(
-            instance_type
-                .requirements
-                .single_values()
-                .map(|(key, value)| (key.to_string(), value.to_string())),
-        );
-        node_labels.insert(labels::ZONE.to_string(), instance.offering.zone.clone());
-        node_labels.insert(
-            labels::CAPACITY_TYPE.to_string(),
-            instance.offering.capacity_type.as_str().to_string(),
-        );
-        node_labels.insert(labels::HOSTNAME.to_string(), claim.name.clone());
+        let Some(node_labels) = state.node_labels(claim, &claim.name) else {
+            continue;
+        };
         let pool_taints = state
             .node_pool(&claim.node_pool)
             .map(|pool| pool.taints.clone())

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use spotter_cloud::{Instance, OfferingKey};
 use spotter_core::instance_type::InstanceType;
+use spotter_core::labels;
 use spotter_core::node::Node;
 use spotter_core::node_pool::NodePool;
 use spotter_core::pod::Pod;
@@ -335,6 +336,31 @@ impl ClusterState {
                 .iter()
                 .find(|instance_type| instance_type.name == name),
         }
+    }
+
+    /// The labels the node of a launched NodeClaim gets: the claim's single-valued requirements
+    /// (its NodePool's template labels and `karpenter.sh/nodepool` among them), its instance
+    /// type's, the zone and capacity type it launched as, and `kubernetes.io/hostname`.
+    pub fn node_labels(
+        &self,
+        claim: &NodeClaim,
+        hostname: &str,
+    ) -> Option<BTreeMap<String, String>> {
+        let instance = claim.instance()?;
+        let instance_type = self.instance_type(&instance.offering.instance_type)?;
+        let mut labels: BTreeMap<String, String> = claim
+            .requirements
+            .single_values()
+            .chain(instance_type.requirements.single_values())
+            .map(|(key, value)| (key.to_string(), value.to_string()))
+            .collect();
+        labels.insert(labels::ZONE.to_string(), instance.offering.zone.clone());
+        labels.insert(
+            labels::CAPACITY_TYPE.to_string(),
+            instance.offering.capacity_type.as_str().to_string(),
+        );
+        labels.insert(labels::HOSTNAME.to_string(), hostname.to_string());
+        Some(labels)
     }
 
     /// The NodeClaim of a node, if the node has one.

@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use spotter_controllers::state::{NodeState, PodState};
-use spotter_core::labels;
 use spotter_core::pod::Pod;
 use spotter_core::taints::first_untolerated;
 
@@ -252,25 +251,9 @@ impl Simulation {
             return;
         };
         let name = claim_name.to_string();
-        let mut node_labels: BTreeMap<String, String> = claim
-            .requirements
-            .single_values()
-            .map(|(key, value)| (key.to_string(), value.to_string()))
-            .collect();
-        node_labels.extend(
-            instance_type
-                .requirements
-                .single_values()
-                .map(|(key, value)| (key.to_string(), value.to_string())),
-        );
-        node_labels.extend(pool.labels.clone());
-        node_labels.insert(labels::ZONE.to_string(), instance.offering.zone.clone());
-        node_labels.insert(
-            labels::CAPACITY_TYPE.to_string(),
-            instance.offering.capacity_type.as_str().to_string(),
-        );
-        node_labels.insert(labels::NODE_POOL.to_string(), pool.name.clone());
-        node_labels.insert(labels::HOSTNAME.to_string(), name.clone());
+        let Some(node_labels) = self.state.node_labels(claim, &name) else {
+            return;
+        };
         let mut taints = pool.taints.clone();
         taints.extend(pool.startup_taints.clone());
         let mut node = NodeState::new(
