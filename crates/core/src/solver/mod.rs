@@ -737,7 +737,7 @@ impl<'a> Solver<'a> {
         let fit = match &self.signatures[signature].pools[pool_index] {
             Some(Ok(fit)) => fit,
             Some(Err(reason)) => return Err(reason.clone()),
-            None => unreachable!("ensured above"),
+            None => return Err("its instance types were not prepared".to_string()),
         };
         let pool = &self.pools[pool_index];
         let used = pool.daemon_overhead.plus(requests);
