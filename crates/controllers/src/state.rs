@@ -282,12 +282,7 @@ impl NodeState {
     }
 }
 
-impl PodState {
-    /// Whether the pod waits for a node.
-    pub fn is_pending(&self) -> bool {
-        self.node.is_none()
-    }
-}
+impl PodState {}
 
 impl ClusterState {
     /// Adds (or replaces) a pod.

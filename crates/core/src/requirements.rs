@@ -201,11 +201,6 @@ impl Requirement {
         self.len() == 0
     }
 
-    /// Whether the set is finite (an `In` or `DoesNotExist`).
-    pub fn is_finite(&self) -> bool {
-        !self.complement
-    }
-
     /// The operator that best describes the set.
     pub fn operator(&self) -> Operator {
         if self.complement {

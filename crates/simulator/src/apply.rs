@@ -211,10 +211,8 @@ impl Simulation {
                 );
                 true
             }
-            Action::PodUnschedulable { pod, reason } => {
-                self.recorder.unschedulable(&pod, &reason);
-                false
-            }
+            // The kube driver will record it as a pod event; the report does not show it.
+            Action::PodUnschedulable { .. } => false,
         }
     }
 

@@ -34,7 +34,6 @@ pub(crate) struct Recorder {
     launches: u64,
     terminations: u64,
     peak_nodes: u64,
-    unschedulable: BTreeMap<String, String>,
     series: Series,
 }
 
@@ -75,7 +74,6 @@ impl Recorder {
             launches: 0,
             terminations: 0,
             peak_nodes: 0,
-            unschedulable: BTreeMap::new(),
             series: Series {
                 interval_seconds: 0.0,
                 time_seconds: Vec::new(),
@@ -219,11 +217,6 @@ impl Recorder {
         if let Some(totals) = node_pool.and_then(|pool| self.pools.get_mut(pool)) {
             totals.interruptions += 1;
         }
-    }
-
-    pub fn unschedulable(&mut self, pod: &str, reason: &str) {
-        self.unschedulable
-            .insert(pod.to_string(), reason.to_string());
     }
 
     pub fn pod_created(&mut self) {
