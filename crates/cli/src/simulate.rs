@@ -19,6 +19,7 @@ pub fn run(arguments: &SimulateArguments) -> Result<(), Failure> {
     let options = Options {
         seed: arguments.seed,
         duration: arguments.duration,
+        ..Options::default()
     };
     let interactive = std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
     let started = Instant::now();

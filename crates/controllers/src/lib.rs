@@ -19,7 +19,7 @@ pub mod termination;
 use std::time::Duration;
 
 pub use action::Action;
-pub use settings::Settings;
+pub use settings::{Policy, Settings};
 pub use state::ClusterState;
 
 /// Every controller, with the little state each keeps between reconciles.

@@ -128,6 +128,8 @@ pub enum DisruptionReason {
     InstanceStopped,
     /// AWS Health scheduled a change.
     ScheduledChange,
+    /// A fallback node replaced by Spot capacity once Spot was available again.
+    ReturnToSpot,
 }
 
 /// A node and the pods bound to it.
@@ -211,6 +213,7 @@ impl DisruptionReason {
             DisruptionReason::SpotInterrupted => "spot_interrupted",
             DisruptionReason::InstanceStopped => "instance_stopped",
             DisruptionReason::ScheduledChange => "scheduled_change",
+            DisruptionReason::ReturnToSpot => "return_to_spot",
         }
     }
 }

@@ -16,6 +16,6 @@ mod scheduler;
 pub mod simulation;
 mod workloads;
 
-pub use report::Report;
+pub use report::{Comparison, Report};
 pub use scenario::Scenario;
-pub use simulation::{Options, SimulationError, run};
+pub use simulation::{Options, SimulationError, compare, run};

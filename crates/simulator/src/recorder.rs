@@ -7,11 +7,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use spotter_cloud::{Instance, OfferingKey};
-use spotter_controllers::ClusterState;
+use spotter_controllers::{ClusterState, Policy};
 use spotter_core::offering::CapacityType;
 
 use crate::report::{
-    Event, EventKind, NodeHours, NodePoolSummary, Report, Series, Summary, Violation,
+    Event, EventKind, NodeHours, NodePoolSummary, Report, Series, Spread, Summary, Violation,
     iso8601_duration, percentiles,
 };
 use crate::scenario::Scenario;
@@ -19,6 +19,7 @@ use crate::scenario::Scenario;
 /// The measurements of one run.
 #[derive(Debug)]
 pub(crate) struct Recorder {
+    policy: Policy,
     /// Running instances: when they started, their price and on-demand price.
     running: BTreeMap<String, RunningInstance>,
     pools: BTreeMap<String, PoolTotals>,
@@ -58,8 +59,9 @@ struct PoolTotals {
 }
 
 impl Recorder {
-    pub fn new(scenario: &Scenario) -> Self {
+    pub fn new(scenario: &Scenario, policy: Policy) -> Self {
         let mut recorder = Self {
+            policy,
             running: BTreeMap::new(),
             pools: BTreeMap::new(),
             events: Vec::new(),
@@ -335,6 +337,10 @@ impl Recorder {
             terminations: self.terminations,
             pods_created: self.pods_created,
             peak_nodes: self.peak_nodes,
+            returns_to_spot: 0,
+            fallback_node_hours: 0.0,
+            time_to_fallback_seconds: Spread::default(),
+            time_to_return_seconds: Spread::default(),
         };
         let node_pools = self
             .pools
@@ -349,12 +355,14 @@ impl Recorder {
                 launches: totals.launches,
                 fallbacks: totals.fallbacks,
                 interruptions: totals.interruptions,
+                returns_to_spot: 0,
+                fallback_node_hours: 0.0,
             })
             .collect();
         Report {
             scenario: scenario.name.clone(),
             region: scenario.region.clone(),
-            policy: "spotter".to_string(),
+            policy: self.policy.as_str().to_string(),
             seed: scenario.seed,
             duration_hours: end.as_secs_f64() / 3600.0,
             summary,

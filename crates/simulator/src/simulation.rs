@@ -14,12 +14,12 @@ use spotter_cloud::random::Random;
 use spotter_cloud::simulated::{CloudEvent, MarketModel, Outage, PoolOverride, SimulatedCloud};
 use spotter_controllers::pod_disruption_budget::{Amount, Budget, PodDisruptionBudget};
 use spotter_controllers::state::{Deletion, DisruptionReason, InterruptionNotice, NoticeKind};
-use spotter_controllers::{ClusterState, Controllers, Settings};
+use spotter_controllers::{ClusterState, Controllers, Policy, Settings};
 use spotter_core::offering::CapacityType;
 
 use crate::invariants::Invariants;
 use crate::recorder::Recorder;
-use crate::report::{EventKind, Report};
+use crate::report::{Comparison, EventKind, Report};
 use crate::scenario::{self, FaultKind, Scenario};
 use crate::workloads::Workloads;
 
@@ -30,6 +30,8 @@ pub struct Options {
     pub seed: Option<u64>,
     /// Replaces the scenario's duration.
     pub duration: Option<Duration>,
+    /// The policy preset the controllers run with.
+    pub policy: Policy,
 }
 
 /// Why a run could not start.
@@ -49,6 +51,53 @@ pub fn run(
     let mut simulation = Simulation::new(scenario, options)?;
     simulation.run(progress);
     Ok(simulation.finish())
+}
+
+/// Runs a scenario once per policy, with the same seed, for a side-by-side comparison;
+/// `progress` gets the share of all the runs done.
+pub fn compare(
+    scenario: &Scenario,
+    options: &Options,
+    policies: &[Policy],
+    progress: &mut dyn FnMut(f64),
+) -> Result<Comparison, SimulationError> {
+    let mut reports = BTreeMap::new();
+    let runs = policies.len().max(1) as f64;
+    let mut first: Option<Report> = None;
+    for (index, &policy) in policies.iter().enumerate() {
+        let options = Options {
+            policy,
+            ..options.clone()
+        };
+        let report = run(scenario, &options, &mut |done| {
+            progress((index as f64 + done) / runs);
+        })?;
+        if first.is_none() {
+            first = Some(report.clone());
+        }
+        reports.insert(policy.as_str().to_string(), report);
+    }
+    let (name, region, seed, duration_hours) = match &first {
+        Some(report) => (
+            report.scenario.clone(),
+            report.region.clone(),
+            report.seed,
+            report.duration_hours,
+        ),
+        None => (
+            scenario.name.clone(),
+            scenario.region.clone(),
+            options.seed.unwrap_or(scenario.seed),
+            options.duration.unwrap_or(scenario.duration).as_secs_f64() / 3600.0,
+        ),
+    };
+    Ok(Comparison {
+        scenario: name,
+        region,
+        seed,
+        duration_hours,
+        policies: reports,
+    })
 }
 
 /// Something scheduled on the virtual clock.
@@ -155,10 +204,10 @@ impl Simulation {
             next_reconcile: None,
             schedule_pending: false,
             state,
-            controllers: Controllers::new(Settings::default()),
+            controllers: Controllers::new(Settings::for_policy(options.policy)),
             cloud,
             random,
-            recorder: Recorder::new(&scenario),
+            recorder: Recorder::new(&scenario, options.policy),
             invariants: Invariants::default(),
             workloads,
             scenario,

@@ -22,7 +22,7 @@ pub struct Report {
     pub scenario: String,
     /// The AWS region the simulated market is priced in.
     pub region: String,
-    /// The provisioning policy that drove the run (`"spotter"` for now).
+    /// The policy preset that drove the run (`"spotter"` or `"karpenter"`).
     pub policy: String,
     /// The seed of the run's random number generator.
     pub seed: u64,
@@ -76,6 +76,29 @@ pub struct Summary {
     pub pods_created: u64,
     /// The most nodes running at once.
     pub peak_nodes: u64,
+    /// How many fallback nodes were replaced by Spot and removed.
+    pub returns_to_spot: u64,
+    /// On-demand node-hours that fallback nodes ran while Spot capacity compatible with them
+    /// was available again.
+    pub fallback_node_hours: f64,
+    /// Seconds from an insufficient-capacity answer to the launch request of the on-demand
+    /// fallback for the pods it left pending.
+    pub time_to_fallback_seconds: Spread,
+    /// Seconds from compatible Spot capacity being available again to the fallback node's
+    /// removal, for the fallback nodes returned to Spot.
+    pub time_to_return_seconds: Spread,
+}
+
+/// The median and the largest value of a sample (zeros when it is empty).
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Spread {
+    /// The median (nearest rank).
+    pub p50: f64,
+    /// The largest value.
+    pub max: f64,
+    /// How many values the sample has.
+    pub count: u64,
 }
 
 /// Node-hours by capacity type.
@@ -117,6 +140,26 @@ pub struct NodePoolSummary {
     pub fallbacks: u64,
     /// How many of its Spot nodes were interrupted.
     pub interruptions: u64,
+    /// How many of its fallback nodes were replaced by Spot and removed.
+    pub returns_to_spot: u64,
+    /// On-demand node-hours its fallback nodes ran while compatible Spot was available again.
+    pub fallback_node_hours: f64,
+}
+
+/// Runs of one scenario under several policies, side by side.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Comparison {
+    /// The scenario's name.
+    pub scenario: String,
+    /// The AWS region.
+    pub region: String,
+    /// The seed every run used.
+    pub seed: u64,
+    /// How long each run lasted, in simulated hours.
+    pub duration_hours: f64,
+    /// Each policy's report, by policy name.
+    pub policies: BTreeMap<String, Report>,
 }
 
 /// One invariant violation.
@@ -175,6 +218,10 @@ pub enum EventKind {
     Fault,
     /// An invariant was violated.
     Violation,
+    /// A fallback node's return to Spot: its Spot replacement requested, or the node removed.
+    ReturnToSpot,
+    /// An offering interrupted too often is avoided for a while.
+    Avoid,
 }
 
 /// The run's time series, sampled every `interval_seconds`; every vector is indexed like
@@ -214,6 +261,8 @@ impl EventKind {
             EventKind::Drain => "drain",
             EventKind::Fault => "fault",
             EventKind::Violation => "violation",
+            EventKind::ReturnToSpot => "return-to-spot",
+            EventKind::Avoid => "avoid",
         }
     }
 }
@@ -247,6 +296,14 @@ pub fn iso8601_duration(seconds: f64) -> String {
         }
     }
     duration
+}
+
+/// The nearest-rank median and the largest of `values`, which it sorts in place; NaN values
+/// are ignored.
+pub fn spread(values: &mut [f64]) -> Spread {
+    let count = values.iter().filter(|value| !value.is_nan()).count() as u64;
+    let Percentiles { p50, max, .. } = percentiles(values);
+    Spread { p50, max, count }
 }
 
 /// Nearest-rank p50, p99 and max of `values`, which it sorts in place (IEEE total order).
@@ -359,6 +416,11 @@ pub(crate) mod tests {
             "terminations",
             "podsCreated",
             "peakNodes",
+            "returnsToSpot",
+            "fallbackNodeHours",
+            "timeToFallbackSeconds",
+            "timeToReturnSeconds",
+            "count",
             "nodePools",
             "name",
             "events",
@@ -446,6 +508,10 @@ pub(crate) mod tests {
                 terminations: 0,
                 pods_created: 0,
                 peak_nodes: 0,
+                returns_to_spot: 0,
+                fallback_node_hours: 0.0,
+                time_to_fallback_seconds: Spread::default(),
+                time_to_return_seconds: Spread::default(),
             },
             node_pools: vec![],
             invariant_violations: vec![],
@@ -612,6 +678,18 @@ pub(crate) mod tests {
                 terminations: 110,
                 pods_created: 900,
                 peak_nodes: 41,
+                returns_to_spot: 3,
+                fallback_node_hours: 2.5,
+                time_to_fallback_seconds: Spread {
+                    p50: 1.0,
+                    max: 4.0,
+                    count: 4,
+                },
+                time_to_return_seconds: Spread {
+                    p50: 420.0,
+                    max: 610.0,
+                    count: 3,
+                },
             },
             node_pools: vec![
                 NodePoolSummary {
@@ -624,6 +702,8 @@ pub(crate) mod tests {
                     launches: 80,
                     fallbacks: count(EventKind::Fallback),
                     interruptions: 0,
+                    returns_to_spot: 3,
+                    fallback_node_hours: 2.5,
                 },
                 NodePoolSummary {
                     name: "batch".to_owned(),
@@ -635,6 +715,8 @@ pub(crate) mod tests {
                     launches: 40,
                     fallbacks: 0,
                     interruptions: count(EventKind::Interruption),
+                    returns_to_spot: 0,
+                    fallback_node_hours: 0.0,
                 },
             ],
             invariant_violations,
