@@ -14,7 +14,7 @@ use crate::document::{Document, FieldError, Location, ManifestError, documents};
 use crate::ec2_node_class::Ec2NodeClassManifest;
 use crate::node::convert_node;
 use crate::node_pool::NodePoolManifest;
-use crate::workload::convert_pod_spec;
+use crate::workload::{convert_pod_spec, do_not_disrupt};
 
 /// Everything read from a set of manifest files.
 #[derive(Debug, Default)]
@@ -111,8 +111,9 @@ impl Manifests {
                 let spec = pod.spec.ok_or_else(|| {
                     document.invalid(FieldError::new("spec", "missing: a Pod needs a spec"))
                 })?;
-                let converted = convert_pod_spec(&namespace, &name, &labels, &spec, "spec")
+                let mut converted = convert_pod_spec(&namespace, &name, &labels, &spec, "spec")
                     .map_err(|error| document.invalid(error))?;
+                converted.do_not_disrupt = do_not_disrupt(Some(&pod.metadata));
                 self.remember(document, format!("Pod/{namespace}/{name}"))?;
                 match spec.node_name.filter(|node| !node.is_empty()) {
                     Some(node) => {
@@ -226,8 +227,9 @@ impl Manifests {
         })?;
         let kind = document.kind.clone();
         self.remember(document, format!("{kind}/{namespace}/{name}"))?;
-        let pod = convert_pod_spec(namespace, name, &labels, spec, "spec.template.spec")
+        let mut pod = convert_pod_spec(namespace, name, &labels, spec, "spec.template.spec")
             .map_err(|error| document.invalid(error))?;
+        pod.do_not_disrupt = do_not_disrupt(template.metadata.as_ref());
         for replica in 0..replicas {
             self.pending_pods.push(Pod {
                 name: format!("{name}-{replica}"),

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use spotter_core::labels;
 use spotter_core::node_pool::{
     Budget, BudgetNodes, ConsolidationPolicy, Disruption, Limits, NodePool,
+    RETURN_TO_SPOT_AFTER_ANNOTATION, RETURN_TO_SPOT_ANNOTATION,
+    RETURN_TO_SPOT_MAX_CONCURRENT_ANNOTATION, ReturnToSpotOverrides,
 };
 use spotter_core::quantity::Quantity;
 use spotter_core::requirements::{NodeSelectorRequirement, Operator, Requirements};
@@ -221,6 +223,7 @@ impl NodePoolManifest {
                 ),
             ));
         }
+        let return_to_spot = convert_return_to_spot(&self.metadata.annotations)?;
         let name = self.metadata.name;
         if name.is_empty() {
             return Err(FieldError::new(
@@ -318,10 +321,61 @@ impl NodePoolManifest {
             disruption,
             expire_after,
             termination_grace_period,
+            return_to_spot,
         };
         pool.refresh_requirements(&requirements);
         Ok(pool)
     }
+}
+
+/// Spotter's `spotter.dev/return-to-spot*` annotations on the NodePool; any other
+/// `spotter.dev/` annotation is a mistake worth reporting.
+fn convert_return_to_spot(
+    annotations: &BTreeMap<String, String>,
+) -> Result<ReturnToSpotOverrides, FieldError> {
+    let mut overrides = ReturnToSpotOverrides::default();
+    for (key, value) in annotations {
+        let field = || format!("metadata.annotations.{key}");
+        match key.as_str() {
+            RETURN_TO_SPOT_ANNOTATION => {
+                overrides.enabled = Some(match value.as_str() {
+                    "true" => true,
+                    "false" => false,
+                    other => {
+                        return Err(FieldError::new(
+                            field(),
+                            format!("must be \"true\" or \"false\", got {other:?}"),
+                        ));
+                    }
+                });
+            }
+            RETURN_TO_SPOT_AFTER_ANNOTATION => {
+                overrides.min_spot_available = duration::parse(value, false)
+                    .map_err(|message| FieldError::new(field(), message))?;
+            }
+            RETURN_TO_SPOT_MAX_CONCURRENT_ANNOTATION => {
+                overrides.max_concurrent = Some(match value.parse::<u32>() {
+                    Ok(count) if count > 0 => count,
+                    _ => {
+                        return Err(FieldError::new(
+                            field(),
+                            format!("must be a whole number of at least 1, got {value:?}"),
+                        ));
+                    }
+                });
+            }
+            other if other.starts_with("spotter.dev/") => {
+                return Err(FieldError::new(
+                    field(),
+                    format!(
+                        "unknown Spotter annotation; NodePools take {RETURN_TO_SPOT_ANNOTATION}, {RETURN_TO_SPOT_AFTER_ANNOTATION} and {RETURN_TO_SPOT_MAX_CONCURRENT_ANNOTATION}"
+                    ),
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(overrides)
 }
 
 fn convert_requirements(specs: &[RequirementSpec]) -> Result<Requirements, FieldError> {

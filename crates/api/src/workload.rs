@@ -9,8 +9,8 @@ use k8s_openapi::api::core::v1 as core_v1;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta_v1;
 use spotter_core::label_selector::{LabelSelector, SelectorExpression, SelectorOperator};
 use spotter_core::pod::{
-    Pod, PodAffinityTerm, PodAffinityTerms, TopologySpreadConstraint, WeightedNodeSelectorTerm,
-    WhenUnsatisfiable,
+    DO_NOT_DISRUPT_ANNOTATION, Pod, PodAffinityTerm, PodAffinityTerms, TopologySpreadConstraint,
+    WeightedNodeSelectorTerm, WhenUnsatisfiable,
 };
 use spotter_core::quantity::Quantity;
 use spotter_core::requirements::NodeSelectorRequirement;
@@ -65,7 +65,16 @@ pub fn convert_pod_spec(
                 }),
             &format!("{field}.affinity.podAntiAffinity"),
         )?,
+        do_not_disrupt: false,
     })
+}
+
+/// Whether a pod's metadata carries `karpenter.sh/do-not-disrupt: "true"`.
+pub fn do_not_disrupt(metadata: Option<&meta_v1::ObjectMeta>) -> bool {
+    metadata
+        .and_then(|metadata| metadata.annotations.as_ref())
+        .and_then(|annotations| annotations.get(DO_NOT_DISRUPT_ANNOTATION))
+        .is_some_and(|value| value == "true")
 }
 
 /// What the pod asks the scheduler for: the larger of (its containers plus sidecars) and the

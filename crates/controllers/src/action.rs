@@ -2,9 +2,10 @@
 
 use std::time::Duration;
 
-use spotter_cloud::OfferingKey;
+use spotter_cloud::{OfferingKey, OfferingRequest};
 use spotter_core::requirements::Requirements;
 use spotter_core::taints::Taint;
+use spotter_core::unavailable_offerings::UnavailableReason;
 
 use crate::state::DisruptionReason;
 
@@ -24,6 +25,8 @@ pub enum Action {
     LaunchNodeClaim {
         /// The NodeClaim.
         node_claim: String,
+        /// The offerings to try, in order (the first with capacity wins).
+        offerings: Vec<OfferingRequest>,
     },
     /// Put an offering in the unavailable-offerings cache.
     MarkUnavailable {
@@ -31,8 +34,8 @@ pub enum Action {
         offering: OfferingKey,
         /// Until when.
         until: Duration,
-        /// Why (`insufficient capacity`, `spot interruption`).
-        reason: String,
+        /// Why.
+        reason: UnavailableReason,
     },
     /// Start deleting a NodeClaim: its node is tainted, cordoned and drained, then its instance
     /// terminated.
@@ -102,4 +105,7 @@ pub struct NodeClaimRequest {
     pub pods: Vec<String>,
     /// Whether it is on-demand capacity standing in for unavailable Spot.
     pub fallback: bool,
+    /// The fallback NodeClaim it is the Spot replacement for (its pods stay where they are
+    /// until it is initialized).
+    pub replaces: Option<String>,
 }

@@ -1,11 +1,13 @@
 //! Emptiness: a node with no pods but DaemonSet pods, and none planned onto it, is removed once
 //! it has been empty for its NodePool's `consolidateAfter` (never when that is `Never`), as many
-//! at a time as the pool's disruption budgets allow.
+//! at a time as the pool's disruption budgets allow. A Spot replacement waiting for the
+//! fallback node it returns to Spot is not empty.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::action::Action;
+use crate::disruption_budgets::{pool_disruptions, room};
 use crate::state::{ClusterState, DisruptionReason};
 
 /// Decides which empty nodes to remove; returns when the next one becomes eligible.
@@ -48,30 +50,16 @@ pub fn reconcile(state: &ClusterState, now: Duration) -> (Vec<Action>, Option<Du
         .filter_map(|pod| pod.nominated.as_deref())
         .collect();
     let mut candidates: BTreeMap<&str, Vec<(Duration, &str)>> = BTreeMap::new();
-    let mut totals: BTreeMap<&str, (u32, u32)> = BTreeMap::new();
     for claim in state.node_claims.values() {
-        let node = claim.node.as_ref().and_then(|node| state.nodes.get(node));
-        // As Karpenter: budgets count a pool's initialized nodes whose instance is not
-        // terminating yet, and every one of them NotReady or being deleted (for any reason)
-        // uses the budget.
-        let instance_terminating = claim
-            .deletion
-            .as_ref()
-            .is_some_and(|deletion| deletion.instance_terminating);
-        if let Some(node) = node.filter(|_| claim.initialized && !instance_terminating) {
-            let entry = totals.entry(claim.node_pool.as_str()).or_default();
-            entry.0 += 1;
-            if claim.deletion.is_some() || !node.ready {
-                entry.1 += 1;
-            }
-        }
-        if claim.deletion.is_some() {
+        if claim.deletion.is_some() || !claim.initialized {
             continue;
         }
-        let Some(node) = node else {
+        let Some(node) = claim.node.as_ref().and_then(|node| state.nodes.get(node)) else {
             continue;
         };
-        if !claim.initialized || nominated.contains(claim.name.as_str()) || node.workload_pods() > 0
+        if nominated.contains(claim.name.as_str())
+            || node.workload_pods() > 0
+            || state.reserved_for(claim).is_some()
         {
             continue;
         }
@@ -91,22 +79,19 @@ pub fn reconcile(state: &ClusterState, now: Duration) -> (Vec<Action>, Option<Du
             wake_at = Some(wake_at.map_or(eligible_at, |current| current.min(eligible_at)));
         }
     }
+    if candidates.is_empty() {
+        return (actions, wake_at);
+    }
+    let counts = pool_disruptions(state);
     for (pool_name, mut empty) in candidates {
         let Some(pool) = state.node_pool(pool_name) else {
             continue;
         };
-        let (total, disrupting) = totals.get(pool_name).copied().unwrap_or_default();
-        let allowed = pool
-            .disruption
-            .budgets
-            .iter()
-            .filter(|budget| {
-                budget.reasons.is_empty() || budget.reasons.iter().any(|reason| reason == "Empty")
-            })
-            .map(|budget| budget.nodes.allowed(total))
-            .min()
-            .unwrap_or(u32::MAX);
-        let room = allowed.saturating_sub(disrupting) as usize;
+        let room = room(
+            pool,
+            "Empty",
+            counts.get(pool_name).copied().unwrap_or_default(),
+        ) as usize;
         empty.sort();
         for (_, claim) in empty.into_iter().take(room) {
             actions.push(Action::DeleteNodeClaim {

@@ -1,11 +1,19 @@
 //! Interruption response: acts once per notice (deduplicated by instance and kind, whether it
 //! came from the queue or a node agent). A Spot interruption warning marks the offering
-//! unavailable and deletes the NodeClaim with the 2-minute deadline, which makes the
-//! termination controller drain the node and the provisioner launch the replacement at once;
-//! state changes and scheduled changes drain too; a rebalance recommendation changes nothing.
+//! unavailable for the TTL and deletes the NodeClaim with the 2-minute deadline, which makes
+//! the termination controller drain the node and the provisioner launch the replacement at
+//! once; state changes and scheduled changes drain too; a rebalance recommendation changes
+//! nothing.
+//!
+//! With interruption awareness (Spotter's policy), an offering that reached the threshold of
+//! interruptions within the window (the driver records each one in the interruption history as
+//! the notice arrives) is kept out of launches for a while, so that the cluster does not
+//! relaunch into a pool that keeps reclaiming its nodes.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
+
+use spotter_core::unavailable_offerings::UnavailableReason;
 
 use crate::action::Action;
 use crate::settings::Settings;
@@ -48,8 +56,24 @@ impl Interruption {
                     actions.push(Action::MarkUnavailable {
                         offering: instance.offering.clone(),
                         until: now + settings.unavailable_offering_ttl,
-                        reason: "spot interruption".to_string(),
+                        reason: UnavailableReason::SpotInterruption,
                     });
+                    if let Some(awareness) = &settings.interruption_awareness {
+                        let offering = &instance.offering;
+                        let recent = state.interruption_history.count_since(
+                            &offering.instance_type,
+                            offering.capacity_type,
+                            &offering.zone,
+                            now.saturating_sub(awareness.window),
+                        );
+                        if recent >= awareness.threshold {
+                            actions.push(Action::MarkUnavailable {
+                                offering: offering.clone(),
+                                until: now + awareness.avoid_for,
+                                reason: UnavailableReason::InterruptionProne,
+                            });
+                        }
+                    }
                     (DisruptionReason::SpotInterrupted, Some(terminate_at))
                 }
                 NoticeKind::RebalanceRecommendation => continue,

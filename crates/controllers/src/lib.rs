@@ -4,14 +4,17 @@
 //! knows which.
 //!
 //! [`Controllers::reconcile`] runs them in a fixed order: interruption, NodeClaim lifecycle,
-//! termination, emptiness, provisioning.
+//! termination, the disruption controllers (emptiness and return to Spot, every 10 s), and
+//! provisioning.
 
 pub mod action;
+pub mod disruption_budgets;
 pub mod emptiness;
 pub mod interruption;
 pub mod node_claim_lifecycle;
 pub mod pod_disruption_budget;
 pub mod provisioner;
+pub mod return_to_spot;
 pub mod settings;
 pub mod state;
 pub mod termination;
@@ -28,6 +31,7 @@ pub struct Controllers {
     settings: Settings,
     provisioner: provisioner::Provisioner,
     interruption: interruption::Interruption,
+    return_to_spot: return_to_spot::ReturnToSpot,
     /// When the disruption controllers (emptiness) may look again: like Karpenter's, they poll
     /// every [`Settings::disruption_poll`].
     next_disruption_poll: Duration,
@@ -77,6 +81,12 @@ impl Controllers {
         if now >= self.next_disruption_poll {
             self.next_disruption_poll = now + self.settings.disruption_poll;
             let (actions, wake_at) = emptiness::reconcile(state, now);
+            reconciled.actions.extend(actions);
+            wake(
+                wake_at.map(|time| time.max(self.next_disruption_poll)),
+                &mut reconciled,
+            );
+            let (actions, wake_at) = self.return_to_spot.reconcile(state, now, &self.settings);
             reconciled.actions.extend(actions);
             wake(
                 wake_at.map(|time| time.max(self.next_disruption_poll)),

@@ -1,17 +1,28 @@
-//! The NodeClaim lifecycle: launch new claims through the CloudProvider; on an
-//! insufficient-capacity answer mark exactly the failed offerings unavailable and drop the
-//! claim (its pods are solved again at once); delete claims whose launch or registration takes
-//! longer than Karpenter's timeouts (5 and 15 minutes).
+//! The NodeClaim lifecycle: launch new claims through the CloudProvider with their offerings
+//! in ranked order (`spotter_core::offering_ranking`), leaving out the unavailable ones; delete
+//! a claim whose launch answered insufficient capacity for every offering, or that has no
+//! offering left to try (its pods are solved again at once); delete claims whose launch or
+//! registration takes longer than Karpenter's timeouts (5 and 15 minutes).
+//!
+//! The cloud's insufficient-capacity answers reach the unavailable-offerings cache through the
+//! driver, as they happen; this controller only reads the cache. A Spot replacement for a
+//! return to Spot is a probe: it sees the cache without backoff beyond the TTL.
 
 use std::time::Duration;
 
+use spotter_cloud::{OfferingKey, OfferingRequest};
+use spotter_core::instance_type::offering_allowed;
+use spotter_core::offering_ranking::{RankingContext, rank};
+use spotter_core::unavailable_offerings::UnavailableOfferings;
+
 use crate::action::Action;
 use crate::settings::Settings;
-use crate::state::{ClusterState, DisruptionReason, LaunchState};
+use crate::state::{ClusterState, DisruptionReason, LaunchState, NodeClaim};
 
 /// Decides the lifecycle actions for every NodeClaim that is not being deleted.
 pub fn reconcile(state: &ClusterState, now: Duration, settings: &Settings) -> Vec<Action> {
     let mut actions = Vec::new();
+    let mut probe_view: Option<UnavailableOfferings> = None;
     for claim in state
         .node_claims
         .values()
@@ -25,20 +36,28 @@ pub fn reconcile(state: &ClusterState, now: Duration, settings: &Settings) -> Ve
                         reason: DisruptionReason::LaunchTimeout,
                         deadline: None,
                     });
+                    continue;
+                }
+                let unavailable = if claim.replaces.is_some() {
+                    probe_view.get_or_insert_with(|| state.unavailable_offerings.probe_view(now))
+                } else {
+                    &state.unavailable_offerings
+                };
+                let offerings = launch_offerings(state, claim, unavailable, now, settings);
+                if offerings.is_empty() {
+                    actions.push(Action::DeleteNodeClaim {
+                        node_claim: claim.name.clone(),
+                        reason: DisruptionReason::InsufficientCapacity,
+                        deadline: None,
+                    });
                 } else {
                     actions.push(Action::LaunchNodeClaim {
                         node_claim: claim.name.clone(),
+                        offerings,
                     });
                 }
             }
-            LaunchState::InsufficientCapacity { offerings } => {
-                for offering in offerings {
-                    actions.push(Action::MarkUnavailable {
-                        offering: offering.clone(),
-                        until: now + settings.unavailable_offering_ttl,
-                        reason: "insufficient capacity".to_string(),
-                    });
-                }
+            LaunchState::InsufficientCapacity { .. } => {
                 actions.push(Action::DeleteNodeClaim {
                     node_claim: claim.name.clone(),
                     reason: DisruptionReason::InsufficientCapacity,
@@ -59,4 +78,46 @@ pub fn reconcile(state: &ClusterState, now: Duration, settings: &Settings) -> Ve
         }
     }
     actions
+}
+
+/// The offerings a claim's launch tries, in order: those of its candidate instance types its
+/// requirements allow and `unavailable` does not hold, ranked.
+pub fn launch_offerings(
+    state: &ClusterState,
+    claim: &NodeClaim,
+    unavailable: &UnavailableOfferings,
+    now: Duration,
+    settings: &Settings,
+) -> Vec<OfferingRequest> {
+    let candidates = claim
+        .instance_types
+        .iter()
+        .filter_map(|name| state.instance_type(name))
+        .flat_map(|instance_type| {
+            instance_type
+                .offerings
+                .iter()
+                .map(move |offering| (instance_type.name.as_str(), offering))
+        })
+        .filter(|(name, offering)| {
+            offering_allowed(offering, &claim.requirements)
+                && !unavailable.contains(name, offering.capacity_type, &offering.zone)
+        });
+    let context = RankingContext {
+        spot: &settings.spot_ranking,
+        interruptions: &state.interruption_history,
+        unavailable: &state.unavailable_offerings,
+        now,
+    };
+    rank(candidates, &context)
+        .into_iter()
+        .map(|ranked| OfferingRequest {
+            offering: OfferingKey {
+                capacity_type: ranked.capacity_type,
+                instance_type: ranked.instance_type,
+                zone: ranked.zone,
+            },
+            price_per_hour: ranked.price_per_hour,
+        })
+        .collect()
 }

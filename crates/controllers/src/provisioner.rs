@@ -195,6 +195,7 @@ impl Provisioner {
                     .map(|&pod| candidates[pod].0.clone())
                     .collect(),
                 fallback,
+                replaces: None,
             }));
         }
         for unschedulable in plan.unschedulable {
@@ -235,9 +236,9 @@ fn needs_capacity(state: &ClusterState, pod: &PodState, deleting_nodes: &BTreeSe
     true
 }
 
-/// Every node and in-flight NodeClaim that is not being deleted, as solver nodes (with the pods
-/// nominated to them counted), and the NodeClaim behind each.
-fn solver_nodes(
+/// Every node and in-flight NodeClaim that is not being deleted nor held for a return to Spot,
+/// as solver nodes (with the pods nominated to them counted), and the NodeClaim behind each.
+pub(crate) fn solver_nodes(
     state: &ClusterState,
     keep: impl Fn(&Node) -> bool,
 ) -> (Vec<Node>, BTreeMap<String, &str>) {
@@ -266,7 +267,7 @@ fn solver_nodes(
         let Some(claim) = state.node_claims.get(&node.node_claim) else {
             continue;
         };
-        if claim.deletion.is_some() {
+        if claim.deletion.is_some() || state.reserved_for(claim).is_some() {
             continue;
         }
         seen_claims.insert(claim.name.as_str());
@@ -278,7 +279,10 @@ fn solver_nodes(
         }
     }
     for claim in state.node_claims.values() {
-        if claim.deletion.is_some() || seen_claims.contains(claim.name.as_str()) {
+        if claim.deletion.is_some()
+            || seen_claims.contains(claim.name.as_str())
+            || state.reserved_for(claim).is_some()
+        {
             continue;
         }
         let LaunchState::Launched { instance, .. } = &claim.launch else {

@@ -6,6 +6,9 @@
 use std::fmt;
 use std::time::Duration;
 
+use spotter_core::offering_ranking::{RankingWeights, SpotRanking};
+use spotter_core::unavailable_offerings::{Backoff, CacheSettings};
+
 /// A preset of the behaviour that differs between Spotter and plain Karpenter.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Policy {
@@ -44,6 +47,44 @@ pub struct Settings {
     pub force_delete_before_deadline: Duration,
     /// How often the disruption controllers look for nodes to remove (10 s, as Karpenter).
     pub disruption_poll: Duration,
+    /// Longer stays in the unavailable-offerings cache for offerings that keep failing;
+    /// `None` keeps every stay at the TTL (Karpenter).
+    pub capacity_backoff: Option<Backoff>,
+    /// How a launch orders Spot offerings.
+    pub spot_ranking: SpotRanking,
+    /// Avoiding offerings interrupted too often; `None` turns it off (Karpenter).
+    pub interruption_awareness: Option<InterruptionAwareness>,
+    /// Returning fallback nodes to Spot; `None` turns it off (Karpenter). NodePools can
+    /// override it with `spotter.dev/` annotations.
+    pub return_to_spot: Option<ReturnToSpot>,
+}
+
+/// When an offering counts as interrupting too often, and what follows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InterruptionAwareness {
+    /// Interruptions of one offering within `window` that make it avoided (2).
+    pub threshold: u32,
+    /// The window they are counted in (1 h).
+    pub window: Duration,
+    /// How long the offering is then kept out of launches (2 h).
+    pub avoid_for: Duration,
+    /// How long interruptions rank an offering down (6 h).
+    pub memory: Duration,
+}
+
+/// The defaults of returning fallback nodes to Spot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReturnToSpot {
+    /// How long the Spot offerings a replacement would use must have gone without an
+    /// insufficient-capacity answer or an interruption (and the fallback node must have run)
+    /// before a return starts (5 min).
+    pub min_spot_available: Duration,
+    /// Replacements a NodePool may have in flight at once once Spot has proven available
+    /// again (one, a probe, until then) (10).
+    pub max_concurrent: u32,
+    /// A NodePool that falls back again within this long of a return waits this long after
+    /// that return before the next one (1 h): it does not flap between Spot and on-demand.
+    pub flap_window: Duration,
 }
 
 impl Policy {
@@ -76,9 +117,54 @@ impl fmt::Display for Policy {
 impl Settings {
     /// The settings of a policy preset.
     pub fn for_policy(policy: Policy) -> Self {
+        match policy {
+            Policy::Spotter => Self::default(),
+            Policy::Karpenter => Self {
+                policy,
+                capacity_backoff: None,
+                spot_ranking: SpotRanking::LowestPrice,
+                interruption_awareness: None,
+                return_to_spot: None,
+                ..Self::default()
+            },
+        }
+    }
+
+    /// How the unavailable-offerings cache treats insufficient-capacity answers.
+    pub fn cache_settings(&self) -> CacheSettings {
+        CacheSettings {
+            ttl: self.unavailable_offering_ttl,
+            backoff: self.capacity_backoff.clone(),
+        }
+    }
+
+    /// How long the interruption history must remember interruptions.
+    pub fn interruption_memory(&self) -> Duration {
+        self.interruption_awareness
+            .as_ref()
+            .map_or(Duration::from_secs(3600), |awareness| {
+                awareness.memory.max(awareness.window)
+            })
+    }
+}
+
+impl Default for InterruptionAwareness {
+    fn default() -> Self {
         Self {
-            policy,
-            ..Self::default()
+            threshold: 2,
+            window: Duration::from_secs(3600),
+            avoid_for: Duration::from_secs(2 * 3600),
+            memory: Duration::from_secs(6 * 3600),
+        }
+    }
+}
+
+impl Default for ReturnToSpot {
+    fn default() -> Self {
+        Self {
+            min_spot_available: Duration::from_secs(300),
+            max_concurrent: 10,
+            flap_window: Duration::from_secs(3600),
         }
     }
 }
@@ -94,6 +180,13 @@ impl Default for Settings {
             registration_timeout: Duration::from_secs(900),
             force_delete_before_deadline: Duration::from_secs(20),
             disruption_poll: Duration::from_secs(10),
+            capacity_backoff: Some(Backoff {
+                max_ttl: Duration::from_secs(30 * 60),
+                reset_after: Duration::from_secs(3600),
+            }),
+            spot_ranking: SpotRanking::PriceCapacityOptimized(RankingWeights::default()),
+            interruption_awareness: Some(InterruptionAwareness::default()),
+            return_to_spot: Some(ReturnToSpot::default()),
         }
     }
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use spotter_cloud::{Instance, OfferingKey};
 use spotter_core::instance_type::InstanceType;
+use spotter_core::interruption_history::InterruptionHistory;
 use spotter_core::labels;
 use spotter_core::node::Node;
 use spotter_core::node_pool::NodePool;
@@ -42,8 +43,13 @@ pub struct ClusterState {
     pub pending: BTreeSet<String>,
     /// PodDisruptionBudgets.
     pub pod_disruption_budgets: Vec<PodDisruptionBudget>,
-    /// Offerings known to have no capacity, with their expiry.
+    /// Offerings known to have no capacity (or avoided), with their expiry and failure history.
+    /// The driver records the cloud's insufficient-capacity answers and launch successes in it
+    /// as they come (as Karpenter's cloud provider does); controllers add the rest by action.
     pub unavailable_offerings: UnavailableOfferings,
+    /// The Spot interruptions received lately, per offering (recorded by the driver with each
+    /// notice).
+    pub interruption_history: InterruptionHistory,
     /// Interruption notices received (from the queue or a node agent), oldest first.
     pub interruption_notices: Vec<InterruptionNotice>,
     /// Bumped by the driver whenever capacity may have appeared (a node or NodeClaim went away,
@@ -75,6 +81,8 @@ pub struct NodeClaim {
     pub deletion: Option<Deletion>,
     /// Launched on-demand where the pods would have taken Spot.
     pub fallback: bool,
+    /// The fallback NodeClaim this one is the Spot replacement for (a return to Spot).
+    pub replaces: Option<String>,
 }
 
 /// The launch of a NodeClaim.
@@ -359,6 +367,23 @@ impl ClusterState {
         );
         labels.insert(labels::HOSTNAME.to_string(), hostname.to_string());
         Some(labels)
+    }
+
+    /// Whether a fallback NodeClaim's pods may all be moved voluntarily (none is annotated
+    /// `karpenter.sh/do-not-disrupt`).
+    pub fn disruptable(&self, claim: &NodeClaim) -> bool {
+        claim.node.as_deref().is_none_or(|node| {
+            self.workload_pods_on(node)
+                .all(|(_, pod)| !pod.pod.do_not_disrupt)
+        })
+    }
+
+    /// The fallback NodeClaim a claim is holding its capacity for: a Spot replacement whose
+    /// fallback claim still exists, is not being deleted and may be moved. Such a replacement
+    /// takes no other pods and is not empty in the disruption controllers' eyes.
+    pub fn reserved_for<'a>(&'a self, claim: &NodeClaim) -> Option<&'a NodeClaim> {
+        let fallback = self.node_claims.get(claim.replaces.as_deref()?)?;
+        (fallback.deletion.is_none() && self.disruptable(fallback)).then_some(fallback)
     }
 
     /// The NodeClaim of a node, if the node has one.

@@ -65,7 +65,11 @@ fn interruption_notices() {
     let c1_offering = offering(CapacityType::Spot, "m5.xlarge", "zone-a");
     let interrupted = |now: Duration| {
         vec![
-            mark_unavailable(c1_offering.clone(), now + secs(180), "spot interruption"),
+            mark_unavailable(
+                c1_offering.clone(),
+                now + secs(180),
+                UnavailableReason::SpotInterruption,
+            ),
             delete("c1", DisruptionReason::SpotInterrupted, Some(terminate_at)),
         ]
     };
@@ -231,4 +235,68 @@ fn interruption_notices() {
             ],
         },
     ]);
+}
+
+#[test]
+fn interruption_awareness_avoids_offerings_interrupted_too_often() {
+    let terminate_at = secs(7300);
+    let now = secs(7200);
+    let c1_offering = offering(CapacityType::Spot, "m5.xlarge", "zone-a");
+    let ttl_mark = mark_unavailable(
+        c1_offering.clone(),
+        now + secs(180),
+        UnavailableReason::SpotInterruption,
+    );
+    let avoid = mark_unavailable(
+        c1_offering.clone(),
+        now + secs(2 * 3600),
+        UnavailableReason::InterruptionProne,
+    );
+    let drain = delete("c1", DisruptionReason::SpotInterrupted, Some(terminate_at));
+    // (case, policy, earlier interruptions of the offering (instance, seconds), expected)
+    let cases = [
+        (
+            "the second interruption within an hour avoids the offering for 2 h",
+            Policy::Spotter,
+            vec![("i-old", 5400)],
+            vec![ttl_mark.clone(), avoid.clone(), drain.clone()],
+        ),
+        (
+            "the first interruption only marks the offering for the TTL",
+            Policy::Spotter,
+            vec![],
+            vec![ttl_mark.clone(), drain.clone()],
+        ),
+        (
+            "an interruption more than an hour before does not count",
+            Policy::Spotter,
+            vec![("i-old", 3000)],
+            vec![ttl_mark.clone(), drain.clone()],
+        ),
+        (
+            "the Karpenter preset never avoids",
+            Policy::Karpenter,
+            vec![("i-old", 5400), ("i-older", 5000)],
+            vec![ttl_mark.clone(), drain.clone()],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, policy, earlier, expected) in cases {
+        let mut cluster = cluster();
+        for (instance, at) in earlier {
+            cluster = cluster.interrupted("m5.xlarge", "zone-a", instance, secs(at));
+        }
+        // The driver records the notice being handled before the controllers see it.
+        let state = cluster
+            .interrupted("m5.xlarge", "zone-a", &instance_id("c1"), now)
+            .notice(spot_notice("c1", now, terminate_at))
+            .build();
+        let actions = Interruption::default().reconcile(&state, now, &Settings::for_policy(policy));
+        if actions != expected {
+            failures.push(format!(
+                "{name}:\n  expected {expected:#?}\n  actual   {actions:#?}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -1,4 +1,5 @@
-//! The NodeClaim lifecycle: launch, launch and registration timeouts, insufficient capacity.
+//! The NodeClaim lifecycle: launch (which offerings, in which order), launch and registration
+//! timeouts, insufficient capacity.
 
 mod support;
 
@@ -20,16 +21,89 @@ fn cluster() -> ClusterStateBuilder {
         .instance_types(catalog())
 }
 
+/// Every offering of the catalog, in launch order: Spot by price, then on-demand by price.
+const ALL: [(CapacityType, &str, &str, f64); 4] = [
+    (CapacityType::Spot, "m5.large", "zone-a", 0.04),
+    (CapacityType::Spot, "m5.xlarge", "zone-a", 0.08),
+    (CapacityType::OnDemand, "m5.large", "zone-a", 0.096),
+    (CapacityType::OnDemand, "m5.xlarge", "zone-a", 0.192),
+];
+
 #[test]
 fn node_claim_lifecycle_table() {
     let spot_a = offering(CapacityType::Spot, "m5.large", "zone-a");
     let spot_xl = offering(CapacityType::Spot, "m5.xlarge", "zone-a");
+    let backoff = Settings::default();
     let cases = vec![
         Case {
-            name: "a new NodeClaim is launched",
+            name: "a new NodeClaim is launched with every offering, Spot first",
             state: cluster().claim(claim("c1", "batch")).build(),
             now: secs(0),
-            expected: vec![launch("c1")],
+            expected: vec![launch("c1", &ALL)],
+        },
+        Case {
+            name: "unavailable offerings are left out of the launch",
+            state: cluster()
+                .claim(claim("c1", "batch"))
+                .insufficient_capacity(CapacityType::Spot, "m5.large", "zone-a", secs(0))
+                .build(),
+            now: secs(10),
+            expected: vec![launch("c1", &ALL[1..])],
+        },
+        Case {
+            name: "an offering whose cache entry expired is tried again",
+            state: cluster().claim(claim("c1", "batch")).build_with(|state| {
+                state.unavailable_offerings.record_insufficient_capacity(
+                    "m5.large",
+                    CapacityType::Spot,
+                    "zone-a",
+                    secs(0),
+                );
+                state.unavailable_offerings.expire(secs(180));
+            }),
+            now: secs(180),
+            expected: vec![launch("c1", &ALL)],
+        },
+        Case {
+            name: "a claim pinned to Spot with every Spot offering out is deleted at once",
+            state: cluster()
+                .claim(claim("c1", "batch").spot_only())
+                .insufficient_capacity(CapacityType::Spot, "m5.large", "zone-a", secs(0))
+                .insufficient_capacity(CapacityType::Spot, "m5.xlarge", "zone-a", secs(0))
+                .build(),
+            now: secs(5),
+            expected: vec![delete("c1", DisruptionReason::InsufficientCapacity, None)],
+        },
+        Case {
+            name: "an offering that failed repeatedly stays out under backoff",
+            state: cluster()
+                .cache_of(&backoff)
+                .claim(claim("c1", "batch").spot_only().created_at(secs(390)))
+                .insufficient_capacity(CapacityType::Spot, "m5.large", "zone-a", secs(0))
+                .insufficient_capacity(CapacityType::Spot, "m5.large", "zone-a", secs(180))
+                .build_with(|state| {
+                    state.unavailable_offerings.expire(secs(400));
+                }),
+            now: secs(400),
+            expected: vec![launch("c1", &ALL[1..2])],
+        },
+        Case {
+            name: "a Spot replacement (a probe) ignores backoff beyond the TTL",
+            state: cluster()
+                .cache_of(&backoff)
+                .claim(
+                    claim("c1", "batch")
+                        .spot_only()
+                        .replaces("fallback")
+                        .created_at(secs(390)),
+                )
+                .insufficient_capacity(CapacityType::Spot, "m5.large", "zone-a", secs(0))
+                .insufficient_capacity(CapacityType::Spot, "m5.large", "zone-a", secs(180))
+                .build_with(|state| {
+                    state.unavailable_offerings.expire(secs(400));
+                }),
+            now: secs(400),
+            expected: vec![launch("c1", &ALL[..2])],
         },
         Case {
             name: "a NodeClaim not launched yet is launched again (the launch is idempotent)",
@@ -37,7 +111,7 @@ fn node_claim_lifecycle_table() {
                 .claim(claim("c1", "batch").created_at(secs(10)))
                 .build(),
             now: secs(10) + secs(299),
-            expected: vec![launch("c1")],
+            expected: vec![launch("c1", &ALL)],
         },
         Case {
             name: "a NodeClaim not launched 5 min after creation is deleted",
@@ -48,7 +122,7 @@ fn node_claim_lifecycle_table() {
             expected: vec![delete("c1", DisruptionReason::LaunchTimeout, None)],
         },
         Case {
-            name: "insufficient capacity marks each failed offering for 3 min, then deletes",
+            name: "a launch that answered insufficient capacity is deleted (the driver marked the offerings)",
             state: cluster()
                 .claim(
                     claim("c1", "batch")
@@ -56,11 +130,7 @@ fn node_claim_lifecycle_table() {
                 )
                 .build(),
             now: secs(42),
-            expected: vec![
-                mark_unavailable(spot_a.clone(), secs(42 + 180), "insufficient capacity"),
-                mark_unavailable(spot_xl.clone(), secs(42 + 180), "insufficient capacity"),
-                delete("c1", DisruptionReason::InsufficientCapacity, None),
-            ],
+            expected: vec![delete("c1", DisruptionReason::InsufficientCapacity, None)],
         },
         Case {
             name: "a launched NodeClaim waiting for its node is left alone before 15 min",
@@ -112,9 +182,8 @@ fn node_claim_lifecycle_table() {
                 .build(),
             now: secs(300),
             expected: vec![
-                launch("c1"),
+                launch("c1", &ALL),
                 delete("c2", DisruptionReason::LaunchTimeout, None),
-                mark_unavailable(spot_xl.clone(), secs(480), "insufficient capacity"),
                 delete("c3", DisruptionReason::InsufficientCapacity, None),
             ],
         },
@@ -131,4 +200,37 @@ fn node_claim_lifecycle_table() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn spot_ranking_follows_the_policy() {
+    // A cheap Spot pool with a bad interruption band and one calm pool slightly dearer.
+    let catalog = vec![
+        instance_type("c5.large")
+            .cpu(2)
+            .memory_gib(4)
+            .offering_with_band(CapacityType::Spot, "zone-a", 0.030, 4)
+            .build(),
+        instance_type("m5.large")
+            .cpu(2)
+            .memory_gib(8)
+            .offering_with_band(CapacityType::Spot, "zone-a", 0.032, 0)
+            .build(),
+    ];
+    let state = state()
+        .pool(node_pool("batch").build())
+        .instance_types(catalog)
+        .claim(claim("c1", "batch").instance_types(&["c5.large", "m5.large"]))
+        .build();
+    let hot = (CapacityType::Spot, "c5.large", "zone-a", 0.030);
+    let calm = (CapacityType::Spot, "m5.large", "zone-a", 0.032);
+    let cases = [
+        (Policy::Karpenter, vec![hot, calm]),
+        (Policy::Spotter, vec![calm, hot]),
+    ];
+    for (policy, order) in cases {
+        let actions =
+            node_claim_lifecycle::reconcile(&state, secs(0), &Settings::for_policy(policy));
+        assert_eq!(actions, vec![launch("c1", &order)], "{policy}");
+    }
 }

@@ -134,6 +134,11 @@ impl PodBuilder {
         self.pod.labels.insert(key.into(), value.into());
         self
     }
+    /// Annotates the pod `karpenter.sh/do-not-disrupt: "true"`.
+    pub fn do_not_disrupt(mut self) -> Self {
+        self.pod.do_not_disrupt = true;
+        self
+    }
     /// Sets the priority.
     pub fn priority(mut self, priority: i32) -> Self {
         self.pod.priority = priority;
@@ -301,6 +306,11 @@ impl NodePoolBuilder {
         self.pool.limits.set(resource, value);
         self
     }
+    /// Sets the pool's own return-to-Spot settings (its `spotter.dev/` annotations).
+    pub fn return_to_spot(mut self, overrides: crate::node_pool::ReturnToSpotOverrides) -> Self {
+        self.pool.return_to_spot = overrides;
+        self
+    }
     /// The pool.
     pub fn build(mut self) -> NodePool {
         let requirements = Requirements::from_expressions(&self.template_requirements)
@@ -415,6 +425,20 @@ impl InstanceTypeBuilder {
             interruption_band: None,
         });
         self
+    }
+    /// Adds an available offering with a Spot-advisor interruption band (0 `<5%` … 4 `>20%`).
+    pub fn offering_with_band(
+        self,
+        capacity_type: CapacityType,
+        zone: &str,
+        price_per_hour: f64,
+        band: u8,
+    ) -> Self {
+        let mut builder = self.offering(capacity_type, zone, price_per_hour);
+        if let Some(offering) = builder.offerings.last_mut() {
+            offering.interruption_band = Some(band);
+        }
+        builder
     }
     /// The instance type.
     pub fn build(self) -> InstanceType {

@@ -9,11 +9,13 @@
 
 pub mod builders;
 pub mod instance_type;
+pub mod interruption_history;
 pub mod label_selector;
 pub mod labels;
 pub mod node;
 pub mod node_pool;
 pub mod offering;
+pub mod offering_ranking;
 pub mod overhead;
 pub mod pod;
 pub mod quantity;

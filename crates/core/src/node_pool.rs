@@ -37,7 +37,29 @@ pub struct NodePool {
     pub expire_after: Option<Duration>,
     /// `spec.template.spec.terminationGracePeriod`.
     pub termination_grace_period: Option<Duration>,
+    /// Spotter's return-to-Spot settings for this pool's fallback nodes, from the NodePool's
+    /// `spotter.dev/return-to-spot*` annotations; unset fields take the controller's defaults.
+    pub return_to_spot: ReturnToSpotOverrides,
 }
+
+/// A NodePool's own return-to-Spot settings.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReturnToSpotOverrides {
+    /// `spotter.dev/return-to-spot`: `"true"` or `"false"`.
+    pub enabled: Option<bool>,
+    /// `spotter.dev/return-to-spot-after`: how long Spot must have been available first.
+    pub min_spot_available: Option<Duration>,
+    /// `spotter.dev/return-to-spot-max-concurrent`: replacements in flight at once.
+    pub max_concurrent: Option<u32>,
+}
+
+/// The annotation that turns returning to Spot on or off for a NodePool's fallback nodes.
+pub const RETURN_TO_SPOT_ANNOTATION: &str = "spotter.dev/return-to-spot";
+/// The annotation with the minimum time Spot must have been available before a return.
+pub const RETURN_TO_SPOT_AFTER_ANNOTATION: &str = "spotter.dev/return-to-spot-after";
+/// The annotation with the number of returns a NodePool may have in flight.
+pub const RETURN_TO_SPOT_MAX_CONCURRENT_ANNOTATION: &str =
+    "spotter.dev/return-to-spot-max-concurrent";
 
 /// `spec.limits`: caps on the sum of the capacity of a pool's nodes, per resource, and on
 /// their count (`nodes`). A resource that is not listed is not limited.

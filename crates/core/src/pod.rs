@@ -37,7 +37,13 @@ pub struct Pod {
     pub pod_affinity: PodAffinityTerms,
     /// Pod anti-affinity.
     pub pod_anti_affinity: PodAffinityTerms,
+    /// Annotated `karpenter.sh/do-not-disrupt: "true"`: no voluntary disruption (emptiness,
+    /// return to Spot) moves it; interruptions still do.
+    pub do_not_disrupt: bool,
 }
+
+/// The annotation that keeps voluntary disruption away from a pod (and its node).
+pub const DO_NOT_DISRUPT_ANNOTATION: &str = "karpenter.sh/do-not-disrupt";
 
 /// A preferred node-affinity term with its weight.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -6,9 +6,8 @@ use std::time::Duration;
 use spotter_cloud::{CloudError, CloudProvider, LaunchRequest, OfferingRequest};
 use spotter_controllers::Action;
 use spotter_controllers::state::{Deletion, DisruptionReason, LaunchState, NodeClaim};
-use spotter_core::instance_type::offering_allowed;
 use spotter_core::offering::CapacityType;
-use spotter_core::unavailable_offerings::OfferingSelector;
+use spotter_core::unavailable_offerings::{OfferingSelector, UnavailableReason};
 
 use crate::report::EventKind;
 use crate::simulation::{Event, Simulation};
@@ -25,6 +24,14 @@ impl Simulation {
                         pod.retry_now = false;
                     }
                 }
+                if let Some(fallback) = &request.replaces {
+                    self.recorder.return_started(
+                        self.now,
+                        &request.node_pool,
+                        &request.name,
+                        fallback,
+                    );
+                }
                 self.state.node_claims.insert(
                     request.name.clone(),
                     NodeClaim {
@@ -38,6 +45,7 @@ impl Simulation {
                         initialized: false,
                         deletion: None,
                         fallback: request.fallback,
+                        replaces: request.replaces,
                     },
                 );
                 true
@@ -50,21 +58,41 @@ impl Simulation {
                 }
                 _ => false,
             },
-            Action::LaunchNodeClaim { node_claim } => self.launch(&node_claim),
+            Action::LaunchNodeClaim {
+                node_claim,
+                offerings,
+            } => self.launch(&node_claim, offerings),
             Action::MarkUnavailable {
                 offering,
                 until,
-                reason: _,
+                reason,
             } => {
-                self.state.unavailable_offerings.mark_until(
-                    OfferingSelector {
-                        capacity_type: Some(offering.capacity_type),
-                        instance_type: Some(offering.instance_type.clone()),
-                        zone: Some(offering.zone.clone()),
-                    },
+                let was_avoided = self
+                    .state
+                    .unavailable_offerings
+                    .record(
+                        &offering.instance_type,
+                        offering.capacity_type,
+                        &offering.zone,
+                    )
+                    .is_some_and(|record| {
+                        record.is_active()
+                            && record.reason == UnavailableReason::InterruptionProne
+                            && record.until >= until
+                    });
+                let expiry = self.state.unavailable_offerings.mark_until(
+                    OfferingSelector::offering(
+                        &offering.instance_type,
+                        offering.capacity_type,
+                        &offering.zone,
+                    ),
                     until,
+                    reason,
                 );
-                self.at(until, Event::ExpireUnavailable);
+                self.expire_unavailable_at(expiry);
+                if reason == UnavailableReason::InterruptionProne && !was_avoided {
+                    self.recorder.avoided(self.now, &offering, until);
+                }
                 true
             }
             Action::DeleteNodeClaim {
@@ -236,44 +264,13 @@ impl Simulation {
         }
     }
 
-    fn launch(&mut self, claim_name: &str) -> bool {
+    fn launch(&mut self, claim_name: &str, offerings: Vec<OfferingRequest>) -> bool {
         let Some(claim) = self.state.node_claims.get(claim_name) else {
             return false;
         };
         if !matches!(claim.launch, LaunchState::NotLaunched) {
             return false;
         }
-        let mut offerings: Vec<OfferingRequest> = Vec::new();
-        for name in &claim.instance_types {
-            let Some(instance_type) = self.state.instance_type(name) else {
-                continue;
-            };
-            for offering in &instance_type.offerings {
-                if offering_allowed(offering, &claim.requirements)
-                    && !self.state.unavailable_offerings.contains(
-                        name,
-                        offering.capacity_type,
-                        &offering.zone,
-                    )
-                {
-                    offerings.push(OfferingRequest {
-                        offering: spotter_cloud::OfferingKey {
-                            capacity_type: offering.capacity_type,
-                            instance_type: name.clone(),
-                            zone: offering.zone.clone(),
-                        },
-                        price_per_hour: offering.price_per_hour,
-                    });
-                }
-            }
-        }
-        offerings.sort_by(|left, right| {
-            left.offering
-                .capacity_type
-                .cmp(&right.offering.capacity_type)
-                .then(left.price_per_hour.total_cmp(&right.price_per_hour))
-                .then(left.offering.cmp(&right.offering))
-        });
         let request = LaunchRequest {
             node_claim: claim.name.clone(),
             node_pool: claim.node_pool.clone(),
@@ -281,7 +278,20 @@ impl Simulation {
         };
         let node_pool = claim.node_pool.clone();
         let fallback = claim.fallback;
+        let pods: Vec<String> = self
+            .state
+            .pods
+            .iter()
+            .filter(|(_, pod)| pod.nominated.as_deref() == Some(claim_name))
+            .map(|(key, _)| key.clone())
+            .collect();
         let result = self.cloud.create(&request, self.now);
+        let failed = match &result {
+            Ok(launched) => launched.unavailable.as_slice(),
+            Err(CloudError::InsufficientCapacity { offerings }) => offerings.as_slice(),
+            Err(_) => &[],
+        };
+        self.record_insufficient_capacity(failed);
         let Some(claim) = self.state.node_claims.get_mut(claim_name) else {
             return false;
         };
@@ -297,29 +307,23 @@ impl Simulation {
                 claim.fallback = fallback;
                 self.claim_of_instance
                     .insert(instance.id.clone(), claim_name.to_string());
+                if self.state.unavailable_offerings.record_success(
+                    &instance.offering.instance_type,
+                    instance.offering.capacity_type,
+                    &instance.offering.zone,
+                ) {
+                    self.state.capacity_generation += 1;
+                }
                 if !launched.unavailable.is_empty() {
                     self.recorder
                         .ice(self.now, &node_pool, claim_name, &launched.unavailable);
-                }
-                for offering in &launched.unavailable {
-                    self.state.unavailable_offerings.mark_until(
-                        OfferingSelector {
-                            capacity_type: Some(offering.capacity_type),
-                            instance_type: Some(offering.instance_type.clone()),
-                            zone: Some(offering.zone.clone()),
-                        },
-                        self.now + self.controllers.settings().unavailable_offering_ttl,
-                    );
-                }
-                if !launched.unavailable.is_empty() {
-                    let until = self.now + self.controllers.settings().unavailable_offering_ttl;
-                    self.at(until, Event::ExpireUnavailable);
                 }
                 self.recorder.launched(
                     self.now,
                     &instance,
                     self.on_demand_price(&instance),
                     fallback,
+                    &pods,
                 );
                 self.invariants
                     .check_limits(&self.state, &node_pool, &mut self.recorder, self.now);
@@ -334,6 +338,7 @@ impl Simulation {
             Err(CloudError::InsufficientCapacity { offerings }) => {
                 self.recorder
                     .ice(self.now, &node_pool, claim_name, &offerings);
+                self.recorder.left_pending_by_ice(self.now, &pods);
                 claim.launch = LaunchState::InsufficientCapacity { offerings };
             }
             Err(other) => {
@@ -350,6 +355,30 @@ impl Simulation {
             }
         }
         true
+    }
+
+    /// Puts the cloud's insufficient-capacity answers in the cache, as the cloud provider of a
+    /// real cluster does when CreateFleet answers.
+    fn record_insufficient_capacity(&mut self, offerings: &[spotter_cloud::OfferingKey]) {
+        for offering in offerings {
+            let until = self
+                .state
+                .unavailable_offerings
+                .record_insufficient_capacity(
+                    &offering.instance_type,
+                    offering.capacity_type,
+                    &offering.zone,
+                    self.now,
+                );
+            self.expire_unavailable_at(until);
+        }
+    }
+
+    /// Makes sure the cache is expired at `until`.
+    pub(crate) fn expire_unavailable_at(&mut self, until: Duration) {
+        if until != Duration::MAX && self.expiry_times.insert(until) {
+            self.at(until, Event::ExpireUnavailable);
+        }
     }
 
     /// The on-demand price of the instance's type in its zone (for the all-on-demand baseline).

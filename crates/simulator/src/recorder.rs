@@ -11,8 +11,8 @@ use spotter_controllers::{ClusterState, Policy};
 use spotter_core::offering::CapacityType;
 
 use crate::report::{
-    Event, EventKind, NodeHours, NodePoolSummary, Report, Series, Spread, Summary, Violation,
-    iso8601_duration, percentiles,
+    Event, EventKind, NodeHours, NodePoolSummary, Report, Series, Summary, Violation,
+    iso8601_duration, percentiles, spread,
 };
 use crate::scenario::Scenario;
 
@@ -36,15 +36,31 @@ pub(crate) struct Recorder {
     terminations: u64,
     peak_nodes: u64,
     series: Series,
+    returns_to_spot: u64,
+    fallback_node_hours: f64,
+    time_to_fallback: Vec<f64>,
+    time_to_return: Vec<f64>,
+    /// Pods left pending by an insufficient-capacity answer, and when the first one came.
+    left_pending_by_ice: BTreeMap<String, Duration>,
+}
+
+/// What became of a fallback node: when compatible Spot capacity was back (the market's
+/// truth) and whether Spotter returned it to Spot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct FallbackOutcome {
+    pub spot_back_at: Option<Duration>,
+    pub returned: bool,
 }
 
 #[derive(Debug)]
 struct RunningInstance {
+    node_claim: String,
     node_pool: String,
     capacity_type: CapacityType,
     started: Duration,
     price: f64,
     on_demand_price: f64,
+    fallback: bool,
 }
 
 #[derive(Debug, Default)]
@@ -56,6 +72,8 @@ struct PoolTotals {
     launches: u64,
     fallbacks: u64,
     interruptions: u64,
+    returns_to_spot: u64,
+    fallback_node_hours: f64,
 }
 
 impl Recorder {
@@ -76,6 +94,11 @@ impl Recorder {
             launches: 0,
             terminations: 0,
             peak_nodes: 0,
+            returns_to_spot: 0,
+            fallback_node_hours: 0.0,
+            time_to_fallback: Vec::new(),
+            time_to_return: Vec::new(),
+            left_pending_by_ice: BTreeMap::new(),
             series: Series {
                 interval_seconds: 0.0,
                 time_seconds: Vec::new(),
@@ -124,11 +147,20 @@ impl Recorder {
         instance: &Instance,
         on_demand_price: f64,
         fallback: bool,
+        pods: &[String],
     ) {
         self.launches += 1;
+        let left_pending_at = pods
+            .iter()
+            .filter_map(|pod| self.left_pending_by_ice.remove(pod))
+            .min();
         let totals = self.pools.entry(instance.node_pool.clone()).or_default();
         totals.launches += 1;
         if fallback {
+            if let Some(at) = left_pending_at {
+                self.time_to_fallback
+                    .push(now.saturating_sub(at).as_secs_f64());
+            }
             self.fallbacks += 1;
             totals.fallbacks += 1;
             self.event(
@@ -158,21 +190,115 @@ impl Recorder {
         self.running.insert(
             instance.id.clone(),
             RunningInstance {
+                node_claim: instance.node_claim.clone(),
                 node_pool: instance.node_pool.clone(),
                 capacity_type: instance.offering.capacity_type,
                 started: now,
                 price: instance.price_per_hour,
                 on_demand_price,
+                fallback,
             },
         );
         self.peak_nodes = self.peak_nodes.max(self.running.len() as u64);
     }
 
-    pub fn instance_gone(&mut self, instance_id: &str, now: Duration) {
-        if let Some(instance) = self.running.remove(instance_id) {
-            self.terminations += 1;
-            self.account(&instance, now);
+    pub fn instance_gone(
+        &mut self,
+        instance_id: &str,
+        now: Duration,
+        outcome: Option<FallbackOutcome>,
+    ) {
+        let Some(instance) = self.running.remove(instance_id) else {
+            return;
+        };
+        self.terminations += 1;
+        self.account(&instance, now);
+        let Some(outcome) = outcome.filter(|_| instance.fallback) else {
+            return;
+        };
+        self.account_fallback(&instance, now, outcome);
+        if outcome.returned {
+            self.returns_to_spot += 1;
+            if let Some(totals) = self.pools.get_mut(&instance.node_pool) {
+                totals.returns_to_spot += 1;
+            }
+            if let Some(back) = outcome.spot_back_at {
+                self.time_to_return
+                    .push(now.saturating_sub(back).as_secs_f64());
+            }
+            self.event(
+                now,
+                EventKind::ReturnToSpot,
+                Some(instance.node_pool.clone()),
+                Some(instance.node_claim.clone()),
+                format!(
+                    "fallback node removed, returned to Spot {} after Spot was back",
+                    outcome.spot_back_at.map_or_else(
+                        || "(Spot never seen back)".to_string(),
+                        |back| iso8601_duration(now.saturating_sub(back).as_secs_f64())
+                    )
+                ),
+            );
         }
+    }
+
+    /// On-demand hours a fallback node ran while compatible Spot was back.
+    fn account_fallback(
+        &mut self,
+        instance: &RunningInstance,
+        until: Duration,
+        outcome: FallbackOutcome,
+    ) {
+        let Some(back) = outcome.spot_back_at else {
+            return;
+        };
+        let hours = until
+            .saturating_sub(back.max(instance.started))
+            .as_secs_f64()
+            / 3600.0;
+        self.fallback_node_hours += hours;
+        if let Some(totals) = self.pools.get_mut(&instance.node_pool) {
+            totals.fallback_node_hours += hours;
+        }
+    }
+
+    /// Pods a launch's insufficient-capacity answer left pending (the start of their time to
+    /// fallback).
+    pub fn left_pending_by_ice(&mut self, now: Duration, pods: &[String]) {
+        for pod in pods {
+            self.left_pending_by_ice.entry(pod.clone()).or_insert(now);
+        }
+    }
+
+    /// A Spot replacement requested for a fallback node.
+    pub fn return_started(
+        &mut self,
+        now: Duration,
+        node_pool: &str,
+        node_claim: &str,
+        fallback: &str,
+    ) {
+        self.event(
+            now,
+            EventKind::ReturnToSpot,
+            Some(node_pool.to_string()),
+            Some(node_claim.to_string()),
+            format!("Spot replacement requested for fallback node {fallback}"),
+        );
+    }
+
+    /// An offering avoided for interrupting too often.
+    pub fn avoided(&mut self, now: Duration, offering: &OfferingKey, until: Duration) {
+        self.event(
+            now,
+            EventKind::Avoid,
+            None,
+            None,
+            format!(
+                "{offering} interrupted too often: avoided for {}",
+                iso8601_duration(until.saturating_sub(now).as_secs_f64())
+            ),
+        );
     }
 
     fn account(&mut self, instance: &RunningInstance, until: Duration) {
@@ -290,10 +416,21 @@ impl Recorder {
         }
     }
 
-    pub fn finish(mut self, scenario: &Scenario, end: Duration) -> Report {
+    pub fn finish(
+        mut self,
+        scenario: &Scenario,
+        end: Duration,
+        fallback_outcomes: &BTreeMap<String, FallbackOutcome>,
+    ) -> Report {
         let running = std::mem::take(&mut self.running);
-        for instance in running.values() {
+        for (instance_id, instance) in &running {
             self.account(instance, end);
+            if let Some(outcome) = fallback_outcomes
+                .get(instance_id)
+                .filter(|_| instance.fallback)
+            {
+                self.account_fallback(instance, end, *outcome);
+            }
         }
         let spot_hours: f64 = self.pools.values().map(|totals| totals.spot_hours).sum();
         let on_demand_hours: f64 = self
@@ -337,10 +474,10 @@ impl Recorder {
             terminations: self.terminations,
             pods_created: self.pods_created,
             peak_nodes: self.peak_nodes,
-            returns_to_spot: 0,
-            fallback_node_hours: 0.0,
-            time_to_fallback_seconds: Spread::default(),
-            time_to_return_seconds: Spread::default(),
+            returns_to_spot: self.returns_to_spot,
+            fallback_node_hours: round(self.fallback_node_hours, 3),
+            time_to_fallback_seconds: spread(&mut self.time_to_fallback),
+            time_to_return_seconds: spread(&mut self.time_to_return),
         };
         let node_pools = self
             .pools
@@ -355,8 +492,8 @@ impl Recorder {
                 launches: totals.launches,
                 fallbacks: totals.fallbacks,
                 interruptions: totals.interruptions,
-                returns_to_spot: 0,
-                fallback_node_hours: 0.0,
+                returns_to_spot: totals.returns_to_spot,
+                fallback_node_hours: round(totals.fallback_node_hours, 3),
             })
             .collect();
         Report {

@@ -6,19 +6,22 @@
 //! were scheduled.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::sync::Arc;
 use std::time::Duration;
 
+use spotter_cloud::OfferingKey;
 use spotter_cloud::random::Random;
 use spotter_cloud::simulated::{CloudEvent, MarketModel, Outage, PoolOverride, SimulatedCloud};
 use spotter_controllers::pod_disruption_budget::{Amount, Budget, PodDisruptionBudget};
 use spotter_controllers::state::{Deletion, DisruptionReason, InterruptionNotice, NoticeKind};
 use spotter_controllers::{ClusterState, Controllers, Policy, Settings};
+use spotter_core::interruption_history::InterruptionHistory;
 use spotter_core::offering::CapacityType;
+use spotter_core::unavailable_offerings::UnavailableOfferings;
 
 use crate::invariants::Invariants;
-use crate::recorder::Recorder;
+use crate::recorder::{FallbackOutcome, Recorder};
 use crate::report::{Comparison, EventKind, Report};
 use crate::scenario::{self, FaultKind, Scenario};
 use crate::workloads::Workloads;
@@ -145,6 +148,8 @@ pub(crate) struct Simulation {
     pub invariants: Invariants,
     /// Nodes by the instance behind them, for cloud events.
     pub claim_of_instance: BTreeMap<String, String>,
+    /// The times an unavailable-offerings expiry is scheduled for.
+    pub expiry_times: BTreeSet<Duration>,
     pub sample_interval: Duration,
 }
 
@@ -166,6 +171,7 @@ impl Simulation {
         }
         let region = spotter_catalog::embedded().region(&scenario.region)?;
         let instance_types = Arc::new(spotter_catalog::instance_types::instance_types(region));
+        let settings = Settings::for_policy(options.policy);
         let market = market_model(&scenario.market);
         let cloud = SimulatedCloud::new(&instance_types, market, scenario.seed);
         let state = ClusterState {
@@ -190,6 +196,8 @@ impl Simulation {
                     expected_pods: 0,
                 })
                 .collect(),
+            unavailable_offerings: UnavailableOfferings::with_settings(settings.cache_settings()),
+            interruption_history: InterruptionHistory::new(settings.interruption_memory()),
             ..ClusterState::default()
         };
         let end = scenario.duration;
@@ -204,7 +212,7 @@ impl Simulation {
             next_reconcile: None,
             schedule_pending: false,
             state,
-            controllers: Controllers::new(Settings::for_policy(options.policy)),
+            controllers: Controllers::new(settings),
             cloud,
             random,
             recorder: Recorder::new(&scenario, options.policy),
@@ -212,6 +220,7 @@ impl Simulation {
             workloads,
             scenario,
             claim_of_instance: BTreeMap::new(),
+            expiry_times: BTreeSet::new(),
             sample_interval,
         };
         simulation.schedule_start();
@@ -345,9 +354,8 @@ impl Simulation {
             Event::RegisterNode(claim) => self.register_node(&claim),
             Event::NodeReady(node) => self.node_ready(&node),
             Event::ExpireUnavailable => {
-                let before = self.state.unavailable_offerings.len();
-                self.state.unavailable_offerings.expire(self.now);
-                if self.state.unavailable_offerings.len() != before {
+                self.expiry_times.remove(&self.now);
+                if self.state.unavailable_offerings.expire(self.now) {
                     self.state.capacity_generation += 1;
                     self.request_reconcile(self.now);
                 }
@@ -395,10 +403,29 @@ impl Simulation {
                 terminate_at,
             } => {
                 let claim = self.claim_of_instance.get(&instance_id).cloned();
-                let node_pool = claim
+                let node_claim = claim
                     .as_ref()
-                    .and_then(|claim| self.state.node_claims.get(claim))
-                    .map(|claim| claim.node_pool.clone());
+                    .and_then(|claim| self.state.node_claims.get(claim));
+                let node_pool = node_claim.map(|claim| claim.node_pool.clone());
+                if let Some(offering) = node_claim
+                    .and_then(|claim| claim.instance())
+                    .map(|instance| instance.offering.clone())
+                {
+                    // The driver's part of a notice: what the controllers read of it.
+                    self.state.interruption_history.record(
+                        &offering.instance_type,
+                        offering.capacity_type,
+                        &offering.zone,
+                        &instance_id,
+                        self.now,
+                    );
+                    self.state.unavailable_offerings.record_interruption(
+                        &offering.instance_type,
+                        offering.capacity_type,
+                        &offering.zone,
+                        self.now,
+                    );
+                }
                 self.recorder.interruption(node_pool.as_deref());
                 self.recorder.event(
                     self.now,
@@ -426,7 +453,13 @@ impl Simulation {
         let Some(claim_name) = self.claim_of_instance.remove(instance_id) else {
             return;
         };
-        self.recorder.instance_gone(instance_id, self.now);
+        let outcome = self
+            .state
+            .node_claims
+            .get(&claim_name)
+            .cloned()
+            .and_then(|claim| self.fallback_outcome(&claim, self.now));
+        self.recorder.instance_gone(instance_id, self.now, outcome);
         self.state
             .interruption_notices
             .retain(|notice| notice.instance_id != instance_id);
@@ -554,7 +587,49 @@ impl Simulation {
         self.request_reconcile(self.now);
     }
 
+    /// For a fallback NodeClaim: when Spot capacity compatible with it was back (the market's
+    /// truth, from its launch to `until`) and whether it was returned to Spot.
+    fn fallback_outcome(
+        &mut self,
+        claim: &spotter_controllers::state::NodeClaim,
+        until: Duration,
+    ) -> Option<FallbackOutcome> {
+        if !claim.fallback {
+            return None;
+        }
+        let launched_at = claim.instance()?.launched_at;
+        let offerings: Vec<OfferingKey> = claim
+            .instance_types
+            .iter()
+            .filter_map(|name| self.state.instance_type(name))
+            .flat_map(|instance_type| {
+                instance_type
+                    .offerings
+                    .iter()
+                    .filter(|offering| {
+                        offering.capacity_type == CapacityType::Spot
+                            && claim
+                                .requirements
+                                .allows(spotter_core::labels::ZONE, &offering.zone)
+                    })
+                    .map(|offering| OfferingKey {
+                        capacity_type: offering.capacity_type,
+                        instance_type: instance_type.name.clone(),
+                        zone: offering.zone.clone(),
+                    })
+            })
+            .collect();
+        Some(FallbackOutcome {
+            spot_back_at: self.cloud.capacity_since(&offerings, launched_at, until),
+            returned: claim
+                .deletion
+                .as_ref()
+                .is_some_and(|deletion| deletion.reason == DisruptionReason::ReturnToSpot),
+        })
+    }
+
     fn sweep(&mut self) {
+        self.state.interruption_history.prune(self.now);
         self.invariants
             .check_ledger(&self.state.pods, &mut self.recorder, self.now);
         self.invariants.check_instances(
@@ -567,8 +642,24 @@ impl Simulation {
 
     fn finish(mut self) -> Report {
         self.sweep();
+        let running: Vec<spotter_controllers::state::NodeClaim> = self
+            .state
+            .node_claims
+            .values()
+            .filter(|claim| claim.fallback)
+            .cloned()
+            .collect();
+        let mut outcomes = BTreeMap::new();
+        for claim in running {
+            if let (Some(instance), Some(outcome)) = (
+                claim.instance().map(|instance| instance.id.clone()),
+                self.fallback_outcome(&claim, self.end),
+            ) {
+                outcomes.insert(instance, outcome);
+            }
+        }
         let scenario = self.scenario.clone();
-        self.recorder.finish(&scenario, self.end)
+        self.recorder.finish(&scenario, self.end, &outcomes)
     }
 }
 

@@ -134,13 +134,16 @@ impl MarketModel {
     }
 }
 
-/// One pool's state: its own random stream, its next capacity change, its running count.
+/// One pool's state: its own random stream, its next capacity change, the changes so far
+/// (for questions about the past), its running count.
 #[derive(Debug)]
 pub(super) struct Pool {
     settings: PoolSettings,
     random: Random,
     available: bool,
     next_change: Duration,
+    /// The times capacity went away or came back, oldest first (it starts available).
+    changes: Vec<Duration>,
     running: u32,
 }
 
@@ -156,6 +159,7 @@ impl Pool {
             random,
             available: true,
             next_change,
+            changes: Vec::new(),
             running: 0,
         }
     }
@@ -164,6 +168,7 @@ impl Pool {
     pub fn available_at(&mut self, now: Duration) -> bool {
         while self.next_change <= now {
             self.available = !self.available;
+            self.changes.push(self.next_change);
             let mean = if self.available {
                 self.settings.ice_mean_interval
             } else {
@@ -174,6 +179,25 @@ impl Pool {
             self.next_change = self.next_change.saturating_add(length);
         }
         self.available
+    }
+
+    /// Whether the pool had capacity at `time`, which must not be after the latest time asked
+    /// of [`Self::available_at`].
+    pub fn was_available_at(&self, time: Duration) -> bool {
+        self.changes.partition_point(|change| *change <= time) % 2 == 0
+    }
+
+    /// The times after `from` and up to `to` when capacity came back (asked after
+    /// [`Self::available_at`]`(to)`).
+    pub fn returns_between(&self, from: Duration, to: Duration) -> impl Iterator<Item = Duration> {
+        let start = self.changes.partition_point(|change| *change <= from);
+        self.changes
+            .iter()
+            .enumerate()
+            .skip(start)
+            .take_while(move |(_, change)| **change <= to)
+            .filter(|(index, _)| index % 2 == 1)
+            .map(|(_, change)| *change)
     }
 
     pub fn acquire(&mut self) {
@@ -241,6 +265,29 @@ mod tests {
         // Mean 24 h up, 30 min down: about 98% available.
         let share = available_minutes as f64 / minutes as f64;
         assert!((0.95..0.995).contains(&share), "{share}");
+    }
+
+    #[test]
+    fn pools_remember_when_capacity_went_and_came_back() {
+        let settings = MarketModel::realistic().settings_for(&spot_key(), Some(1));
+        let mut pool = Pool::new(settings, Random::new(3));
+        let end = Duration::from_secs(30 * 24 * 3600);
+        let step = Duration::from_secs(60);
+        let mut live = Vec::new();
+        let mut time = Duration::ZERO;
+        while time < end {
+            live.push((time, pool.available_at(time)));
+            time += step;
+        }
+        for (time, available) in live {
+            assert_eq!(pool.was_available_at(time), available, "at {time:?}");
+        }
+        let returns: Vec<Duration> = pool.returns_between(Duration::ZERO, end).collect();
+        assert!(!returns.is_empty());
+        for back in returns {
+            assert!(pool.was_available_at(back));
+            assert!(!pool.was_available_at(back - Duration::from_millis(1)));
+        }
     }
 
     #[test]

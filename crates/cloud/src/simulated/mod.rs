@@ -85,6 +85,22 @@ pub struct Outage {
     pub end: Duration,
 }
 
+impl Outage {
+    /// Whether the outage applies to the offering (at some time).
+    pub fn covers(&self, offering: &OfferingKey) -> bool {
+        self.capacity_type
+            .is_none_or(|capacity_type| capacity_type == offering.capacity_type)
+            && self
+                .zone
+                .as_deref()
+                .is_none_or(|zone| zone == offering.zone)
+            && self
+                .instance_type
+                .as_deref()
+                .is_none_or(|name| name == offering.instance_type)
+    }
+}
+
 impl SimulatedCloud {
     /// A cloud offering every offering of `instance_types`, seeded with `seed`.
     pub fn new(instance_types: &[InstanceType], model: MarketModel, seed: u64) -> Self {
@@ -122,21 +138,10 @@ impl SimulatedCloud {
 
     /// Whether an offering has capacity at `now`.
     pub fn has_capacity(&mut self, offering: &OfferingKey, now: Duration) -> bool {
-        let forced_out = self.outages.iter().any(|outage| {
-            outage.start <= now
-                && now < outage.end
-                && outage
-                    .capacity_type
-                    .is_none_or(|capacity_type| capacity_type == offering.capacity_type)
-                && outage
-                    .zone
-                    .as_deref()
-                    .is_none_or(|zone| zone == offering.zone)
-                && outage
-                    .instance_type
-                    .as_deref()
-                    .is_none_or(|name| name == offering.instance_type)
-        });
+        let forced_out = self
+            .outages
+            .iter()
+            .any(|outage| outage.start <= now && now < outage.end && outage.covers(offering));
         if forced_out {
             return false;
         }
@@ -144,6 +149,52 @@ impl SimulatedCloud {
             Some(pool) => pool.available_at(now),
             None => false,
         }
+    }
+
+    /// The earliest time in `from..=to` (`to` being now) at which any of `offerings` had
+    /// capacity, outages and shortages both considered; `None` if none had any. This is the
+    /// simulation's ground truth, which Spotter itself only learns by launching.
+    pub fn capacity_since(
+        &mut self,
+        offerings: &[OfferingKey],
+        from: Duration,
+        to: Duration,
+    ) -> Option<Duration> {
+        let mut earliest: Option<Duration> = None;
+        for offering in offerings {
+            let Some(pool) = self.pools.get_mut(offering) else {
+                continue;
+            };
+            pool.available_at(to);
+            let outages: Vec<&Outage> = self
+                .outages
+                .iter()
+                .filter(|outage| outage.covers(offering))
+                .collect();
+            let mut candidates: Vec<Duration> = std::iter::once(from)
+                .chain(pool.returns_between(from, to))
+                .chain(
+                    outages
+                        .iter()
+                        .map(|outage| outage.end)
+                        .filter(|end| *end > from && *end <= to),
+                )
+                .collect();
+            candidates.sort();
+            let found = candidates.into_iter().find(|&time| {
+                pool.was_available_at(time)
+                    && !outages
+                        .iter()
+                        .any(|outage| outage.start <= time && time < outage.end)
+            });
+            if let Some(time) = found {
+                earliest = Some(earliest.map_or(time, |current| current.min(time)));
+                if time == from {
+                    break;
+                }
+            }
+        }
+        earliest
     }
 
     /// Interrupts the instance now (a scenario fault): a 2-minute warning follows at once.
@@ -441,6 +492,56 @@ mod tests {
             vec![CloudEvent::InstanceTerminated { instance_id: id }]
         );
         assert!(cloud.list().is_empty());
+    }
+
+    #[test]
+    fn capacity_since_finds_when_an_outage_ended() {
+        let mut cloud = cloud(MarketModel::calm());
+        let hour = Duration::from_secs(3600);
+        cloud.add_outage(Outage {
+            capacity_type: Some(CapacityType::Spot),
+            zone: None,
+            instance_type: None,
+            start: hour,
+            end: 3 * hour,
+        });
+        cloud.add_outage(Outage {
+            capacity_type: Some(CapacityType::Spot),
+            zone: Some("zone-b".into()),
+            instance_type: None,
+            start: 3 * hour,
+            end: 4 * hour,
+        });
+        let key = |zone: &str| OfferingKey {
+            capacity_type: CapacityType::Spot,
+            instance_type: "m5.large".into(),
+            zone: zone.into(),
+        };
+        // (offerings, from, to, expected)
+        let cases = [
+            (vec![key("zone-a")], 2 * hour, 5 * hour, Some(3 * hour)),
+            (vec![key("zone-b")], 2 * hour, 5 * hour, Some(4 * hour)),
+            (
+                vec![key("zone-a"), key("zone-b")],
+                2 * hour,
+                5 * hour,
+                Some(3 * hour),
+            ),
+            (vec![key("zone-b")], 2 * hour, 3 * hour + hour / 2, None),
+            (
+                vec![key("zone-a")],
+                Duration::ZERO,
+                hour,
+                Some(Duration::ZERO),
+            ),
+        ];
+        for (offerings, from, to, expected) in cases {
+            assert_eq!(
+                cloud.capacity_since(&offerings, from, to),
+                expected,
+                "{offerings:?} from {from:?} to {to:?}"
+            );
+        }
     }
 
     #[test]

@@ -8,14 +8,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use spotter_cloud::{Instance, OfferingKey};
+pub use spotter_cloud::{Instance, OfferingKey, OfferingRequest};
 pub use spotter_controllers::action::{Action, NodeClaimRequest};
 pub use spotter_controllers::pod_disruption_budget::{Amount, Budget, PodDisruptionBudget};
 pub use spotter_controllers::state::{
     ClusterState, Deletion, DisruptionReason, InterruptionNotice, LaunchState, NodeClaim,
     NodeState, NoticeKind, PodState,
 };
-pub use spotter_controllers::{Controllers, Reconciled, Settings};
+pub use spotter_controllers::{Controllers, Policy, Reconciled, Settings};
 pub use spotter_core::builders::{instance_type, node_pool, pod, selector};
 pub use spotter_core::instance_type::InstanceType;
 pub use spotter_core::labels;
@@ -24,7 +24,7 @@ pub use spotter_core::offering::CapacityType;
 pub use spotter_core::pod::Pod;
 pub use spotter_core::requirements::{Operator, Requirement, Requirements};
 pub use spotter_core::taints::{DISRUPTED_TAINT_KEY, Effect, Taint};
-pub use spotter_core::unavailable_offerings::OfferingSelector;
+pub use spotter_core::unavailable_offerings::{OfferingSelector, UnavailableReason};
 
 /// Seconds.
 pub fn secs(seconds: u64) -> Duration {
@@ -146,6 +146,54 @@ impl ClusterStateBuilder {
         self
     }
 
+    /// Records a Spot interruption warning for `instance_id` of Spot `instance_type` in `zone`
+    /// at `at`, as the driver does when a notice arrives.
+    pub fn interrupted(
+        mut self,
+        instance_type: &str,
+        zone: &str,
+        instance_id: &str,
+        at: Duration,
+    ) -> Self {
+        self.state.interruption_history.record(
+            instance_type,
+            CapacityType::Spot,
+            zone,
+            instance_id,
+            at,
+        );
+        self.state.unavailable_offerings.record_interruption(
+            instance_type,
+            CapacityType::Spot,
+            zone,
+            at,
+        );
+        self
+    }
+
+    /// Records an insufficient-capacity answer for an offering at `at`, as the driver does.
+    pub fn insufficient_capacity(
+        mut self,
+        capacity_type: CapacityType,
+        instance_type: &str,
+        zone: &str,
+        at: Duration,
+    ) -> Self {
+        self.state
+            .unavailable_offerings
+            .record_insufficient_capacity(instance_type, capacity_type, zone, at);
+        self
+    }
+
+    /// Uses `settings`' rules for the unavailable-offerings cache (its backoff).
+    pub fn cache_of(mut self, settings: &Settings) -> Self {
+        self.state.unavailable_offerings =
+            spotter_core::unavailable_offerings::UnavailableOfferings::with_settings(
+                settings.cache_settings(),
+            );
+        self
+    }
+
     /// Sets the capacity generation.
     pub fn capacity_generation(mut self, generation: u64) -> Self {
         self.state.capacity_generation = generation;
@@ -210,6 +258,7 @@ pub fn claim(name: &str, node_pool: &str) -> ClaimBuilder {
             initialized: false,
             deletion: None,
             fallback: false,
+            replaces: None,
         },
     }
 }
@@ -250,6 +299,35 @@ impl ClaimBuilder {
             },
             unavailable: Vec::new(),
         };
+        self
+    }
+
+    /// An on-demand fallback: launched at `time` as on-demand `m5.large` in `zone-a` where
+    /// its pods would have taken Spot.
+    pub fn fallback(mut self, time: Duration) -> Self {
+        self.claim.fallback = true;
+        self.launched("m5.large", CapacityType::OnDemand, "zone-a", time)
+    }
+
+    /// The Spot replacement of fallback claim `fallback`.
+    pub fn replaces(mut self, fallback: &str) -> Self {
+        self.claim.replaces = Some(fallback.into());
+        self
+    }
+
+    /// Pinned to Spot (`karpenter.sh/capacity-type In [spot]`), as the provisioner pins a
+    /// claim to the capacity type its launch will use.
+    pub fn spot_only(mut self) -> Self {
+        self.claim.requirements.add(
+            labels::CAPACITY_TYPE,
+            Requirement::single(CapacityType::Spot.as_str()),
+        );
+        self
+    }
+
+    /// Sets the candidate instance types.
+    pub fn instance_types(mut self, names: &[&str]) -> Self {
+        self.claim.instance_types = names.iter().map(|name| (*name).to_string()).collect();
         self
     }
 
@@ -464,10 +542,19 @@ pub fn spot_notice(
 
 // The actions a test expects.
 
-/// `LaunchNodeClaim`.
-pub fn launch(claim: &str) -> Action {
+/// `LaunchNodeClaim` trying `offerings` (capacity type, instance type, zone, price) in order.
+pub fn launch(claim: &str, offerings: &[(CapacityType, &str, &str, f64)]) -> Action {
     Action::LaunchNodeClaim {
         node_claim: claim.into(),
+        offerings: offerings
+            .iter()
+            .map(
+                |&(capacity_type, instance_type, zone, price_per_hour)| OfferingRequest {
+                    offering: offering(capacity_type, instance_type, zone),
+                    price_per_hour,
+                },
+            )
+            .collect(),
     }
 }
 
@@ -481,11 +568,15 @@ pub fn delete(claim: &str, reason: DisruptionReason, deadline: Option<Duration>)
 }
 
 /// `MarkUnavailable`.
-pub fn mark_unavailable(offering: OfferingKey, until: Duration, reason: &str) -> Action {
+pub fn mark_unavailable(
+    offering: OfferingKey,
+    until: Duration,
+    reason: UnavailableReason,
+) -> Action {
     Action::MarkUnavailable {
         offering,
         until,
-        reason: reason.into(),
+        reason,
     }
 }
 

@@ -14,7 +14,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta_v1;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_yaml_ng::Value;
 use spotter_api::document::{Document, documents};
-use spotter_api::workload::convert_pod_spec;
+use spotter_api::workload::{convert_pod_spec, do_not_disrupt};
 use spotter_api::{FieldError, ManifestError, Manifests};
 use spotter_core::label_selector::LabelSelector;
 use spotter_core::node_pool::NodePool;
@@ -420,7 +420,9 @@ fn pod_template(
             "missing: the pod template needs a spec",
         )
     })?;
-    convert_pod_spec(namespace, name, &labels, spec, "spec.template.spec")
+    let mut pod = convert_pod_spec(namespace, name, &labels, spec, "spec.template.spec")?;
+    pod.do_not_disrupt = do_not_disrupt(template.metadata.as_ref());
+    Ok(pod)
 }
 
 /// A `metav1.LabelSelector`, converted as the API layer converts pod selectors.

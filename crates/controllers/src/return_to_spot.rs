@@ -1,0 +1,380 @@
+//! Return to Spot: a fallback node (launched on-demand only because Spot was unavailable) is
+//! replaced by Spot capacity once Spot is available again — the replacement first, then, once
+//! it is initialized, the fallback node is drained like any other deleted node (PDBs, the
+//! NodePool's disruption budgets and `karpenter.sh/do-not-disrupt` honoured).
+//!
+//! Hysteresis keeps it from flapping when capacity oscillates:
+//! - a return starts only once the Spot offerings the replacement would use have gone without
+//!   an insufficient-capacity answer or an interruption for the minimum time (and the fallback
+//!   node has run that long);
+//! - a NodePool has one replacement in flight (a probe) until one launches, then up to its
+//!   limit;
+//! - a NodePool that falls back again within the flap window after a return waits out that
+//!   window before its next return;
+//! - replacements never launch into offerings that are unavailable or avoided for their
+//!   interruptions; as probes, they ignore insufficient-capacity backoff beyond the TTL.
+//!
+//! Each NodePool can turn it off or tune it with `spotter.dev/return-to-spot*` annotations.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use spotter_core::labels;
+use spotter_core::node_pool::NodePool;
+use spotter_core::offering::CapacityType;
+use spotter_core::pod::Pod;
+use spotter_core::requirements::{Requirement, Requirements};
+use spotter_core::solver::{PreparedPools, SchedulingInput, solve_prepared};
+use spotter_core::unavailable_offerings::UnavailableOfferings;
+
+use crate::action::{Action, NodeClaimRequest};
+use crate::disruption_budgets::{pool_disruptions, room};
+use crate::node_claim_lifecycle::launch_offerings;
+use crate::provisioner::solver_nodes;
+use crate::settings::{ReturnToSpot as ReturnToSpotSettings, Settings};
+use crate::state::{ClusterState, DisruptionReason, LaunchState, NodeClaim};
+
+/// The return-to-Spot controller and what it remembers between reconciles.
+#[derive(Debug, Default)]
+pub struct ReturnToSpot {
+    /// Copies of the NodePools that allow Spot, restricted to Spot, and what they were made
+    /// from (names and requirements).
+    spot_pools: Vec<NodePool>,
+    source: Vec<(String, Requirements)>,
+    prepared: PreparedPools,
+    /// When each NodePool last drained a fallback node for a return.
+    last_return: BTreeMap<String, Duration>,
+    /// Fallback claims no Spot replacement could be planned for, with the capacity generation
+    /// of that attempt: they are tried again once capacity may have changed.
+    unplannable: BTreeMap<String, u64>,
+    /// Fallback claims whose replacements' Spot offerings failed lately, with when they will
+    /// have been quiet long enough.
+    waiting: BTreeMap<String, Duration>,
+    next_claim: u64,
+}
+
+/// The settings that apply to one NodePool's fallback nodes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PoolReturnSettings {
+    /// How long Spot must have been available first.
+    pub min_spot_available: Duration,
+    /// Replacements in flight at once, once Spot has proven available.
+    pub max_concurrent: u32,
+    /// The flap window.
+    pub flap_window: Duration,
+}
+
+/// The NodePool's effective settings, or `None` when it does not return to Spot.
+pub fn pool_settings(pool: &NodePool, settings: &Settings) -> Option<PoolReturnSettings> {
+    let defaults: &ReturnToSpotSettings = settings.return_to_spot.as_ref()?;
+    let overrides = &pool.return_to_spot;
+    if overrides.enabled == Some(false) {
+        return None;
+    }
+    Some(PoolReturnSettings {
+        min_spot_available: overrides
+            .min_spot_available
+            .unwrap_or(defaults.min_spot_available),
+        max_concurrent: overrides.max_concurrent.unwrap_or(defaults.max_concurrent),
+        flap_window: defaults.flap_window,
+    })
+}
+
+impl ReturnToSpot {
+    /// Decides the returns to start and the fallback nodes to drain; returns when to look
+    /// again.
+    pub fn reconcile(
+        &mut self,
+        state: &ClusterState,
+        now: Duration,
+        settings: &Settings,
+    ) -> (Vec<Action>, Option<Duration>) {
+        self.unplannable
+            .retain(|claim, _| state.node_claims.contains_key(claim));
+        self.waiting
+            .retain(|claim, until| *until > now && state.node_claims.contains_key(claim));
+        if settings.return_to_spot.is_none() {
+            return (Vec::new(), None);
+        }
+        let fallbacks: Vec<&NodeClaim> = state
+            .node_claims
+            .values()
+            .filter(|claim| claim.fallback && claim.deletion.is_none())
+            .collect();
+        if fallbacks.is_empty() {
+            return (Vec::new(), None);
+        }
+        let mut actions = Vec::new();
+        let mut wake_at: Option<Duration> = None;
+        let mut wake = |time: Duration| {
+            wake_at = Some(wake_at.map_or(time, |current: Duration| current.min(time)));
+        };
+
+        // Replacements in flight, by the fallback claim they are for.
+        let mut replacements: BTreeMap<&str, Vec<&NodeClaim>> = BTreeMap::new();
+        for claim in state.node_claims.values() {
+            if let (Some(fallback), None) = (&claim.replaces, &claim.deletion) {
+                replacements
+                    .entry(fallback.as_str())
+                    .or_default()
+                    .push(claim);
+            }
+        }
+        let mut in_flight: BTreeMap<&str, (u32, bool)> = BTreeMap::new();
+        for fallback in &fallbacks {
+            if let Some(claims) = replacements.get(fallback.name.as_str()) {
+                let entry = in_flight.entry(fallback.node_pool.as_str()).or_default();
+                entry.0 += 1;
+                entry.1 |= claims
+                    .iter()
+                    .any(|claim| matches!(claim.launch, LaunchState::Launched { .. }));
+            }
+        }
+
+        // Drain the fallback nodes whose replacements are all initialized, within budgets.
+        let mut counts = pool_disruptions(state);
+        for fallback in &fallbacks {
+            let Some(claims) = replacements.get(fallback.name.as_str()) else {
+                continue;
+            };
+            if !claims.iter().all(|claim| claim.initialized) || !state.disruptable(fallback) {
+                continue;
+            }
+            let Some(pool) = state.node_pool(&fallback.node_pool) else {
+                continue;
+            };
+            let pool_counts = counts.entry(fallback.node_pool.as_str()).or_default();
+            if room(pool, "Underutilized", *pool_counts) == 0 {
+                continue;
+            }
+            pool_counts.disrupting += 1;
+            self.last_return.insert(fallback.node_pool.clone(), now);
+            actions.push(Action::DeleteNodeClaim {
+                node_claim: fallback.name.clone(),
+                reason: DisruptionReason::ReturnToSpot,
+                deadline: None,
+            });
+        }
+
+        // Start new returns.
+        let mut probe_view: Option<UnavailableOfferings> = None;
+        for fallback in &fallbacks {
+            if replacements.contains_key(fallback.name.as_str())
+                || !fallback.initialized
+                || !state.disruptable(fallback)
+                || self
+                    .unplannable
+                    .get(&fallback.name)
+                    .is_some_and(|generation| *generation == state.capacity_generation)
+            {
+                continue;
+            }
+            let Some(instance) = fallback.instance() else {
+                continue;
+            };
+            if instance.offering.capacity_type != CapacityType::OnDemand {
+                continue;
+            }
+            let Some(pool) = state.node_pool(&fallback.node_pool) else {
+                continue;
+            };
+            let Some(pool_settings) = pool_settings(pool, settings) else {
+                continue;
+            };
+            if let Some(until) = self.held_until(state, pool, &pool_settings, now) {
+                wake(until);
+                continue;
+            }
+            let ready_at = (instance.launched_at + pool_settings.min_spot_available).max(
+                self.waiting
+                    .get(&fallback.name)
+                    .copied()
+                    .unwrap_or_default(),
+            );
+            if ready_at > now {
+                wake(ready_at);
+                continue;
+            }
+            let (count, proven) = in_flight
+                .get(fallback.node_pool.as_str())
+                .copied()
+                .unwrap_or_default();
+            let limit = if proven {
+                pool_settings.max_concurrent
+            } else {
+                1
+            };
+            if count >= limit {
+                continue;
+            }
+            let probe =
+                probe_view.get_or_insert_with(|| state.unavailable_offerings.probe_view(now));
+            let Some(planned) = self.plan(state, fallback, probe) else {
+                self.unplannable
+                    .insert(fallback.name.clone(), state.capacity_generation);
+                continue;
+            };
+            // Spot must have been quiet on every offering the replacements would try.
+            let quiet_since = planned
+                .iter()
+                .flat_map(|claim| launch_offerings(state, claim, probe, now, settings))
+                .filter_map(|offering| {
+                    state
+                        .unavailable_offerings
+                        .record(
+                            &offering.offering.instance_type,
+                            offering.offering.capacity_type,
+                            &offering.offering.zone,
+                        )
+                        .and_then(|record| record.last_failure)
+                })
+                .max();
+            if let Some(until) = quiet_since
+                .map(|last| last + pool_settings.min_spot_available)
+                .filter(|until| *until > now)
+            {
+                self.waiting.insert(fallback.name.clone(), until);
+                wake(until);
+                continue;
+            }
+            let entry = in_flight.entry(fallback.node_pool.as_str()).or_default();
+            entry.0 += 1;
+            for claim in planned {
+                actions.push(Action::CreateNodeClaim(NodeClaimRequest {
+                    name: claim.name,
+                    node_pool: claim.node_pool,
+                    requirements: claim.requirements,
+                    instance_types: claim.instance_types,
+                    pods: Vec::new(),
+                    fallback: false,
+                    replaces: Some(fallback.name.clone()),
+                }));
+            }
+        }
+        (actions, wake_at)
+    }
+
+    /// Until when a NodePool waits after flapping: it fell back again within the flap window
+    /// of its last return.
+    fn held_until(
+        &self,
+        state: &ClusterState,
+        pool: &NodePool,
+        pool_settings: &PoolReturnSettings,
+        now: Duration,
+    ) -> Option<Duration> {
+        let last = *self.last_return.get(&pool.name)?;
+        let until = last + pool_settings.flap_window;
+        if until <= now {
+            return None;
+        }
+        let fell_back_again = state.node_claims.values().any(|claim| {
+            claim.fallback
+                && claim.node_pool == pool.name
+                && claim.created_at > last
+                && claim.replaces.is_none()
+        });
+        fell_back_again.then_some(until)
+    }
+
+    /// Spot NodeClaims (not created yet) that would take every pod of the fallback claim's
+    /// node, or `None` when Spot cannot take them all now.
+    fn plan(
+        &mut self,
+        state: &ClusterState,
+        fallback: &NodeClaim,
+        unavailable: &UnavailableOfferings,
+    ) -> Option<Vec<NodeClaim>> {
+        self.refresh_pools(state);
+        let node = fallback.node.as_deref()?;
+        let pods: Vec<Pod> = state
+            .workload_pods_on(node)
+            .map(|(_, pod)| (*pod.pod).clone())
+            .collect();
+        if pods.is_empty() {
+            return None;
+        }
+        // The other nodes count for limits and topology; none takes the pods (the replacement
+        // is new Spot capacity).
+        let (mut nodes, _) = solver_nodes(state, |candidate| candidate.name != node);
+        for candidate in &mut nodes {
+            candidate.unschedulable = true;
+        }
+        let input = SchedulingInput {
+            pods: &pods,
+            nodes: &nodes,
+            node_pools: &self.spot_pools,
+            instance_types: &state.instance_types,
+            daemon_set_pods: &state.daemon_set_pods,
+            unavailable,
+        };
+        let plan = solve_prepared(&input, &self.prepared);
+        if !plan.unschedulable.is_empty() || !plan.existing_nodes.is_empty() {
+            return None;
+        }
+        let mut claims = Vec::new();
+        let mut names = BTreeSet::new();
+        for planned in plan.node_claims {
+            let launch = planned.launch.as_ref()?;
+            if launch.capacity_type != CapacityType::Spot {
+                return None;
+            }
+            self.next_claim += 1;
+            let name = format!("{}-spot-{:05}", planned.node_pool, self.next_claim);
+            names.insert(name.clone());
+            let mut requirements = planned.requirements;
+            requirements.add(
+                labels::CAPACITY_TYPE,
+                Requirement::single(CapacityType::Spot.as_str()),
+            );
+            claims.push(NodeClaim {
+                name,
+                node_pool: planned.node_pool,
+                requirements,
+                instance_types: planned.instance_types,
+                created_at: Duration::ZERO,
+                launch: LaunchState::NotLaunched,
+                node: None,
+                initialized: false,
+                deletion: None,
+                fallback: false,
+                replaces: Some(fallback.name.clone()),
+            });
+        }
+        (!claims.is_empty()).then_some(claims)
+    }
+
+    /// Rebuilds the Spot-only copies of the NodePools when the pools changed.
+    fn refresh_pools(&mut self, state: &ClusterState) {
+        let source: Vec<(String, Requirements)> = state
+            .node_pools
+            .iter()
+            .map(|pool| (pool.name.clone(), pool.requirements.clone()))
+            .collect();
+        if source == self.source
+            && self
+                .prepared
+                .is_for(&self.spot_pools, &state.instance_types)
+        {
+            return;
+        }
+        self.spot_pools = state
+            .node_pools
+            .iter()
+            .filter(|pool| {
+                pool.requirements
+                    .allows(labels::CAPACITY_TYPE, CapacityType::Spot.as_str())
+            })
+            .map(|pool| {
+                let mut spot = pool.clone();
+                spot.requirements.add(
+                    labels::CAPACITY_TYPE,
+                    Requirement::single(CapacityType::Spot.as_str()),
+                );
+                spot
+            })
+            .collect();
+        self.prepared = PreparedPools::new(&self.spot_pools, &state.instance_types);
+        self.source = source;
+    }
+}

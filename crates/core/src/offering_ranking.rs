@@ -1,0 +1,236 @@
+//! The order in which a launch tries a NodeClaim's offerings: reserved, then Spot, then
+//! on-demand; on-demand by lowest price; Spot either by lowest price (plain Karpenter) or
+//! price-capacity-optimized in spirit: the price weighed up by the pool's Spot-advisor
+//! interruption band, by the interruptions this cluster saw from it lately and by its recent
+//! insufficient-capacity answers, and weighed down by its depth (in how many of the claim's
+//! zones the instance type can be had). The cloud launches the first offering that has
+//! capacity, so this order is the decision.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use crate::interruption_history::InterruptionHistory;
+use crate::offering::{CapacityType, Offering};
+use crate::unavailable_offerings::UnavailableOfferings;
+
+/// How Spot offerings are ordered.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SpotRanking {
+    /// Cheapest first (Karpenter's launch order as the simulated cloud sees it).
+    LowestPrice,
+    /// Cheapest effective price first, with these weights.
+    PriceCapacityOptimized(RankingWeights),
+}
+
+/// The weights of [`SpotRanking::PriceCapacityOptimized`]: each adds a share of the price.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RankingWeights {
+    /// Added per Spot-advisor band (`<5%` … `>20%` interrupted per month); an unknown band
+    /// counts as the middle one.
+    pub band: [f64; 5],
+    /// Added per interruption of the offering this cluster received within the history's
+    /// memory.
+    pub per_recent_interruption: f64,
+    /// Added per consecutive insufficient-capacity answer the cache still remembers.
+    pub per_capacity_failure: f64,
+    /// Taken off per further zone the instance type is offered in by the claim (deeper pools).
+    pub per_extra_zone: f64,
+}
+
+/// One offering a launch may try, in order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RankedOffering {
+    /// The instance type.
+    pub instance_type: String,
+    /// The capacity type.
+    pub capacity_type: CapacityType,
+    /// The zone.
+    pub zone: String,
+    /// USD per hour.
+    pub price_per_hour: f64,
+    /// What it was ranked by (the price, weighed for Spot).
+    pub score: f64,
+}
+
+/// What the ranking reads besides the offerings.
+#[derive(Clone, Copy, Debug)]
+pub struct RankingContext<'a> {
+    /// How Spot is ordered.
+    pub spot: &'a SpotRanking,
+    /// Interruptions received lately.
+    pub interruptions: &'a InterruptionHistory,
+    /// Insufficient-capacity history.
+    pub unavailable: &'a UnavailableOfferings,
+    /// Now.
+    pub now: Duration,
+}
+
+impl Default for RankingWeights {
+    fn default() -> Self {
+        Self {
+            band: [0.0, 0.03, 0.06, 0.10, 0.15],
+            per_recent_interruption: 0.25,
+            per_capacity_failure: 0.05,
+            per_extra_zone: 0.01,
+        }
+    }
+}
+
+/// Orders `candidates` (instance type name and offering) for a launch.
+pub fn rank<'a>(
+    candidates: impl IntoIterator<Item = (&'a str, &'a Offering)>,
+    context: &RankingContext<'_>,
+) -> Vec<RankedOffering> {
+    let candidates: Vec<(&str, &Offering)> = candidates.into_iter().collect();
+    let mut zones_per_type: HashMap<(&str, CapacityType), u32> = HashMap::new();
+    for (instance_type, offering) in &candidates {
+        *zones_per_type
+            .entry((instance_type, offering.capacity_type))
+            .or_default() += 1;
+    }
+    let since = context.now.saturating_sub(context.interruptions.memory());
+    let mut ranked: Vec<RankedOffering> = candidates
+        .iter()
+        .map(|(instance_type, offering)| {
+            let score = match (offering.capacity_type, context.spot) {
+                (CapacityType::Spot, SpotRanking::PriceCapacityOptimized(weights)) => {
+                    let band = usize::from(offering.interruption_band.unwrap_or(2).min(4));
+                    let interruptions = context.interruptions.count_since(
+                        instance_type,
+                        offering.capacity_type,
+                        &offering.zone,
+                        since,
+                    );
+                    let failures = context
+                        .unavailable
+                        .record(instance_type, offering.capacity_type, &offering.zone)
+                        .map_or(0, |record| record.strikes);
+                    let zones = zones_per_type
+                        .get(&(*instance_type, offering.capacity_type))
+                        .copied()
+                        .unwrap_or(1);
+                    let weight = 1.0
+                        + weights.band[band]
+                        + weights.per_recent_interruption * f64::from(interruptions)
+                        + weights.per_capacity_failure * f64::from(failures)
+                        - weights.per_extra_zone * f64::from(zones.saturating_sub(1));
+                    offering.price_per_hour * weight.max(0.1)
+                }
+                _ => offering.price_per_hour,
+            };
+            RankedOffering {
+                instance_type: (*instance_type).to_string(),
+                capacity_type: offering.capacity_type,
+                zone: offering.zone.clone(),
+                price_per_hour: offering.price_per_hour,
+                score,
+            }
+        })
+        .collect();
+    ranked.sort_by(|left, right| {
+        left.capacity_type
+            .cmp(&right.capacity_type)
+            .then(left.score.total_cmp(&right.score))
+            .then_with(|| left.instance_type.cmp(&right.instance_type))
+            .then_with(|| left.zone.cmp(&right.zone))
+    });
+    ranked
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offering(capacity_type: CapacityType, zone: &str, price: f64, band: u8) -> Offering {
+        Offering {
+            capacity_type,
+            zone: zone.into(),
+            zone_id: None,
+            price_per_hour: price,
+            price_estimated: false,
+            available: true,
+            interruption_band: Some(band),
+        }
+    }
+
+    fn order(ranked: &[RankedOffering]) -> Vec<String> {
+        ranked
+            .iter()
+            .map(|offering| {
+                format!(
+                    "{}:{}:{}",
+                    offering.capacity_type, offering.instance_type, offering.zone
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ranking_orders_capacity_types_then_weighed_prices() {
+        let cheap_hot = offering(CapacityType::Spot, "a", 0.030, 4);
+        let calm = offering(CapacityType::Spot, "a", 0.032, 0);
+        let on_demand_cheap = offering(CapacityType::OnDemand, "a", 0.09, 0);
+        let on_demand_dear = offering(CapacityType::OnDemand, "b", 0.10, 0);
+        let candidates = [
+            ("m5.large", &on_demand_dear),
+            ("c5.large", &cheap_hot),
+            ("m5.large", &on_demand_cheap),
+            ("r5.large", &calm),
+        ];
+        let history = InterruptionHistory::default();
+        let cache = UnavailableOfferings::new();
+        let cases = [
+            (
+                SpotRanking::LowestPrice,
+                vec![
+                    "spot:c5.large:a",
+                    "spot:r5.large:a",
+                    "on-demand:m5.large:a",
+                    "on-demand:m5.large:b",
+                ],
+            ),
+            (
+                SpotRanking::PriceCapacityOptimized(RankingWeights::default()),
+                vec![
+                    "spot:r5.large:a",
+                    "spot:c5.large:a",
+                    "on-demand:m5.large:a",
+                    "on-demand:m5.large:b",
+                ],
+            ),
+        ];
+        for (spot, expected) in cases {
+            let context = RankingContext {
+                spot: &spot,
+                interruptions: &history,
+                unavailable: &cache,
+                now: Duration::ZERO,
+            };
+            assert_eq!(order(&rank(candidates, &context)), expected, "{spot:?}");
+        }
+    }
+
+    #[test]
+    fn recent_interruptions_rank_an_offering_down_until_forgotten() {
+        let cheap = offering(CapacityType::Spot, "a", 0.030, 0);
+        let dearer = offering(CapacityType::Spot, "b", 0.036, 0);
+        let candidates = [("m5.large", &cheap), ("m5.large", &dearer)];
+        let mut history = InterruptionHistory::new(Duration::from_secs(3600));
+        history.record("m5.large", CapacityType::Spot, "a", "i-1", Duration::ZERO);
+        let cache = UnavailableOfferings::new();
+        let spot = SpotRanking::PriceCapacityOptimized(RankingWeights::default());
+        let cases = [
+            (Duration::from_secs(60), "spot:m5.large:b"),
+            (Duration::from_secs(7200), "spot:m5.large:a"),
+        ];
+        for (now, first) in cases {
+            let context = RankingContext {
+                spot: &spot,
+                interruptions: &history,
+                unavailable: &cache,
+                now,
+            };
+            assert_eq!(order(&rank(candidates, &context))[0], first, "at {now:?}");
+        }
+    }
+}
