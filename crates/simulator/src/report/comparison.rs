@@ -156,112 +156,81 @@ struct Metric {
 
 /// The side-by-side metrics, in row order.
 const METRICS: [Metric; 21] = [
-    Metric {
-        name: "Spot share of node-hours",
-        measure: Measure::Share,
-        value: |summary| Some(summary.spot_share_of_node_hours),
-    },
-    Metric {
-        name: "Node-hours, Spot",
-        measure: Measure::Hours,
-        value: |summary| Some(summary.node_hours.spot),
-    },
-    Metric {
-        name: "Node-hours, on-demand",
-        measure: Measure::Hours,
-        value: |summary| Some(summary.node_hours.on_demand),
-    },
-    Metric {
-        name: "Cost",
-        measure: Measure::Usd,
-        value: |summary| Some(summary.cost_usd),
-    },
-    Metric {
-        name: "All-on-demand baseline",
-        measure: Measure::Usd,
-        value: |summary| Some(summary.on_demand_baseline_cost_usd),
-    },
-    Metric {
-        name: "Savings",
-        measure: Measure::Percent,
-        value: |summary| Some(summary.savings_pct),
-    },
-    Metric {
-        name: "Fallbacks",
-        measure: Measure::Count,
-        value: |summary| Some(summary.fallbacks as f64),
-    },
-    Metric {
-        name: "Time to fallback p50",
-        measure: Measure::Seconds,
-        value: |summary| median(summary.time_to_fallback_seconds),
-    },
-    Metric {
-        name: "Time to fallback max",
-        measure: Measure::Seconds,
-        value: |summary| largest(summary.time_to_fallback_seconds),
-    },
-    Metric {
-        name: "Returns to Spot",
-        measure: Measure::Count,
-        value: |summary| Some(summary.returns_to_spot as f64),
-    },
-    Metric {
-        name: "Time to return p50",
-        measure: Measure::Seconds,
-        value: |summary| median(summary.time_to_return_seconds),
-    },
-    Metric {
-        name: "Time to return max",
-        measure: Measure::Seconds,
-        value: |summary| largest(summary.time_to_return_seconds),
-    },
-    Metric {
-        name: "Fallback node-hours",
-        measure: Measure::Hours,
-        value: |summary| Some(summary.fallback_node_hours),
-    },
-    Metric {
-        name: "Interruptions",
-        measure: Measure::Count,
-        value: |summary| Some(summary.interruptions as f64),
-    },
-    Metric {
-        name: "ICE events",
-        measure: Measure::Count,
-        value: |summary| Some(summary.ice_events as f64),
-    },
-    Metric {
-        name: "Launches",
-        measure: Measure::Count,
-        value: |summary| Some(summary.launches as f64),
-    },
-    Metric {
-        name: "Pods disrupted",
-        measure: Measure::Count,
-        value: |summary| Some(summary.pods_disrupted as f64),
-    },
-    Metric {
-        name: "Pods lost",
-        measure: Measure::Count,
-        value: |summary| Some(summary.pods_lost as f64),
-    },
-    Metric {
-        name: "Pending p50",
-        measure: Measure::Seconds,
-        value: |summary| Some(summary.pending_seconds.p50),
-    },
-    Metric {
-        name: "Pending p99",
-        measure: Measure::Seconds,
-        value: |summary| Some(summary.pending_seconds.p99),
-    },
-    Metric {
-        name: "Invariant violations",
-        measure: Measure::Count,
-        value: |summary| Some(summary.invariant_violations as f64),
-    },
+    metric("Spot share of node-hours", Measure::Share, |summary| {
+        Some(summary.spot_share_of_node_hours)
+    }),
+    metric("Node-hours, Spot", Measure::Hours, |summary| {
+        Some(summary.node_hours.spot)
+    }),
+    metric("Node-hours, on-demand", Measure::Hours, |summary| {
+        Some(summary.node_hours.on_demand)
+    }),
+    metric("Cost", Measure::Usd, |summary| Some(summary.cost_usd)),
+    metric("All-on-demand baseline", Measure::Usd, |summary| {
+        Some(summary.on_demand_baseline_cost_usd)
+    }),
+    metric("Savings", Measure::Percent, |summary| {
+        Some(summary.savings_pct)
+    }),
+    metric("Fallbacks", Measure::Count, |summary| {
+        Some(summary.fallbacks as f64)
+    }),
+    metric("Time to fallback p50", Measure::Seconds, |summary| {
+        median(summary.time_to_fallback_seconds)
+    }),
+    metric("Time to fallback max", Measure::Seconds, |summary| {
+        largest(summary.time_to_fallback_seconds)
+    }),
+    metric("Returns to Spot", Measure::Count, |summary| {
+        Some(summary.returns_to_spot as f64)
+    }),
+    metric("Time to return p50", Measure::Seconds, |summary| {
+        median(summary.time_to_return_seconds)
+    }),
+    metric("Time to return max", Measure::Seconds, |summary| {
+        largest(summary.time_to_return_seconds)
+    }),
+    metric("Fallback node-hours", Measure::Hours, |summary| {
+        Some(summary.fallback_node_hours)
+    }),
+    metric("Interruptions", Measure::Count, |summary| {
+        Some(summary.interruptions as f64)
+    }),
+    metric("ICE events", Measure::Count, |summary| {
+        Some(summary.ice_events as f64)
+    }),
+    metric("Launches", Measure::Count, |summary| {
+        Some(summary.launches as f64)
+    }),
+    metric("Pods disrupted", Measure::Count, |summary| {
+        Some(summary.pods_disrupted as f64)
+    }),
+    metric("Pods lost", Measure::Count, |summary| {
+        Some(summary.pods_lost as f64)
+    }),
+    metric("Pending p50", Measure::Seconds, |summary| {
+        Some(summary.pending_seconds.p50)
+    }),
+    metric("Pending p99", Measure::Seconds, |summary| {
+        Some(summary.pending_seconds.p99)
+    }),
+    metric("Invariant violations", Measure::Count, |summary| {
+        Some(summary.invariant_violations as f64)
+    }),
 ];
+
+/// A metric (for the table above).
+const fn metric(
+    name: &'static str,
+    measure: Measure,
+    value: fn(&Summary) -> Option<f64>,
+) -> Metric {
+    Metric {
+        name,
+        measure,
+        value,
+    }
+}
 
 impl Measure {
     /// A value, written for a person.

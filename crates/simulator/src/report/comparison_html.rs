@@ -9,7 +9,7 @@ use std::fmt::Write;
 use super::format::{self, escape_html};
 use super::html::{TIMELINE_CAPTION, TIMELINE_TITLE, close_page, open_page, write_chart_section};
 use super::svg::{self, Aggregate, Layer, TimeAxis, Unit, ValueChart};
-use super::{Comparison, Report};
+use super::{Comparison, Report, Series};
 
 impl Comparison {
     /// The comparison as a self-contained HTML page (no script, no external resource).
@@ -93,7 +93,6 @@ const POLICY_COLORS: [&str; 4] = ["#2a9d8f", "#e76f51", "#1d3557", "#7b2cbf"];
 fn write_charts(page: &mut String, policies: &[(&str, &Report)]) {
     let axis = time_axis(policies);
     let colored = || policies.iter().zip(POLICY_COLORS.iter().copied().cycle());
-    let to_f64 = |values: &[u32]| values.iter().copied().map(f64::from).collect::<Vec<f64>>();
     let chart = |title, unit, layers, aggregate| {
         svg::value_chart(
             &ValueChart {
@@ -109,42 +108,48 @@ fn write_charts(page: &mut String, policies: &[(&str, &Report)]) {
             axis,
         )
     };
-    let spot_share = colored()
-        .map(|((name, report), color)| {
-            let percent = report.series.spot_share.iter().map(|share| share * 100.0);
-            layer((*name).to_owned(), color, report, percent.collect(), false)
-        })
-        .collect();
-    let on_demand = colored()
-        .map(|((name, report), color)| {
-            let values = to_f64(&report.series.on_demand_nodes);
-            layer((*name).to_owned(), color, report, values, false)
-        })
-        .collect();
+    // One solid line per policy, labelled with its name.
+    let lines = |values: fn(&Series) -> Vec<f64>| {
+        colored()
+            .map(|((name, report), color)| {
+                layer(
+                    (*name).to_owned(),
+                    color,
+                    report,
+                    values(&report.series),
+                    false,
+                )
+            })
+            .collect()
+    };
+    let spot_share = lines(|series| {
+        series
+            .spot_share
+            .iter()
+            .map(|share| share * 100.0)
+            .collect()
+    });
+    let on_demand = lines(|series| counts(&series.on_demand_nodes));
+    let pending = lines(|series| counts(&series.pending_pods));
     let cost = colored()
         .flat_map(|((name, report), color)| {
+            let series = &report.series;
             [
                 layer(
                     format!("{name} cost"),
                     color,
                     report,
-                    report.series.cost_per_hour.clone(),
+                    series.cost_per_hour.clone(),
                     false,
                 ),
                 layer(
                     format!("{name} all-on-demand baseline"),
                     color,
                     report,
-                    report.series.on_demand_baseline_per_hour.clone(),
+                    series.on_demand_baseline_per_hour.clone(),
                     true,
                 ),
             ]
-        })
-        .collect();
-    let pending = colored()
-        .map(|((name, report), color)| {
-            let values = to_f64(&report.series.pending_pods);
-            layer((*name).to_owned(), color, report, values, false)
         })
         .collect();
     let sections = [
@@ -210,6 +215,11 @@ fn layer<'a>(
         fill: false,
         dashed,
     }
+}
+
+/// Counts as plotted values.
+fn counts(values: &[u32]) -> Vec<f64> {
+    values.iter().copied().map(f64::from).collect()
 }
 
 /// One time axis for every run: long enough for each run, sample, event and violation.

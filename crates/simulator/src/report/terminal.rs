@@ -1,8 +1,7 @@
 //! The report as text for a terminal: a headline line, then tables (comfy-table) for the
 //! summary, the NodePools, the invariant violations (if any) and the last notable events.
-//! The table helpers here serve the comparison's text too.
 //! Strings from the scenario are stripped of control characters so they cannot drive the
-//! terminal.
+//! terminal. The headline, the tables and their helpers serve the comparison's text too.
 
 use comfy_table::{CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
 
