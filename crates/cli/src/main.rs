@@ -13,7 +13,9 @@ mod simulate;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand, ValueEnum};
+use spotter_simulator::Policy;
 
 /// A Spot-first Kubernetes node autoscaler, compatible with Karpenter v1.
 #[derive(Debug, Parser)]
@@ -44,6 +46,14 @@ pub struct SimulateArguments {
     /// Replaces the scenario's duration (30m, 12h, 14d, 1d12h).
     #[arg(long, value_parser = parse_duration_argument)]
     pub duration: Option<std::time::Duration>,
+    /// The policy the controllers run with: spotter (Spotter's Spot ranking, backoff,
+    /// interruption awareness, return to Spot) or karpenter (plain Karpenter v1).
+    #[arg(long, value_name = "POLICY", default_value = "spotter", value_parser = policy_parser())]
+    pub policy: Policy,
+    /// Also run the scenario under this policy, with the same seed, and report both side by
+    /// side (report.json then holds both runs under "policies").
+    #[arg(long, value_name = "POLICY", value_parser = policy_parser())]
+    pub compare: Option<Policy>,
     /// Where to write report.json and report.html.
     #[arg(long, default_value = "spotter-report")]
     pub out: PathBuf,
@@ -63,6 +73,11 @@ pub enum SimulateOutput {
 
 fn parse_duration_argument(text: &str) -> Result<std::time::Duration, String> {
     spotter_simulator::scenario::parse_duration(text)
+}
+
+/// Parses a policy name, listing the names in `--help` and in errors.
+fn policy_parser() -> impl TypedValueParser<Value = Policy> {
+    PossibleValuesParser::new(Policy::ALL.map(Policy::as_str)).try_map(|name| Policy::parse(&name))
 }
 
 /// Arguments of `spotter plan`.

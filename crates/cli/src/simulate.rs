@@ -1,17 +1,30 @@
 //! `spotter simulate`: loads a scenario (or the built-in default), runs it with a progress bar
 //! when stdout is a terminal, writes report.json and report.html, and prints the summary.
+//! With `--compare POLICY` it runs the scenario under both policies with the same seed and
+//! writes and prints the comparison instead.
 
 use std::io::IsTerminal;
-use std::time::Instant;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use spotter_simulator::{Options, Scenario};
+use spotter_simulator::{Comparison, Options, Policy, Scenario};
 
 use crate::{Failure, SimulateArguments, SimulateOutput};
 
 /// Runs `spotter simulate`.
 pub fn run(arguments: &SimulateArguments) -> Result<(), Failure> {
+    if arguments.compare == Some(arguments.policy) {
+        let other = Policy::ALL
+            .into_iter()
+            .find(|policy| *policy != arguments.policy)
+            .unwrap_or(arguments.policy);
+        return Err(Failure::Input(anyhow::anyhow!(
+            "--compare {0} names the policy the scenario already runs under (--policy {0}); compare against another one, e.g. --compare {other}",
+            arguments.policy
+        )));
+    }
     let scenario = match &arguments.scenario {
         Some(path) => Scenario::load(path).map_err(|error| Failure::Input(error.into()))?,
         None => Scenario::builtin_default(),
@@ -19,7 +32,7 @@ pub fn run(arguments: &SimulateArguments) -> Result<(), Failure> {
     let options = Options {
         seed: arguments.seed,
         duration: arguments.duration,
-        ..Options::default()
+        policy: arguments.policy,
     };
     let interactive = std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
     let started = Instant::now();
@@ -42,28 +55,20 @@ pub fn run(arguments: &SimulateArguments) -> Result<(), Failure> {
         }
         bar.set_position((done * 1000.0) as u64);
     };
+    if let Some(other) = arguments.compare {
+        let policies = [arguments.policy, other];
+        let comparison = spotter_simulator::compare(&scenario, &options, &policies, &mut progress)
+            .map_err(|error| Failure::Input(error.into()))?;
+        bar.finish_and_clear();
+        return finish_comparison(arguments, &comparison, started.elapsed());
+    }
     let report = spotter_simulator::run(&scenario, &options, &mut progress)
         .map_err(|error| Failure::Input(error.into()))?;
     bar.finish_and_clear();
     let elapsed = started.elapsed();
 
-    std::fs::create_dir_all(&arguments.out)
-        .with_context(|| {
-            format!(
-                "failed to create the report folder {}",
-                arguments.out.display()
-            )
-        })
-        .map_err(Failure::Internal)?;
-    let json_path = arguments.out.join("report.json");
-    let html_path = arguments.out.join("report.html");
     let json = report.to_json();
-    std::fs::write(&json_path, &json)
-        .with_context(|| format!("failed to write {}", json_path.display()))
-        .map_err(Failure::Internal)?;
-    std::fs::write(&html_path, report.html())
-        .with_context(|| format!("failed to write {}", html_path.display()))
-        .map_err(Failure::Internal)?;
+    let (json_path, html_path) = write_reports(&arguments.out, &json, &report.html())?;
     match arguments.output {
         SimulateOutput::Json => print!("{json}"),
         SimulateOutput::Table => {
@@ -85,4 +90,60 @@ pub fn run(arguments: &SimulateArguments) -> Result<(), Failure> {
         return Err(Failure::InvariantViolated);
     }
     Ok(())
+}
+
+/// Writes a comparison's report.json and report.html, prints its summary (or its JSON), and
+/// fails with exit code 3 when any run broke an invariant.
+fn finish_comparison(
+    arguments: &SimulateArguments,
+    comparison: &Comparison,
+    elapsed: Duration,
+) -> Result<(), Failure> {
+    let json = comparison.to_json();
+    let (json_path, html_path) = write_reports(&arguments.out, &json, &comparison.html())?;
+    let policies = comparison.policies_in_order();
+    match arguments.output {
+        SimulateOutput::Json => print!("{json}"),
+        SimulateOutput::Table => {
+            print!("{}", comparison.terminal_summary());
+            let names: Vec<&str> = policies.iter().map(|(name, _)| *name).collect();
+            println!(
+                "\nSimulated {:.0} h under {} in {:.2} s. Reports: {} and {}",
+                comparison.duration_hours,
+                names.join(" and "),
+                elapsed.as_secs_f64(),
+                json_path.display(),
+                html_path.display()
+            );
+        }
+    }
+    let broken: Vec<String> = policies
+        .iter()
+        .filter(|(_, report)| report.summary.invariant_violations > 0)
+        .map(|(name, report)| format!("{name} ({})", report.summary.invariant_violations))
+        .collect();
+    if !broken.is_empty() {
+        eprintln!(
+            "error: invariant violation(s) under {}; see policies.<policy>.invariantViolations in the report",
+            broken.join(", ")
+        );
+        return Err(Failure::InvariantViolated);
+    }
+    Ok(())
+}
+
+/// Creates `out` and writes `json` to report.json and `html` to report.html in it; returns
+/// both paths.
+fn write_reports(out: &Path, json: &str, html: &str) -> Result<(PathBuf, PathBuf), Failure> {
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("failed to create the report folder {}", out.display()))
+        .map_err(Failure::Internal)?;
+    let json_path = out.join("report.json");
+    let html_path = out.join("report.html");
+    for (path, contents) in [(&json_path, json), (&html_path, html)] {
+        std::fs::write(path, contents)
+            .with_context(|| format!("failed to write {}", path.display()))
+            .map_err(Failure::Internal)?;
+    }
+    Ok((json_path, html_path))
 }

@@ -19,3 +19,4 @@ mod workloads;
 pub use report::{Comparison, Report};
 pub use scenario::Scenario;
 pub use simulation::{Options, SimulationError, compare, run};
+pub use spotter_controllers::Policy;

@@ -1,7 +1,12 @@
 //! Number and text formatting shared by the terminal and HTML renderers: percentages, USD,
-//! hours and counts with thousands separators, compact durations for chart axes,
-//! truncation, and escaping for HTML/SVG and for terminals. Non-finite numbers print as
-//! `n/a`, never as `NaN` or `inf`.
+//! hours and counts with thousands separators, compact durations for chart axes, signed
+//! differences, truncation, and escaping for HTML/SVG and for terminals. Non-finite numbers
+//! print as `n/a`, never as `NaN` or `inf`; a figure of an empty sample prints as `—`.
+
+use super::Spread;
+
+/// What a figure of an empty sample (or a difference involving one) prints as.
+pub(super) const NO_SAMPLE: &str = "—";
 
 /// A fraction (0..1) as a percentage with one decimal: `0.873` → `87.3%`.
 pub(super) fn fraction_as_percent(fraction: f64) -> String {
@@ -40,6 +45,38 @@ pub(super) fn seconds(value: f64) -> String {
     match decimal(value, 1) {
         Some(text) => format!("{text} s"),
         None => NOT_AVAILABLE.to_owned(),
+    }
+}
+
+/// The median and the largest value of a sample of seconds, `—` each when it is empty.
+pub(super) fn spread_seconds(spread: Spread) -> (String, String) {
+    if spread.count == 0 {
+        return (NO_SAMPLE.to_owned(), NO_SAMPLE.to_owned());
+    }
+    (seconds(spread.p50), seconds(spread.max))
+}
+
+/// Percentage points with one decimal: `12.34` → `12.3 pp`.
+pub(super) fn percentage_points(points: f64) -> String {
+    match decimal(points, 1) {
+        Some(text) => format!("{text} pp"),
+        None => NOT_AVAILABLE.to_owned(),
+    }
+}
+
+/// A difference with its sign: `magnitude` formats its absolute value, then `+` or `-` goes
+/// in front unless that shows as zero (`+$12.00`, `-3`, `0.0 pp`); `n/a` when not finite.
+pub(super) fn signed(difference: f64, magnitude: impl Fn(f64) -> String) -> String {
+    if !difference.is_finite() {
+        return NOT_AVAILABLE.to_owned();
+    }
+    let text = magnitude(difference.abs());
+    if !text.chars().any(|digit| matches!(digit, '1'..='9')) {
+        text
+    } else if difference < 0.0 {
+        format!("-{text}")
+    } else {
+        format!("+{text}")
     }
 }
 
@@ -169,9 +206,48 @@ mod tests {
             (count(2000), "2,000"),
             (count(123_456_789), "123,456,789"),
             (seconds(12.34), "12.3 s"),
+            (percentage_points(12.34), "12.3 pp"),
+            (percentage_points(f64::NAN), "n/a"),
+            (signed(12.0, usd), "+$12.00"),
+            (signed(-1234.5, usd), "-$1,234.50"),
+            (signed(-0.001, usd), "$0.00"),
+            (signed(0.0, percentage_points), "0.0 pp"),
+            (signed(-3.0, |value| number(value, 0)), "-3"),
+            (signed(f64::NAN, seconds), "n/a"),
+            (signed(f64::NEG_INFINITY, seconds), "n/a"),
         ];
         for (actual, expected) in cases {
             assert_eq!(actual, expected);
+        }
+    }
+
+    #[test]
+    fn report_format_spreads_show_empty_samples_as_dashes() {
+        let cases = [
+            (Spread::default(), ("—", "—")),
+            (
+                Spread {
+                    p50: 0.0,
+                    max: 0.0,
+                    count: 1,
+                },
+                ("0.0 s", "0.0 s"),
+            ),
+            (
+                Spread {
+                    p50: 4.31,
+                    max: 610.0,
+                    count: 3,
+                },
+                ("4.3 s", "610.0 s"),
+            ),
+        ];
+        for (spread, (p50, max)) in cases {
+            assert_eq!(
+                spread_seconds(spread),
+                (p50.to_owned(), max.to_owned()),
+                "{spread:?}"
+            );
         }
     }
 

@@ -3,7 +3,8 @@
 //! red/green invariant status, the SVG charts (nodes by capacity type, nodes by NodePool,
 //! Spot share, cost against the all-on-demand baseline, pending pods, event timeline) and
 //! the tables (NodePools, invariant violations, events). Every string from the report is
-//! escaped; the charts themselves are drawn by `svg`.
+//! escaped; the charts themselves are drawn by `svg`. The page frame, the timeline lanes and
+//! the tables serve the comparison's page too.
 
 use std::fmt::Write;
 
@@ -14,55 +15,41 @@ use super::{Event, EventKind, Report};
 impl Report {
     /// The report as a self-contained HTML page (no script, no external resource).
     pub fn html(&self) -> String {
-        let mut page = String::with_capacity(64 * 1024);
         let title = format!("Spotter simulation: {}", self.scenario);
-        let _ = write!(
+        let mut page = open_page(&title);
+        let _ = writeln!(
             page,
-            r#"<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>{STYLE}</style>
-</head>
-<body>
-<main>
-<h1>{title}</h1>
-<p class="meta">Region <strong>{region}</strong> · policy <strong>{policy}</strong> · seed <strong>{seed}</strong> · {duration} simulated ({iso})</p>
-"#,
-            title = escape_html(&title),
+            r#"<p class="meta">Region <strong>{region}</strong> · policy <strong>{policy}</strong> · seed <strong>{seed}</strong> · {duration} simulated ({iso})</p>"#,
             region = escape_html(&self.region),
             policy = escape_html(&self.policy),
             seed = self.seed,
             duration = escape_html(&format::compact_duration(self.duration_hours * 3600.0)),
             iso = super::iso8601_duration(self.duration_hours * 3600.0),
         );
-        self.write_status(&mut page);
+        let (class, status) = self.invariant_status();
+        let _ = writeln!(page, r#"<p class="status {class}">{status}</p>"#);
         self.write_figures(&mut page);
         self.write_charts(&mut page);
-        self.write_node_pools(&mut page);
-        self.write_violations(&mut page);
-        self.write_events(&mut page);
-        page.push_str("</main>\n</body>\n</html>\n");
-        page
+        self.write_node_pools(&mut page, "NodePools");
+        self.write_violations(&mut page, "Invariant violations");
+        self.write_events(&mut page, "Events");
+        close_page(page)
     }
 
-    /// The red/green invariant banner.
-    fn write_status(&self, page: &mut String) {
+    /// The class (`ok`, `bad`) and text of the red/green invariant banner.
+    pub(super) fn invariant_status(&self) -> (&'static str, String) {
         let violations = self
             .summary
             .invariant_violations
             .max(self.invariant_violations.len() as u64);
-        let (class, text) = match violations {
+        match violations {
             0 => ("ok", "✔ All invariants held".to_owned()),
             1 => ("bad", "✘ 1 invariant violation".to_owned()),
             many => (
                 "bad",
                 format!("✘ {} invariant violations", format::count(many)),
             ),
-        };
-        let _ = writeln!(page, r#"<p class="status {class}">{text}</p>"#);
+        }
     }
 
     /// The headline figures, then the secondary ones.
@@ -102,6 +89,12 @@ impl Report {
                 warn_if(summary.fallbacks),
             ),
             (
+                "Returns to Spot",
+                format::count(summary.returns_to_spot),
+                "fallback nodes replaced",
+                "figure",
+            ),
+            (
                 "Interruptions",
                 format::count(summary.interruptions),
                 "Spot reclaimed",
@@ -127,6 +120,8 @@ impl Report {
             ),
         ];
         let pending = &summary.pending_seconds;
+        let (fallback_p50, fallback_max) = format::spread_seconds(summary.time_to_fallback_seconds);
+        let (return_p50, return_max) = format::spread_seconds(summary.time_to_return_seconds);
         let details = [
             (
                 "Node-hours, Spot",
@@ -136,6 +131,14 @@ impl Report {
                 "Node-hours, on-demand",
                 format::number(summary.node_hours.on_demand, 1),
             ),
+            (
+                "Fallback node-hours",
+                format::number(summary.fallback_node_hours, 1),
+            ),
+            ("Time to fallback p50", fallback_p50),
+            ("Time to fallback max", fallback_max),
+            ("Time to return p50", return_p50),
+            ("Time to return max", return_max),
             ("Pods disrupted", format::count(summary.pods_disrupted)),
             ("Pods created", format::count(summary.pods_created)),
             ("Pending p50", format::seconds(pending.p50)),
@@ -172,7 +175,6 @@ impl Report {
         let chart = |title: &'static str, unit, layers, stacked, aggregate| ValueChart {
             title,
             unit,
-            times: &series.time_seconds,
             interval_seconds: series.interval_seconds,
             layers,
             stacked,
@@ -181,6 +183,7 @@ impl Report {
         let layer = |label: &str, color, values, fill, dashed| Layer {
             label: label.to_owned(),
             color,
+            times: &series.time_seconds,
             values,
             fill,
             dashed,
@@ -258,7 +261,13 @@ impl Report {
                         "Cost per hour versus the all-on-demand baseline",
                         Unit::UsdPerHour,
                         vec![
-                            layer("cost", COST_COLOR, series.cost_per_hour.clone(), false, false),
+                            layer(
+                                "cost",
+                                COST_COLOR,
+                                series.cost_per_hour.clone(),
+                                false,
+                                false,
+                            ),
                             layer(
                                 "all-on-demand baseline",
                                 BASELINE_COLOR,
@@ -280,7 +289,13 @@ impl Report {
                     &chart(
                         "Pending pods over time",
                         Unit::Pods,
-                        vec![layer("pending pods", PENDING_COLOR, to_f64(&series.pending_pods), true, false)],
+                        vec![layer(
+                            "pending pods",
+                            PENDING_COLOR,
+                            to_f64(&series.pending_pods),
+                            true,
+                            false,
+                        )],
                         false,
                         Aggregate::Max,
                     ),
@@ -289,35 +304,37 @@ impl Report {
             ),
             (
                 "Event timeline",
-                "One tick per event; events within two pixels of each other share a tick. Hover a tick for its time and detail.",
-                svg::timeline("Timeline of ICE, fallback, interruption, fault and violation events", &self.lanes(), axis),
+                TIMELINE_CAPTION,
+                svg::timeline(TIMELINE_TITLE, &self.lanes(), axis),
             ),
         ]);
         for (heading, caption, chart_svg) in sections {
-            let _ = writeln!(
-                page,
-                "<section class=\"chart-section\">\n<h2>{heading}</h2>\n{chart_svg}\n<p class=\"caption\">{caption}</p>\n</section>"
-            );
+            write_chart_section(page, heading, caption, &chart_svg);
         }
     }
 
     /// The time axis: long enough for the run, every sample and every event.
     fn time_axis(&self) -> TimeAxis {
-        TimeAxis::covering(
-            std::iter::once(self.duration_hours * 3600.0)
-                .chain(self.series.time_seconds.last().copied())
-                .chain(self.events.iter().map(|event| event.time_seconds))
-                .chain(
-                    self.invariant_violations
-                        .iter()
-                        .map(|violation| violation.time_seconds),
-                ),
-        )
+        TimeAxis::covering(self.times_to_cover())
     }
 
-    /// The timeline lanes. The violation lane shows `invariant_violations`, or the
-    /// violation events when that list is empty.
-    fn lanes(&self) -> Vec<Lane<'_>> {
+    /// The times a time axis must reach for this run: its end, its last sample, every event
+    /// and every violation.
+    pub(super) fn times_to_cover(&self) -> impl Iterator<Item = f64> + '_ {
+        std::iter::once(self.duration_hours * 3600.0)
+            .chain(self.series.time_seconds.last().copied())
+            .chain(self.events.iter().map(|event| event.time_seconds))
+            .chain(
+                self.invariant_violations
+                    .iter()
+                    .map(|violation| violation.time_seconds),
+            )
+    }
+
+    /// The timeline lanes, one per notable event kind and one for violations. The
+    /// violation lane shows `invariant_violations`, or the violation events when that list
+    /// is empty.
+    pub(super) fn lanes(&self) -> Vec<Lane<'_>> {
         let lane_of = |kind: EventKind, label, color| Lane {
             label,
             color,
@@ -352,19 +369,25 @@ impl Report {
             lane_of(EventKind::Fallback, "fallback", FALLBACK_COLOR),
             lane_of(EventKind::Interruption, "interruption", INTERRUPTION_COLOR),
             lane_of(EventKind::Fault, "fault", FAULT_COLOR),
+            lane_of(
+                EventKind::ReturnToSpot,
+                "return to Spot",
+                RETURN_TO_SPOT_COLOR,
+            ),
+            lane_of(EventKind::Avoid, "avoid", AVOID_COLOR),
             violations,
         ]
     }
 
-    /// The per-NodePool table.
-    fn write_node_pools(&self, page: &mut String) {
-        page.push_str("<section>\n<h2>NodePools</h2>\n");
+    /// The per-NodePool table under `heading`.
+    pub(super) fn write_node_pools(&self, page: &mut String, heading: &str) {
+        let _ = writeln!(page, "<section>\n<h2>{}</h2>", escape_html(heading));
         if self.node_pools.is_empty() {
             page.push_str("<p class=\"muted\">No NodePools.</p>\n</section>\n");
             return;
         }
         page.push_str(
-            "<table>\n<thead><tr><th>NodePool</th><th class=\"number\">Spot node-hours</th><th class=\"number\">on-demand node-hours</th><th class=\"number\">Spot share</th><th class=\"number\">Cost</th><th class=\"number\">Launches</th><th class=\"number\">Fallbacks</th><th class=\"number\">Interruptions</th></tr></thead>\n<tbody>\n",
+            "<table>\n<thead><tr><th>NodePool</th><th class=\"number\">Spot node-hours</th><th class=\"number\">on-demand node-hours</th><th class=\"number\">Spot share</th><th class=\"number\">Cost</th><th class=\"number\">Launches</th><th class=\"number\">Fallbacks</th><th class=\"number\">Interruptions</th><th class=\"number\">Returns to Spot</th><th class=\"number\">Fallback node-hours</th></tr></thead>\n<tbody>\n",
         );
         for node_pool in &self.node_pools {
             let hours = &node_pool.node_hours;
@@ -376,7 +399,7 @@ impl Report {
             };
             let _ = writeln!(
                 page,
-                r#"<tr><td>{}</td><td class="number">{}</td><td class="number">{}</td><td class="number">{}</td><td class="number">{}</td><td class="number">{}</td><td class="number">{}</td><td class="number">{}</td></tr>"#,
+                r#"<tr><td>{}</td><td class="number">{}</td><td class="number">{}</td><td class="number">{}</td><td class="number">{}</td><td class="number">{}</td><td class="number">{}</td><td class="number">{}</td><td class="number">{}</td><td class="number">{}</td></tr>"#,
                 escape_html(&node_pool.name),
                 format::number(hours.spot, 1),
                 format::number(hours.on_demand, 1),
@@ -385,15 +408,17 @@ impl Report {
                 format::count(node_pool.launches),
                 format::count(node_pool.fallbacks),
                 format::count(node_pool.interruptions),
+                format::count(node_pool.returns_to_spot),
+                format::number(node_pool.fallback_node_hours, 1),
             );
         }
         page.push_str("</tbody>\n</table>\n</section>\n");
     }
 
-    /// The invariant violations table (the first `MAX_TABLE_ROWS`, with a note), or a green
-    /// line when there are none.
-    fn write_violations(&self, page: &mut String) {
-        page.push_str("<section>\n<h2>Invariant violations</h2>\n");
+    /// The invariant violations table under `heading` (the first `MAX_TABLE_ROWS`, with a
+    /// note), or a green line when there are none.
+    pub(super) fn write_violations(&self, page: &mut String, heading: &str) {
+        let _ = writeln!(page, "<section>\n<h2>{}</h2>", escape_html(heading));
         if self.invariant_violations.is_empty() {
             page.push_str("<p class=\"ok-text\">None: every invariant held.</p>\n</section>\n");
             return;
@@ -419,9 +444,10 @@ impl Report {
         page.push_str("</tbody>\n</table>\n</section>\n");
     }
 
-    /// The event table: every event, or the first `MAX_TABLE_ROWS` with a note.
-    fn write_events(&self, page: &mut String) {
-        page.push_str("<section>\n<h2>Events</h2>\n");
+    /// The event table under `heading`: every event, or the first `MAX_TABLE_ROWS` with a
+    /// note.
+    pub(super) fn write_events(&self, page: &mut String, heading: &str) {
+        let _ = writeln!(page, "<section>\n<h2>{}</h2>", escape_html(heading));
         if self.events.is_empty() {
             page.push_str("<p class=\"muted\">No events.</p>\n</section>\n");
             return;
@@ -445,6 +471,50 @@ impl Report {
     }
 }
 
+/// The opening of a page titled `title`, up to its `<h1>`: the head with the inline style.
+pub(super) fn open_page(title: &str) -> String {
+    let mut page = String::with_capacity(64 * 1024);
+    let _ = write!(
+        page,
+        r#"<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>{STYLE}</style>
+</head>
+<body>
+<main>
+<h1>{title}</h1>
+"#,
+        title = escape_html(title),
+    );
+    page
+}
+
+/// `page` closed: the end of `<main>`, `<body>` and `<html>`.
+pub(super) fn close_page(mut page: String) -> String {
+    page.push_str("</main>\n</body>\n</html>\n");
+    page
+}
+
+/// Appends a chart section: `heading`, the chart's `<svg>` and `caption`.
+pub(super) fn write_chart_section(page: &mut String, heading: &str, caption: &str, chart: &str) {
+    let _ = writeln!(
+        page,
+        "<section class=\"chart-section\">\n<h2>{}</h2>\n{chart}\n<p class=\"caption\">{}</p>\n</section>",
+        escape_html(heading),
+        escape_html(caption),
+    );
+}
+
+/// The accessible title of an event timeline.
+pub(super) const TIMELINE_TITLE: &str =
+    "Timeline of ICE, fallback, interruption, fault, return to Spot, avoid and violation events";
+/// The caption under an event timeline.
+pub(super) const TIMELINE_CAPTION: &str = "One tick per event; events within two pixels of each other share a tick. Hover a tick for its time and detail.";
+
 /// The most rows of the event and violation tables.
 const MAX_TABLE_ROWS: usize = 2000;
 
@@ -458,6 +528,8 @@ const FALLBACK_COLOR: &str = "#f4722b";
 const INTERRUPTION_COLOR: &str = "#d62828";
 const FAULT_COLOR: &str = "#5a189a";
 const VIOLATION_COLOR: &str = "#9d0208";
+const RETURN_TO_SPOT_COLOR: &str = "#2d6a4f";
+const AVOID_COLOR: &str = "#457b9d";
 const NODE_POOL_COLORS: [&str; 8] = [
     "#1d3557", "#2a9d8f", "#e76f51", "#7b2cbf", "#e9a400", "#457b9d", "#6a994e", "#bc4749",
 ];
@@ -509,6 +581,9 @@ th { background: #f1f5f9; font-weight: 600; }
 .kind-fallback { background: #fde2d0; }
 .kind-interruption, .kind-violation { background: #fbd5d5; }
 .kind-fault { background: #e9d8fd; }
+.kind-return-to-spot { background: #d8f3dc; }
+.kind-avoid { background: #dbe7f3; }
+.comparison td.difference { color: var(--muted); }
 "#;
 
 /// A note that a table of `total` `things` shows only the first `MAX_TABLE_ROWS`, if so.
@@ -534,26 +609,9 @@ fn event_subject(event: &Event) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{empty_report, sample_report};
+    use super::super::tests::{assert_self_contained, empty_report, sample_report};
     use super::super::{Violation, iso8601_duration};
     use super::*;
-
-    /// Fails when `html` has an external reference, a script, or a non-finite number.
-    fn assert_self_contained(html: &str) {
-        let svg_namespace = "http://www.w3.org/2000/svg";
-        let urls = html.matches("http://").count() + html.matches("https://").count();
-        assert_eq!(
-            urls,
-            html.matches(svg_namespace).count(),
-            "only the SVG namespace may be a URL"
-        );
-        for forbidden in [
-            "<script", "<link", "@import", "url(", "NaN", "inf,", ",inf", "\"inf", "-inf", ">inf",
-        ] {
-            assert!(!html.contains(forbidden), "contains {forbidden:?}");
-        }
-        assert!(html.starts_with("<!DOCTYPE html>") && html.ends_with("</html>\n"));
-    }
 
     #[test]
     fn html_is_self_contained_with_charts() {
@@ -570,6 +628,53 @@ mod tests {
             "no-pod-lost",
         ] {
             assert!(html.contains(needle), "missing {needle:?}");
+        }
+    }
+
+    #[test]
+    fn html_shows_returns_to_spot_and_fallback_timing() {
+        let sampled = sample_report(1, 600.0).html();
+        let empty = empty_report().html();
+        let cases = [
+            (&sampled, "Returns to Spot", "3"),
+            (&sampled, "Fallback node-hours", "2.5"),
+            (&sampled, "Time to fallback p50", "1.0 s"),
+            (&sampled, "Time to fallback max", "4.0 s"),
+            (&sampled, "Time to return p50", "420.0 s"),
+            (&sampled, "Time to return max", "610.0 s"),
+            (&empty, "Returns to Spot", "0"),
+            (&empty, "Time to fallback p50", "—"),
+            (&empty, "Time to return max", "—"),
+        ];
+        for (html, label, value) in cases {
+            let figure =
+                format!(r#"<div class="label">{label}</div><div class="value">{value}</div>"#);
+            assert!(html.contains(&figure), "missing {figure}");
+        }
+        for needle in [
+            r#"class="lane-name">return to Spot</text>"#,
+            r#"class="lane-name">avoid</text>"#,
+            r#"<span class="kind kind-return-to-spot">return-to-spot</span>"#,
+            r#"<span class="kind kind-avoid">avoid</span>"#,
+            ".kind-return-to-spot {",
+            ".kind-avoid {",
+            r#"<th class="number">Returns to Spot</th><th class="number">Fallback node-hours</th>"#,
+            r#"<td class="number">3</td><td class="number">2.5</td></tr>"#,
+        ] {
+            assert!(sampled.contains(needle), "missing {needle}");
+        }
+        // Each lane says how many events it holds: one return and one avoid in a day.
+        for (lane, color) in [
+            ("return to Spot", RETURN_TO_SPOT_COLOR),
+            ("avoid", AVOID_COLOR),
+        ] {
+            let count = sampled
+                .split_once(&format!(r#"class="lane-name">{lane}</text>"#))
+                .and_then(|(_, rest)| rest.split_once(r#"class="muted small">"#))
+                .and_then(|(_, rest)| rest.split_once('<'))
+                .map(|(count, _)| count);
+            assert_eq!(count, Some("1"), "{lane}");
+            assert!(sampled.contains(&format!(r#"stroke="{color}" stroke-width="2"><title>"#)));
         }
     }
 

@@ -1,9 +1,13 @@
 //! The simulation report: what one simulator run produced, as plain data whose JSON field
 //! names are a contract (`--output json`, golden files, dashboards), plus the helpers that
-//! build it (`iso8601_duration`, `percentiles`). The renderers live beside it: `terminal`
-//! (tables for a person), `html` (one self-contained page with SVG charts drawn by `svg`),
-//! and `format` (number formatting both share).
+//! build it (`iso8601_duration`, `percentiles`, `spread`). The renderers live beside it:
+//! `terminal` (tables for a person), `html` (one self-contained page with SVG charts drawn
+//! by `svg`), and `format` (number formatting both share). A `Comparison` (runs of one
+//! scenario under several policies) renders through `comparison` (JSON, the side-by-side
+//! figures and the terminal text) and `comparison_html` (its page).
 
+mod comparison;
+mod comparison_html;
 mod format;
 mod html;
 mod svg;
@@ -265,6 +269,23 @@ impl EventKind {
             EventKind::Avoid => "avoid",
         }
     }
+
+    /// Whether the kind is listed among the notable events and drawn on the timeline: ICE,
+    /// fallbacks, interruptions, faults, returns to Spot and avoided offerings (violations
+    /// have their own list, launches, terminations and drains are too many).
+    pub fn is_notable(self) -> bool {
+        match self {
+            EventKind::Ice
+            | EventKind::Fallback
+            | EventKind::Interruption
+            | EventKind::Fault
+            | EventKind::ReturnToSpot
+            | EventKind::Avoid => true,
+            EventKind::Launch | EventKind::Terminate | EventKind::Drain | EventKind::Violation => {
+                false
+            }
+        }
+    }
 }
 
 impl Report {
@@ -272,11 +293,16 @@ impl Report {
     /// declaration order, series maps sorted by key. Non-finite numbers become `null`
     /// (serde_json's rule), so a report should carry only finite ones.
     pub fn to_json(&self) -> String {
-        let mut json = serde_json::to_string_pretty(self)
-            .expect("a report serialises: plain structs, string-keyed maps");
-        json.push('\n');
-        json
+        pretty_json(self)
     }
+}
+
+/// `value` as pretty-printed JSON with a trailing newline.
+fn pretty_json(value: &impl Serialize) -> String {
+    let mut json = serde_json::to_string_pretty(value)
+        .expect("a report serialises: plain structs, string-keyed maps");
+    json.push('\n');
+    json
 }
 
 /// `seconds` as an ISO 8601 duration in whole seconds (rounded down), hours unbounded:
@@ -476,6 +502,93 @@ pub(crate) mod tests {
         }
     }
 
+    /// The cells of the first table row (header rows too) whose first cell is `first`.
+    pub(crate) fn table_row(text: &str, first: &str) -> Vec<String> {
+        text.lines()
+            .filter(|line| line.starts_with('│'))
+            .map(|line| {
+                line.split(['│', '┆'])
+                    .map(str::trim)
+                    .filter(|cell| !cell.is_empty())
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .find(|cells| cells.first().is_some_and(|cell| cell == first))
+            .unwrap_or_else(|| panic!("no row {first:?}:\n{text}"))
+    }
+
+    /// Fails when `html` has an external reference, a script, or a non-finite number.
+    pub(crate) fn assert_self_contained(html: &str) {
+        let svg_namespace = "http://www.w3.org/2000/svg";
+        let urls = html.matches("http://").count() + html.matches("https://").count();
+        assert_eq!(
+            urls,
+            html.matches(svg_namespace).count(),
+            "only the SVG namespace may be a URL"
+        );
+        for forbidden in [
+            "<script", "<link", "@import", "url(", "NaN", "inf,", ",inf", "\"inf", "-inf", ">inf",
+        ] {
+            assert!(!html.contains(forbidden), "contains {forbidden:?}");
+        }
+        assert!(html.starts_with("<!DOCTYPE html>") && html.ends_with("</html>\n"));
+    }
+
+    /// The sample run under both presets: Spotter's run is `sample_report`'s with round
+    /// headline figures; Karpenter's has less Spot, costs more, falls back more and never
+    /// returns to Spot (its time-to-return sample is empty).
+    pub(crate) fn sample_comparison() -> Comparison {
+        let mut spotter = sample_report(2, 600.0);
+        let summary = &mut spotter.summary;
+        summary.spot_share_of_node_hours = 0.9;
+        summary.cost_usd = 1000.0;
+        summary.on_demand_baseline_cost_usd = 3000.0;
+        summary.savings_pct = 66.7;
+        summary.fallbacks = 4;
+        summary.interruptions = 3;
+        summary.pods_lost = 0;
+        let mut karpenter = sample_report(2, 600.0);
+        karpenter.policy = "karpenter".to_owned();
+        karpenter.invariant_violations.clear();
+        karpenter.summary = Summary {
+            spot_share_of_node_hours: 0.75,
+            cost_usd: 1250.5,
+            savings_pct: 58.2,
+            fallbacks: 6,
+            interruptions: 7,
+            pods_lost: 0,
+            invariant_violations: 0,
+            returns_to_spot: 0,
+            fallback_node_hours: 40.0,
+            time_to_fallback_seconds: Spread {
+                p50: 2.0,
+                max: 9.0,
+                count: 6,
+            },
+            time_to_return_seconds: Spread::default(),
+            ..spotter.summary.clone()
+        };
+        let series = &mut karpenter.series;
+        for (share, on_demand) in series
+            .spot_share
+            .iter_mut()
+            .zip(&mut series.on_demand_nodes)
+        {
+            *share *= 0.8;
+            *on_demand += 3;
+        }
+        Comparison {
+            scenario: spotter.scenario.clone(),
+            region: spotter.region.clone(),
+            seed: spotter.seed,
+            duration_hours: spotter.duration_hours,
+            policies: BTreeMap::from([
+                ("spotter".to_owned(), spotter),
+                ("karpenter".to_owned(), karpenter),
+            ]),
+        }
+    }
+
     /// A report with no samples, events or NodePools.
     pub(crate) fn empty_report() -> Report {
         Report {
@@ -631,6 +744,20 @@ pub(crate) mod tests {
                 "batch",
                 "batch-9f3k2",
                 "2-minute warning, c6i.2xlarge us-east-1b".to_owned(),
+            );
+            push(
+                time + 1850.0,
+                EventKind::Avoid,
+                "batch",
+                "-",
+                "c6i.2xlarge us-east-1b interrupted 3 times in 1h, avoided for 30m".to_owned(),
+            );
+            push(
+                time + 3000.0,
+                EventKind::ReturnToSpot,
+                "general",
+                "general-abc12",
+                "Spot replacement general-x7k2p Initialized, fallback node removed".to_owned(),
             );
             push(
                 time + 1900.0,

@@ -1,6 +1,7 @@
 //! Hand-written SVG charts for the HTML report: a time axis shared by every chart, value
 //! charts (lines, areas, stacked areas drawn as steps, one step per sample or per bucket of
-//! samples so a long run stays a few hundred points wide) and the event timeline (one lane
+//! samples so a long run stays a few hundred points wide; each series with its own sample
+//! times, so one chart can hold the series of several runs) and the event timeline (one lane
 //! per event kind, events in the same pixel column merged into one tick). Every number
 //! written is finite and every string is escaped.
 
@@ -39,12 +40,14 @@ pub(super) enum Aggregate {
 
 /// One series of a value chart.
 #[derive(Debug, Clone)]
-pub(super) struct Layer {
+pub(super) struct Layer<'a> {
     /// Its legend label.
     pub label: String,
     /// Its CSS colour.
     pub color: &'static str,
-    /// Its values, indexed like the chart's times.
+    /// Its sample times, in seconds.
+    pub times: &'a [f64],
+    /// Its values, indexed like `times`.
     pub values: Vec<f64>,
     /// Whether to fill the area under it.
     pub fill: bool,
@@ -59,13 +62,12 @@ pub(super) struct ValueChart<'a> {
     pub title: &'a str,
     /// What the values measure.
     pub unit: Unit,
-    /// The sample times, in seconds.
-    pub times: &'a [f64],
     /// The sampling interval, in seconds: how long the last sample lasts.
     pub interval_seconds: f64,
     /// The series, drawn in order.
-    pub layers: Vec<Layer>,
-    /// Whether the layers stack (each drawn on top of the previous ones).
+    pub layers: Vec<Layer<'a>>,
+    /// Whether the layers stack (each drawn on top of the previous ones); stacked layers are
+    /// added sample by sample, so they should share their times.
     pub stacked: bool,
     /// How buckets of samples are reduced.
     pub aggregate: Aggregate,
@@ -163,15 +165,16 @@ impl Unit {
 
 /// The `<svg>` of a value chart.
 pub(super) fn value_chart(chart: &ValueChart<'_>, axis: TimeAxis) -> String {
-    let samples = chart
-        .layers
-        .iter()
-        .map(|layer| layer.values.len())
-        .fold(chart.times.len(), usize::min);
-    let times = &chart.times[..samples];
-    // Stacked layers are plotted at their cumulative height.
+    let own_samples = |layer: &Layer<'_>| layer.times.len().min(layer.values.len());
+    let common_samples = chart.layers.iter().map(own_samples).min().unwrap_or(0);
+    // Stacked layers are plotted at their cumulative height, over their common samples.
     let mut plotted: Vec<Vec<f64>> = Vec::with_capacity(chart.layers.len());
     for layer in &chart.layers {
+        let samples = if chart.stacked {
+            common_samples
+        } else {
+            own_samples(layer)
+        };
         let values = layer.values[..samples].iter().copied().map(finite_or_zero);
         let values: Vec<f64> = match (chart.stacked, plotted.last()) {
             (true, Some(below)) => values
@@ -182,9 +185,14 @@ pub(super) fn value_chart(chart: &ValueChart<'_>, axis: TimeAxis) -> String {
         };
         plotted.push(values);
     }
-    let bucketed: Vec<Vec<Bucket>> = plotted
+    let bucketed: Vec<Vec<Bucket>> = chart
+        .layers
         .iter()
-        .map(|values| buckets(times, values, chart.interval_seconds, chart.aggregate, axis))
+        .zip(&plotted)
+        .map(|(layer, values)| {
+            let times = &layer.times[..values.len()];
+            buckets(times, values, chart.interval_seconds, chart.aggregate, axis)
+        })
         .collect();
     let scale = match chart.unit {
         Unit::Percent => ValueScale {
@@ -210,7 +218,7 @@ pub(super) fn value_chart(chart: &ValueChart<'_>, axis: TimeAxis) -> String {
     let mut svg = open_svg(chart.title, height);
     value_grid(&mut svg, &plot, chart.unit);
     time_grid(&mut svg, axis, TOP, plot.bottom);
-    if samples == 0 {
+    if plotted.iter().all(Vec::is_empty) {
         let _ = write!(
             svg,
             r#"<text x="{}" y="{}" text-anchor="middle" class="muted">no samples</text>"#,

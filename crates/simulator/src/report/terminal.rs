@@ -1,16 +1,41 @@
 //! The report as text for a terminal: a headline line, then tables (comfy-table) for the
 //! summary, the NodePools, the invariant violations (if any) and the last notable events.
 //! Strings from the scenario are stripped of control characters so they cannot drive the
-//! terminal.
+//! terminal. The headline, the tables and their helpers serve the comparison's text too.
 
 use comfy_table::{CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
 
-use super::Report;
 use super::format::{self, printable, truncate};
+use super::{Report, Spread};
 
 impl Report {
     /// A summary for a person at a terminal: headline line, then tables.
     pub fn terminal_summary(&self) -> String {
+        let mut text = format!(
+            "{} ({}, policy {}, seed {}, {}): {}\n",
+            printable(&self.scenario),
+            printable(&self.region),
+            printable(&self.policy),
+            self.seed,
+            format::compact_duration(self.duration_hours * 3600.0),
+            self.headline_figures(),
+        );
+        push_table(&mut text, "Summary", &self.summary_table());
+        push_table(&mut text, "NodePools", &self.node_pool_table());
+        self.push_violations(&mut text, "Invariant violations");
+        let notable = self.notable_event_table();
+        if !notable.is_empty() {
+            let title = format!(
+                "Last {NOTABLE_EVENTS} notable events (ICE, fallback, interruption, fault, return to Spot, avoid)"
+            );
+            push_table(&mut text, &title, &notable);
+        }
+        text
+    }
+
+    /// The headline figures in one line: Spot share, cost against the baseline, savings and
+    /// the invariant status.
+    pub(super) fn headline_figures(&self) -> String {
         let summary = &self.summary;
         let violations = summary
             .invariant_violations
@@ -20,41 +45,32 @@ impl Report {
             1 => "invariants FAILED (1 violation)".to_owned(),
             many => format!("invariants FAILED ({} violations)", format::count(many)),
         };
-        let mut text = format!(
-            "{} ({}, policy {}, seed {}, {}): Spot share {} of node-hours, cost {} vs {} all-on-demand (savings {}), {status}\n",
-            printable(&self.scenario),
-            printable(&self.region),
-            printable(&self.policy),
-            self.seed,
-            format::compact_duration(self.duration_hours * 3600.0),
+        format!(
+            "Spot share {} of node-hours, cost {} vs {} all-on-demand (savings {}), {status}",
             format::fraction_as_percent(summary.spot_share_of_node_hours),
             format::usd(summary.cost_usd),
             format::usd(summary.on_demand_baseline_cost_usd),
             format::percent(summary.savings_pct),
+        )
+    }
+
+    /// Appends the table of the first `MAX_VIOLATION_ROWS` invariant violations under
+    /// `title` and their count, if there are any.
+    pub(super) fn push_violations(&self, text: &mut String, title: &str) {
+        if self.invariant_violations.is_empty() {
+            return;
+        }
+        let title = format!(
+            "{title} ({})",
+            format::count(self.invariant_violations.len() as u64)
         );
-        push_table(&mut text, "Summary", &self.summary_table());
-        push_table(&mut text, "NodePools", &self.node_pool_table());
-        if !self.invariant_violations.is_empty() {
-            let title = format!(
-                "Invariant violations ({})",
-                format::count(self.invariant_violations.len() as u64)
-            );
-            push_table(&mut text, &title, &self.violation_table());
-            if self.invariant_violations.len() > MAX_VIOLATION_ROWS {
-                text.push_str(&format!(
-                    "… and {} more; the JSON report lists them all\n",
-                    format::count((self.invariant_violations.len() - MAX_VIOLATION_ROWS) as u64)
-                ));
-            }
+        push_table(text, &title, &self.violation_table());
+        if self.invariant_violations.len() > MAX_VIOLATION_ROWS {
+            text.push_str(&format!(
+                "… and {} more; the JSON report lists them all\n",
+                format::count((self.invariant_violations.len() - MAX_VIOLATION_ROWS) as u64)
+            ));
         }
-        let notable = self.notable_event_table();
-        if !notable.is_empty() {
-            let title = format!(
-                "Last {NOTABLE_EVENTS} notable events (ICE, fallback, interruption, fault)"
-            );
-            push_table(&mut text, &title, &notable);
-        }
-        text
     }
 
     /// Metric / value rows of the headline figures.
@@ -81,6 +97,19 @@ impl Report {
             ),
             ("Savings", format::percent(summary.savings_pct)),
             ("Fallbacks", format::count(summary.fallbacks)),
+            (
+                "Time to fallback p50 / max",
+                spread_pair(summary.time_to_fallback_seconds),
+            ),
+            ("Returns to Spot", format::count(summary.returns_to_spot)),
+            (
+                "Time to return p50 / max",
+                spread_pair(summary.time_to_return_seconds),
+            ),
+            (
+                "Fallback node-hours",
+                format::number(summary.fallback_node_hours, 1),
+            ),
             ("Interruptions", format::count(summary.interruptions)),
             ("ICE events", format::count(summary.ice_events)),
             ("Pods disrupted", format::count(summary.pods_disrupted)),
@@ -118,7 +147,7 @@ impl Report {
     }
 
     /// One row per NodePool.
-    fn node_pool_table(&self) -> Table {
+    pub(super) fn node_pool_table(&self) -> Table {
         let mut table = new_table([
             "NodePool",
             "Spot node-hours",
@@ -127,6 +156,8 @@ impl Report {
             "Launches",
             "Fallbacks",
             "Interruptions",
+            "Returns to Spot",
+            "Fallback node-hours",
         ]);
         for node_pool in &self.node_pools {
             table.add_row(vec![
@@ -137,9 +168,11 @@ impl Report {
                 format::count(node_pool.launches),
                 format::count(node_pool.fallbacks),
                 format::count(node_pool.interruptions),
+                format::count(node_pool.returns_to_spot),
+                format::number(node_pool.fallback_node_hours, 1),
             ]);
         }
-        align_right(&mut table, 1..7);
+        align_right(&mut table, 1..9);
         table
     }
 
@@ -157,21 +190,13 @@ impl Report {
         table
     }
 
-    /// The last `NOTABLE_EVENTS` ICE, fallback, interruption and fault events, oldest first.
+    /// The last `NOTABLE_EVENTS` notable events (`EventKind::is_notable`), oldest first.
     fn notable_event_table(&self) -> Table {
         let mut notable: Vec<_> = self
             .events
             .iter()
             .rev()
-            .filter(|event| {
-                matches!(
-                    event.kind,
-                    super::EventKind::Ice
-                        | super::EventKind::Fallback
-                        | super::EventKind::Interruption
-                        | super::EventKind::Fault
-                )
-            })
+            .filter(|event| event.kind.is_notable())
             .take(NOTABLE_EVENTS)
             .collect();
         notable.reverse();
@@ -196,17 +221,29 @@ const MAX_VIOLATION_ROWS: usize = 50;
 /// The most characters of a free-text cell.
 const MAX_CELL_CHARS: usize = 100;
 
+/// A sample's median and largest value as `p50 / max`, or `—` when it is empty.
+fn spread_pair(spread: Spread) -> String {
+    if spread.count == 0 {
+        return format::NO_SAMPLE.to_owned();
+    }
+    let (p50, max) = format::spread_seconds(spread);
+    format!("{p50} / {max}")
+}
+
 /// An empty table with `header`, in the CLI's style.
-fn new_table<const COLUMNS: usize>(header: [&str; COLUMNS]) -> Table {
+pub(super) fn new_table<Header: ToString>(header: impl IntoIterator<Item = Header>) -> Table {
     let mut table = Table::new();
-    table
-        .load_preset(UTF8_FULL_CONDENSED)
-        .set_header(header.to_vec());
+    table.load_preset(UTF8_FULL_CONDENSED).set_header(
+        header
+            .into_iter()
+            .map(|title| title.to_string())
+            .collect::<Vec<_>>(),
+    );
     table
 }
 
 /// Right-aligns the numeric `columns` of `table`.
-fn align_right(table: &mut Table, columns: std::ops::Range<usize>) {
+pub(super) fn align_right(table: &mut Table, columns: std::ops::Range<usize>) {
     for column in columns {
         if let Some(column) = table.column_mut(column) {
             column.set_cell_alignment(CellAlignment::Right);
@@ -215,7 +252,7 @@ fn align_right(table: &mut Table, columns: std::ops::Range<usize>) {
 }
 
 /// Appends a blank line, `title`, and `table`.
-fn push_table(text: &mut String, title: &str, table: &Table) {
+pub(super) fn push_table(text: &mut String, title: &str, table: &Table) {
     text.push('\n');
     text.push_str(title);
     text.push('\n');
@@ -225,7 +262,7 @@ fn push_table(text: &mut String, title: &str, table: &Table) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{empty_report, sample_report};
+    use super::super::tests::{empty_report, sample_report, table_row};
 
     #[test]
     fn terminal_summary_shows_headline_figures() {
@@ -269,6 +306,9 @@ mod tests {
             10
         );
         assert!(!notable.contains("launch"), "launches are not notable");
+        for kind in ["return-to-spot", "avoid"] {
+            assert!(notable.contains(kind), "{kind} is notable:\n{notable}");
+        }
     }
 
     #[test]
@@ -283,5 +323,27 @@ mod tests {
         assert!(!text.contains('\u{1b}'));
         assert!(!text.contains("NaN"));
         assert!(text.contains("Spot share n/a"));
+    }
+
+    #[test]
+    fn terminal_summary_shows_returns_to_spot_and_fallback_timing() {
+        let sampled = sample_report(1, 600.0).terminal_summary();
+        let empty = empty_report().terminal_summary();
+        let cases = [
+            (&sampled, "Returns to Spot", "3"),
+            (&sampled, "Fallback node-hours", "2.5"),
+            (&sampled, "Time to fallback p50 / max", "1.0 s / 4.0 s"),
+            (&sampled, "Time to return p50 / max", "420.0 s / 610.0 s"),
+            (&empty, "Returns to Spot", "0"),
+            (&empty, "Time to fallback p50 / max", "—"),
+            (&empty, "Time to return p50 / max", "—"),
+        ];
+        for (text, metric, value) in cases {
+            assert_eq!(table_row(text, metric), [metric, value], "{metric}");
+        }
+        let header = table_row(&sampled, "NodePool");
+        assert_eq!(header[7..], ["Returns to Spot", "Fallback node-hours"]);
+        assert_eq!(table_row(&sampled, "general")[7..], ["3", "2.5"]);
+        assert_eq!(table_row(&sampled, "batch")[7..], ["0", "0.0"]);
     }
 }
