@@ -7,8 +7,8 @@
 //! - a return starts only once the Spot offerings the replacement would use have gone without
 //!   an insufficient-capacity answer or an interruption for the minimum time (and the fallback
 //!   node has run that long);
-//! - a NodePool has one replacement in flight (a probe) until one launches, then up to its
-//!   limit;
+//! - a NodePool sends one replacement (a probe) per minimum time until one launches, then
+//!   has up to its limit in flight;
 //! - a NodePool that falls back again within the flap window after a return waits out that
 //!   window before its next return;
 //! - replacements never launch into offerings that are unavailable or avoided for their
@@ -44,6 +44,8 @@ pub struct ReturnToSpot {
     prepared: PreparedPools,
     /// When each NodePool last drained a fallback node for a return.
     last_return: BTreeMap<String, Duration>,
+    /// When each NodePool last sent a probe (a replacement while Spot was not proven).
+    last_probe: BTreeMap<String, Duration>,
     /// Fallback claims no Spot replacement could be planned for, with the capacity generation
     /// of that attempt: they are tried again once capacity may have changed.
     unplannable: BTreeMap<String, u64>,
@@ -207,6 +209,18 @@ impl ReturnToSpot {
             if count >= limit {
                 continue;
             }
+            if !proven {
+                // One probe per NodePool per minimum wait: a failed probe says Spot is not back.
+                if let Some(next) = self
+                    .last_probe
+                    .get(&fallback.node_pool)
+                    .map(|last| *last + pool_settings.min_spot_available)
+                    .filter(|next| *next > now)
+                {
+                    wake(next);
+                    continue;
+                }
+            }
             let probe =
                 probe_view.get_or_insert_with(|| state.unavailable_offerings.probe_view(now));
             let Some(planned) = self.plan(state, fallback, probe) else {
@@ -239,6 +253,9 @@ impl ReturnToSpot {
             }
             let entry = in_flight.entry(fallback.node_pool.as_str()).or_default();
             entry.0 += 1;
+            if !entry.1 {
+                self.last_probe.insert(fallback.node_pool.clone(), now);
+            }
             for claim in planned {
                 actions.push(Action::CreateNodeClaim(NodeClaimRequest {
                     name: claim.name,

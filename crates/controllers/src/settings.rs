@@ -80,7 +80,7 @@ pub struct ReturnToSpot {
     /// before a return starts (5 min).
     pub min_spot_available: Duration,
     /// Replacements a NodePool may have in flight at once once Spot has proven available
-    /// again (one, a probe, until then) (10).
+    /// again (one, a probe, until then) (25).
     pub max_concurrent: u32,
     /// A NodePool that falls back again within this long of a return waits this long after
     /// that return before the next one (1 h): it does not flap between Spot and on-demand.
@@ -163,7 +163,7 @@ impl Default for ReturnToSpot {
     fn default() -> Self {
         Self {
             min_spot_available: Duration::from_secs(300),
-            max_concurrent: 10,
+            max_concurrent: 25,
             flap_window: Duration::from_secs(3600),
         }
     }

@@ -329,8 +329,10 @@ impl UnavailableOfferings {
 
     /// Whether the offering is unavailable (call [`Self::expire`] first).
     pub fn contains(&self, instance_type: &str, capacity_type: CapacityType, zone: &str) -> bool {
-        self.record(instance_type, capacity_type, zone)
-            .is_some_and(OfferingRecord::is_active)
+        (self.active_offerings > 0
+            && self
+                .record(instance_type, capacity_type, zone)
+                .is_some_and(OfferingRecord::is_active))
             || self
                 .selectors
                 .iter()

@@ -16,6 +16,10 @@ use crate::workloads::Removal;
 impl Simulation {
     /// Performs one action; returns whether it changed anything.
     pub(crate) fn apply(&mut self, action: Action) -> bool {
+        if let Action::EvictPod { pod } = &action {
+            self.invariants
+                .check_eviction(&self.state, pod, &mut self.recorder, self.now);
+        }
         match action {
             Action::CreateNodeClaim(request) => {
                 for pod in &request.pods {
@@ -24,12 +28,16 @@ impl Simulation {
                         pod.retry_now = false;
                     }
                 }
-                if let Some(fallback) = &request.replaces {
+                if let Some(fallback) = request
+                    .replaces
+                    .as_ref()
+                    .and_then(|fallback| self.state.node_claims.get(fallback))
+                {
                     self.recorder.return_started(
                         self.now,
-                        &request.node_pool,
+                        &fallback.node_pool,
+                        &fallback.name,
                         &request.name,
-                        fallback,
                     );
                 }
                 self.state.node_claims.insert(
@@ -103,6 +111,10 @@ impl Simulation {
                 let Some(claim) = self.state.node_claims.get_mut(&node_claim) else {
                     return false;
                 };
+                if reason == DisruptionReason::ReturnToSpot && claim.deletion.is_none() {
+                    self.recorder
+                        .return_draining(self.now, &claim.node_pool, &node_claim);
+                }
                 match &mut claim.deletion {
                     Some(existing) => {
                         if deadline.is_some() && existing.deadline.is_none() {
@@ -278,13 +290,6 @@ impl Simulation {
         };
         let node_pool = claim.node_pool.clone();
         let fallback = claim.fallback;
-        let pods: Vec<String> = self
-            .state
-            .pods
-            .iter()
-            .filter(|(_, pod)| pod.nominated.as_deref() == Some(claim_name))
-            .map(|(key, _)| key.clone())
-            .collect();
         let result = self.cloud.create(&request, self.now);
         let failed = match &result {
             Ok(launched) => launched.unavailable.as_slice(),
@@ -292,6 +297,20 @@ impl Simulation {
             Err(_) => &[],
         };
         self.record_insufficient_capacity(failed);
+        // The pods the launch was for, when the time to fallback needs them (a full
+        // insufficient-capacity answer, or a launch while some pods wait since one).
+        let pods: Vec<String> = if matches!(result, Err(CloudError::InsufficientCapacity { .. }))
+            || self.recorder.waits_since_ice()
+        {
+            self.state
+                .pods
+                .iter()
+                .filter(|(_, pod)| pod.nominated.as_deref() == Some(claim_name))
+                .map(|(key, _)| key.clone())
+                .collect()
+        } else {
+            Vec::new()
+        };
         let Some(claim) = self.state.node_claims.get_mut(claim_name) else {
             return false;
         };

@@ -1,7 +1,8 @@
 //! The invariants checked all through a run: no pod lost (every pod that existed is running,
 //! pending, completed or deleted by its owner), no NodePool over its limits, no instance
 //! without a NodeClaim for longer than a grace period, no pod on a node when its instance
-//! terminates. A violation is recorded with the time and the event that caused it.
+//! terminates, no eviction a PodDisruptionBudget did not allow. A violation is recorded with
+//! the time and the event that caused it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -44,6 +45,49 @@ impl Invariants {
         detail: &str,
     ) {
         recorder.violation(now, invariant, event, detail);
+    }
+
+    /// An eviction (not a forced deletion) must be one every PodDisruptionBudget covering the
+    /// pod allows at that moment: its healthy pods (bound to a Ready node) must leave room.
+    pub fn check_eviction(
+        &mut self,
+        state: &ClusterState,
+        pod: &str,
+        recorder: &mut Recorder,
+        now: Duration,
+    ) {
+        let Some(evicted) = state.pods.get(pod) else {
+            return;
+        };
+        for budget in &state.pod_disruption_budgets {
+            if !budget.covers(&evicted.pod) {
+                continue;
+            }
+            let healthy = state
+                .pods
+                .values()
+                .filter(|candidate| {
+                    budget.covers(&candidate.pod)
+                        && candidate
+                            .node
+                            .as_ref()
+                            .and_then(|node| state.nodes.get(node))
+                            .is_some_and(|node| node.ready)
+                })
+                .count() as u32;
+            if budget.allowed_disruptions(healthy) == 0 {
+                self.violation(
+                    recorder,
+                    now,
+                    "no PodDisruptionBudget violated",
+                    &format!("eviction of pod {pod}"),
+                    &format!(
+                        "PodDisruptionBudget {}/{} allowed no disruption ({healthy} healthy of {} expected)",
+                        budget.namespace, budget.name, budget.expected_pods
+                    ),
+                );
+            }
+        }
     }
 
     /// Every pod in the ledger must still exist.

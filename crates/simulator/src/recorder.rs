@@ -44,6 +44,10 @@ pub(crate) struct Recorder {
     left_pending_by_ice: BTreeMap<String, Duration>,
 }
 
+/// How long a pod left pending by an insufficient-capacity answer is remembered for its time
+/// to fallback.
+const ICE_MEMORY: Duration = Duration::from_secs(1800);
+
 /// What became of a fallback node: when compatible Spot capacity was back (the market's
 /// truth) and whether Spotter returned it to Spot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -263,27 +267,45 @@ impl Recorder {
     }
 
     /// Pods a launch's insufficient-capacity answer left pending (the start of their time to
-    /// fallback).
+    /// fallback). Pods still waiting after [`ICE_MEMORY`] are forgotten.
     pub fn left_pending_by_ice(&mut self, now: Duration, pods: &[String]) {
+        self.left_pending_by_ice
+            .retain(|_, since| now.saturating_sub(*since) < ICE_MEMORY);
         for pod in pods {
             self.left_pending_by_ice.entry(pod.clone()).or_insert(now);
         }
     }
 
-    /// A Spot replacement requested for a fallback node.
+    /// Whether some pods wait for capacity since an insufficient-capacity answer.
+    pub fn waits_since_ice(&self) -> bool {
+        !self.left_pending_by_ice.is_empty()
+    }
+
+    /// A Spot replacement requested for a fallback node (of `node_pool`).
     pub fn return_started(
         &mut self,
         now: Duration,
         node_pool: &str,
-        node_claim: &str,
         fallback: &str,
+        replacement: &str,
     ) {
         self.event(
             now,
             EventKind::ReturnToSpot,
             Some(node_pool.to_string()),
-            Some(node_claim.to_string()),
-            format!("Spot replacement requested for fallback node {fallback}"),
+            Some(fallback.to_string()),
+            format!("Spot replacement {replacement} requested"),
+        );
+    }
+
+    /// A fallback node drained because its Spot replacement is initialized.
+    pub fn return_draining(&mut self, now: Duration, node_pool: &str, fallback: &str) {
+        self.event(
+            now,
+            EventKind::ReturnToSpot,
+            Some(node_pool.to_string()),
+            Some(fallback.to_string()),
+            "Spot replacement initialized: draining the fallback node".to_string(),
         );
     }
 

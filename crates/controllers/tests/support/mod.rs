@@ -635,8 +635,13 @@ pub fn describe(action: &Action) -> String {
                 .unwrap_or_else(|| "any".into());
             let mut pods = request.pods.clone();
             pods.sort();
+            let replaces = request
+                .replaces
+                .as_ref()
+                .map(|fallback| format!(" replaces={fallback}"))
+                .unwrap_or_default();
             format!(
-                "create {} pool={} capacity={capacity} types={} pods={} fallback={}",
+                "create {} pool={} capacity={capacity} types={} pods={} fallback={}{replaces}",
                 request.name,
                 request.node_pool,
                 request.instance_types.join(","),
