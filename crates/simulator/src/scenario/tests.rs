@@ -86,7 +86,26 @@ fn the_builtin_default_is_the_seed_cluster() {
         DisruptionBudget::MaxUnavailable(IntOrPercent::Percent(10))
     );
     assert!(budget.selector.matches(&deployment.template.labels));
-    assert!(scenario.jobs.is_empty() && scenario.faults.is_empty());
+    assert!(scenario.jobs.is_empty());
+    // Two Spot shortages: the whole region on day 4, one zone on day 10.
+    let outages: Vec<(Duration, Option<&str>)> = scenario
+        .faults
+        .iter()
+        .filter_map(|fault| match &fault.kind {
+            FaultKind::SpotOutage { zone, .. } => Some((fault.at, zone.as_deref())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        outages,
+        [
+            (Duration::from_secs((3 * 24 + 10) * 3600), None),
+            (
+                Duration::from_secs((9 * 24 + 9) * 3600),
+                Some("ap-northeast-2a")
+            ),
+        ]
+    );
     assert_eq!(scenario.market, MarketSettings::default());
     assert_eq!(scenario.timing, Timing::default());
     assert!(scenario.warnings.is_empty(), "{:?}", scenario.warnings);

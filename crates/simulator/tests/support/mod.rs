@@ -2,6 +2,9 @@
 //! built-in default one (its NodePools `batch` — Spot, weight 100 — and `batch-fallback` —
 //! on-demand, weight 10 — and its DaemonSet), and queries over a run's report.
 
+// Each test binary uses a different subset of the helpers.
+#![allow(dead_code)]
+
 use std::time::Duration;
 
 use spotter_core::builders::{pod, selector};
