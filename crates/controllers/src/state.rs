@@ -128,6 +128,8 @@ pub enum DisruptionReason {
     InstanceStopped,
     /// AWS Health scheduled a change.
     ScheduledChange,
+    /// An on-demand fallback node is replaced by Spot capacity that is available again.
+    ReturnToSpot,
 }
 
 /// A node and the pods bound to it.
@@ -211,6 +213,7 @@ impl DisruptionReason {
             DisruptionReason::SpotInterrupted => "spot_interrupted",
             DisruptionReason::InstanceStopped => "instance_stopped",
             DisruptionReason::ScheduledChange => "scheduled_change",
+            DisruptionReason::ReturnToSpot => "return_to_spot",
         }
     }
 }
