@@ -9,6 +9,7 @@
 
 mod apply;
 mod invariants;
+pub mod observer;
 mod recorder;
 pub mod report;
 pub mod scenario;
@@ -16,6 +17,7 @@ mod scheduler;
 pub mod simulation;
 mod workloads;
 
+pub use observer::{NoObserver, Observer};
 pub use report::Report;
 pub use scenario::Scenario;
-pub use simulation::{Options, SimulationError, run};
+pub use simulation::{Options, SimulationError, run, run_observed};

@@ -8,7 +8,7 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use spotter_cloud::random::Random;
 use spotter_cloud::simulated::{CloudEvent, MarketModel, Outage, PoolOverride, SimulatedCloud};
@@ -18,6 +18,7 @@ use spotter_controllers::{ClusterState, Controllers, Settings};
 use spotter_core::offering::CapacityType;
 
 use crate::invariants::Invariants;
+use crate::observer::{NoObserver, Observer};
 use crate::recorder::Recorder;
 use crate::report::{EventKind, Report};
 use crate::scenario::{self, FaultKind, Scenario};
@@ -46,7 +47,19 @@ pub fn run(
     options: &Options,
     progress: &mut dyn FnMut(f64),
 ) -> Result<Report, SimulationError> {
+    run_observed(scenario, options, progress, Box::new(NoObserver))
+}
+
+/// Runs a scenario to its end, telling `observer` what happens as it happens (the report is
+/// the same as [`run`]'s).
+pub fn run_observed(
+    scenario: &Scenario,
+    options: &Options,
+    progress: &mut dyn FnMut(f64),
+    observer: Box<dyn Observer>,
+) -> Result<Report, SimulationError> {
     let mut simulation = Simulation::new(scenario, options)?;
+    simulation.observer = observer;
     simulation.run(progress);
     Ok(simulation.finish())
 }
@@ -97,6 +110,8 @@ pub(crate) struct Simulation {
     /// Nodes by the instance behind them, for cloud events.
     pub claim_of_instance: BTreeMap<String, String>,
     pub sample_interval: Duration,
+    /// Told what happens ([`NoObserver`] unless the run is observed).
+    pub observer: Box<dyn Observer>,
 }
 
 /// Periodic reconcile, so that timeouts are noticed even when nothing happens.
@@ -164,6 +179,7 @@ impl Simulation {
             scenario,
             claim_of_instance: BTreeMap::new(),
             sample_interval,
+            observer: Box::new(NoObserver),
         };
         simulation.schedule_start();
         Ok(simulation)
@@ -255,6 +271,7 @@ impl Simulation {
             if next >= self.end {
                 break;
             }
+            self.observer.advancing(self.now, next, &self.state);
             self.now = next;
             for event in self.cloud.advance(self.now) {
                 self.handle_cloud_event(event);
@@ -274,6 +291,7 @@ impl Simulation {
             }
         }
         self.now = self.end;
+        self.observer.finished(self.end, &self.state);
         progress(1.0);
     }
 
@@ -321,7 +339,13 @@ impl Simulation {
     /// Runs the controllers until they have nothing more to do now, applying their actions.
     fn reconcile(&mut self) {
         for _ in 0..8 {
+            let started = self.observer.measures_wall_time().then(Instant::now);
             let reconciled = self.controllers.reconcile(&self.state, self.now);
+            self.observer.reconciled(
+                self.now,
+                &reconciled.actions,
+                started.map(|started| started.elapsed()),
+            );
             if let Some(wake_at) = reconciled.wake_at {
                 self.request_reconcile(wake_at);
             }
@@ -330,6 +354,7 @@ impl Simulation {
             }
             let mut changed = false;
             for action in reconciled.actions {
+                self.observer.applying(self.now, &action, &self.state);
                 changed |= self.apply(action);
             }
             if !changed {
@@ -360,11 +385,13 @@ impl Simulation {
                         "Spot interruption warning for {instance_id}; EC2 reclaims it in 2 minutes"
                     ),
                 );
-                self.state.interruption_notices.push(InterruptionNotice {
+                let notice = InterruptionNotice {
                     instance_id,
                     kind: NoticeKind::SpotInterruption { terminate_at },
                     received_at: self.now,
-                });
+                };
+                self.observer.interruption_received(self.now, &notice);
+                self.state.interruption_notices.push(notice);
                 self.request_reconcile(self.now);
             }
             CloudEvent::InstanceTerminated { instance_id } => {
