@@ -18,9 +18,9 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use spotter_cloud::{CloudError, Instance};
-use spotter_controllers::ClusterState;
 use spotter_controllers::action::NodeClaimRequest;
 use spotter_controllers::state::{DisruptionReason, NodeClaim, NodeState, NoticeKind};
+use spotter_controllers::{Action, ClusterState};
 use spotter_core::instance_type::InstanceType;
 use spotter_core::labels;
 use spotter_core::offering::CapacityType;
@@ -271,6 +271,46 @@ impl Metrics {
         self.observe_offerings(state);
         self.observe_capacity_types(state);
         self.pods_startup_duration.expire(now);
+    }
+
+    /// Counts what `action`, about to be applied to `state`, does: a NodeClaim created, a
+    /// NodeClaim starting to be deleted (once: a claim already being deleted is not counted
+    /// again), a NodeClaim removed. Other actions leave the metrics alone.
+    pub fn action(&self, action: &Action, state: &ClusterState) {
+        match action {
+            Action::CreateNodeClaim(request) => self.node_claim_created(request),
+            Action::DeleteNodeClaim {
+                node_claim, reason, ..
+            } => {
+                if let Some(claim) = state.node_claims.get(node_claim)
+                    && claim.deletion.is_none()
+                {
+                    self.disrupted(claim, *reason);
+                }
+            }
+            Action::RemoveNodeClaim { node_claim } => {
+                if let Some(claim) = state.node_claims.get(node_claim) {
+                    self.terminated(claim);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A controllers' pass that returned `actions` took `wall_time`: when the provisioner
+    /// placed pods in it (created or nominated onto NodeClaims, or found pods it cannot
+    /// place), that is a scheduling run.
+    pub fn reconciled(&self, actions: &[Action], wall_time: Duration) {
+        if actions.iter().any(|action| {
+            matches!(
+                action,
+                Action::CreateNodeClaim(_)
+                    | Action::Nominate { .. }
+                    | Action::PodUnschedulable { .. }
+            )
+        }) {
+            self.scheduling_duration(wall_time.as_secs_f64());
+        }
     }
 
     /// A NodeClaim was created (by the provisioner).

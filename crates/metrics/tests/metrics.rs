@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use spotter_cloud::{CloudError, Instance, OfferingKey};
-use spotter_controllers::ClusterState;
 use spotter_controllers::action::NodeClaimRequest;
 use spotter_controllers::state::{
     Deletion, DisruptionReason, LaunchState, NodeClaim, NodeState, NoticeKind, PodState,
 };
+use spotter_controllers::{Action, ClusterState};
 use spotter_core::builders::{instance_type, node_pool, pod};
 use spotter_core::labels;
 use spotter_core::offering::CapacityType;
@@ -617,5 +617,83 @@ fn both_exposition_formats_carry_the_same_families() {
     for format in [&open_metrics, &text] {
         assert!(format.contains("# TYPE karpenter_pods_startup_duration_seconds summary\n"));
         assert_eq!(value(format, "spotter_spot_ratio", &[]), Some(0.75));
+    }
+}
+
+#[test]
+fn actions_count_what_they_change_once() {
+    let mut state = cluster();
+    let metrics = Metrics::new("simulated");
+    let delete = Action::DeleteNodeClaim {
+        node_claim: "spot-2".into(),
+        reason: DisruptionReason::Empty,
+        deadline: None,
+    };
+    metrics.action(&delete, &state);
+    // The driver applied it: the claim is being deleted, and the same action again (or a
+    // later one with a deadline) is no new disruption.
+    if let Some(claim) = state.node_claims.get_mut("spot-2") {
+        claim.deletion = Some(Deletion {
+            reason: DisruptionReason::Empty,
+            requested_at: Duration::ZERO,
+            deadline: None,
+            instance_terminating: false,
+            instance_terminated: false,
+        });
+    }
+    metrics.action(&delete, &state);
+    let unknown = Action::DeleteNodeClaim {
+        node_claim: "nobody".into(),
+        reason: DisruptionReason::Empty,
+        deadline: None,
+    };
+    metrics.action(&unknown, &state);
+    metrics.action(
+        &Action::RemoveNodeClaim {
+            node_claim: "spot-2".into(),
+        },
+        &state,
+    );
+    metrics.action(
+        &Action::CordonNode {
+            node: "spot-1".into(),
+        },
+        &state,
+    );
+    let provisioning = [Action::Nominate {
+        pod: "default/web-2".into(),
+        node_claim: "spot-1".into(),
+    }];
+    let draining = [Action::CordonNode {
+        node: "spot-1".into(),
+    }];
+    metrics.reconciled(&provisioning, Duration::from_millis(3));
+    metrics.reconciled(&draining, Duration::from_millis(3));
+    metrics.reconciled(&[], Duration::from_millis(3));
+    let text = metrics.encode().expect("the metrics encode");
+    let cases: Vec<Case<Option<f64>>> = vec![
+        (
+            "karpenter_nodeclaims_disrupted_total",
+            vec![("reason", "empty"), ("nodepool", "spot")],
+            Some(1.0),
+        ),
+        (
+            "karpenter_nodeclaims_terminated_total",
+            vec![("nodepool", "spot")],
+            Some(1.0),
+        ),
+        (
+            "karpenter_nodes_terminated_total",
+            vec![("nodepool", "spot")],
+            Some(1.0),
+        ),
+        (
+            "karpenter_scheduler_scheduling_duration_seconds_count",
+            vec![("controller", "provisioner")],
+            Some(1.0),
+        ),
+    ];
+    for (name, labels, expected) in cases {
+        assert_eq!(value(&text, name, &labels), expected, "{name} {labels:?}");
     }
 }
