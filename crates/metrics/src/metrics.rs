@@ -500,8 +500,7 @@ impl Metrics {
                 .filter(|claim| claim.node_pool == pool.name)
             {
                 let deletion = claim.deletion.as_ref();
-                if let Some(instance) = claim.instance()
-                    && !deletion.is_some_and(|deletion| deletion.instance_terminated)
+                if let Some(instance) = running_instance(claim)
                     && let Some(instance_type) =
                         state.instance_type(&instance.offering.instance_type)
                 {
@@ -680,16 +679,9 @@ impl Metrics {
             f64::from(spot_nodes) / state.nodes.len() as f64
         });
         for claim in state.node_claims.values() {
-            let Some(instance) = claim.instance() else {
+            let Some(instance) = running_instance(claim) else {
                 continue;
             };
-            if claim
-                .deletion
-                .as_ref()
-                .is_some_and(|deletion| deletion.instance_terminated)
-            {
-                continue;
-            }
             let Some(on_demand) = on_demand_price(state, instance) else {
                 continue;
             };
@@ -813,6 +805,16 @@ fn node_pool_labels(node_pool: &str) -> NodePoolLabels {
     NodePoolLabels {
         nodepool: node_pool.to_string(),
     }
+}
+
+/// A NodeClaim's instance while it exists: launched and not terminated yet.
+fn running_instance(claim: &NodeClaim) -> Option<&Instance> {
+    claim.instance().filter(|_| {
+        !claim
+            .deletion
+            .as_ref()
+            .is_some_and(|deletion| deletion.instance_terminated)
+    })
 }
 
 /// The capacity type a NodeClaim launched as, or the one it was pinned to before launching.

@@ -15,7 +15,7 @@ use spotter_core::builders::{instance_type, node_pool, pod};
 use spotter_core::labels;
 use spotter_core::offering::CapacityType;
 use spotter_core::requirements::{Requirement, Requirements};
-use spotter_core::unavailable_offerings::OfferingSelector;
+use spotter_core::unavailable_offerings::{OfferingSelector, UnavailableOfferings};
 use spotter_metrics::{Format, Metrics};
 
 /// A metric, some of its labels, and the value expected.
@@ -395,7 +395,7 @@ fn gauges_forget_what_left_the_state() {
     metrics.observe_state(&state, Duration::ZERO);
     state.nodes.remove("fallback-1");
     state.node_claims.remove("fallback-1");
-    state.unavailable_offerings = Default::default();
+    state.unavailable_offerings = UnavailableOfferings::new();
     metrics.observe_state(&state, Duration::ZERO);
     let text = metrics.encode().expect("the metrics encode");
     let node = [("node_name", "fallback-1"), ("resource_type", "cpu")];
