@@ -198,8 +198,8 @@ impl Observer for PacedObserver {
         self.locked().metrics.launched(claim, instance);
     }
 
-    fn launch_failed(&mut self, _now: Duration, claim: &NodeClaim, error: &CloudError) {
-        self.locked().metrics.launch_failed(claim, error);
+    fn launch_failed(&mut self, _now: Duration, _claim: &NodeClaim, error: &CloudError) {
+        self.locked().metrics.launch_failed(error);
     }
 
     fn terminate_failed(&mut self, _now: Duration, _node_claim: &str, error: &CloudError) {

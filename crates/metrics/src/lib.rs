@@ -19,4 +19,4 @@ pub mod metrics;
 mod summary;
 
 pub use error::MetricsError;
-pub use metrics::{Format, Metrics, OPEN_METRICS_CONTENT_TYPE, PROMETHEUS_TEXT_CONTENT_TYPE};
+pub use metrics::{Format, Metrics};

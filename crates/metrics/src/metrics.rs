@@ -35,14 +35,6 @@ use crate::labels::{
 };
 use crate::summary::Summary;
 
-/// The content type of the OpenMetrics text format that [`Metrics::encode`] writes.
-pub const OPEN_METRICS_CONTENT_TYPE: &str =
-    "application/openmetrics-text; version=1.0.0; charset=utf-8";
-
-/// The content type of the Prometheus text format (0.0.4).
-pub const PROMETHEUS_TEXT_CONTENT_TYPE: &str =
-    prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
-
 /// The exposition formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -338,7 +330,7 @@ impl Metrics {
     }
 
     /// A launch failed with `error`.
-    pub fn launch_failed(&self, _claim: &NodeClaim, error: &CloudError) {
+    pub fn launch_failed(&self, error: &CloudError) {
         self.cloud_provider_error("nodeclaim.lifecycle", "Create", error);
     }
 
@@ -655,8 +647,9 @@ impl Metrics {
             let labels = node_pool_labels(&pool.name);
             self.fallback_nodes.get_or_create(&labels).set(0);
             self.estimated_savings.get_or_create(&labels).set(0.0);
+            // The counters exist at 0 from the start, so that rates and sums have data.
             drop(self.returns_to_spot.get_or_create(&labels));
-            self.fallback_series(&pool.name);
+            drop(self.fallback_series(&pool.name));
         }
         let mut spot_nodes = 0u32;
         for node in state.nodes.values() {

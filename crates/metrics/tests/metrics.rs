@@ -440,8 +440,8 @@ fn events_move_the_counters() {
     let no_capacity = CloudError::InsufficientCapacity {
         offerings: Vec::new(),
     };
-    metrics.launch_failed(&spot, &no_capacity);
-    metrics.launch_failed(&spot, &no_capacity);
+    metrics.launch_failed(&no_capacity);
+    metrics.launch_failed(&no_capacity);
     metrics.terminate_failed(&CloudError::NotFound {
         instance_id: "i-gone".into(),
     });
