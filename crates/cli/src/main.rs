@@ -8,6 +8,7 @@
 
 mod plan;
 mod plan_output;
+mod serve;
 mod simulate;
 
 use std::path::PathBuf;
@@ -60,6 +61,18 @@ pub struct SimulateArguments {
     /// What to print: a summary for a person, or the JSON report.
     #[arg(short = 'o', long, value_enum, default_value_t = SimulateOutput::Table)]
     pub output: SimulateOutput,
+    /// Serve /metrics, /healthz, /readyz and /status on this address (127.0.0.1:8000; port 0
+    /// picks a free one) while the run goes on, paced against the wall clock, and its final
+    /// state after it ends.
+    #[arg(long, value_name = "ADDRESS")]
+    pub serve: Option<std::net::SocketAddr>,
+    /// With --serve: simulated seconds per wall-clock second [default: 60].
+    #[arg(long, value_name = "N")]
+    pub speed: Option<f64>,
+    /// With --serve: how long to keep serving the final state after the run (30s, 10m);
+    /// without it, until Ctrl-C.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_argument)]
+    pub linger: Option<std::time::Duration>,
 }
 
 /// What `spotter simulate` prints.

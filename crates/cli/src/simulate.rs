@@ -1,17 +1,23 @@
 //! `spotter simulate`: loads a scenario (or the built-in default), runs it with a progress bar
 //! when stdout is a terminal, writes report.json and report.html, and prints the summary.
 //! With `--compare POLICY` it runs the scenario under both policies with the same seed and
-//! writes and prints the comparison instead.
+//! writes and prints the comparison instead. With `--serve` the run is paced against the wall
+//! clock and its metrics served (see [`crate::serve`]), and the final state stays served after
+//! the run.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
+use anyhow::{Context, anyhow};
 use indicatif::{ProgressBar, ProgressStyle};
-use spotter_simulator::{Comparison, Options, Policy, Scenario};
+use spotter_simulator::{Comparison, NoObserver, Observer, Options, Policy, Scenario};
 
+use crate::serve::Served;
 use crate::{Failure, SimulateArguments, SimulateOutput};
+
+/// Simulated seconds per wall-clock second when `--serve` is given without `--speed`.
+pub const DEFAULT_SPEED: f64 = 60.0;
 
 /// Runs `spotter simulate`.
 pub fn run(arguments: &SimulateArguments) -> Result<(), Failure> {
@@ -25,6 +31,11 @@ pub fn run(arguments: &SimulateArguments) -> Result<(), Failure> {
             arguments.policy
         )));
     }
+    if arguments.compare.is_some() && arguments.serve.is_some() {
+        return Err(Failure::Input(anyhow!(
+            "--serve paces one run against the wall clock and cannot serve two: drop --compare, or run each --policy with --serve on its own"
+        )));
+    }
     let scenario = match &arguments.scenario {
         Some(path) => Scenario::load(path).map_err(|error| Failure::Input(error.into()))?,
         None => Scenario::builtin_default(),
@@ -34,6 +45,7 @@ pub fn run(arguments: &SimulateArguments) -> Result<(), Failure> {
         duration: arguments.duration,
         policy: arguments.policy,
     };
+    let served = serve(arguments, options.duration.unwrap_or(scenario.duration))?;
     let interactive = std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
     let started = Instant::now();
     let bar = ProgressBar::hidden();
@@ -62,7 +74,11 @@ pub fn run(arguments: &SimulateArguments) -> Result<(), Failure> {
         bar.finish_and_clear();
         return finish_comparison(arguments, &comparison, started.elapsed());
     }
-    let report = spotter_simulator::run(&scenario, &options, &mut progress)
+    let observer: Box<dyn Observer> = match &served {
+        Some((served, speed)) => Box::new(served.observer(*speed)),
+        None => Box::new(NoObserver),
+    };
+    let report = spotter_simulator::run_observed(&scenario, &options, &mut progress, observer)
         .map_err(|error| Failure::Input(error.into()))?;
     bar.finish_and_clear();
     let elapsed = started.elapsed();
@@ -87,6 +103,24 @@ pub fn run(arguments: &SimulateArguments) -> Result<(), Failure> {
             "error: {} invariant violation(s); see the report's invariantViolations",
             report.summary.invariant_violations
         );
+    }
+    if let Some((served, _)) = served {
+        match arguments.linger {
+            Some(linger) => eprintln!(
+                "The run is over; serving its final state on http://{} for {}",
+                served.address(),
+                spotter_simulator::scenario::format_duration(linger)
+            ),
+            None => eprintln!(
+                "The run is over; serving its final state on http://{} until Ctrl-C",
+                served.address()
+            ),
+        }
+        served
+            .linger(arguments.linger)
+            .map_err(|error| Failure::Internal(error.into()))?;
+    }
+    if report.summary.invariant_violations > 0 {
         return Err(Failure::InvariantViolated);
     }
     Ok(())
@@ -146,4 +180,42 @@ fn write_reports(out: &Path, json: &str, html: &str) -> Result<(PathBuf, PathBuf
             .map_err(Failure::Internal)?;
     }
     Ok((json_path, html_path))
+}
+
+/// With `--serve`: the server started, and the speed to pace the run at.
+fn serve(
+    arguments: &SimulateArguments,
+    duration: std::time::Duration,
+) -> Result<Option<(Served, f64)>, Failure> {
+    let Some(address) = arguments.serve else {
+        let given = [
+            ("--speed", arguments.speed.is_some()),
+            ("--linger", arguments.linger.is_some()),
+        ];
+        if let Some((flag, _)) = given.iter().find(|(_, given)| *given) {
+            return Err(Failure::Input(anyhow!(
+                "{flag} only applies to a served run: add --serve ADDRESS (e.g. --serve 127.0.0.1:8000) to pace the simulation against the wall clock and serve its metrics"
+            )));
+        }
+        return Ok(None);
+    };
+    let speed = arguments.speed.unwrap_or(DEFAULT_SPEED);
+    if !(speed.is_finite() && speed > 0.0) {
+        return Err(Failure::Input(anyhow!(
+            "--speed must be a positive number of simulated seconds per second, got {speed}"
+        )));
+    }
+    let served = Served::start(address, duration, speed).map_err(|error| match error {
+        spotter_server::ServerError::Bind { .. } => Failure::Input(error.into()),
+        other => Failure::Internal(other.into()),
+    })?;
+    eprintln!(
+        "Serving http://{address}/metrics (and /status, /healthz, /readyz); simulating {speed} s per second, {} in about {}",
+        spotter_simulator::scenario::format_duration(duration),
+        spotter_simulator::scenario::format_duration(std::time::Duration::from_secs_f64(
+            (duration.as_secs_f64() / speed).ceil()
+        )),
+        address = served.address(),
+    );
+    Ok(Some((served, speed)))
 }

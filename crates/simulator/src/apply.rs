@@ -224,7 +224,11 @@ impl Simulation {
                     deletion.instance_terminating = true;
                 }
                 let node_pool = claim.node_pool.clone();
-                match self.cloud.delete(&instance.id, self.now) {
+                let deleted = self.cloud.delete(&instance.id, self.now);
+                if let Err(error) = &deleted {
+                    self.observer.terminate_failed(self.now, &node_claim, error);
+                }
+                match deleted {
                     Ok(()) | Err(CloudError::NotFound { .. }) => {}
                     Err(other) => {
                         self.recorder.event(
@@ -314,6 +318,9 @@ impl Simulation {
         let Some(claim) = self.state.node_claims.get_mut(claim_name) else {
             return false;
         };
+        if let Err(error) = &result {
+            self.observer.launch_failed(self.now, claim, error);
+        }
         match result {
             Ok(launched) => {
                 let instance = launched.instance.clone();
@@ -324,6 +331,7 @@ impl Simulation {
                 let fallback =
                     fallback && instance.offering.capacity_type == CapacityType::OnDemand;
                 claim.fallback = fallback;
+                self.observer.launched(self.now, claim, &instance);
                 self.claim_of_instance
                     .insert(instance.id.clone(), claim_name.to_string());
                 if self.state.unavailable_offerings.record_success(

@@ -8,7 +8,7 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use spotter_cloud::OfferingKey;
 use spotter_cloud::random::Random;
@@ -21,6 +21,7 @@ use spotter_core::offering::CapacityType;
 use spotter_core::unavailable_offerings::UnavailableOfferings;
 
 use crate::invariants::Invariants;
+use crate::observer::{NoObserver, Observer};
 use crate::recorder::{FallbackOutcome, Recorder};
 use crate::report::{Comparison, EventKind, Report};
 use crate::scenario::{self, FaultKind, Scenario};
@@ -51,7 +52,19 @@ pub fn run(
     options: &Options,
     progress: &mut dyn FnMut(f64),
 ) -> Result<Report, SimulationError> {
+    run_observed(scenario, options, progress, Box::new(NoObserver))
+}
+
+/// Runs a scenario to its end, telling `observer` what happens as it happens (the report is
+/// the same as [`run`]'s).
+pub fn run_observed(
+    scenario: &Scenario,
+    options: &Options,
+    progress: &mut dyn FnMut(f64),
+    observer: Box<dyn Observer>,
+) -> Result<Report, SimulationError> {
     let mut simulation = Simulation::new(scenario, options)?;
+    simulation.observer = observer;
     simulation.run(progress);
     Ok(simulation.finish())
 }
@@ -151,6 +164,8 @@ pub(crate) struct Simulation {
     /// The times an unavailable-offerings expiry is scheduled for.
     pub expiry_times: BTreeSet<Duration>,
     pub sample_interval: Duration,
+    /// Told what happens ([`NoObserver`] unless the run is observed).
+    pub observer: Box<dyn Observer>,
 }
 
 /// Periodic reconcile, so that timeouts are noticed even when nothing happens.
@@ -222,6 +237,7 @@ impl Simulation {
             claim_of_instance: BTreeMap::new(),
             expiry_times: BTreeSet::new(),
             sample_interval,
+            observer: Box::new(NoObserver),
         };
         simulation.schedule_start();
         Ok(simulation)
@@ -313,6 +329,7 @@ impl Simulation {
             if next >= self.end {
                 break;
             }
+            self.observer.advancing(self.now, next, &self.state);
             self.now = next;
             for event in self.cloud.advance(self.now) {
                 self.handle_cloud_event(event);
@@ -332,6 +349,7 @@ impl Simulation {
             }
         }
         self.now = self.end;
+        self.observer.finished(self.end, &self.state);
         progress(1.0);
     }
 
@@ -378,7 +396,13 @@ impl Simulation {
     /// Runs the controllers until they have nothing more to do now, applying their actions.
     fn reconcile(&mut self) {
         for _ in 0..8 {
+            let started = self.observer.measures_wall_time().then(Instant::now);
             let reconciled = self.controllers.reconcile(&self.state, self.now);
+            self.observer.reconciled(
+                self.now,
+                &reconciled.actions,
+                started.map(|started| started.elapsed()),
+            );
             if let Some(wake_at) = reconciled.wake_at {
                 self.request_reconcile(wake_at);
             }
@@ -387,6 +411,7 @@ impl Simulation {
             }
             let mut changed = false;
             for action in reconciled.actions {
+                self.observer.applying(self.now, &action, &self.state);
                 changed |= self.apply(action);
             }
             if !changed {
@@ -436,11 +461,13 @@ impl Simulation {
                         "Spot interruption warning for {instance_id}; EC2 reclaims it in 2 minutes"
                     ),
                 );
-                self.state.interruption_notices.push(InterruptionNotice {
+                let notice = InterruptionNotice {
                     instance_id,
                     kind: NoticeKind::SpotInterruption { terminate_at },
                     received_at: self.now,
-                });
+                };
+                self.observer.interruption_received(self.now, &notice);
+                self.state.interruption_notices.push(notice);
                 self.request_reconcile(self.now);
             }
             CloudEvent::InstanceTerminated { instance_id } => {

@@ -200,6 +200,7 @@ impl Simulation {
             node.bind(pod.to_string(), bound, false, self.now);
         }
         self.recorder.pod_started(waited);
+        self.observer.pod_started(self.now, waited);
         if let Some((Owner::Job(index), _)) = self.workloads.owners.get(pod).copied() {
             self.workloads.next_run += 1;
             let run = self.workloads.next_run;
@@ -286,6 +287,7 @@ impl Simulation {
                 },
             );
         }
+        self.observer.node_registered(self.now, &node);
         self.state.nodes.insert(name.clone(), node);
         if let Some(claim) = self.state.node_claims.get_mut(claim_name) {
             claim.node = Some(name.clone());

@@ -1,0 +1,300 @@
+//! The label sets of the metric families, named as Karpenter names them. Node metrics carry
+//! every well-known node label (`spotter_core::labels::WELL_KNOWN`) in snake case without its
+//! domain (`karpenter.k8s.aws/instance-cpu` becomes `instance_cpu`), as Karpenter's do; the
+//! other families have fixed label sets. An example label set of each family (`Default`, or
+//! [`NodeLabels::example`]) is how the generated documentation learns the label names from an
+//! encoding.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use prometheus_client::encoding::{EncodeLabel, EncodeLabelSet, LabelSetEncoder};
+
+/// `karpenter_nodes_allocatable`, `_total_pod_requests`, `_total_daemon_requests`: the node,
+/// the resource, and the node's well-known labels. Two are equal when their values are (the
+/// names are the same in every label set of a family).
+#[derive(Clone, Debug)]
+pub(crate) struct NodeLabels {
+    pub node_name: String,
+    pub resource_type: String,
+    /// The node's value of each of [`WellKnownLabels::names`], in that order.
+    pub well_known: Arc<[String]>,
+    pub names: WellKnownLabels,
+}
+
+/// The well-known node labels and their metric label names, computed once.
+#[derive(Clone, Debug)]
+pub(crate) struct WellKnownLabels {
+    keys: Arc<[&'static str]>,
+    names: Arc<[String]>,
+}
+
+/// `karpenter_nodes_created_total`, `karpenter_nodes_terminated_total`.
+#[derive(
+    Clone, Debug, Default, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet,
+)]
+pub(crate) struct NodeEventLabels {
+    pub nodepool: String,
+    pub zone: String,
+}
+
+/// `karpenter_nodeclaims_created_total` (Karpenter v1.0's set: `capacity_type` is known at
+/// creation because the provisioner pins it).
+#[derive(
+    Clone, Debug, Default, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet,
+)]
+pub(crate) struct NodeClaimCreatedLabels {
+    pub reason: String,
+    pub nodepool: String,
+    pub capacity_type: String,
+}
+
+/// `karpenter_nodeclaims_terminated_total`.
+#[derive(
+    Clone, Debug, Default, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet,
+)]
+pub(crate) struct NodeClaimTerminatedLabels {
+    pub nodepool: String,
+    pub capacity_type: String,
+    pub zone: String,
+}
+
+/// `karpenter_nodeclaims_disrupted_total` (Karpenter v1.0's set).
+#[derive(
+    Clone, Debug, Default, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet,
+)]
+pub(crate) struct NodeClaimDisruptedLabels {
+    pub reason: String,
+    pub nodepool: String,
+    pub capacity_type: String,
+}
+
+/// `karpenter_nodepools_usage`, `karpenter_nodepools_limit`.
+#[derive(
+    Clone, Debug, Default, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet,
+)]
+pub(crate) struct NodePoolResourceLabels {
+    pub nodepool: String,
+    pub resource_type: String,
+}
+
+/// `karpenter_nodepools_allowed_disruptions`.
+#[derive(
+    Clone, Debug, Default, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet,
+)]
+pub(crate) struct NodePoolReasonLabels {
+    pub nodepool: String,
+    pub reason: String,
+}
+
+/// `karpenter_pods_state` (Karpenter v1.0's set).
+#[derive(
+    Clone, Debug, Default, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet,
+)]
+pub(crate) struct PodLabels {
+    pub name: String,
+    pub namespace: String,
+    pub owner: String,
+    pub node: String,
+    pub nodepool: String,
+    pub zone: String,
+    pub arch: String,
+    pub capacity_type: String,
+    pub instance_type: String,
+    pub phase: String,
+}
+
+/// `karpenter_scheduler_scheduling_duration_seconds`.
+#[derive(
+    Clone, Debug, Default, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet,
+)]
+pub(crate) struct ControllerLabels {
+    pub controller: String,
+}
+
+/// `karpenter_interruption_received_messages_total`.
+#[derive(
+    Clone, Debug, Default, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet,
+)]
+pub(crate) struct MessageLabels {
+    pub message_type: String,
+}
+
+/// `karpenter_cloudprovider_instance_type_offering_available` and `_price_estimate`.
+#[derive(
+    Clone, Debug, Default, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet,
+)]
+pub(crate) struct OfferingLabels {
+    pub instance_type: String,
+    pub capacity_type: String,
+    pub zone: String,
+}
+
+/// `karpenter_cloudprovider_errors_total`.
+#[derive(
+    Clone, Debug, Default, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet,
+)]
+pub(crate) struct CloudErrorLabels {
+    pub controller: String,
+    pub method: String,
+    pub provider: String,
+    pub error: String,
+}
+
+/// `spotter_fallback_total`.
+#[derive(
+    Clone, Debug, Default, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet,
+)]
+pub(crate) struct FallbackLabels {
+    pub nodepool: String,
+    pub from_capacity_type: String,
+    pub to_capacity_type: String,
+    pub reason: String,
+}
+
+/// Spotter's per-NodePool families.
+#[derive(
+    Clone, Debug, Default, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet,
+)]
+pub(crate) struct NodePoolLabels {
+    pub nodepool: String,
+}
+
+/// `spotter_unavailable_offerings`.
+#[derive(
+    Clone, Debug, Default, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet,
+)]
+pub(crate) struct CapacityTypeLabels {
+    pub capacity_type: String,
+}
+
+impl WellKnownLabels {
+    /// Every well-known label of `spotter_core::labels::WELL_KNOWN`.
+    pub fn new() -> Self {
+        let keys: Arc<[&'static str]> = spotter_core::labels::WELL_KNOWN.into();
+        let names = keys.iter().map(|key| metric_label_name(key)).collect();
+        Self { keys, names }
+    }
+
+    /// A node's values of the well-known labels, in order (empty when the node lacks one).
+    pub fn values_of(&self, node_labels: &BTreeMap<String, String>) -> Arc<[String]> {
+        self.keys
+            .iter()
+            .map(|key| node_labels.get(*key).cloned().unwrap_or_default())
+            .collect()
+    }
+}
+
+impl NodeLabels {
+    /// A label set with every label set to a placeholder, for the generated documentation (an
+    /// empty value would leave its label out).
+    pub fn example() -> Self {
+        let names = WellKnownLabels::new();
+        Self {
+            node_name: "example".to_string(),
+            resource_type: "cpu".to_string(),
+            well_known: names.keys.iter().map(|_| "example".to_string()).collect(),
+            names,
+        }
+    }
+}
+
+impl PartialEq for NodeLabels {
+    fn eq(&self, other: &Self) -> bool {
+        self.node_name == other.node_name
+            && self.resource_type == other.resource_type
+            && self.well_known == other.well_known
+    }
+}
+
+impl Eq for NodeLabels {}
+
+impl std::hash::Hash for NodeLabels {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.node_name.hash(state);
+        self.resource_type.hash(state);
+        self.well_known.hash(state);
+    }
+}
+
+impl EncodeLabelSet for NodeLabels {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), fmt::Error> {
+        ("node_name", self.node_name.as_str()).encode(encoder.encode_label())?;
+        ("resource_type", self.resource_type.as_str()).encode(encoder.encode_label())?;
+        // Karpenter's `managed`: whether Karpenter (here Spotter) manages the node; every node
+        // these metrics describe has a NodeClaim.
+        ("managed", "true").encode(encoder.encode_label())?;
+        // A label the node lacks is left out, which Prometheus reads as Karpenter's empty value.
+        for (name, value) in self.names.names.iter().zip(self.well_known.iter()) {
+            if !value.is_empty() {
+                (name.as_str(), value.as_str()).encode(encoder.encode_label())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Karpenter's metric label for a node label: the part after the domain, snake case.
+pub(crate) fn metric_label_name(key: &str) -> String {
+    key.rsplit('/')
+        .next()
+        .unwrap_or(key)
+        .replace(['-', '.'], "_")
+}
+
+/// Karpenter's `resource_type` value for a resource name (`ephemeral-storage` becomes
+/// `ephemeral_storage`, `nvidia.com/gpu` becomes `nvidia_com_gpu`).
+pub(crate) fn resource_type(name: &str) -> String {
+    name.replace(['-', '.', '/'], "_").to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn well_known_labels_become_karpenters_metric_label_names() {
+        let cases = [
+            ("karpenter.sh/nodepool", "nodepool"),
+            ("karpenter.sh/capacity-type", "capacity_type"),
+            ("topology.kubernetes.io/zone", "zone"),
+            ("node.kubernetes.io/instance-type", "instance_type"),
+            ("kubernetes.io/arch", "arch"),
+            ("karpenter.k8s.aws/instance-cpu", "instance_cpu"),
+            ("topology.k8s.aws/zone-id", "zone_id"),
+        ];
+        for (key, expected) in cases {
+            assert_eq!(metric_label_name(key), expected, "{key}");
+        }
+    }
+
+    #[test]
+    fn well_known_label_names_are_distinct_and_valid() {
+        let labels = WellKnownLabels::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for name in labels.names.iter() {
+            assert!(seen.insert(name.clone()), "duplicate label name {name}");
+            assert!(
+                name.chars().all(|character| character.is_ascii_lowercase()
+                    || character.is_ascii_digit()
+                    || character == '_'),
+                "{name} is not a valid Prometheus label name"
+            );
+            assert!(!["node_name", "resource_type", "managed"].contains(&name.as_str()));
+        }
+    }
+
+    #[test]
+    fn resource_names_become_karpenters_resource_types() {
+        let cases = [
+            ("cpu", "cpu"),
+            ("memory", "memory"),
+            ("ephemeral-storage", "ephemeral_storage"),
+            ("nvidia.com/gpu", "nvidia_com_gpu"),
+        ];
+        for (name, expected) in cases {
+            assert_eq!(resource_type(name), expected, "{name}");
+        }
+    }
+}
