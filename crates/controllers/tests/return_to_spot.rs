@@ -84,6 +84,27 @@ fn cluster_with(overrides: ReturnToSpotOverrides) -> ClusterStateBuilder {
         .pod(bound(worker("b"), "f1"))
 }
 
+/// The cluster with a second fallback node `f2` (pod `c`).
+fn two_fallbacks() -> ClusterStateBuilder {
+    cluster()
+        .claim_with_node(claim("f2", "batch-fallback").fallback(secs(0)), secs(0))
+        .pod(bound(worker("c"), "f2"))
+}
+
+/// The seed's pools with only fallback node `f3` (pod `d`), launched at `at`.
+fn fell_back_again(at: Duration) -> ClusterState {
+    state()
+        .pool(spot_pool())
+        .pool(fallback_pool(ReturnToSpotOverrides::default()))
+        .instance_types(catalog())
+        .claim_with_node(
+            claim("f3", "batch-fallback").created_at(at).fallback(at),
+            at,
+        )
+        .pod(bound(worker("d"), "f3"))
+        .build()
+}
+
 fn worker(name: &str) -> Pod {
     pod(name).cpu("500m").memory("1Gi").build()
 }
@@ -282,37 +303,18 @@ fn return_to_spot_table() {
             name: "while Spot is unproven a NodePool sends one probe per 5 min; a launched one lets the rest go",
             policy: Policy::Spotter,
             steps: vec![
-                step(
-                    after,
-                    cluster()
-                        .claim_with_node(claim("f2", "batch-fallback").fallback(secs(0)), secs(0))
-                        .pod(bound(worker("c"), "f2"))
-                        .build(),
-                    &[&replacement(1, "f1")],
-                ),
+                step(after, two_fallbacks().build(), &[&replacement(1, "f1")]),
                 // The probe failed (it is gone); the next one waits 5 min after it.
-                step(
-                    after + secs(MINUTE),
-                    cluster()
-                        .claim_with_node(claim("f2", "batch-fallback").fallback(secs(0)), secs(0))
-                        .pod(bound(worker("c"), "f2"))
-                        .build(),
-                    &[],
-                ),
+                step(after + secs(MINUTE), two_fallbacks().build(), &[]),
                 step(
                     after + secs(5 * MINUTE),
-                    cluster()
-                        .claim_with_node(claim("f2", "batch-fallback").fallback(secs(0)), secs(0))
-                        .pod(bound(worker("c"), "f2"))
-                        .build(),
+                    two_fallbacks().build(),
                     &[&replacement(2, "f1")],
                 ),
                 // That probe launched: Spot is proven, the other fallback node follows.
                 step(
                     after + secs(5 * MINUTE + 10),
-                    cluster()
-                        .claim_with_node(claim("f2", "batch-fallback").fallback(secs(0)), secs(0))
-                        .pod(bound(worker("c"), "f2"))
+                    two_fallbacks()
                         .claim(
                             claim("batch-spot-00002", "batch")
                                 .spot_only()
@@ -344,34 +346,12 @@ fn return_to_spot_table() {
                 // f1 is gone; f3 fell back 10 min after the return.
                 step(
                     after + secs(30 * MINUTE),
-                    state()
-                        .pool(spot_pool())
-                        .pool(fallback_pool(ReturnToSpotOverrides::default()))
-                        .instance_types(catalog())
-                        .claim_with_node(
-                            claim("f3", "batch-fallback")
-                                .created_at(after + secs(10 * MINUTE))
-                                .fallback(after + secs(10 * MINUTE)),
-                            after + secs(10 * MINUTE),
-                        )
-                        .pod(bound(worker("d"), "f3"))
-                        .build(),
+                    fell_back_again(after + secs(10 * MINUTE)),
                     &[],
                 ),
                 step(
                     after + secs(61 * MINUTE),
-                    state()
-                        .pool(spot_pool())
-                        .pool(fallback_pool(ReturnToSpotOverrides::default()))
-                        .instance_types(catalog())
-                        .claim_with_node(
-                            claim("f3", "batch-fallback")
-                                .created_at(after + secs(10 * MINUTE))
-                                .fallback(after + secs(10 * MINUTE)),
-                            after + secs(10 * MINUTE),
-                        )
-                        .pod(bound(worker("d"), "f3"))
-                        .build(),
+                    fell_back_again(after + secs(10 * MINUTE)),
                     &[&replacement(1, "f3")],
                 ),
             ],
