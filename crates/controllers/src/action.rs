@@ -7,7 +7,7 @@ use spotter_core::requirements::Requirements;
 use spotter_core::taints::Taint;
 use spotter_core::unavailable_offerings::UnavailableReason;
 
-use crate::state::DisruptionReason;
+use crate::state::{DisruptionReason, ReturnToSpotRecord};
 
 /// One decision.
 #[derive(Clone, Debug, PartialEq)]
@@ -80,6 +80,14 @@ pub enum Action {
     TerminateInstance {
         /// The NodeClaim.
         node_claim: String,
+    },
+    /// Write a NodePool's return-to-Spot history (on the NodePool, as `spotter.dev/`
+    /// annotations, so that the hysteresis survives a restart).
+    RecordReturnToSpot {
+        /// The NodePool.
+        node_pool: String,
+        /// Its history now.
+        record: ReturnToSpotRecord,
     },
     /// A pod the provisioner cannot place, and why.
     PodUnschedulable {

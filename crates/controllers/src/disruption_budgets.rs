@@ -1,9 +1,11 @@
-//! NodePool disruption budgets as Karpenter counts them: a pool's nodes are its initialized
-//! nodes whose instance is not terminating yet, and every one of them that is NotReady or being
-//! deleted (for any reason) uses the budget. The disruption controllers (emptiness, return to
-//! Spot) ask how many more nodes a pool may disrupt now for their reason.
+//! NodePool disruption budgets as Karpenter counts them, and one disruption pass's shared view
+//! of them. A pool's nodes are its initialized nodes whose instance is not terminating yet,
+//! and every one of them that is NotReady or being deleted (for any reason) uses the budget.
+//! The disruption methods of one pass ([`crate::disruption`]) all draw from one
+//! [`DisruptionPass`]: one count per NodePool, and a node taken by one method is not offered
+//! to the next.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use spotter_core::node_pool::NodePool;
 
@@ -18,9 +20,43 @@ pub struct PoolDisruptions {
     pub disrupting: u32,
 }
 
+/// Why a disruption method disrupts nodes, as NodePool budgets name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum BudgetReason {
+    /// The node is empty (Karpenter's `Empty`).
+    Empty,
+    /// The node is underutilised (Karpenter's `Underutilized`).
+    Underutilized,
+    /// The node drifted from its NodePool or node class (Karpenter's `Drifted`).
+    Drifted,
+    /// Spotter's own: a fallback node replaced by Spot capacity. Karpenter's schema accepts
+    /// only its three names in `budgets[].reasons`, so a budget that lists `Underutilized`
+    /// covers returns to Spot too (both replace a node to cut its cost).
+    ReturnToSpot,
+}
+
+impl BudgetReason {
+    /// The name a budget's `reasons` lists it by (`ReturnToSpot` is Spotter's).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BudgetReason::Empty => "Empty",
+            BudgetReason::Underutilized => "Underutilized",
+            BudgetReason::Drifted => "Drifted",
+            BudgetReason::ReturnToSpot => "ReturnToSpot",
+        }
+    }
+
+    /// Whether a budget that lists `listed` among its reasons covers this reason.
+    pub fn covered_by(self, listed: &str) -> bool {
+        listed == self.as_str()
+            || (self == BudgetReason::ReturnToSpot
+                && listed == BudgetReason::Underutilized.as_str())
+    }
+}
+
 /// Every pool's counts, by pool name.
-pub fn pool_disruptions(state: &ClusterState) -> BTreeMap<&str, PoolDisruptions> {
-    let mut pools: BTreeMap<&str, PoolDisruptions> = BTreeMap::new();
+pub fn pool_disruptions(state: &ClusterState) -> BTreeMap<String, PoolDisruptions> {
+    let mut pools: BTreeMap<String, PoolDisruptions> = BTreeMap::new();
     for claim in state.node_claims.values() {
         let instance_terminating = claim
             .deletion
@@ -32,7 +68,7 @@ pub fn pool_disruptions(state: &ClusterState) -> BTreeMap<&str, PoolDisruptions>
         let Some(node) = claim.node.as_ref().and_then(|node| state.nodes.get(node)) else {
             continue;
         };
-        let entry = pools.entry(claim.node_pool.as_str()).or_default();
+        let entry = pools.entry(claim.node_pool.clone()).or_default();
         entry.total += 1;
         if claim.deletion.is_some() || !node.ready {
             entry.disrupting += 1;
@@ -41,19 +77,67 @@ pub fn pool_disruptions(state: &ClusterState) -> BTreeMap<&str, PoolDisruptions>
     pools
 }
 
-/// How many more of the pool's nodes may be disrupted now for `reason` (Karpenter's budget
-/// reason names: `Empty`, `Underutilized`, `Drifted`): the most restrictive budget that covers
-/// the reason, less the nodes already disrupting.
-pub fn room(pool: &NodePool, reason: &str, counts: PoolDisruptions) -> u32 {
+/// How many more of the pool's nodes may be disrupted now for `reason`: the most restrictive
+/// budget that covers the reason, less the nodes already disrupting.
+pub fn room(pool: &NodePool, reason: BudgetReason, counts: PoolDisruptions) -> u32 {
     let allowed = pool
         .disruption
         .budgets
         .iter()
         .filter(|budget| {
-            budget.reasons.is_empty() || budget.reasons.iter().any(|covered| covered == reason)
+            budget.reasons.is_empty()
+                || budget
+                    .reasons
+                    .iter()
+                    .any(|listed| reason.covered_by(listed))
         })
         .map(|budget| budget.nodes.allowed(counts.total))
         .min()
         .unwrap_or(u32::MAX);
     allowed.saturating_sub(counts.disrupting)
+}
+
+/// One disruption pass's budgets: the count every method of the pass draws from, and the
+/// nodes already taken.
+#[derive(Debug, Default)]
+pub struct DisruptionPass {
+    counts: BTreeMap<String, PoolDisruptions>,
+    taken: BTreeSet<String>,
+}
+
+impl DisruptionPass {
+    /// The budgets as the state has them at the start of the pass.
+    pub fn new(state: &ClusterState) -> Self {
+        Self {
+            counts: pool_disruptions(state),
+            taken: BTreeSet::new(),
+        }
+    }
+
+    /// How many more of the pool's nodes may be disrupted in this pass for `reason`.
+    pub fn room(&self, pool: &NodePool, reason: BudgetReason) -> u32 {
+        room(
+            pool,
+            reason,
+            self.counts.get(&pool.name).copied().unwrap_or_default(),
+        )
+    }
+
+    /// Takes a NodeClaim of `node_pool` for disruption: it uses the pool's budget and no later
+    /// method is offered it. False if a method took it already.
+    pub fn take(&mut self, node_pool: &str, node_claim: &str) -> bool {
+        if !self.taken.insert(node_claim.to_string()) {
+            return false;
+        }
+        self.counts
+            .entry(node_pool.to_string())
+            .or_default()
+            .disrupting += 1;
+        true
+    }
+
+    /// Whether a method of this pass took the NodeClaim.
+    pub fn is_taken(&self, node_claim: &str) -> bool {
+        self.taken.contains(node_claim)
+    }
 }

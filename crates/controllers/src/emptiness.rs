@@ -7,11 +7,43 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::action::Action;
-use crate::disruption_budgets::{pool_disruptions, room};
+use crate::disruption::DisruptionMethod;
+use crate::disruption_budgets::{BudgetReason, DisruptionPass};
+use crate::settings::Settings;
 use crate::state::{ClusterState, DisruptionReason};
 
-/// Decides which empty nodes to remove; returns when the next one becomes eligible.
+/// Emptiness as a disruption method.
+#[derive(Debug, Default)]
+pub struct Emptiness;
+
+impl DisruptionMethod for Emptiness {
+    fn reason(&self) -> BudgetReason {
+        BudgetReason::Empty
+    }
+
+    fn disrupt(
+        &mut self,
+        pass: &mut DisruptionPass,
+        state: &ClusterState,
+        now: Duration,
+        _settings: &Settings,
+    ) -> (Vec<Action>, Option<Duration>) {
+        disrupt(pass, state, now)
+    }
+}
+
+/// Decides which empty nodes to remove, alone in a disruption pass; returns when the next one
+/// becomes eligible.
 pub fn reconcile(state: &ClusterState, now: Duration) -> (Vec<Action>, Option<Duration>) {
+    disrupt(&mut DisruptionPass::new(state), state, now)
+}
+
+/// Decides which empty nodes to remove within the pass's budgets.
+fn disrupt(
+    pass: &mut DisruptionPass,
+    state: &ClusterState,
+    now: Duration,
+) -> (Vec<Action>, Option<Duration>) {
     // Most of the time no node has been empty for long enough: find that out without a lookup
     // per NodeClaim, with the shortest consolidateAfter of any pool.
     let Some(shortest) = state
@@ -58,6 +90,7 @@ pub fn reconcile(state: &ClusterState, now: Duration) -> (Vec<Action>, Option<Du
             continue;
         };
         if nominated.contains(claim.name.as_str())
+            || pass.is_taken(&claim.name)
             || node.workload_pods() > 0
             || state.reserved_for(claim).is_some()
         {
@@ -82,18 +115,16 @@ pub fn reconcile(state: &ClusterState, now: Duration) -> (Vec<Action>, Option<Du
     if candidates.is_empty() {
         return (actions, wake_at);
     }
-    let counts = pool_disruptions(state);
     for (pool_name, mut empty) in candidates {
         let Some(pool) = state.node_pool(pool_name) else {
             continue;
         };
-        let room = room(
-            pool,
-            "Empty",
-            counts.get(pool_name).copied().unwrap_or_default(),
-        ) as usize;
+        let room = pass.room(pool, BudgetReason::Empty) as usize;
         empty.sort();
         for (_, claim) in empty.into_iter().take(room) {
+            if !pass.take(pool_name, claim) {
+                continue;
+            }
             actions.push(Action::DeleteNodeClaim {
                 node_claim: claim.to_string(),
                 reason: DisruptionReason::Empty,

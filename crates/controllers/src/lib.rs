@@ -6,32 +6,47 @@
 //! [`Controllers::reconcile`] runs them in a fixed order: interruption, NodeClaim lifecycle,
 //! termination, the disruption controllers (emptiness and return to Spot, every 10 s), and
 //! provisioning.
+//!
+//! Between the controllers and the drivers sits the state machine every driver shares:
+//! [`transitions`] (how performing an action, or observing the world, changes the
+//! [`ClusterState`]) and [`reconcile_loop`] (how many passes, when to look again). A driver
+//! only translates: it performs actions in its world and reports what it observes.
+//!
+//! It depends on the core and the `CloudProvider` trait's types only: no clock, no I/O, no
+//! async runtime, no Kubernetes client, no cloud SDK.
 
 pub mod action;
+pub mod disruption;
 pub mod disruption_budgets;
 pub mod emptiness;
 pub mod interruption;
 pub mod node_claim_lifecycle;
+pub mod node_claim_names;
 pub mod pod_disruption_budget;
 pub mod provisioner;
+pub mod reconcile_loop;
 pub mod return_to_spot;
 pub mod settings;
 pub mod state;
 pub mod termination;
+pub mod transitions;
 
 use std::time::Duration;
 
 pub use action::Action;
+pub use reconcile_loop::ReconcileLoop;
 pub use settings::{Policy, Settings};
 pub use state::ClusterState;
+pub use transitions::{Applied, Outcome};
 
 /// Every controller, with the little state each keeps between reconciles.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Controllers {
     settings: Settings,
     provisioner: provisioner::Provisioner,
     interruption: interruption::Interruption,
-    return_to_spot: return_to_spot::ReturnToSpot,
+    /// The disruption methods, in order: emptiness, then return to Spot.
+    disruption: disruption::Pipeline,
     /// When the disruption controllers (emptiness) may look again: like Karpenter's, they poll
     /// every [`Settings::disruption_poll`].
     next_disruption_poll: Duration,
@@ -46,12 +61,35 @@ pub struct Reconciled {
     pub wake_at: Option<Duration>,
 }
 
+impl Default for Controllers {
+    fn default() -> Self {
+        Self::new(Settings::default())
+    }
+}
+
 impl Controllers {
-    /// Controllers with these settings.
+    /// Controllers with these settings (NodeClaim names drawn from seed 0).
     pub fn new(settings: Settings) -> Self {
+        Self::with_seed(settings, 0)
+    }
+
+    /// Controllers with these settings whose NodeClaim names are drawn from `seed` (a
+    /// controller in a cluster seeds from the clock, the simulator from its scenario).
+    pub fn with_seed(settings: Settings, seed: u64) -> Self {
+        let provisioner =
+            provisioner::Provisioner::with_names(node_claim_names::NodeClaimNames::new(seed));
+        let return_to_spot = return_to_spot::ReturnToSpot::with_names(
+            node_claim_names::NodeClaimNames::new(seed ^ 0x5350_4F54),
+        );
         Self {
             settings,
-            ..Self::default()
+            provisioner,
+            interruption: interruption::Interruption::default(),
+            disruption: disruption::Pipeline::new(vec![
+                Box::new(emptiness::Emptiness),
+                Box::new(return_to_spot),
+            ]),
+            next_disruption_poll: Duration::ZERO,
         }
     }
 
@@ -80,13 +118,7 @@ impl Controllers {
         wake(wake_at, &mut reconciled);
         if now >= self.next_disruption_poll {
             self.next_disruption_poll = now + self.settings.disruption_poll;
-            let (actions, wake_at) = emptiness::reconcile(state, now);
-            reconciled.actions.extend(actions);
-            wake(
-                wake_at.map(|time| time.max(self.next_disruption_poll)),
-                &mut reconciled,
-            );
-            let (actions, wake_at) = self.return_to_spot.reconcile(state, now, &self.settings);
+            let (actions, wake_at) = self.disruption.run(state, now, &self.settings);
             reconciled.actions.extend(actions);
             wake(
                 wake_at.map(|time| time.max(self.next_disruption_poll)),

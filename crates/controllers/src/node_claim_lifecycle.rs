@@ -2,7 +2,9 @@
 //! in ranked order (`spotter_core::offering_ranking`), leaving out the unavailable ones; delete
 //! a claim whose launch answered insufficient capacity for every offering, or that has no
 //! offering left to try (its pods are solved again at once); delete claims whose launch or
-//! registration takes longer than Karpenter's timeouts (5 and 15 minutes).
+//! registration takes longer than Karpenter's timeouts (5 and 15 minutes). A launch in flight
+//! is not asked again; one that failed for a reason that may pass (throttling, a timeout) is
+//! tried again when its backoff ends.
 //!
 //! The cloud's insufficient-capacity answers reach the unavailable-offerings cache through the
 //! driver, as they happen; this controller only reads the cache. A Spot replacement for a
@@ -29,7 +31,25 @@ pub fn reconcile(state: &ClusterState, now: Duration, settings: &Settings) -> Ve
         .filter(|claim| claim.deletion.is_none())
     {
         match &claim.launch {
-            LaunchState::NotLaunched => {
+            LaunchState::Launching { .. } => {
+                if now.saturating_sub(claim.created_at) >= settings.launch_timeout {
+                    actions.push(Action::DeleteNodeClaim {
+                        node_claim: claim.name.clone(),
+                        reason: DisruptionReason::LaunchTimeout,
+                        deadline: None,
+                    });
+                }
+            }
+            LaunchState::Retrying { retry_at, .. } if *retry_at > now => {
+                if now.saturating_sub(claim.created_at) >= settings.launch_timeout {
+                    actions.push(Action::DeleteNodeClaim {
+                        node_claim: claim.name.clone(),
+                        reason: DisruptionReason::LaunchTimeout,
+                        deadline: None,
+                    });
+                }
+            }
+            LaunchState::NotLaunched | LaunchState::Retrying { .. } => {
                 if now.saturating_sub(claim.created_at) >= settings.launch_timeout {
                     actions.push(Action::DeleteNodeClaim {
                         node_claim: claim.name.clone(),
@@ -78,6 +98,19 @@ pub fn reconcile(state: &ClusterState, now: Duration, settings: &Settings) -> Ve
         }
     }
     actions
+}
+
+/// When a launch that failed for a passing reason is due to be tried again, the earliest.
+pub fn next_retry(state: &ClusterState) -> Option<Duration> {
+    state
+        .node_claims
+        .values()
+        .filter(|claim| claim.deletion.is_none())
+        .filter_map(|claim| match claim.launch {
+            LaunchState::Retrying { retry_at, .. } => Some(retry_at),
+            _ => None,
+        })
+        .min()
 }
 
 /// The offerings a claim's launch tries, in order: those of its candidate instance types its

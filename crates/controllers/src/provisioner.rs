@@ -16,6 +16,7 @@ use spotter_core::requirements::{Requirement, Requirements};
 use spotter_core::solver::{PreparedPools, SchedulingInput, solve_prepared};
 
 use crate::action::{Action, NodeClaimRequest};
+use crate::node_claim_names::NodeClaimNames;
 use crate::settings::Settings;
 use crate::state::{ClusterState, LaunchState, PodState};
 
@@ -23,7 +24,8 @@ use crate::state::{ClusterState, LaunchState, PodState};
 #[derive(Debug, Default)]
 pub struct Provisioner {
     batch: Option<Batch>,
-    next_claim: u64,
+    /// Where new NodeClaims' names come from.
+    names: NodeClaimNames,
     /// Pods the solver could not place, with the capacity generation they were tried at.
     unschedulable: BTreeMap<String, u64>,
     /// The NodePools' instance types, prepared once while pools and instance types stay the same.
@@ -39,6 +41,14 @@ struct Batch {
 }
 
 impl Provisioner {
+    /// A provisioner naming its NodeClaims from `names`.
+    pub fn with_names(names: NodeClaimNames) -> Self {
+        Self {
+            names,
+            ..Self::default()
+        }
+    }
+
     /// Decides what to provision now; returns when the current batch is due otherwise.
     pub fn reconcile(
         &mut self,
@@ -92,6 +102,7 @@ impl Provisioner {
             return (Vec::new(), Some(due));
         }
         self.batch = None;
+        self.names.forget_issued();
         (self.provision(state, &candidates), None)
     }
 
@@ -165,8 +176,7 @@ impl Provisioner {
             }
         }
         for planned in plan.node_claims {
-            self.next_claim += 1;
-            let name = format!("{}-{:05}", planned.node_pool, self.next_claim);
+            let name = self.names.next(&planned.node_pool, state);
             let fallback = planned
                 .launch
                 .as_ref()

@@ -16,7 +16,7 @@
 //!
 //! Each NodePool can turn it off or tune it with `spotter.dev/return-to-spot*` annotations.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use spotter_core::labels;
@@ -28,11 +28,13 @@ use spotter_core::solver::{PreparedPools, SchedulingInput, solve_prepared};
 use spotter_core::unavailable_offerings::UnavailableOfferings;
 
 use crate::action::{Action, NodeClaimRequest};
-use crate::disruption_budgets::{pool_disruptions, room};
+use crate::disruption::DisruptionMethod;
+use crate::disruption_budgets::{BudgetReason, DisruptionPass};
 use crate::node_claim_lifecycle::launch_offerings;
+use crate::node_claim_names::NodeClaimNames;
 use crate::provisioner::solver_nodes;
 use crate::settings::{ReturnToSpot as ReturnToSpotSettings, Settings};
-use crate::state::{ClusterState, DisruptionReason, LaunchState, NodeClaim};
+use crate::state::{ClusterState, DisruptionReason, LaunchState, NodeClaim, ReturnToSpotRecord};
 
 /// The return-to-Spot controller and what it remembers between reconciles.
 #[derive(Debug, Default)]
@@ -42,17 +44,14 @@ pub struct ReturnToSpot {
     spot_pools: Vec<NodePool>,
     source: Vec<(String, Requirements)>,
     prepared: PreparedPools,
-    /// When each NodePool last drained a fallback node for a return.
-    last_return: BTreeMap<String, Duration>,
-    /// When each NodePool last sent a probe (a replacement while Spot was not proven).
-    last_probe: BTreeMap<String, Duration>,
     /// Fallback claims no Spot replacement could be planned for, with the capacity generation
     /// of that attempt: they are tried again once capacity may have changed.
     unplannable: BTreeMap<String, u64>,
     /// Fallback claims whose replacements' Spot offerings failed lately, with when they will
     /// have been quiet long enough.
     waiting: BTreeMap<String, Duration>,
-    next_claim: u64,
+    /// Where the replacements' names come from.
+    names: NodeClaimNames,
 }
 
 /// The settings that apply to one NodePool's fallback nodes.
@@ -82,11 +81,47 @@ pub fn pool_settings(pool: &NodePool, settings: &Settings) -> Option<PoolReturnS
     })
 }
 
+impl DisruptionMethod for ReturnToSpot {
+    fn reason(&self) -> BudgetReason {
+        BudgetReason::ReturnToSpot
+    }
+
+    fn disrupt(
+        &mut self,
+        pass: &mut DisruptionPass,
+        state: &ClusterState,
+        now: Duration,
+        settings: &Settings,
+    ) -> (Vec<Action>, Option<Duration>) {
+        self.decide(pass, state, now, settings)
+    }
+}
+
 impl ReturnToSpot {
-    /// Decides the returns to start and the fallback nodes to drain; returns when to look
-    /// again.
+    /// A controller naming its replacements from `names`.
+    pub fn with_names(names: NodeClaimNames) -> Self {
+        Self {
+            names,
+            ..Self::default()
+        }
+    }
+
+    /// Decides the returns to start and the fallback nodes to drain, alone in a disruption
+    /// pass; returns when to look again.
     pub fn reconcile(
         &mut self,
+        state: &ClusterState,
+        now: Duration,
+        settings: &Settings,
+    ) -> (Vec<Action>, Option<Duration>) {
+        self.decide(&mut DisruptionPass::new(state), state, now, settings)
+    }
+
+    /// Decides the returns to start and the fallback nodes to drain within the pass's
+    /// budgets.
+    fn decide(
+        &mut self,
+        pass: &mut DisruptionPass,
         state: &ClusterState,
         now: Duration,
         settings: &Settings,
@@ -101,7 +136,9 @@ impl ReturnToSpot {
         let fallbacks: Vec<&NodeClaim> = state
             .node_claims
             .values()
-            .filter(|claim| claim.fallback && claim.deletion.is_none())
+            .filter(|claim| {
+                claim.fallback && claim.deletion.is_none() && !pass.is_taken(&claim.name)
+            })
             .collect();
         if fallbacks.is_empty() {
             return (Vec::new(), None);
@@ -134,7 +171,8 @@ impl ReturnToSpot {
         }
 
         // Drain the fallback nodes whose replacements are all initialized, within budgets.
-        let mut counts = pool_disruptions(state);
+        // The pools' return history as this pass changes it; written back by action.
+        let mut records = state.return_to_spot.clone();
         for fallback in &fallbacks {
             let Some(claims) = replacements.get(fallback.name.as_str()) else {
                 continue;
@@ -145,12 +183,15 @@ impl ReturnToSpot {
             let Some(pool) = state.node_pool(&fallback.node_pool) else {
                 continue;
             };
-            let pool_counts = counts.entry(fallback.node_pool.as_str()).or_default();
-            if room(pool, "Underutilized", *pool_counts) == 0 {
+            if pass.room(pool, BudgetReason::ReturnToSpot) == 0
+                || !pass.take(&fallback.node_pool, &fallback.name)
+            {
                 continue;
             }
-            pool_counts.disrupting += 1;
-            self.last_return.insert(fallback.node_pool.clone(), now);
+            records
+                .entry(fallback.node_pool.clone())
+                .or_default()
+                .last_return = Some(now);
             actions.push(Action::DeleteNodeClaim {
                 node_claim: fallback.name.clone(),
                 reason: DisruptionReason::ReturnToSpot,
@@ -183,7 +224,7 @@ impl ReturnToSpot {
             let Some(pool_settings) = pool_settings(pool, settings) else {
                 continue;
             };
-            if let Some(until) = self.held_until(state, pool, &pool_settings, now) {
+            if let Some(until) = self.held_until(state, &records, pool, &pool_settings, now) {
                 wake(until);
                 continue;
             }
@@ -211,10 +252,10 @@ impl ReturnToSpot {
             }
             if !proven {
                 // One probe per NodePool per minimum wait: a failed probe says Spot is not back.
-                if let Some(next) = self
-                    .last_probe
+                if let Some(next) = records
                     .get(&fallback.node_pool)
-                    .map(|last| *last + pool_settings.min_spot_available)
+                    .and_then(|record| record.last_probe)
+                    .map(|last| last + pool_settings.min_spot_available)
                     .filter(|next| *next > now)
                 {
                     wake(next);
@@ -254,7 +295,10 @@ impl ReturnToSpot {
             let entry = in_flight.entry(fallback.node_pool.as_str()).or_default();
             entry.0 += 1;
             if !entry.1 {
-                self.last_probe.insert(fallback.node_pool.clone(), now);
+                records
+                    .entry(fallback.node_pool.clone())
+                    .or_default()
+                    .last_probe = Some(now);
             }
             for claim in planned {
                 actions.push(Action::CreateNodeClaim(NodeClaimRequest {
@@ -268,6 +312,11 @@ impl ReturnToSpot {
                 }));
             }
         }
+        for (node_pool, record) in records {
+            if state.return_to_spot.get(&node_pool) != Some(&record) {
+                actions.push(Action::RecordReturnToSpot { node_pool, record });
+            }
+        }
         (actions, wake_at)
     }
 
@@ -276,11 +325,12 @@ impl ReturnToSpot {
     fn held_until(
         &self,
         state: &ClusterState,
+        records: &BTreeMap<String, ReturnToSpotRecord>,
         pool: &NodePool,
         pool_settings: &PoolReturnSettings,
         now: Duration,
     ) -> Option<Duration> {
-        let last = *self.last_return.get(&pool.name)?;
+        let last = records.get(&pool.name)?.last_return?;
         let until = last + pool_settings.flap_window;
         if until <= now {
             return None;
@@ -330,15 +380,12 @@ impl ReturnToSpot {
             return None;
         }
         let mut claims = Vec::new();
-        let mut names = BTreeSet::new();
         for planned in plan.node_claims {
             let launch = planned.launch.as_ref()?;
             if launch.capacity_type != CapacityType::Spot {
                 return None;
             }
-            self.next_claim += 1;
-            let name = format!("{}-spot-{:05}", planned.node_pool, self.next_claim);
-            names.insert(name.clone());
+            let name = self.names.next(&planned.node_pool, state);
             let mut requirements = planned.requirements;
             requirements.add(
                 labels::CAPACITY_TYPE,

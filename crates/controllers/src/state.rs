@@ -52,10 +52,27 @@ pub struct ClusterState {
     pub interruption_history: InterruptionHistory,
     /// Interruption notices received (from the queue or a node agent), oldest first.
     pub interruption_notices: Vec<InterruptionNotice>,
-    /// Bumped by the driver whenever capacity may have appeared (a node or NodeClaim went away,
-    /// an unavailable offering expired, a NodePool changed), so that pods the solver could not
+    /// Each NodePool's return-to-Spot history (kept on the NodePool object as `spotter.dev/`
+    /// annotations, so that the hysteresis survives a restart).
+    pub return_to_spot: BTreeMap<String, ReturnToSpotRecord>,
+    /// Bumped whenever capacity may have appeared (a node or NodeClaim went away, an
+    /// unavailable offering expired, a NodePool changed), so that pods the solver could not
     /// place are tried again.
     pub capacity_generation: u64,
+    /// When entries of the unavailable-offerings cache expire (the reconcile loop expires them
+    /// and looks again then).
+    pub unavailable_expiries: BTreeSet<Duration>,
+}
+
+/// A NodePool's return-to-Spot history: what the hysteresis needs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReturnToSpotRecord {
+    /// When the pool last sent a probe (a Spot replacement while Spot was not proven back);
+    /// annotation `spotter.dev/last-return-probe`.
+    pub last_probe: Option<Duration>,
+    /// When the pool last drained a fallback node for a return; annotation
+    /// `spotter.dev/last-return-to-spot`.
+    pub last_return: Option<Duration>,
 }
 
 /// A NodeClaim: a request for one node, and what became of it.
@@ -90,6 +107,21 @@ pub struct NodeClaim {
 pub enum LaunchState {
     /// Not attempted yet.
     NotLaunched,
+    /// The cloud call is in flight (asked at `since`): it is not asked again while it lasts.
+    Launching {
+        /// When the launch was asked for.
+        since: Duration,
+    },
+    /// The last attempt failed for a reason that may pass (throttling, a timeout, a
+    /// permission the user may grant): tried again at `retry_at`, until the launch timeout.
+    Retrying {
+        /// When to try again.
+        retry_at: Duration,
+        /// Attempts so far.
+        attempts: u32,
+        /// The last error, for events and logs.
+        error: String,
+    },
     /// The cloud had no capacity for any of these offerings.
     InsufficientCapacity {
         /// The offerings that failed.

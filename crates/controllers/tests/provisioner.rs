@@ -36,6 +36,7 @@ fn run(cases: Vec<Case>) {
     let mut failures = Vec::new();
     for case in cases {
         let mut provisioner = Provisioner::default();
+        let mut names = StableNames::default();
         for (index, step) in case.steps.iter().enumerate() {
             let (actions, wake_at) = provisioner.reconcile(&step.state, step.now, &settings);
             let context = format!("case {:?}, step {index} at {:?}", case.name, step.now);
@@ -46,7 +47,7 @@ fn run(cases: Vec<Case>) {
                     failures.push(format!("{context}: {pod} unschedulable without a reason"));
                 }
             }
-            let described = describe_all(&actions);
+            let described = names.describe_all(&actions);
             if described != step.expected || wake_at != step.wake_at {
                 failures.push(format!(
                     "{context}:\n  expected {:#?} wake_at {:?}\n  actual   {:#?} wake_at {:?}",
@@ -764,7 +765,7 @@ fn controllers_reconcile_runs_the_provisioner_and_keeps_the_earliest_wake() {
         let mut controllers = Controllers::new(Settings::default());
         let reconciled = controllers.reconcile(&case.state, case.now);
         assert_eq!(
-            describe_all(&reconciled.actions),
+            StableNames::default().describe_all(&reconciled.actions),
             case.expected,
             "case {:?}",
             case.name

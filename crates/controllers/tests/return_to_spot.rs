@@ -36,9 +36,25 @@ fn run(cases: Vec<Case>) {
     for case in cases {
         let settings = Settings::for_policy(case.policy);
         let mut controller = ReturnToSpot::default();
+        let mut names = StableNames::default();
+        // The pools' return history, as the state machine keeps it from step to step (the
+        // steps' snapshots are built without it).
+        let mut records = std::collections::BTreeMap::new();
         for (index, step) in case.steps.iter().enumerate() {
-            let (actions, _) = controller.reconcile(&step.state, step.now, &settings);
-            let described = describe_all(&actions);
+            let mut state = step.state.clone();
+            state.return_to_spot.extend(records.clone());
+            let (actions, _) = controller.reconcile(&state, step.now, &settings);
+            for action in &actions {
+                if let Action::RecordReturnToSpot { node_pool, record } = action {
+                    records.insert(node_pool.clone(), *record);
+                }
+            }
+            // The history written is checked by its effect on the later steps.
+            let described: Vec<String> = names
+                .describe_all(&actions)
+                .into_iter()
+                .filter(|line| !line.starts_with("record "))
+                .collect();
             if described != step.expected {
                 failures.push(format!(
                     "case {:?}, step {index} at {:?}:\n  expected {:#?}\n  actual   {:#?}",
@@ -112,7 +128,7 @@ fn worker(name: &str) -> Pod {
 /// The Spot replacement the controller plans for `f1` (its `n`th claim).
 fn replacement(n: u32, fallback: &str) -> String {
     format!(
-        "create batch-spot-{n:05} pool=batch capacity=spot types=m5.large,m5.xlarge pods= fallback=false replaces={fallback}"
+        "create batch-{n:05} pool=batch capacity=spot types=m5.large,m5.xlarge pods= fallback=false replaces={fallback}"
     )
 }
 
@@ -125,7 +141,7 @@ fn return_to_spot_table() {
     let after = secs(10 * MINUTE);
     let r1_launched = |builder: ClusterStateBuilder| {
         builder.claim(
-            claim("batch-spot-00001", "batch")
+            claim("batch-00001", "batch")
                 .spot_only()
                 .replaces("f1")
                 .spot(after),
@@ -180,7 +196,7 @@ fn return_to_spot_table() {
                     )
                     .build(),
                 &[
-                    "create batch-spot-00001 pool=batch capacity=spot types=m5.xlarge pods= fallback=false replaces=f1",
+                    "create batch-00001 pool=batch capacity=spot types=m5.xlarge pods= fallback=false replaces=f1",
                 ],
             )],
         },
@@ -265,7 +281,7 @@ fn return_to_spot_table() {
                     after + secs(90),
                     cluster()
                         .claim_with_node(
-                            claim("batch-spot-00001", "batch")
+                            claim("batch-00001", "batch")
                                 .spot_only()
                                 .replaces("f1")
                                 .spot(after),
@@ -283,7 +299,7 @@ fn return_to_spot_table() {
                 after,
                 cluster()
                     .claim_with_node(
-                        claim("batch-spot-00001", "batch")
+                        claim("batch-00001", "batch")
                             .spot_only()
                             .replaces("f1")
                             .spot(after),
@@ -316,7 +332,7 @@ fn return_to_spot_table() {
                     after + secs(5 * MINUTE + 10),
                     two_fallbacks()
                         .claim(
-                            claim("batch-spot-00002", "batch")
+                            claim("batch-00002", "batch")
                                 .spot_only()
                                 .replaces("f1")
                                 .spot(after + secs(5 * MINUTE)),
@@ -334,7 +350,7 @@ fn return_to_spot_table() {
                     after,
                     cluster()
                         .claim_with_node(
-                            claim("batch-spot-00001", "batch")
+                            claim("batch-00001", "batch")
                                 .spot_only()
                                 .replaces("f1")
                                 .spot(after),

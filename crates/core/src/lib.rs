@@ -19,6 +19,7 @@ pub mod offering_ranking;
 pub mod overhead;
 pub mod pod;
 pub mod quantity;
+pub mod random;
 pub mod requirements;
 pub mod resources;
 pub mod solver;

@@ -857,6 +857,9 @@ fn error_type(error: &CloudError) -> &'static str {
     match error {
         CloudError::InsufficientCapacity { .. } => "InsufficientCapacityError",
         CloudError::NotFound { .. } => "NodeClaimNotFoundError",
-        CloudError::InvalidRequest { .. } => "CreateError",
+        CloudError::InvalidRequest { .. }
+        | CloudError::Throttled { .. }
+        | CloudError::Transient { .. }
+        | CloudError::PermissionDenied { .. } => "CreateError",
     }
 }

@@ -112,6 +112,7 @@ fn launched_claim(
         launch: LaunchState::Launched {
             instance: Instance {
                 id: format!("i-{name}"),
+                provider_id: format!("sim:///zone-a/i-{name}"),
                 node_claim: name.into(),
                 node_pool: node_pool.into(),
                 offering: OfferingKey {
@@ -445,7 +446,7 @@ fn events_move_the_counters() {
     metrics.launch_failed(&no_capacity);
     metrics.launch_failed(&no_capacity);
     metrics.terminate_failed(&CloudError::NotFound {
-        instance_id: "i-gone".into(),
+        what: "instance i-gone".into(),
     });
     metrics.node_registered(&state.nodes["spot-2"]);
     metrics.disrupted(&fallback, DisruptionReason::ReturnToSpot);

@@ -7,9 +7,9 @@
 //! The simulator is a driver: it performs the actions the controllers return; the controllers
 //! do not know they are simulated.
 
-mod apply;
 mod invariants;
 pub mod observer;
+mod perform;
 mod recorder;
 pub mod report;
 pub mod scenario;

@@ -6,19 +6,19 @@
 //! were scheduled.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::collections::{BTreeMap, BinaryHeap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use spotter_cloud::OfferingKey;
-use spotter_cloud::random::Random;
-use spotter_cloud::simulated::{CloudEvent, MarketModel, Outage, PoolOverride, SimulatedCloud};
 use spotter_controllers::pod_disruption_budget::{Amount, Budget, PodDisruptionBudget};
-use spotter_controllers::state::{Deletion, DisruptionReason, InterruptionNotice, NoticeKind};
-use spotter_controllers::{ClusterState, Controllers, Policy, Settings};
+use spotter_controllers::state::{DisruptionReason, InterruptionNotice, NoticeKind};
+use spotter_controllers::{ClusterState, Controllers, Policy, ReconcileLoop, Settings};
 use spotter_core::interruption_history::InterruptionHistory;
 use spotter_core::offering::CapacityType;
+use spotter_core::random::Random;
 use spotter_core::unavailable_offerings::UnavailableOfferings;
+use spotter_market::{CloudEvent, MarketModel, Outage, PoolOverride, SimulatedCloud};
 
 use crate::invariants::Invariants;
 use crate::observer::{NoObserver, Observer};
@@ -133,8 +133,6 @@ pub(crate) enum Event {
     RegisterNode(String),
     /// A node becomes Ready.
     NodeReady(String),
-    /// An unavailable-offerings entry expires.
-    ExpireUnavailable,
     /// A scenario fault.
     Fault(usize),
     /// Record a sample of the series.
@@ -159,10 +157,10 @@ pub(crate) struct Simulation {
     pub workloads: Workloads,
     pub recorder: Recorder,
     pub invariants: Invariants,
-    /// Nodes by the instance behind them, for cloud events.
+    /// NodeClaims by the instance behind them, for cloud events (the tags a real cloud has).
     pub claim_of_instance: BTreeMap<String, String>,
-    /// The times an unavailable-offerings expiry is scheduled for.
-    pub expiry_times: BTreeSet<Duration>,
+    /// Controller restarts so far (each restarted controller draws other NodeClaim names).
+    pub restarts: u64,
     pub sample_interval: Duration,
     /// Told what happens ([`NoObserver`] unless the run is observed).
     pub observer: Box<dyn Observer>,
@@ -227,7 +225,7 @@ impl Simulation {
             next_reconcile: None,
             schedule_pending: false,
             state,
-            controllers: Controllers::new(settings),
+            controllers: Controllers::with_seed(settings, scenario.seed),
             cloud,
             random,
             recorder: Recorder::new(&scenario, options.policy),
@@ -235,7 +233,7 @@ impl Simulation {
             workloads,
             scenario,
             claim_of_instance: BTreeMap::new(),
-            expiry_times: BTreeSet::new(),
+            restarts: 0,
             sample_interval,
             observer: Box::new(NoObserver),
         };
@@ -371,13 +369,6 @@ impl Simulation {
             Event::CompletePod { pod, run } => self.complete_pod(&pod, run),
             Event::RegisterNode(claim) => self.register_node(&claim),
             Event::NodeReady(node) => self.node_ready(&node),
-            Event::ExpireUnavailable => {
-                self.expiry_times.remove(&self.now);
-                if self.state.unavailable_offerings.expire(self.now) {
-                    self.state.capacity_generation += 1;
-                    self.request_reconcile(self.now);
-                }
-            }
             Event::Fault(index) => self.fault(index),
             Event::Sample => {
                 self.recorder.sample(self.now, &self.state);
@@ -393,30 +384,29 @@ impl Simulation {
         }
     }
 
-    /// Runs the controllers until they have nothing more to do now, applying their actions.
+    /// Runs the controllers' reconcile loop: the simulated world performs each action, the
+    /// state machine applies what came of it.
     fn reconcile(&mut self) {
-        for _ in 0..8 {
+        let mut passes = ReconcileLoop::new(self.now);
+        loop {
             let started = self.observer.measures_wall_time().then(Instant::now);
-            let reconciled = self.controllers.reconcile(&self.state, self.now);
-            self.observer.reconciled(
-                self.now,
-                &reconciled.actions,
-                started.map(|started| started.elapsed()),
-            );
-            if let Some(wake_at) = reconciled.wake_at {
-                self.request_reconcile(wake_at);
-            }
-            if reconciled.actions.is_empty() {
+            let Some(actions) = passes.next_pass(&mut self.controllers, &mut self.state) else {
                 break;
-            }
-            let mut changed = false;
-            for action in reconciled.actions {
+            };
+            self.observer
+                .reconciled(self.now, &actions, started.map(|started| started.elapsed()));
+            for action in actions {
                 self.observer.applying(self.now, &action, &self.state);
-                changed |= self.apply(action);
+                let (outcome, before) = self.perform(&action);
+                let applied =
+                    self.state
+                        .apply(&action, outcome, self.now, self.controllers.settings());
+                passes.applied(&applied);
+                self.performed(&action, before, &applied);
             }
-            if !changed {
-                break;
-            }
+        }
+        if let Some(wake_at) = passes.wake_at(&self.state) {
+            self.request_reconcile(wake_at);
         }
         self.request_reconcile(self.now + RECONCILE_PERIOD);
     }
@@ -428,29 +418,10 @@ impl Simulation {
                 terminate_at,
             } => {
                 let claim = self.claim_of_instance.get(&instance_id).cloned();
-                let node_claim = claim
+                let node_pool = claim
                     .as_ref()
-                    .and_then(|claim| self.state.node_claims.get(claim));
-                let node_pool = node_claim.map(|claim| claim.node_pool.clone());
-                if let Some(offering) = node_claim
-                    .and_then(|claim| claim.instance())
-                    .map(|instance| instance.offering.clone())
-                {
-                    // The driver's part of a notice: what the controllers read of it.
-                    self.state.interruption_history.record(
-                        &offering.instance_type,
-                        offering.capacity_type,
-                        &offering.zone,
-                        &instance_id,
-                        self.now,
-                    );
-                    self.state.unavailable_offerings.record_interruption(
-                        &offering.instance_type,
-                        offering.capacity_type,
-                        &offering.zone,
-                        self.now,
-                    );
-                }
+                    .and_then(|claim| self.state.node_claims.get(claim))
+                    .map(|claim| claim.node_pool.clone());
                 self.recorder.interruption(node_pool.as_deref());
                 self.recorder.event(
                     self.now,
@@ -467,7 +438,7 @@ impl Simulation {
                     received_at: self.now,
                 };
                 self.observer.interruption_received(self.now, &notice);
-                self.state.interruption_notices.push(notice);
+                self.state.interruption_received(notice, self.now);
                 self.request_reconcile(self.now);
             }
             CloudEvent::InstanceTerminated { instance_id } => {
@@ -487,46 +458,13 @@ impl Simulation {
             .cloned()
             .and_then(|claim| self.fallback_outcome(&claim, self.now));
         self.recorder.instance_gone(instance_id, self.now, outcome);
-        self.state
-            .interruption_notices
-            .retain(|notice| notice.instance_id != instance_id);
-        let Some(claim) = self.state.node_claims.get_mut(&claim_name) else {
-            return;
-        };
-        let node = claim.node.clone();
-        match &mut claim.deletion {
-            Some(deletion) => deletion.instance_terminated = true,
-            None => {
-                claim.deletion = Some(Deletion {
-                    reason: DisruptionReason::InstanceStopped,
-                    requested_at: self.now,
-                    deadline: Some(self.now),
-                    instance_terminating: true,
-                    instance_terminated: true,
-                });
-            }
-        }
-        if let Some(node) = node {
-            self.node_gone(&node);
-        }
-        self.state.capacity_generation += 1;
-        self.request_reconcile(self.now);
-    }
-
-    /// A node's machine is gone: any pod still on it is lost.
-    fn node_gone(&mut self, node_name: &str) {
-        let Some(node) = self.state.nodes.remove(node_name) else {
-            return;
-        };
-        for pod in node.pods.into_keys() {
-            let Some(state) = self.state.pods.get(&pod) else {
-                continue;
-            };
+        let applied = self.state.instance_terminated(&claim_name, self.now);
+        // A node's machine is gone: any pod still on it is lost.
+        for (pod, state) in &applied.removed_pods {
             if state.daemon {
-                self.state.remove_pod(&pod);
-                self.invariants.forget(&pod);
                 continue;
             }
+            let node_name = state.node.as_deref().unwrap_or_default();
             self.invariants.violation(
                 &mut self.recorder,
                 self.now,
@@ -534,9 +472,22 @@ impl Simulation {
                 &format!("instance of node {node_name} terminated"),
                 &format!("pod {pod} was still running on {node_name} and was killed"),
             );
-            self.recorder.pod_lost();
-            self.remove_pod(&pod, crate::workloads::Removal::Lost);
         }
+        self.pods_left_with_node(&applied.removed_pods);
+        self.request_reconcile(self.now);
+    }
+
+    /// A controller restart: every controller's memory is dropped and rebuilt from what the
+    /// objects and the cloud tell (a scenario fault).
+    fn restart_controllers(&mut self) -> String {
+        self.restarts += 1;
+        let settings = self.controllers.settings().clone();
+        self.state.forget_memory(&settings, self.now);
+        self.controllers = Controllers::with_seed(settings, self.scenario.seed ^ self.restarts);
+        format!(
+            "controller restart {}: memory dropped, state rebuilt from the objects",
+            self.restarts
+        )
     }
 
     fn fault(&mut self, index: usize) {
@@ -585,6 +536,15 @@ impl Simulation {
                     instances.len()
                 )
             }
+            FaultKind::ControllerRestart { every } => {
+                if let Some(next) = every
+                    .map(|every| self.now + every)
+                    .filter(|next| *next < self.end)
+                {
+                    self.at(next, Event::Fault(index));
+                }
+                self.restart_controllers()
+            }
             FaultKind::TestOnlyDropPod => {
                 let victim = self
                     .state
@@ -594,15 +554,7 @@ impl Simulation {
                     .map(|(key, _)| key.clone());
                 match victim {
                     Some(pod) => {
-                        let node = self
-                            .state
-                            .pods
-                            .get(&pod)
-                            .and_then(|state| state.node.clone());
-                        if let Some(node) = node.and_then(|node| self.state.nodes.get_mut(&node)) {
-                            node.unbind(&pod, false, self.now);
-                        }
-                        self.state.remove_pod(&pod);
+                        self.state.pod_removed(&pod, self.now);
                         format!("test-only: pod {pod} dropped without its owner")
                     }
                     None => "test-only: no pod to drop".to_string(),

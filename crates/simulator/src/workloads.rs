@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use spotter_controllers::state::{NodeState, PodState};
+use spotter_controllers::state::PodState;
 use spotter_core::pod::Pod;
 use spotter_core::taints::first_untolerated;
 
@@ -126,7 +126,7 @@ impl Simulation {
         let mut pod: Pod = template.clone();
         pod.name = format!("{}-{:06}", template.name, self.workloads.next_pod);
         let key = pod.id();
-        self.state.insert_pod(
+        self.state.pod_created(
             key.clone(),
             PodState {
                 pod: Arc::new(pod),
@@ -150,16 +150,15 @@ impl Simulation {
 
     /// Removes a pod; its owner replaces it unless it scaled down or the pod completed.
     pub(crate) fn remove_pod(&mut self, pod: &str, removal: Removal) {
-        let Some(state) = self.state.remove_pod(pod) else {
+        let Some(state) = self.state.pod_removed(pod, self.now) else {
             return;
         };
-        if let Some(node) = state
-            .node
-            .as_ref()
-            .and_then(|node| self.state.nodes.get_mut(node))
-        {
-            node.unbind(pod, state.daemon, self.now);
-        }
+        self.pod_gone(pod, removal, state.node.is_some());
+    }
+
+    /// A pod left the cluster state: its owner learns of it and replaces it unless it scaled
+    /// down or the pod completed.
+    pub(crate) fn pod_gone(&mut self, pod: &str, removal: Removal, was_bound: bool) {
         self.invariants.forget(pod);
         self.workloads.runs.remove(pod);
         let owned = self.workloads.owners.remove(pod);
@@ -167,7 +166,7 @@ impl Simulation {
             self.workloads.deployment_pods[index].remove(&sequence);
         }
         let owner = owned.map(|(owner, _)| owner);
-        if state.node.is_some() {
+        if was_bound {
             self.request_scheduling();
         }
         match (removal, owner) {
@@ -187,18 +186,11 @@ impl Simulation {
 
     /// Binds a pod to a node (the kube-scheduler stand-in decided).
     pub(crate) fn bind(&mut self, pod: &str, node: &str) {
-        let Some(state) = self.state.pods.get_mut(pod) else {
+        let Some(created_at) = self.state.pods.get(pod).map(|state| state.created_at) else {
             return;
         };
-        state.node = Some(node.to_string());
-        state.nominated = None;
-        state.retry_now = false;
-        let waited = self.now.saturating_sub(state.created_at);
-        let bound = Arc::clone(&state.pod);
-        self.state.pod_bound(pod);
-        if let Some(node) = self.state.nodes.get_mut(node) {
-            node.bind(pod.to_string(), bound, false, self.now);
-        }
+        self.state.pod_bound_to(pod, node, self.now);
+        let waited = self.now.saturating_sub(created_at);
         self.recorder.pod_started(waited);
         self.observer.pod_started(self.now, waited);
         if let Some((Owner::Job(index), _)) = self.workloads.owners.get(pod).copied() {
@@ -230,67 +222,58 @@ impl Simulation {
         }
     }
 
-    /// The instance is running: its node registers, with DaemonSet pods, not Ready yet.
+    /// The instance is running: its node registers (the state machine gives it the claim's
+    /// labels and the pool's taints), the DaemonSet controller puts its pods on it, and it
+    /// becomes Ready a little later.
     pub(crate) fn register_node(&mut self, claim_name: &str) {
-        let Some(claim) = self.state.node_claims.get(claim_name) else {
-            return;
-        };
-        if claim.deletion.is_some() || claim.node.is_some() {
-            return;
-        }
-        let Some(instance) = claim.instance().cloned() else {
-            return;
-        };
-        let Some(pool) = self.state.node_pool(&claim.node_pool).cloned() else {
-            return;
-        };
         let Some(instance_type) = self
             .state
-            .instance_type(&instance.offering.instance_type)
-            .cloned()
+            .node_claims
+            .get(claim_name)
+            .and_then(|claim| claim.instance())
+            .and_then(|instance| self.state.instance_type(&instance.offering.instance_type))
         else {
             return;
         };
+        let allocatable = instance_type.allocatable.clone();
         let name = claim_name.to_string();
-        let Some(node_labels) = self.state.node_labels(claim, &name) else {
+        let Some(node) = self
+            .state
+            .node_registered(claim_name, &name, allocatable, self.now)
+        else {
             return;
         };
-        let mut taints = pool.taints.clone();
-        taints.extend(pool.startup_taints.clone());
-        let mut node = NodeState::new(
-            name.clone(),
-            claim_name.to_string(),
-            node_labels,
-            taints,
-            instance_type.allocatable.clone(),
-            self.now,
-        );
+        let node_claim = node.node_claim.clone();
         let daemon_set_pods = self.state.daemon_set_pods.clone();
+        let pool_taints = self
+            .state
+            .node_claims
+            .get(&node_claim)
+            .and_then(|claim| self.state.node_pool(&claim.node_pool))
+            .map(|pool| pool.taints.clone())
+            .unwrap_or_default();
         for daemon in &daemon_set_pods {
-            if first_untolerated(&pool.taints, &daemon.tolerations, true).is_some() {
+            if first_untolerated(&pool_taints, &daemon.tolerations, true).is_some() {
                 continue;
             }
             let mut pod = daemon.clone();
             pod.name = format!("{}-{}", daemon.name, name);
             let key = pod.id();
-            let pod = Arc::new(pod);
-            node.bind(key.clone(), Arc::clone(&pod), true, self.now);
-            self.state.insert_pod(
-                key,
+            self.state.pod_created(
+                key.clone(),
                 PodState {
-                    pod,
-                    node: Some(name.clone()),
+                    pod: Arc::new(pod),
+                    node: None,
                     nominated: None,
                     created_at: self.now,
                     daemon: true,
                     retry_now: false,
                 },
             );
+            self.state.pod_bound_to(&key, &name, self.now);
         }
-        self.observer.node_registered(self.now, &node);
-        self.state.nodes.insert(name.clone(), node);
-        if let Some(claim) = self.state.node_claims.get_mut(claim_name) {
-            claim.node = Some(name.clone());
+        if let Some(node) = self.state.nodes.get(&name) {
+            self.observer.node_registered(self.now, node);
         }
         let (low, high) = self.scenario.timing.registration_seconds;
         let delay =
@@ -298,29 +281,12 @@ impl Simulation {
         self.at(self.now + delay, Event::NodeReady(name));
     }
 
+    /// The node is Ready and whatever held its startup taints cleared them.
     pub(crate) fn node_ready(&mut self, node_name: &str) {
-        let Some(node) = self.state.nodes.get_mut(node_name) else {
+        if !self.state.node_ready(node_name, self.now) {
             return;
-        };
-        let startup: Vec<_> = self
-            .state
-            .node_claims
-            .get(&node.node_claim)
-            .and_then(|claim| {
-                self.state
-                    .node_pools
-                    .iter()
-                    .find(|pool| pool.name == claim.node_pool)
-            })
-            .map(|pool| pool.startup_taints.clone())
-            .unwrap_or_default();
-        node.taints.retain(|taint| !startup.contains(taint));
-        node.ready = true;
-        node.last_pod_event = self.now;
-        let claim = node.node_claim.clone();
-        if let Some(claim) = self.state.node_claims.get_mut(&claim) {
-            claim.initialized = true;
         }
+        self.state.startup_taints_removed(node_name);
         self.request_scheduling();
         self.request_reconcile(self.now);
     }

@@ -291,6 +291,7 @@ impl ClaimBuilder {
         self.claim.launch = LaunchState::Launched {
             instance: Instance {
                 id: instance_id(&self.claim.name),
+                provider_id: format!("sim:///{zone}/{}", instance_id(&self.claim.name)),
                 node_claim: self.claim.name.clone(),
                 node_pool: self.claim.node_pool.clone(),
                 offering: offering(capacity_type, instance_type, zone),
@@ -651,6 +652,11 @@ pub fn describe(action: &Action) -> String {
         }
         Action::Nominate { pod, node_claim } => format!("nominate {pod} -> {node_claim}"),
         Action::PodUnschedulable { pod, .. } => format!("unschedulable {pod}"),
+        Action::RecordReturnToSpot { node_pool, record } => format!(
+            "record {node_pool} last_probe={:?} last_return={:?}",
+            record.last_probe.map(|time| time.as_secs()),
+            record.last_return.map(|time| time.as_secs())
+        ),
         other => format!("{other:?}"),
     }
 }
@@ -658,4 +664,42 @@ pub fn describe(action: &Action) -> String {
 /// [`describe`] over a list.
 pub fn describe_all(actions: &[Action]) -> Vec<String> {
     actions.iter().map(describe).collect()
+}
+
+/// Gives the NodeClaims the controllers create (`<pool>-<random suffix>`) stable names for
+/// the tables: `<pool>-00001`, `<pool>-00002`... in the order they are created, one count
+/// over the whole case, as the actions are described.
+#[derive(Debug, Default)]
+pub struct StableNames {
+    names: Vec<(String, String)>,
+}
+
+impl StableNames {
+    /// [`describe_all`], with created NodeClaims' names made stable.
+    pub fn describe_all(&mut self, actions: &[Action]) -> Vec<String> {
+        for action in actions {
+            if let Action::CreateNodeClaim(request) = action
+                && spotter_controllers::node_claim_names::is_generated_for(
+                    &request.name,
+                    &request.node_pool,
+                )
+                && !self
+                    .names
+                    .iter()
+                    .any(|(generated, _)| *generated == request.name)
+            {
+                let stable = format!("{}-{:05}", request.node_pool, self.names.len() + 1);
+                self.names.push((request.name.clone(), stable));
+            }
+        }
+        describe_all(actions)
+            .into_iter()
+            .map(|mut line| {
+                for (generated, stable) in &self.names {
+                    line = line.replace(generated.as_str(), stable);
+                }
+                line
+            })
+            .collect()
+    }
 }

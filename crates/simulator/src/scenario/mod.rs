@@ -232,6 +232,12 @@ pub enum FaultKind {
         /// The zone, or every zone.
         zone: Option<String>,
     },
+    /// The controller restarts: its memory is dropped and rebuilt from the objects alone,
+    /// again every `every` if set.
+    ControllerRestart {
+        /// The time between restarts, if they repeat.
+        every: Option<Duration>,
+    },
     /// Test only: makes a pod vanish (for the invariants checker's test).
     #[doc(hidden)]
     TestOnlyDropPod,

@@ -565,12 +565,21 @@ impl Reader<'_> {
                 ),
             ));
         }
+        let every = self.positive(&format!("{field}.every"), fault.every)?;
+        if every.is_some() && fault.controller_restart.is_none() {
+            return Err(self.invalid(
+                format!("{field}.every"),
+                "only a controllerRestart fault repeats: remove every, or repeat the fault",
+            ));
+        }
         let kind = match (
             &fault.spot_outage,
             &fault.on_demand_outage,
             &fault.interrupt_spot_nodes,
+            &fault.controller_restart,
         ) {
-            (Some(outage), None, None) | (None, Some(outage), None) => {
+            (None, None, None, Some(_)) => FaultKind::ControllerRestart { every },
+            (Some(outage), None, None, None) | (None, Some(outage), None, None) => {
                 let spot = fault.spot_outage.is_some();
                 let path = format!(
                     "{field}.{}",
@@ -600,7 +609,7 @@ impl Reader<'_> {
                     }
                 }
             }
-            (None, None, Some(interrupt)) => {
+            (None, None, Some(interrupt), None) => {
                 let path = format!("{field}.interruptSpotNodes");
                 if !(0.0..=1.0).contains(&interrupt.fraction) {
                     return Err(self.invalid(
@@ -619,7 +628,7 @@ impl Reader<'_> {
             _ => {
                 return Err(self.invalid(
                     field,
-                    "a fault needs exactly one of spotOutage, onDemandOutage and interruptSpotNodes",
+                    "a fault needs exactly one of spotOutage, onDemandOutage, interruptSpotNodes and controllerRestart",
                 ));
             }
         };

@@ -151,7 +151,17 @@ pub(super) struct FaultSpec {
     pub on_demand_outage: Option<OutageSpec>,
     #[serde(default)]
     pub interrupt_spot_nodes: Option<InterruptSpec>,
+    #[serde(default)]
+    pub controller_restart: Option<RestartSpec>,
+    /// Repeats the fault (controller restarts only).
+    #[serde(default)]
+    pub every: Option<DurationText>,
 }
+
+/// `controllerRestart` (no settings: `{}`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(super) struct RestartSpec {}
 
 /// `spotOutage` and `onDemandOutage`.
 #[derive(Debug, Deserialize)]

@@ -398,7 +398,9 @@ fn errors_name_the_file_the_line_and_the_field() {
             "faults:\n  - {at: 1d}\n",
             6,
             Some("faults[0]"),
-            &["exactly one of spotOutage, onDemandOutage and interruptSpotNodes"],
+            &[
+                "exactly one of spotOutage, onDemandOutage, interruptSpotNodes and controllerRestart",
+            ],
         ),
         case(
             "market:\n  pools:\n    - {instanceType: m99.huge, iceMeanInterval: 1h}\n",

@@ -7,20 +7,19 @@
 //! passes in: the simulator asks for [`SimulatedCloud::next_event_time`] and calls
 //! [`SimulatedCloud::advance`] to receive what happened.
 
-mod market;
-
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
+use std::future::Future;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use spotter_core::instance_type::InstanceType;
 use spotter_core::offering::CapacityType;
 
-use crate::provider::{CloudError, CloudProvider, Instance, LaunchRequest, Launched, OfferingKey};
-use crate::random::Random;
+use spotter_cloud::{CloudError, CloudProvider, Instance, LaunchRequest, Launched, OfferingKey};
+use spotter_core::random::Random;
 
-use market::Pool;
-pub use market::{MarketModel, PoolOverride, PoolSettings};
+use crate::spot_pool::{MarketModel, Pool};
 
 /// How long EC2 warns before it reclaims a Spot instance.
 pub const SPOT_INTERRUPTION_WARNING: Duration = Duration::from_secs(120);
@@ -44,9 +43,18 @@ pub enum CloudEvent {
     },
 }
 
-/// The simulated EC2 of one region.
+/// The simulated EC2 of one region: a [`CloudProvider`] (answering at once, on the virtual
+/// clock [`SimulatedCloud::advance`] moves) and the market's own events.
 #[derive(Debug)]
 pub struct SimulatedCloud {
+    market: Mutex<Market>,
+}
+
+/// The market behind the provider.
+#[derive(Debug)]
+struct Market {
+    /// The virtual time, as last advanced.
+    now: Duration,
     model: MarketModel,
     pools: BTreeMap<OfferingKey, Pool>,
     instances: BTreeMap<String, SimulatedInstance>,
@@ -101,9 +109,8 @@ impl Outage {
     }
 }
 
-impl SimulatedCloud {
-    /// A cloud offering every offering of `instance_types`, seeded with `seed`.
-    pub fn new(instance_types: &[InstanceType], model: MarketModel, seed: u64) -> Self {
+impl Market {
+    fn new(instance_types: &[InstanceType], model: MarketModel, seed: u64) -> Self {
         let random = Random::new(seed);
         let mut pools = BTreeMap::new();
         for instance_type in instance_types {
@@ -119,6 +126,7 @@ impl SimulatedCloud {
             }
         }
         Self {
+            now: Duration::ZERO,
             model,
             pools,
             instances: BTreeMap::new(),
@@ -226,6 +234,7 @@ impl SimulatedCloud {
 
     /// Everything that happened up to `now`, in order.
     pub fn advance(&mut self, now: Duration) -> Vec<CloudEvent> {
+        self.now = self.now.max(now);
         let mut events = Vec::new();
         while let Some(Reverse((time, _, _))) = self.timeline.peek() {
             if *time > now {
@@ -275,8 +284,9 @@ impl SimulatedCloud {
     }
 }
 
-impl CloudProvider for SimulatedCloud {
-    fn create(&mut self, request: &LaunchRequest, now: Duration) -> Result<Launched, CloudError> {
+impl Market {
+    fn create(&mut self, request: &LaunchRequest) -> Result<Launched, CloudError> {
+        let now = self.now;
         if let Some(instance) = self
             .instance_by_claim
             .get(&request.node_claim)
@@ -304,8 +314,10 @@ impl CloudProvider for SimulatedCloud {
             };
             pool.acquire();
             let interruption_after = pool.draw_interruption_after();
+            let id = format!("i-{:017x}", self.next_instance);
             let instance = Instance {
-                id: format!("i-{:017x}", self.next_instance),
+                provider_id: format!("sim:///{}/{id}", candidate.offering.zone),
+                id,
                 node_claim: request.node_claim.clone(),
                 node_pool: request.node_pool.clone(),
                 offering: candidate.offering.clone(),
@@ -335,10 +347,11 @@ impl CloudProvider for SimulatedCloud {
         })
     }
 
-    fn delete(&mut self, instance_id: &str, now: Duration) -> Result<(), CloudError> {
+    fn delete(&mut self, instance_id: &str) -> Result<(), CloudError> {
+        let now = self.now;
         let Some(instance) = self.instances.get_mut(instance_id) else {
             return Err(CloudError::NotFound {
-                instance_id: instance_id.to_string(),
+                what: format!("instance {instance_id}"),
             });
         };
         if !instance.terminating {
@@ -351,6 +364,13 @@ impl CloudProvider for SimulatedCloud {
         Ok(())
     }
 
+    fn get(&self, node_claim: &str) -> Option<Instance> {
+        self.instance_by_claim
+            .get(node_claim)
+            .and_then(|instance_id| self.instances.get(instance_id))
+            .map(|instance| instance.instance.clone())
+    }
+
     fn list(&self) -> Vec<Instance> {
         self.instances
             .values()
@@ -360,16 +380,113 @@ impl CloudProvider for SimulatedCloud {
 }
 
 impl SimulatedCloud {
+    /// A cloud offering every offering of `instance_types`, seeded with `seed`.
+    pub fn new(instance_types: &[InstanceType], model: MarketModel, seed: u64) -> Self {
+        Self {
+            market: Mutex::new(Market::new(instance_types, model, seed)),
+        }
+    }
+
+    /// The market, without locking (the caller holds the cloud exclusively).
+    fn market(&mut self) -> &mut Market {
+        self.market
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The market, locked for a call through the provider trait.
+    fn locked(&self) -> MutexGuard<'_, Market> {
+        self.market.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Adds a forced outage.
+    pub fn add_outage(&mut self, outage: Outage) {
+        self.market().add_outage(outage);
+    }
+
+    /// Whether an offering has capacity at `now`.
+    pub fn has_capacity(&mut self, offering: &OfferingKey, now: Duration) -> bool {
+        self.market().has_capacity(offering, now)
+    }
+
+    /// The earliest time in `from..=to` (`to` being now) at which any of `offerings` had
+    /// capacity, outages and shortages both considered; `None` if none had any. This is the
+    /// simulation's ground truth, which Spotter itself only learns by launching.
+    pub fn capacity_since(
+        &mut self,
+        offerings: &[OfferingKey],
+        from: Duration,
+        to: Duration,
+    ) -> Option<Duration> {
+        self.market().capacity_since(offerings, from, to)
+    }
+
+    /// Interrupts the instance now (a scenario fault): a 2-minute warning follows at once.
+    pub fn interrupt(&mut self, instance_id: &str, now: Duration) {
+        self.market().interrupt(instance_id, now);
+    }
+
+    /// Every instance not terminated yet, without copying them.
+    pub fn instances(&mut self) -> impl Iterator<Item = &Instance> {
+        self.market().instances()
+    }
+
+    /// Running Spot instances, for faults that pick among them.
+    pub fn spot_instances(&mut self) -> Vec<&Instance> {
+        self.market().spot_instances()
+    }
+
+    /// When the next event is due, if any.
+    pub fn next_event_time(&mut self) -> Option<Duration> {
+        self.market().next_event_time()
+    }
+
+    /// Moves the virtual clock to `now`; returns everything that happened up to then, in
+    /// order.
+    pub fn advance(&mut self, now: Duration) -> Vec<CloudEvent> {
+        self.market().advance(now)
+    }
+
+    /// The market settings in force.
+    pub fn model(&mut self) -> &MarketModel {
+        self.market().model()
+    }
+
     /// A deterministic draw for callers that pick among instances (e.g. a fault's fraction).
     pub fn draw_unit(&mut self) -> f64 {
-        self.random.unit()
+        self.market().random.unit()
+    }
+}
+
+impl CloudProvider for SimulatedCloud {
+    fn create(
+        &self,
+        request: &LaunchRequest,
+    ) -> impl Future<Output = Result<Launched, CloudError>> + Send {
+        std::future::ready(self.locked().create(request))
+    }
+
+    fn delete(&self, instance_id: &str) -> impl Future<Output = Result<(), CloudError>> + Send {
+        std::future::ready(self.locked().delete(instance_id))
+    }
+
+    fn get(
+        &self,
+        node_claim: &str,
+    ) -> impl Future<Output = Result<Option<Instance>, CloudError>> + Send {
+        std::future::ready(Ok(self.locked().get(node_claim)))
+    }
+
+    fn list(&self) -> impl Future<Output = Result<Vec<Instance>, CloudError>> + Send {
+        std::future::ready(Ok(self.locked().list()))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::provider::OfferingRequest;
+    use spotter_cloud::OfferingRequest;
+    use spotter_cloud::ready::now_or_never;
     use spotter_core::builders::instance_type;
 
     fn cloud(model: MarketModel) -> SimulatedCloud {
@@ -383,10 +500,24 @@ mod tests {
         SimulatedCloud::new(&types, model, 1)
     }
 
+    /// Launches at a virtual time through the provider trait.
+    fn create_at(
+        cloud: &mut SimulatedCloud,
+        request: &LaunchRequest,
+        now: Duration,
+    ) -> Result<Launched, CloudError> {
+        cloud.advance(now);
+        now_or_never(cloud.create(request)).expect("the simulated cloud answers at once")
+    }
+
     fn request(claim: &str, offerings: &[(CapacityType, &str)]) -> LaunchRequest {
         LaunchRequest {
             node_claim: claim.into(),
             node_pool: "pool".into(),
+            node_class: "default".into(),
+            allocation: Default::default(),
+            labels: Default::default(),
+            taints: Vec::new(),
             offerings: offerings
                 .iter()
                 .map(|(capacity_type, zone)| OfferingRequest {
@@ -404,11 +535,13 @@ mod tests {
     #[test]
     fn launches_are_idempotent_per_node_claim() {
         let mut cloud = cloud(MarketModel::calm());
-        let first = cloud.create(
+        let first = create_at(
+            &mut cloud,
             &request("claim-1", &[(CapacityType::Spot, "zone-a")]),
             Duration::ZERO,
         );
-        let second = cloud.create(
+        let second = create_at(
+            &mut cloud,
             &request("claim-1", &[(CapacityType::Spot, "zone-a")]),
             Duration::from_secs(5),
         );
@@ -416,7 +549,12 @@ mod tests {
             panic!("both launches succeed");
         };
         assert_eq!(first.instance.id, second.instance.id);
-        assert_eq!(cloud.list().len(), 1);
+        assert_eq!(
+            now_or_never(cloud.list())
+                .expect("ready")
+                .map(|list| list.len()),
+            Ok(1)
+        );
     }
 
     #[test]
@@ -429,7 +567,8 @@ mod tests {
             start: Duration::ZERO,
             end: Duration::from_secs(3600),
         });
-        let only_a = cloud.create(
+        let only_a = create_at(
+            &mut cloud,
             &request("claim-1", &[(CapacityType::Spot, "zone-a")]),
             Duration::from_secs(10),
         );
@@ -440,7 +579,8 @@ mod tests {
             }
             other => panic!("expected insufficient capacity, got {other:?}"),
         }
-        let a_then_b = cloud.create(
+        let a_then_b = create_at(
+            &mut cloud,
             &request(
                 "claim-2",
                 &[
@@ -457,19 +597,20 @@ mod tests {
         assert_eq!(launched.unavailable.len(), 1);
         // After the outage zone-a launches again.
         assert!(
-            cloud
-                .create(
-                    &request("claim-3", &[(CapacityType::Spot, "zone-a")]),
-                    Duration::from_secs(3600)
-                )
-                .is_ok()
+            create_at(
+                &mut cloud,
+                &request("claim-3", &[(CapacityType::Spot, "zone-a")]),
+                Duration::from_secs(3600)
+            )
+            .is_ok()
         );
     }
 
     #[test]
     fn interruptions_warn_two_minutes_before_termination() {
         let mut cloud = cloud(MarketModel::calm());
-        let Ok(launched) = cloud.create(
+        let Ok(launched) = create_at(
+            &mut cloud,
             &request("claim-1", &[(CapacityType::Spot, "zone-a")]),
             Duration::ZERO,
         ) else {
@@ -491,7 +632,7 @@ mod tests {
             cloud.advance(Duration::from_secs(220)),
             vec![CloudEvent::InstanceTerminated { instance_id: id }]
         );
-        assert!(cloud.list().is_empty());
+        assert_eq!(now_or_never(cloud.list()).expect("ready"), Ok(Vec::new()));
     }
 
     #[test]
@@ -546,9 +687,9 @@ mod tests {
 
     #[test]
     fn deleting_an_unknown_instance_is_not_found() {
-        let mut cloud = cloud(MarketModel::calm());
+        let cloud = cloud(MarketModel::calm());
         assert!(matches!(
-            cloud.delete("i-missing", Duration::ZERO),
+            now_or_never(cloud.delete("i-missing")).expect("ready"),
             Err(CloudError::NotFound { .. })
         ));
     }

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use spotter_core::offering::CapacityType;
 
-use crate::provider::OfferingKey;
-use crate::random::Random;
+use spotter_cloud::OfferingKey;
+use spotter_core::random::Random;
 
 /// A month, as the Spot Instance Advisor counts it.
 pub const MONTH: Duration = Duration::from_secs(30 * 24 * 3600);

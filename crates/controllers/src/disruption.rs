@@ -1,0 +1,63 @@
+//! The disruption pipeline: the methods that remove or replace nodes voluntarily (today
+//! emptiness and return to Spot; consolidation, drift and expiry plug in the same way) run in
+//! a fixed order, every [`crate::settings::Settings::disruption_poll`], through one
+//! [`DisruptionPass`]: one budget count per NodePool for the whole pass, and a node taken by
+//! one method is not offered to the next.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::action::Action;
+use crate::disruption_budgets::{BudgetReason, DisruptionPass};
+use crate::settings::Settings;
+use crate::state::ClusterState;
+
+/// A way of disrupting nodes voluntarily.
+pub trait DisruptionMethod: fmt::Debug + Send {
+    /// The budget reason its disruptions count under.
+    fn reason(&self) -> BudgetReason;
+
+    /// Decides what to disrupt now, drawing from the pass's budgets (and taking each node it
+    /// disrupts); returns the actions and when it wants to look again.
+    fn disrupt(
+        &mut self,
+        pass: &mut DisruptionPass,
+        state: &ClusterState,
+        now: Duration,
+        settings: &Settings,
+    ) -> (Vec<Action>, Option<Duration>);
+}
+
+/// The methods, in the order they run.
+#[derive(Debug)]
+pub struct Pipeline {
+    methods: Vec<Box<dyn DisruptionMethod>>,
+}
+
+impl Pipeline {
+    /// A pipeline running `methods` in this order.
+    pub fn new(methods: Vec<Box<dyn DisruptionMethod>>) -> Self {
+        Self { methods }
+    }
+
+    /// Runs every method once over one shared pass; returns their actions in order and the
+    /// earliest time one wants to look again.
+    pub fn run(
+        &mut self,
+        state: &ClusterState,
+        now: Duration,
+        settings: &Settings,
+    ) -> (Vec<Action>, Option<Duration>) {
+        let mut pass = DisruptionPass::new(state);
+        let mut actions = Vec::new();
+        let mut wake_at: Option<Duration> = None;
+        for method in &mut self.methods {
+            let (more, wake) = method.disrupt(&mut pass, state, now, settings);
+            actions.extend(more);
+            if let Some(time) = wake {
+                wake_at = Some(wake_at.map_or(time, |current| current.min(time)));
+            }
+        }
+        (actions, wake_at)
+    }
+}
