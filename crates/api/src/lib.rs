@@ -4,6 +4,7 @@
 //! the core's types. Every error names the file, the document, the line when known and the
 //! field. It depends on the core and on k8s-openapi's types; it never talks to a cluster.
 
+pub mod crd;
 pub mod document;
 pub mod duration;
 pub mod ec2_node_class;
