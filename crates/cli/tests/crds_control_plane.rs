@@ -36,6 +36,7 @@ fn crds_install_and_validate_on_a_real_control_plane() -> Result<()> {
     examples_apply_unchanged(&kubectl)?;
     defaults_are_filled_in(&kubectl)?;
     bad_manifests_are_refused(&kubectl)?;
+    label_keys_are_judged_as_the_reader_judges_them(&kubectl)?;
     immutable_fields_stay(&kubectl)?;
     printer_columns_are_karpenters(&kubectl)?;
     eprintln!("all cases done in {:.1?}", started.elapsed());
@@ -412,6 +413,73 @@ fn bad_manifests_are_refused(kubectl: &Kubectl) -> Result<()> {
             failures.join("\n")
         );
     }
+    Ok(())
+}
+
+/// The API server and the manifest reader (`spotter_core::labels::restriction`) agree on
+/// which label keys a NodePool may require or set.
+fn label_keys_are_judged_as_the_reader_judges_them(kubectl: &Kubectl) -> Result<()> {
+    let keys = [
+        "team",
+        "example.com/team",
+        "karpenter.sh/capacity-type",
+        "karpenter.sh/nodepool",
+        "karpenter.sh/do-not-disrupt",
+        "karpenter.k8s.aws/instance-family",
+        "karpenter.k8s.aws/instance-capability-flex",
+        "karpenter.k8s.aws/secret",
+        "kubernetes.io/arch",
+        "kubernetes.io/hostname",
+        "kubernetes.io/team",
+        "beta.kubernetes.io/arch",
+        "failure-domain.beta.kubernetes.io/zone",
+        "topology.kubernetes.io/zone",
+        "topology.kubernetes.io/rack",
+        "node.kubernetes.io/instance-type",
+        "node.kubernetes.io/lifecycle",
+        "node-restriction.kubernetes.io/team",
+        "foo.node-restriction.kubernetes.io/team",
+        "k8s.io/team",
+        "kops.k8s.io/instancegroup",
+        "topology.k8s.aws/zone-id",
+        "notkubernetes.io/team",
+    ];
+    let mut disagreements = Vec::new();
+    for key in keys {
+        let reader_accepts = spotter_core::labels::restriction(key).is_none();
+        for (place, manifest) in [
+            (
+                "requirement",
+                node_pool_requiring(&format!("{{key: {key}, operator: Exists}}")),
+            ),
+            (
+                "template label",
+                node_pool("labelled", "").replace(
+                    "    spec:\n      nodeClassRef",
+                    &format!(
+                        "    metadata:\n      labels: {{{key}: x}}\n    spec:\n      nodeClassRef"
+                    ),
+                ),
+            ),
+        ] {
+            let server = kubectl.run(&["create", "--dry-run=server", "-f", "-"], Some(&manifest));
+            if server.is_ok() != reader_accepts {
+                disagreements.push(format!(
+                    "{key} as a {place}: the reader {}, the API server {}",
+                    if reader_accepts {
+                        "accepts it"
+                    } else {
+                        "refuses it"
+                    },
+                    match &server {
+                        Ok(_) => "accepts it".to_string(),
+                        Err(error) => format!("refuses it: {}", error.stderr().trim()),
+                    }
+                ));
+            }
+        }
+    }
+    ensure!(disagreements.is_empty(), "{}", disagreements.join("\n"));
     Ok(())
 }
 
