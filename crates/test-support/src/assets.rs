@@ -3,6 +3,7 @@
 //! (Debian's `etcd-server`); kubectl from `$KUBECTL`, that folder or `PATH`; openssl and curl
 //! from `PATH`.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 /// The environment variable naming the folder of Kubernetes binaries (envtest's convention).
@@ -56,9 +57,16 @@ pub enum AssetsError {
 }
 
 impl Assets {
-    /// Finds everything from the environment.
+    /// Finds everything from the process's environment.
     pub fn from_env() -> Result<Self, AssetsError> {
-        let folder = std::env::var_os(ASSETS_VARIABLE)
+        Self::from_variables(|name| std::env::var_os(name))
+    }
+
+    /// Finds everything from the environment variables `variable` returns.
+    pub fn from_variables(
+        variable: impl Fn(&str) -> Option<OsString>,
+    ) -> Result<Self, AssetsError> {
+        let folder = variable(ASSETS_VARIABLE)
             .filter(|value| !value.is_empty())
             .map(PathBuf::from)
             .ok_or(AssetsError::NotSet)?;
@@ -73,12 +81,12 @@ impl Assets {
                 })
             }
         };
-        let anywhere = |name: &str, variable: &str, hint: &str| {
-            std::env::var_os(variable)
+        let anywhere = |name: &str, override_variable: &str, hint: &str| {
+            variable(override_variable)
                 .map(PathBuf::from)
                 .filter(|path| is_executable(path))
                 .or_else(|| Some(folder.join(name)).filter(|path| is_executable(path)))
-                .or_else(|| on_path(name))
+                .or_else(|| on_path(name, variable("PATH")))
                 .ok_or_else(|| AssetsError::MissingProgram {
                     name: name.to_string(),
                     hint: hint.to_string(),
@@ -100,10 +108,9 @@ impl Assets {
     }
 }
 
-/// The first executable `name` in `PATH`.
-pub fn on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
+/// The first executable `name` in the folders of `path` (a `PATH` value).
+pub fn on_path(name: &str, path: Option<OsString>) -> Option<PathBuf> {
+    std::env::split_paths(&path?)
         .map(|folder| folder.join(name))
         .find(|candidate| is_executable(candidate))
 }
@@ -112,4 +119,100 @@ fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path)
         .is_ok_and(|metadata| metadata.is_file() && metadata.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    /// Environment variables of a case.
+    type Variables = Vec<(&'static str, OsString)>;
+
+    fn executable(folder: &Path, name: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        let path = folder.join(name);
+        std::fs::write(&path, "#!/bin/sh\n").expect("write a stand-in binary");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+            .expect("make it executable");
+    }
+
+    #[test]
+    fn assets_are_found_or_named_as_missing() {
+        let full = tempfile::tempdir().expect("a folder");
+        for name in [
+            "kube-apiserver",
+            "kube-scheduler",
+            "kube-controller-manager",
+            "etcd",
+            "kubectl",
+            "openssl",
+            "curl",
+        ] {
+            executable(full.path(), name);
+        }
+        let without_scheduler = tempfile::tempdir().expect("a folder");
+        for name in ["kube-apiserver", "kube-controller-manager"] {
+            executable(without_scheduler.path(), name);
+        }
+        let without_etcd = tempfile::tempdir().expect("a folder");
+        for name in [
+            "kube-apiserver",
+            "kube-scheduler",
+            "kube-controller-manager",
+        ] {
+            executable(without_etcd.path(), name);
+        }
+        let empty_path = tempfile::tempdir().expect("a folder");
+        let folder = |dir: &tempfile::TempDir| dir.path().as_os_str().to_owned();
+        // (case, variables, the error's text, or None when everything is found)
+        let cases: Vec<(&str, Variables, Option<&str>)> = vec![
+            (
+                "everything in the folder",
+                vec![(ASSETS_VARIABLE, folder(&full))],
+                None,
+            ),
+            ("no variable", vec![], Some("KUBEBUILDER_ASSETS is not set")),
+            (
+                "an empty variable",
+                vec![(ASSETS_VARIABLE, OsString::new())],
+                Some("is not set"),
+            ),
+            (
+                "no scheduler",
+                vec![(ASSETS_VARIABLE, folder(&without_scheduler))],
+                Some("failed to find kube-scheduler in"),
+            ),
+            (
+                "no etcd anywhere",
+                vec![
+                    (ASSETS_VARIABLE, folder(&without_etcd)),
+                    ("PATH", folder(&empty_path)),
+                ],
+                Some("apt-get install etcd-server"),
+            ),
+            (
+                "etcd from $ETCD",
+                vec![
+                    (ASSETS_VARIABLE, folder(&without_etcd)),
+                    ("ETCD", full.path().join("etcd").into_os_string()),
+                    ("PATH", folder(&full)),
+                ],
+                None,
+            ),
+        ];
+        for (case, variables, expected) in cases {
+            let variables: BTreeMap<&str, OsString> = variables.into_iter().collect();
+            let result = Assets::from_variables(|name| variables.get(name).cloned());
+            match (result, expected) {
+                (Ok(_), None) => {}
+                (Err(error), Some(text)) => {
+                    assert!(error.to_string().contains(text), "{case}: {error}")
+                }
+                (Ok(assets), Some(text)) => panic!("{case}: found {assets:?}, expected {text:?}"),
+                (Err(error), None) => panic!("{case}: {error}"),
+            }
+        }
+    }
 }

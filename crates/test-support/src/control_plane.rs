@@ -97,13 +97,14 @@ impl ControlPlane {
     /// Starts a control plane for a test. Without the binaries: an error when `CI=true`,
     /// otherwise `Ok(None)` after printing why the test is skipped.
     pub fn start_or_skip(test: &str) -> Result<Option<Self>, ControlPlaneError> {
+        let in_ci = std::env::var("CI").as_deref() == Ok("true");
         match Assets::from_env() {
             Ok(assets) => Self::start(&assets).map(Some),
-            Err(error) if std::env::var("CI").as_deref() != Ok("true") => {
+            Err(error) => {
+                let error = fail_in_ci(error, in_ci)?;
                 eprintln!("skipping {test}: {error}");
                 Ok(None)
             }
-            Err(error) => Err(error.into()),
         }
     }
 
@@ -274,6 +275,14 @@ impl ControlPlane {
         self.startup
     }
 
+    /// The process IDs of etcd, kube-apiserver, kube-scheduler and kube-controller-manager.
+    pub fn process_ids(&self) -> Vec<u32> {
+        self.components
+            .iter()
+            .map(|component| component.child.id())
+            .collect()
+    }
+
     /// The state folder (certificates, kubeconfigs, `logs/NAME.log`).
     pub fn folder(&self) -> &Path {
         self.folder.path()
@@ -404,6 +413,12 @@ impl Drop for ControlPlane {
     }
 }
 
+/// Missing binaries fail a test under CI; elsewhere the error is handed back to be reported
+/// as the reason for skipping.
+fn fail_in_ci(error: AssetsError, in_ci: bool) -> Result<AssetsError, ControlPlaneError> {
+    if in_ci { Err(error.into()) } else { Ok(error) }
+}
+
 /// Five distinct loopback ports that were free a moment ago.
 fn free_ports() -> Result<[u16; 5], ControlPlaneError> {
     let listeners = (0..5)
@@ -448,5 +463,22 @@ fn io(action: &str, source: std::io::Error) -> ControlPlaneError {
     ControlPlaneError::Io {
         action: action.to_string(),
         source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_binaries_fail_under_ci_and_skip_elsewhere() {
+        assert!(matches!(
+            fail_in_ci(AssetsError::NotSet, true),
+            Err(ControlPlaneError::Assets(AssetsError::NotSet))
+        ));
+        assert!(matches!(
+            fail_in_ci(AssetsError::NotSet, false),
+            Ok(AssetsError::NotSet)
+        ));
     }
 }
