@@ -159,17 +159,18 @@ pub struct NodeClaimStatus {
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RequirementSpec {
-    /// Label key.
+    /// The label key.
     #[schemars(length(max = 316), regex(pattern = QUALIFIED_NAME_PATTERN))]
     pub key: String,
-    /// Operator.
+    /// How the label relates to the values: In, NotIn, Exists, DoesNotExist, Gt or Lt.
     #[schemars(extend("enum" = ["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"]))]
     pub operator: String,
-    /// Values.
+    /// The values: one or more for In and NotIn, none for Exists and DoesNotExist, a single
+    /// integer for Gt and Lt.
     #[serde(default)]
     #[schemars(schema_with = "label_values_schema")]
     pub values: Vec<String>,
-    /// `minValues`.
+    /// The fewest distinct values a launch must keep open for this key (1 to 50).
     #[serde(default)]
     #[schemars(range(min = 1, max = 50))]
     pub min_values: Option<i64>,
@@ -179,23 +180,23 @@ pub struct RequirementSpec {
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TaintSpec {
-    /// Key.
+    /// The taint's key.
     #[schemars(length(min = 1), regex(pattern = QUALIFIED_NAME_PATTERN))]
     pub key: String,
-    /// Value.
+    /// The taint's value.
     #[serde(default)]
     #[schemars(regex(pattern = QUALIFIED_NAME_PATTERN))]
     pub value: Option<String>,
-    /// Effect.
+    /// NoSchedule, PreferNoSchedule or NoExecute.
     #[schemars(extend("enum" = ["NoSchedule", "PreferNoSchedule", "NoExecute"]))]
     pub effect: String,
-    /// Ignored.
+    /// When the taint was added (NoExecute taints only).
     #[serde(default)]
     #[schemars(extend("format" = "date-time"))]
     pub time_added: Option<String>,
 }
 
-/// `nodeClassRef`.
+/// A reference to the provider's node class.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schemars(
@@ -206,18 +207,18 @@ pub struct TaintSpec {
     ])
 )]
 pub struct NodeClassRef {
-    /// API group (`karpenter.k8s.aws`).
+    /// The node class's API group (`karpenter.k8s.aws`); immutable.
     #[serde(default)]
     #[schemars(
         regex(pattern = r"^[^/]*$"),
         extend("x-kubernetes-validations" = [{"rule": "self != ''", "message": "group may not be empty"}])
     )]
     pub group: String,
-    /// Kind (`EC2NodeClass`).
+    /// The node class's kind (`EC2NodeClass`); immutable.
     #[serde(default)]
     #[schemars(extend("x-kubernetes-validations" = [{"rule": "self != ''", "message": "kind may not be empty"}]))]
     pub kind: String,
-    /// Name.
+    /// The node class's name.
     #[serde(default)]
     #[schemars(extend("x-kubernetes-validations" = [{"rule": "self != ''", "message": "name may not be empty"}]))]
     pub name: String,

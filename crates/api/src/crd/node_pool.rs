@@ -84,33 +84,36 @@ pub const MAX_TEMPLATE_LABELS: usize = 100;
     ])
 )]
 pub struct NodePoolSpec {
-    /// `spec.template`.
+    /// The template of the NodeClaims this pool launches: labels, taints, requirements and
+    /// the node class. NodeClaims are often narrower than the template.
     pub template: NodeClaimTemplate,
-    /// `spec.disruption`.
+    /// When and how fast the pool's nodes may be disrupted (consolidation, budgets).
     #[serde(default)]
     #[schemars(extend("default" = {"consolidateAfter": "0s"}))]
     pub disruption: Option<DisruptionSpec>,
-    /// `spec.limits`.
+    /// Bounds on what the pool may hold in all (`cpu`, `memory`, `nodes`, ...): no launch takes
+    /// the pool beyond them.
     #[serde(default)]
     pub limits: BTreeMap<String, QuantityText>,
-    /// `spec.weight`: pools with a higher weight are tried first (1 to 100).
+    /// The pool's priority (1 to 100): pools with a higher weight are tried first; a pool
+    /// without one counts as 0.
     #[serde(default)]
     #[schemars(range(min = 1, max = 100), extend("format" = "int32"))]
     pub weight: Option<i64>,
-    /// `spec.replicas` (static capacity, Karpenter v1.14+): not supported yet.
+    /// A fixed node count (a static NodePool); Spotter does not support it yet.
     #[serde(default)]
     #[schemars(range(min = 0))]
     pub replicas: Option<i64>,
 }
 
-/// `spec.template`.
+/// `spec.template` of a NodePool.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NodeClaimTemplate {
-    /// `spec.template.metadata`.
+    /// Labels and annotations for the nodes.
     #[serde(default)]
     pub metadata: TemplateMetadata,
-    /// `spec.template.spec`.
+    /// What the nodes must satisfy and carry.
     pub spec: NodeClaimTemplateSpec,
 }
 
@@ -118,7 +121,7 @@ pub struct NodeClaimTemplate {
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TemplateMetadata {
-    /// Labels for the nodes.
+    /// Labels for the nodes (they count as requirements too); restricted domains excluded.
     #[serde(default)]
     #[schemars(schema_with = "template_labels_schema")]
     pub labels: BTreeMap<String, String>,
@@ -132,44 +135,50 @@ pub struct TemplateMetadata {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schemars(extend("required" = ["nodeClassRef", "requirements"]))]
 pub struct NodeClaimTemplateSpec {
-    /// Requirements.
+    /// Requirements the nodes' labels satisfy (instance types, zones, capacity types, ...),
+    /// at most 100.
     #[serde(default)]
     #[schemars(length(max = 100), transform = node_pool_requirement_rules)]
     pub requirements: Vec<RequirementSpec>,
-    /// Taints.
+    /// Taints applied to the nodes.
     #[serde(default)]
     pub taints: Vec<TaintSpec>,
-    /// Startup taints.
+    /// Taints applied at startup and expected to be removed by a DaemonSet; pods need not
+    /// tolerate them to get a node.
     #[serde(default)]
     pub startup_taints: Vec<TaintSpec>,
-    /// The node class.
+    /// The provider's configuration for the nodes (an EC2NodeClass).
     pub node_class_ref: NodeClassRef,
-    /// `expireAfter` (default 720h).
+    /// How long after its creation a node is replaced (default 720h), or `Never`.
     #[serde(default)]
     #[schemars(regex(pattern = DURATION_OR_NEVER_PATTERN), extend("default" = "720h"))]
     pub expire_after: Option<String>,
-    /// `terminationGracePeriod`.
+    /// The most a node's drain may take before its pods are deleted regardless of
+    /// PodDisruptionBudgets; without it, drains wait indefinitely.
     #[serde(default)]
     #[schemars(regex(pattern = DURATION_PATTERN))]
     pub termination_grace_period: Option<String>,
 }
 
-/// `spec.disruption`.
+/// `spec.disruption` of a NodePool.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DisruptionSpec {
-    /// `WhenEmpty` or `WhenEmptyOrUnderutilized`.
+    /// Which nodes consolidation may remove: `WhenEmpty` or `WhenEmptyOrUnderutilized`
+    /// (the default).
     #[serde(default)]
     #[schemars(
         extend("enum" = ["WhenEmpty", "WhenEmptyOrUnderutilized"]),
         extend("default" = "WhenEmptyOrUnderutilized")
     )]
     pub consolidation_policy: Option<String>,
-    /// A duration or `Never`.
+    /// How long a node must have been empty or underutilized before consolidation acts on
+    /// it, or `Never`.
     #[serde(default)]
     #[schemars(regex(pattern = DURATION_OR_NEVER_PATTERN), extend("default" = "0s"))]
     pub consolidate_after: Option<String>,
-    /// Budgets.
+    /// How many nodes may be disrupted at once (the most restrictive active budget wins);
+    /// one budget of 10% when left out.
     #[serde(default)]
     #[schemars(
         length(max = 50),
@@ -181,26 +190,27 @@ pub struct DisruptionSpec {
     pub budgets: Option<Vec<BudgetSpec>>,
 }
 
-/// One budget.
+/// A disruption budget.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schemars(extend("required" = ["nodes"]))]
 pub struct BudgetSpec {
-    /// A count or a percentage.
+    /// The most nodes of the pool disrupted at once: a count or a percentage (default 10%).
     #[serde(default = "default_budget_nodes")]
     #[schemars(regex(pattern = r"^((100|[0-9]{1,2})%|[0-9]+)$"))]
     pub nodes: String,
-    /// Cron schedule.
+    /// When the budget starts being active (cron syntax, no time zones); with `duration`.
     #[serde(default)]
     #[schemars(regex(
         pattern = r"^(@(annually|yearly|monthly|weekly|daily|midnight|hourly))|((.+)\s(.+)\s(.+)\s(.+)\s(.+))$"
     ))]
     pub schedule: Option<String>,
-    /// How long after each scheduled start.
+    /// How long the budget stays active after each scheduled start (minutes and hours).
     #[serde(default)]
     #[schemars(regex(pattern = r"^((([0-9]+(h|m))|([0-9]+h[0-9]+m))(0s)?)$"))]
     pub duration: Option<String>,
-    /// Reasons.
+    /// The disruption reasons the budget applies to (`Underutilized`, `Empty`,
+    /// `Drifted`); all when left out.
     #[serde(default)]
     #[schemars(schema_with = "budget_reasons_schema")]
     pub reasons: Vec<String>,
