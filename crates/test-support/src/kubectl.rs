@@ -75,7 +75,13 @@ impl Kubectl {
             .spawn()
             .map_err(spawn_error)?;
         if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-            pipe.write_all(text.as_bytes()).map_err(spawn_error)?;
+            // kubectl may exit before reading everything; its exit status then tells why.
+            match pipe.write_all(text.as_bytes()) {
+                Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+                    return Err(spawn_error(error));
+                }
+                _ => {}
+            }
         }
         let output = child.wait_with_output().map_err(spawn_error)?;
         if output.status.success() {
