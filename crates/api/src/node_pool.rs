@@ -1,6 +1,7 @@
 //! `karpenter.sh/v1` NodePool: the manifest's shape (unknown fields rejected, as the CRD's
 //! structural schema does), Karpenter v1's validation rules, and conversion into the core
-//! [`spotter_core::node_pool::NodePool`].
+//! [`spotter_core::node_pool::NodePool`]. The spec's types are the CRD's
+//! (`crate::crd::node_pool`, re-exported here): one set of types for both.
 
 use std::collections::BTreeMap;
 
