@@ -2,8 +2,10 @@
 //! `karpenter.k8s.aws/v1` EC2NodeClass, v1 Pod and Node, apps/v1 Deployment and DaemonSet,
 //! batch/v1 Job), validates it as Karpenter v1 and the API server would, and converts it into
 //! the core's types. Every error names the file, the document, the line when known and the
-//! field. It depends on the core and on k8s-openapi's types; it never talks to a cluster.
+//! field. It also generates Karpenter's CRDs from the same types (`crd`). It depends on the core,
+//! on k8s-openapi's types and on kube's derive (no client); it never talks to a cluster.
 
+pub mod crd;
 pub mod document;
 pub mod duration;
 pub mod ec2_node_class;

@@ -1,6 +1,7 @@
 //! `karpenter.sh/v1` NodePool: the manifest's shape (unknown fields rejected, as the CRD's
 //! structural schema does), Karpenter v1's validation rules, and conversion into the core
-//! [`spotter_core::node_pool::NodePool`].
+//! [`spotter_core::node_pool::NodePool`]. The spec's types are the CRD's
+//! (`crate::crd::node_pool`, re-exported here): one set of types for both.
 
 use std::collections::BTreeMap;
 
@@ -16,9 +17,13 @@ use spotter_core::requirements::{NodeSelectorRequirement, Operator, Requirements
 use spotter_core::resources;
 use spotter_core::taints::Taint;
 
+pub use crate::crd::node_claim::{NodeClassRef, RequirementSpec, TaintSpec};
+pub use crate::crd::node_pool::{
+    BudgetSpec, DisruptionSpec, MAX_BUDGETS, MAX_REQUIREMENTS, NodeClaimTemplate,
+    NodeClaimTemplateSpec, NodePoolSpec, TemplateMetadata, default_budget_nodes,
+};
 use crate::document::FieldError;
 use crate::duration;
-use crate::quantity_text::QuantityText;
 use crate::validation::{check_label_key, check_label_value, parse_effect};
 
 /// The API version Spotter reads NodePools in.
@@ -55,161 +60,6 @@ pub struct Metadata {
     #[serde(default)]
     pub annotations: BTreeMap<String, String>,
 }
-
-/// `spec`.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct NodePoolSpec {
-    /// `spec.template`.
-    pub template: NodeClaimTemplate,
-    /// `spec.disruption`.
-    #[serde(default)]
-    pub disruption: Option<DisruptionSpec>,
-    /// `spec.limits`.
-    #[serde(default)]
-    pub limits: BTreeMap<String, QuantityText>,
-    /// `spec.weight`.
-    #[serde(default)]
-    pub weight: Option<i64>,
-    /// `spec.replicas` (static capacity, Karpenter v1.14+): not supported yet.
-    #[serde(default)]
-    pub replicas: Option<i64>,
-}
-
-/// `spec.template`.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct NodeClaimTemplate {
-    /// `spec.template.metadata`.
-    #[serde(default)]
-    pub metadata: TemplateMetadata,
-    /// `spec.template.spec`.
-    pub spec: NodeClaimTemplateSpec,
-}
-
-/// `spec.template.metadata`.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct TemplateMetadata {
-    /// Labels for the nodes.
-    #[serde(default)]
-    pub labels: BTreeMap<String, String>,
-    /// Annotations for the nodes.
-    #[serde(default)]
-    pub annotations: BTreeMap<String, String>,
-}
-
-/// `spec.template.spec`.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct NodeClaimTemplateSpec {
-    /// Requirements.
-    #[serde(default)]
-    pub requirements: Vec<RequirementSpec>,
-    /// Taints.
-    #[serde(default)]
-    pub taints: Vec<TaintSpec>,
-    /// Startup taints.
-    #[serde(default)]
-    pub startup_taints: Vec<TaintSpec>,
-    /// The node class.
-    pub node_class_ref: NodeClassRef,
-    /// `expireAfter` (default 720h).
-    #[serde(default)]
-    pub expire_after: Option<String>,
-    /// `terminationGracePeriod`.
-    #[serde(default)]
-    pub termination_grace_period: Option<String>,
-}
-
-/// A requirement with Karpenter's `minValues`.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct RequirementSpec {
-    /// Label key.
-    pub key: String,
-    /// Operator.
-    pub operator: String,
-    /// Values.
-    #[serde(default)]
-    pub values: Vec<String>,
-    /// `minValues`.
-    #[serde(default)]
-    pub min_values: Option<i64>,
-}
-
-/// A taint.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct TaintSpec {
-    /// Key.
-    pub key: String,
-    /// Value.
-    #[serde(default)]
-    pub value: Option<String>,
-    /// Effect.
-    pub effect: String,
-    /// Ignored.
-    #[serde(default)]
-    pub time_added: Option<String>,
-}
-
-/// `nodeClassRef`.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct NodeClassRef {
-    /// API group (`karpenter.k8s.aws`).
-    #[serde(default)]
-    pub group: String,
-    /// Kind (`EC2NodeClass`).
-    #[serde(default)]
-    pub kind: String,
-    /// Name.
-    #[serde(default)]
-    pub name: String,
-}
-
-/// `spec.disruption`.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct DisruptionSpec {
-    /// `WhenEmpty` or `WhenEmptyOrUnderutilized`.
-    #[serde(default)]
-    pub consolidation_policy: Option<String>,
-    /// A duration or `Never`.
-    #[serde(default)]
-    pub consolidate_after: Option<String>,
-    /// Budgets.
-    #[serde(default)]
-    pub budgets: Option<Vec<BudgetSpec>>,
-}
-
-/// One budget.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct BudgetSpec {
-    /// A count or a percentage.
-    #[serde(default = "default_budget_nodes")]
-    pub nodes: String,
-    /// Cron schedule.
-    #[serde(default)]
-    pub schedule: Option<String>,
-    /// How long after each scheduled start.
-    #[serde(default)]
-    pub duration: Option<String>,
-    /// Reasons.
-    #[serde(default)]
-    pub reasons: Vec<String>,
-}
-
-fn default_budget_nodes() -> String {
-    "10%".to_string()
-}
-
-/// The most requirements a NodePool may have.
-pub const MAX_REQUIREMENTS: usize = 100;
-/// The most budgets a NodePool may have.
-pub const MAX_BUDGETS: usize = 50;
 
 impl NodePoolManifest {
     /// Validates the manifest as Karpenter v1 does and converts it.

@@ -6,6 +6,7 @@
 //! Exit codes: 0 on success, 2 for bad input (a file, a flag, a manifest, a scenario), 3 when a
 //! simulation broke an invariant, 1 for anything else.
 
+mod crds;
 mod plan;
 mod plan_output;
 mod serve;
@@ -34,6 +35,9 @@ enum Command {
     /// Simulate a cluster over days of a real Spot market: Spot share, fallbacks,
     /// interruptions, pods disrupted and dollars saved, with report.json and report.html.
     Simulate(SimulateArguments),
+    /// Print Karpenter's CRDs (NodePool, NodeClaim, EC2NodeClass) as one YAML stream for
+    /// `kubectl apply -f -`, or write one file each with --out.
+    Crds(crds::CrdsArguments),
 }
 
 /// Arguments of `spotter simulate`.
@@ -139,6 +143,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Plan(arguments) => plan::run(&arguments),
         Command::Simulate(arguments) => simulate::run(&arguments),
+        Command::Crds(arguments) => crds::run(&arguments),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

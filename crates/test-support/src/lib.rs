@@ -1,0 +1,16 @@
+//! Test peers for Spotter's tests. [`ControlPlane`] runs a real Kubernetes control plane on
+//! loopback (etcd, kube-apiserver, kube-scheduler, kube-controller-manager) from the binaries
+//! in the folder `KUBEBUILDER_ASSETS` names (controller-runtime's envtest convention), with
+//! certificates made by `openssl`, an admin kubeconfig, and every process stopped and the
+//! state folder removed on drop. Without the binaries a test is skipped with a message, unless
+//! `CI=true`, where it fails. Used only as a dev-dependency.
+
+pub mod assets;
+pub mod control_plane;
+pub mod examples;
+pub mod kubectl;
+mod pki;
+
+pub use assets::{Assets, AssetsError};
+pub use control_plane::{ControlPlane, ControlPlaneError};
+pub use kubectl::{Kubectl, KubectlError};
