@@ -8,8 +8,8 @@ use spotter_controllers::Action;
 use spotter_controllers::state::{Deletion, DisruptionReason, LaunchState, NodeClaim};
 use spotter_core::offering::CapacityType;
 use spotter_core::unavailable_offerings::{OfferingSelector, UnavailableReason};
+use spotter_report::EventKind;
 
-use crate::report::EventKind;
 use crate::simulation::{Event, Simulation};
 use crate::workloads::Removal;
 

@@ -19,11 +19,11 @@ use spotter_controllers::{ClusterState, Controllers, Policy, Settings};
 use spotter_core::interruption_history::InterruptionHistory;
 use spotter_core::offering::CapacityType;
 use spotter_core::unavailable_offerings::UnavailableOfferings;
+use spotter_report::{Comparison, EventKind, Report};
 
 use crate::invariants::Invariants;
 use crate::observer::{NoObserver, Observer};
 use crate::recorder::{FallbackOutcome, Recorder};
-use crate::report::{Comparison, EventKind, Report};
 use crate::scenario::{self, FaultKind, Scenario};
 use crate::workloads::Workloads;
 
