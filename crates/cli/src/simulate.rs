@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
 use indicatif::{ProgressBar, ProgressStyle};
-use spotter_simulator::{Comparison, NoObserver, Observer, Options, Policy, Scenario};
+use spotter_report::Comparison;
+use spotter_simulator::{NoObserver, Observer, Options, Policy, Scenario};
 
 use crate::serve::Served;
 use crate::{Failure, SimulateArguments, SimulateOutput};

@@ -11,14 +11,13 @@ mod invariants;
 pub mod observer;
 mod perform;
 mod recorder;
-pub mod report;
 pub mod scenario;
 mod scheduler;
 pub mod simulation;
 mod workloads;
 
 pub use observer::{NoObserver, Observer};
-pub use report::{Comparison, Report};
 pub use scenario::Scenario;
 pub use simulation::{Options, SimulationError, compare, run, run_observed};
 pub use spotter_controllers::Policy;
+pub use spotter_report::{Comparison, Report};

@@ -12,9 +12,9 @@ use spotter_controllers::{Action, Applied, Outcome};
 use spotter_core::offering::CapacityType;
 use spotter_core::unavailable_offerings::UnavailableReason;
 
-use crate::report::EventKind;
 use crate::simulation::{Event, Simulation};
 use crate::workloads::Removal;
+use spotter_report::EventKind;
 
 /// What the run needs to know of the world before an action changes the state.
 #[derive(Debug, Default)]

@@ -9,11 +9,11 @@ use std::time::Duration;
 use spotter_cloud::{Instance, OfferingKey};
 use spotter_controllers::{ClusterState, Policy};
 use spotter_core::offering::CapacityType;
-
-use crate::report::{
+use spotter_report::{
     Event, EventKind, NodeHours, NodePoolSummary, Report, Series, Summary, Violation,
     iso8601_duration, percentiles, spread,
 };
+
 use crate::scenario::Scenario;
 
 /// The measurements of one run.
@@ -536,4 +536,18 @@ impl Recorder {
 fn round(value: f64, digits: i32) -> f64 {
     let factor = 10f64.powi(digits);
     (value * factor).round() / factor
+}
+
+#[cfg(test)]
+mod tests {
+    use spotter_controllers::Policy;
+
+    /// Guards the report's own list of preset names (it does not depend on the controllers):
+    /// a comparison shows the presets in the order of `Policy::ALL`, under the names the
+    /// recorder writes.
+    #[test]
+    fn the_report_orders_the_presets_as_policy_all() {
+        let names: Vec<&str> = Policy::ALL.iter().map(|policy| policy.as_str()).collect();
+        assert_eq!(names, spotter_report::POLICY_ORDER);
+    }
 }

@@ -19,11 +19,11 @@ use spotter_core::offering::CapacityType;
 use spotter_core::random::Random;
 use spotter_core::unavailable_offerings::UnavailableOfferings;
 use spotter_market::{CloudEvent, MarketModel, Outage, PoolOverride, SimulatedCloud};
+use spotter_report::{Comparison, EventKind, Report};
 
 use crate::invariants::Invariants;
 use crate::observer::{NoObserver, Observer};
 use crate::recorder::{FallbackOutcome, Recorder};
-use crate::report::{Comparison, EventKind, Report};
 use crate::scenario::{self, FaultKind, Scenario};
 use crate::workloads::Workloads;
 

@@ -7,7 +7,7 @@ mod support;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use spotter_simulator::report::EventKind;
+use spotter_report::EventKind;
 use spotter_simulator::{Options, Policy, Report, Scenario};
 use support::{assert_clean, describe, run_with};
 

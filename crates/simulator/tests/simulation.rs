@@ -5,8 +5,8 @@ mod support;
 
 use std::time::Duration;
 
+use spotter_report::EventKind;
 use spotter_simulator::Options;
-use spotter_simulator::report::EventKind;
 use spotter_simulator::scenario::{Fault, FaultKind, MarketSettings, ReplicaCurve};
 use support::*;
 

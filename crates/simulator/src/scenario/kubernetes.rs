@@ -20,7 +20,7 @@ use spotter_core::label_selector::LabelSelector;
 use spotter_core::node_pool::NodePool;
 use spotter_core::pod::Pod;
 
-use super::read::{Reader, strip_path};
+use super::reader::{Reader, strip_path};
 use super::{DisruptionBudget, IntOrPercent, PodDisruptionBudget, ScenarioError};
 
 /// The cluster's fixed parts.

@@ -10,6 +10,7 @@ mod duration;
 mod kubernetes;
 mod locate;
 mod read;
+mod reader;
 mod spec;
 #[cfg(test)]
 mod tests;

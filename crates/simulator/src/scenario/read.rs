@@ -1,7 +1,7 @@
 //! Reading a scenario file: parsing its shape, then checking and converting every part (the
 //! region and duration, replica curves, Job arrivals, market settings, timing and faults)
 //! into the scenario model. Every problem is reported with the file, the line and the field
-//! path; the Kubernetes objects are left to `kubernetes`.
+//! path (through `reader`); the Kubernetes objects are left to `kubernetes`.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -14,6 +14,7 @@ use spotter_core::offering::CapacityType;
 use super::duration::format_duration;
 use super::kubernetes::{self, InlineWorkload};
 use super::locate::line_of;
+use super::reader::{Reader, strip_location, strip_path};
 use super::spec::{
     CurveSpec, DurationText, FaultSpec, MarketSpec, PoolSpec, ReplicasSpec, ScenarioSpec,
     TimingSpec, WorkloadSpec,
@@ -82,38 +83,7 @@ pub(super) fn read(file: &str, text: &str, base_dir: &Path) -> Result<Scenario, 
     reader.scenario(spec)
 }
 
-/// The file being read, to locate and report problems.
-pub(super) struct Reader<'a> {
-    /// The scenario file's name.
-    pub file: &'a str,
-    /// Its text.
-    pub text: &'a str,
-    /// The folder manifest paths are relative to.
-    pub base_dir: &'a Path,
-}
-
 impl Reader<'_> {
-    /// A problem with `field`, at the field's line.
-    pub fn invalid(&self, field: impl Into<String>, message: impl Into<String>) -> ScenarioError {
-        let field = field.into();
-        ScenarioError::Invalid {
-            file: self.file.to_string(),
-            line: line_of(self.text, &field),
-            field,
-            message: message.into(),
-        }
-    }
-
-    /// A problem in a manifest file listed at `field`.
-    pub fn manifest(&self, field: &str, source: spotter_api::ManifestError) -> ScenarioError {
-        ScenarioError::Manifest {
-            file: self.file.to_string(),
-            line: line_of(self.text, field),
-            field: field.to_string(),
-            source: Box::new(source),
-        }
-    }
-
     fn scenario(&self, spec: ScenarioSpec) -> Result<Scenario, ScenarioError> {
         let region = spotter_catalog::embedded()
             .region(&spec.region)
@@ -717,29 +687,6 @@ fn field_of(path: &str, message: &str) -> String {
             format!("{path}.{name}")
         }
         (path, _) => path.to_string(),
-    }
-}
-
-/// Removes the parser's own " at line L column C" (the line is reported separately).
-pub(super) fn strip_location(message: &str) -> String {
-    match message.find(" at line ") {
-        Some(position) => message[..position].to_string(),
-        None => message.to_string(),
-    }
-}
-
-/// Removes the parser's own path prefix (`market: unknown field ...`): the field is reported
-/// separately.
-pub(super) fn strip_path(message: &str, path: &str) -> String {
-    match message.split_once(": ") {
-        Some((prefix, rest))
-            if !prefix.is_empty()
-                && !prefix.contains(char::is_whitespace)
-                && path.starts_with(prefix) =>
-        {
-            rest.to_string()
-        }
-        _ => message.to_string(),
     }
 }
 

@@ -11,7 +11,7 @@ use spotter_core::builders::{pod, selector};
 use spotter_core::labels;
 use spotter_core::pod::Pod;
 use spotter_core::requirements::Operator;
-use spotter_simulator::report::{Event, EventKind};
+use spotter_report::{Event, EventKind};
 use spotter_simulator::scenario::{
     DeploymentWorkload, DisruptionBudget, IntOrPercent, MarketSettings, PodDisruptionBudget,
     PoolOverride, ReplicaCurve,

@@ -5,8 +5,8 @@
 
 use comfy_table::{CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
 
-use super::format::{self, printable, truncate};
-use super::{Report, Spread};
+use crate::format::{self, printable, truncate};
+use crate::{Report, Spread};
 
 impl Report {
     /// A summary for a person at a terminal: headline line, then tables.
@@ -262,7 +262,7 @@ pub(super) fn push_table(text: &mut String, title: &str, table: &Table) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{empty_report, sample_report, table_row};
+    use crate::samples::{empty_report, sample_report, table_row};
 
     #[test]
     fn terminal_summary_shows_headline_figures() {

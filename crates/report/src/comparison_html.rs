@@ -6,10 +6,10 @@
 
 use std::fmt::Write;
 
-use super::format::{self, escape_html};
-use super::html::{TIMELINE_CAPTION, TIMELINE_TITLE, close_page, open_page, write_chart_section};
-use super::svg::{self, Aggregate, Layer, TimeAxis, Unit, ValueChart};
-use super::{Comparison, Report, Series};
+use crate::format::{self, escape_html};
+use crate::html::{TIMELINE_CAPTION, TIMELINE_TITLE, close_page, open_page, write_chart_section};
+use crate::svg::{self, Aggregate, Layer, TimeAxis, Unit, ValueChart};
+use crate::{Comparison, Report, Series};
 
 impl Comparison {
     /// The comparison as a self-contained HTML page (no script, no external resource).
@@ -27,7 +27,7 @@ impl Comparison {
             region = escape_html(&self.region),
             seed = self.seed,
             duration = escape_html(&format::compact_duration(self.duration_hours * 3600.0)),
-            iso = super::iso8601_duration(self.duration_hours * 3600.0),
+            iso = crate::iso8601_duration(self.duration_hours * 3600.0),
             names = names.join(" and "),
         );
         for (name, report) in &policies {
@@ -235,8 +235,8 @@ fn time_axis(policies: &[(&str, &Report)]) -> TimeAxis {
 mod tests {
     use std::collections::BTreeMap;
 
-    use super::super::tests::{assert_self_contained, empty_report, sample_comparison};
     use super::*;
+    use crate::samples::{assert_self_contained, empty_report, sample_comparison};
 
     /// The chart section under the heading `heading`.
     fn section<'a>(html: &'a str, heading: &str) -> &'a str {

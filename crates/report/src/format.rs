@@ -3,7 +3,7 @@
 //! differences, truncation, and escaping for HTML/SVG and for terminals. Non-finite numbers
 //! print as `n/a`, never as `NaN` or `inf`; a figure of an empty sample prints as `—`.
 
-use super::Spread;
+use crate::Spread;
 
 /// What a figure of an empty sample (or a difference involving one) prints as.
 pub(super) const NO_SAMPLE: &str = "—";

@@ -1,25 +1,28 @@
 //! A `Comparison` (one scenario run under several policies with the same seed) as JSON, as
 //! side-by-side figures (one row per metric: a column per policy, then the difference of the
 //! first policy from each other one) and as text for a terminal. Policies are shown in the
-//! order of `Policy::ALL` (Spotter first), so the difference reads "what Spotter changes".
-//! Its HTML page is `comparison_html`.
+//! order of [`POLICY_ORDER`] (Spotter first), so the difference reads "what Spotter
+//! changes". Its HTML page is `comparison_html`.
 
-use spotter_controllers::Policy;
+use crate::format::{self, printable};
+use crate::terminal::{align_right, new_table, push_table};
+use crate::{Comparison, Report, Spread, Summary};
 
-use super::format::{self, printable};
-use super::terminal::{align_right, new_table, push_table};
-use super::{Comparison, Report, Spread, Summary};
+/// The policy presets' names in display order, Spotter first: the order of the controllers'
+/// `Policy::ALL` (the simulator's tests check that the two agree; the report does not depend
+/// on the controllers).
+pub const POLICY_ORDER: [&str; 2] = ["spotter", "karpenter"];
 
 impl Comparison {
     /// The comparison as pretty-printed JSON with a trailing newline, under the same rules
     /// as [`Report::to_json`]: deterministic, each policy's full report under
     /// `policies.<name>`, sorted by name.
     pub fn to_json(&self) -> String {
-        super::pretty_json(self)
+        crate::model::pretty_json(self)
     }
 
     /// The policies and their reports in display order: the presets in the order of
-    /// `Policy::ALL` (Spotter first), then any other name alphabetically.
+    /// [`POLICY_ORDER`] (Spotter first), then any other name alphabetically.
     pub fn policies_in_order(&self) -> Vec<(&str, &Report)> {
         let mut policies: Vec<(&str, &Report)> = self
             .policies
@@ -27,10 +30,10 @@ impl Comparison {
             .map(|(name, report)| (name.as_str(), report))
             .collect();
         let rank = |name: &str| {
-            Policy::ALL
+            POLICY_ORDER
                 .iter()
-                .position(|policy| policy.as_str() == name)
-                .unwrap_or(Policy::ALL.len())
+                .position(|policy| *policy == name)
+                .unwrap_or(POLICY_ORDER.len())
         };
         // Stable: names outside the presets keep the map's alphabetical order.
         policies.sort_by_key(|(name, _)| rank(name));
@@ -274,8 +277,8 @@ mod tests {
 
     use serde_json::Value;
 
-    use super::super::tests::{empty_report, sample_comparison, table_row};
     use super::*;
+    use crate::samples::{empty_report, sample_comparison, table_row};
 
     #[test]
     fn side_by_side_has_a_column_per_policy_and_the_differences() {

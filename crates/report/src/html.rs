@@ -8,9 +8,9 @@
 
 use std::fmt::Write;
 
-use super::format::{self, escape_html};
-use super::svg::{self, Aggregate, Lane, Layer, Mark, TimeAxis, Unit, ValueChart};
-use super::{Event, EventKind, Report};
+use crate::format::{self, escape_html};
+use crate::svg::{self, Aggregate, Lane, Layer, Mark, TimeAxis, Unit, ValueChart};
+use crate::{Event, EventKind, Report};
 
 impl Report {
     /// The report as a self-contained HTML page (no script, no external resource).
@@ -24,7 +24,7 @@ impl Report {
             policy = escape_html(&self.policy),
             seed = self.seed,
             duration = escape_html(&format::compact_duration(self.duration_hours * 3600.0)),
-            iso = super::iso8601_duration(self.duration_hours * 3600.0),
+            iso = crate::iso8601_duration(self.duration_hours * 3600.0),
         );
         let (class, status) = self.invariant_status();
         let _ = writeln!(page, r#"<p class="status {class}">{status}</p>"#);
@@ -609,9 +609,9 @@ fn event_subject(event: &Event) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{assert_self_contained, empty_report, sample_report};
-    use super::super::{Violation, iso8601_duration};
     use super::*;
+    use crate::samples::{assert_self_contained, empty_report, sample_report};
+    use crate::{Violation, iso8601_duration};
 
     #[test]
     fn html_is_self_contained_with_charts() {

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use super::format::{self, escape_html};
+use crate::format::{self, escape_html};
 
 /// The time domain `[0, end]` of every chart, in seconds since the start.
 #[derive(Debug, Clone, Copy)]
