@@ -6,4 +6,6 @@
 pub mod imds_client;
 #[cfg(feature = "test-support")]
 pub mod imds_mock;
+pub mod node_report;
+pub mod node_reporter;
 pub mod poller;
