@@ -138,6 +138,11 @@ impl ImdsClient {
                 "the token refresh margin must be shorter than the token TTL".to_owned(),
             ));
         }
+        if config.request_timeout.is_zero() {
+            return Err(ImdsClientError::Config(
+                "the IMDS request timeout must be longer than zero".to_owned(),
+            ));
+        }
         if !config.base_url.starts_with("http://") {
             return Err(ImdsClientError::Config(format!(
                 "the IMDS base URL must start with http://, not {:?}",

@@ -111,6 +111,11 @@ pub struct Poller {
 impl Poller {
     /// A poller for `config`.
     pub fn new(config: PollerConfig) -> Result<Poller, ImdsClientError> {
+        if config.poll_interval.is_zero() {
+            return Err(ImdsClientError::Config(
+                "the poll interval must be longer than zero".to_owned(),
+            ));
+        }
         Ok(Poller {
             client: ImdsClient::new(config.client.clone())?,
             instance_id: config.instance_id.clone(),

@@ -273,6 +273,26 @@ fn client_refuses_a_token_ttl_imds_would_refuse() {
     }
 }
 
+#[test]
+fn a_zero_poll_interval_or_timeout_is_refused() {
+    let zero_interval = PollerConfig {
+        poll_interval: Duration::ZERO,
+        ..PollerConfig::default()
+    };
+    assert!(matches!(
+        Poller::new(zero_interval),
+        Err(ImdsClientError::Config(_))
+    ));
+    let zero_timeout = ClientConfig {
+        request_timeout: Duration::ZERO,
+        ..ClientConfig::default()
+    };
+    assert!(matches!(
+        ImdsClient::new(zero_timeout),
+        Err(ImdsClientError::Config(_))
+    ));
+}
+
 /// A raw HTTP/1.1 exchange, for what the client never sends.
 async fn raw_request(mock: &ImdsMock, request: &str) -> String {
     let address = mock.base_url().trim_start_matches("http://").to_owned();
