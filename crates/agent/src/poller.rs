@@ -5,7 +5,7 @@
 //! answers) are counted and logged and never stop it: after a failed round it waits twice as
 //! long as after the previous one, up to a cap, then polls again.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,6 +19,10 @@ use spotter_interruption::notice::Notice;
 use tokio::sync::mpsc;
 
 use crate::imds_client::{Answer, ClientConfig, ImdsClient, ImdsClientError};
+
+/// How many distinct notices the poller remembers; the oldest is forgotten past that (an
+/// IMDS whose answer changes at every poll must not grow the agent without bound).
+pub const REMEMBERED_NOTICES: usize = 256;
 
 /// How the poller runs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -104,8 +108,36 @@ pub struct Poller {
     client: ImdsClient,
     config: PollerConfig,
     instance_id: Option<String>,
-    seen: HashSet<Notice>,
+    seen: SeenNotices,
     stats: Arc<PollerStats>,
+}
+
+/// The notices already sent, the oldest forgotten first.
+#[derive(Debug, Default)]
+struct SeenNotices {
+    set: HashSet<Notice>,
+    order: VecDeque<Notice>,
+}
+
+impl SeenNotices {
+    /// `true` when `notice` was not remembered.
+    fn insert(&mut self, notice: &Notice) -> bool {
+        if self.set.contains(notice) {
+            return false;
+        }
+        if self.order.len() >= REMEMBERED_NOTICES
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.set.remove(&oldest);
+        }
+        self.set.insert(notice.clone());
+        self.order.push_back(notice.clone());
+        true
+    }
+
+    fn len(&self) -> usize {
+        self.order.len()
+    }
 }
 
 impl Poller {
@@ -120,7 +152,7 @@ impl Poller {
             client: ImdsClient::new(config.client.clone())?,
             instance_id: config.instance_id.clone(),
             config,
-            seen: HashSet::new(),
+            seen: SeenNotices::default(),
             stats: Arc::new(PollerStats::default()),
         })
     }
@@ -128,6 +160,11 @@ impl Poller {
     /// The counters, shared with whoever wants to read them while the poller runs.
     pub fn stats(&self) -> Arc<PollerStats> {
         self.stats.clone()
+    }
+
+    /// How many notices the poller remembers having sent.
+    pub fn remembered_notices(&self) -> usize {
+        self.seen.len()
     }
 
     /// The IMDS client (for its token counters).
@@ -175,7 +212,7 @@ impl Poller {
             Err(error) => round.errors.push(error),
         }
         for notice in notices {
-            if self.seen.insert(notice.clone()) {
+            if self.seen.insert(&notice) {
                 round.new_notices.push(notice);
             }
         }

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use spotter_agent::imds_client::{Answer, ClientConfig, ImdsClient, ImdsClientError};
 use spotter_agent::imds_mock::{DEFAULT_INSTANCE_ID, Fault, ImdsMock};
-use spotter_agent::poller::{PollError, Poller, PollerConfig};
+use spotter_agent::poller::{PollError, Poller, PollerConfig, REMEMBERED_NOTICES};
 use spotter_interruption::imds::{INSTANCE_ID_PATH, SPOT_INSTANCE_ACTION_PATH, TOKEN_PATH};
 use spotter_interruption::notice::{Notice, NoticeKind, SpotAction};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -226,6 +226,23 @@ async fn a_changed_answer_is_a_new_notice() {
         poller.poll_once().await.new_notices.is_empty(),
         "seen before"
     );
+}
+
+#[tokio::test]
+async fn a_sliding_answer_does_not_grow_the_memory_without_bound() {
+    // AEMM without a fixed --time answers a new time at every request.
+    let mock = started_mock().await;
+    let mut poller = poller(config(&mock));
+    for second in 0..(REMEMBERED_NOTICES as u64 + 20) {
+        let minute = second / 60;
+        let second = second % 60;
+        mock.arm_spot_interruption(
+            "terminate",
+            &format!("2017-09-18T08:{minute:02}:{second:02}Z"),
+        );
+        assert_eq!(poller.poll_once().await.new_notices.len(), 1);
+    }
+    assert_eq!(poller.remembered_notices(), REMEMBERED_NOTICES);
 }
 
 #[tokio::test]
