@@ -6,6 +6,7 @@
 //! Exit codes: 0 on success, 2 for bad input (a file, a flag, a manifest, a scenario), 3 when a
 //! simulation broke an invariant, 1 for anything else.
 
+mod agent;
 mod crds;
 mod plan;
 mod plan_output;
@@ -29,6 +30,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the node agent: poll IMDSv2 for interruption notices and report them on this Node.
+    Agent(agent::AgentArguments),
     /// Plan NodeClaims for pending pods: which NodePool, instance types, zone and capacity
     /// type each would launch with, and why a pod cannot be placed.
     Plan(PlanArguments),
@@ -141,6 +144,7 @@ pub enum Failure {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Agent(arguments) => agent::run(&arguments),
         Command::Plan(arguments) => plan::run(&arguments),
         Command::Simulate(arguments) => simulate::run(&arguments),
         Command::Crds(arguments) => crds::run(&arguments),

@@ -25,14 +25,15 @@ const PURE_CRATES: &[&str] = &[
     "cloud",
     "controllers",
     "core",
+    "interruption",
     "market",
     "metrics",
     "report",
 ];
 
-/// Crates that do I/O: the binary, the HTTP server, the simulator driver, and the test
-/// support that starts real peers.
-const EDGE_CRATES: &[&str] = &["cli", "server", "simulator", "test-support"];
+/// Crates that do I/O: the binary, the node agent, the HTTP server, the simulator driver, and
+/// the test support that starts real peers.
+const EDGE_CRATES: &[&str] = &["agent", "cli", "server", "simulator", "test-support"];
 
 /// Dependencies a pure crate must not have: a name equal to an entry, or starting with an
 /// entry that ends in `-` or `*` (`aws-` forbids `aws-sdk-ec2`, `kube*` forbids `kube` and
