@@ -207,6 +207,12 @@ impl ClusterState {
                 match outcome {
                     // Throttled or failed: asked again on a later pass.
                     Outcome::Terminated(Err(error)) if error.is_transient() => Applied::default(),
+                    // Gone already: nothing will tell of its end.
+                    Outcome::Terminated(Err(CloudError::NotFound { .. })) => {
+                        deletion.instance_terminating = true;
+                        deletion.instance_terminated = true;
+                        Applied::changed(true)
+                    }
                     _ => {
                         deletion.instance_terminating = true;
                         Applied::changed(true)
