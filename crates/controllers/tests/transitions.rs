@@ -39,6 +39,16 @@ fn launch_action() -> Action {
     launch("c1", &[(CapacityType::Spot, "m5.large", "zone-a", 0.04)])
 }
 
+/// (name, answer, expected launch state, expected fallback, ice cached, wake)
+type LaunchCase = (
+    &'static str,
+    Result<Launched, CloudError>,
+    &'static str,
+    bool,
+    bool,
+    Option<Duration>,
+);
+
 /// What a launch's answer leaves: the claim's launch state, fallback flag, whether the
 /// failed offerings are in the cache, and when the loop must look again.
 #[test]
@@ -48,15 +58,7 @@ fn a_launch_answer_changes_the_claim_and_the_cache() {
         operation: "CreateFleet".into(),
         retry_after: Some(secs(5)),
     };
-    // (name, answer, expected launch state, expected fallback, ice cached, wake)
-    let cases: Vec<(
-        &str,
-        Result<Launched, CloudError>,
-        &str,
-        bool,
-        bool,
-        Option<Duration>,
-    )> = vec![
+    let cases: Vec<LaunchCase> = vec![
         (
             "on-demand after Spot failed: a fallback, the failed Spot offering cached",
             Ok(Launched {
