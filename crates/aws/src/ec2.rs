@@ -51,10 +51,10 @@ pub trait Ec2: Send + Sync {
         &self,
         request: &LaunchTemplateRequest,
     ) -> impl Future<Output = Result<String, Ec2Error>> + Send;
-    /// DescribeLaunchTemplates by name; a name that does not exist is absent from the answer.
+    /// DescribeLaunchTemplates with filters (`launch-template-name`, `tag:…`), every page.
     fn describe_launch_templates(
         &self,
-        names: &[String],
+        filters: &[Filter],
     ) -> impl Future<Output = Result<Vec<LaunchTemplate>, Ec2Error>> + Send;
     /// DeleteLaunchTemplate by name.
     fn delete_launch_template(

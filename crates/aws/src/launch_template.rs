@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use spotter_core::taints::Taint;
 
 use crate::cluster::ClusterSettings;
-use crate::ec2::{Ec2, Ec2Error, LaunchTemplateRequest};
+use crate::ec2::{Ec2, Ec2Error, Filter, LaunchTemplateRequest};
 use crate::node_class::{ResolvedAmi, ResolvedNodeClass};
 use crate::user_data::{UserDataError, user_data};
 
@@ -77,7 +77,10 @@ impl LaunchTemplates {
             return Ok(request.name.clone());
         }
         let existing = ec2
-            .describe_launch_templates(std::slice::from_ref(&request.name))
+            .describe_launch_templates(&[Filter::new(
+                "launch-template-name",
+                [request.name.clone()],
+            )])
             .await?;
         if !existing
             .iter()
@@ -97,6 +100,36 @@ impl LaunchTemplates {
             known.insert(request.name.clone());
         }
         Ok(request.name.clone())
+    }
+
+    /// Deletes the templates made from the EC2NodeClass `node_class` for `cluster` (when the
+    /// node class is deleted) and returns their names; one already gone is not an error.
+    pub async fn delete_for_node_class<E: Ec2>(
+        &self,
+        ec2: &E,
+        cluster: &ClusterSettings,
+        node_class: &str,
+    ) -> Result<Vec<String>, Ec2Error> {
+        let templates = ec2
+            .describe_launch_templates(&[
+                Filter::new(format!("tag:{}", cluster.cluster_tag_key()), ["owned"]),
+                Filter::new(format!("tag:{NODE_CLASS_TAG}"), [node_class]),
+            ])
+            .await?;
+        let mut deleted = Vec::new();
+        for template in templates {
+            match ec2.delete_launch_template(&template.name).await {
+                Ok(()) => {}
+                Err(error)
+                    if error.code.as_deref()
+                        == Some("InvalidLaunchTemplateName.NotFoundException") => {}
+                Err(error) => return Err(error),
+            }
+            self.forget(&template.name);
+            deleted.push(template.name);
+        }
+        deleted.sort();
+        Ok(deleted)
     }
 
     /// Forgets a template (after EC2 said it does not exist).

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, RwLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use spotter_cloud::{CloudError, CloudProvider, Instance, LaunchRequest, Launched, OfferingKey};
 
@@ -23,6 +23,10 @@ use crate::node_class_spec::Ec2NodeClassSpec;
 use crate::retry::RetryPolicy;
 use crate::sdk::SdkEc2;
 
+/// How long a node class's resolution is reused before its selectors are resolved again (new
+/// AMI releases, new subnets), as Karpenter refreshes its EC2NodeClass status.
+pub const RESOLUTION_TTL: Duration = Duration::from_secs(5 * 60);
+
 /// The AWS CloudProvider.
 #[derive(Debug)]
 pub struct AwsCloudProvider<E = SdkEc2> {
@@ -32,7 +36,7 @@ pub struct AwsCloudProvider<E = SdkEc2> {
     retry: RetryPolicy,
     grace_period: Duration,
     node_classes: RwLock<BTreeMap<String, Ec2NodeClassSpec>>,
-    resolved: Mutex<BTreeMap<String, ResolvedNodeClass>>,
+    resolved: Mutex<BTreeMap<String, (Instant, ResolvedNodeClass)>>,
     launch_templates: LaunchTemplates,
 }
 
@@ -98,18 +102,33 @@ impl<E: Ec2> AwsCloudProvider<E> {
         }
     }
 
-    /// The EC2NodeClass `name` resolved (remembered until its spec changes or
-    /// [`Self::forget_resolution`]); this is what its status reports.
+    /// Removes an EC2NodeClass: forgets it and deletes the launch templates made from it;
+    /// returns their names.
+    pub async fn delete_node_class(&self, name: &str) -> Result<Vec<String>, CloudError> {
+        if let Ok(mut node_classes) = self.node_classes.write() {
+            node_classes.remove(name);
+        }
+        self.forget_resolution(name);
+        let what = format!("launch templates of EC2NodeClass {name}");
+        self.call(&what, || {
+            self.launch_templates
+                .delete_for_node_class(&self.ec2, &self.cluster, name)
+        })
+        .await
+    }
+
+    /// The EC2NodeClass `name` resolved (remembered for [`RESOLUTION_TTL`], until its spec
+    /// changes or [`Self::forget_resolution`]); this is what its status reports.
     pub async fn resolve_node_class(
         &self,
         name: &str,
     ) -> Result<ResolvedNodeClass, NodeClassError> {
-        if let Some(resolved) = self
-            .resolved
-            .lock()
-            .ok()
-            .and_then(|resolved| resolved.get(name).cloned())
-        {
+        if let Some(resolved) = self.resolved.lock().ok().and_then(|resolved| {
+            resolved
+                .get(name)
+                .filter(|(at, _)| at.elapsed() < RESOLUTION_TTL)
+                .map(|(_, resolved)| resolved.clone())
+        }) {
             return Ok(resolved);
         }
         let spec = self
@@ -124,7 +143,7 @@ impl<E: Ec2> AwsCloudProvider<E> {
             })?;
         let resolved = resolve(&self.ec2, &self.cluster, name, &spec).await?;
         if let Ok(mut cache) = self.resolved.lock() {
-            cache.insert(name.to_string(), resolved.clone());
+            cache.insert(name.to_string(), (Instant::now(), resolved.clone()));
         }
         Ok(resolved)
     }

@@ -353,38 +353,36 @@ impl Ec2 for SdkEc2 {
 
     async fn describe_launch_templates(
         &self,
-        names: &[String],
+        filter: &[Filter],
     ) -> Result<Vec<LaunchTemplate>, Ec2Error> {
-        let answer = self
-            .ec2
-            .describe_launch_templates()
-            .set_launch_template_names(Some(names.to_vec()))
-            .send()
-            .await;
-        let answer = match answer {
-            Ok(answer) => answer,
-            Err(error) => {
-                let error = sdk_error("DescribeLaunchTemplates", error);
-                if error.code.as_deref() == Some("InvalidLaunchTemplateName.NotFoundException") {
-                    return Ok(Vec::new());
+        let mut templates = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let answer = self
+                .ec2
+                .describe_launch_templates()
+                .set_filters(filters(filter))
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|error| sdk_error("DescribeLaunchTemplates", error))?;
+            templates.extend(answer.launch_templates().iter().map(|template| {
+                LaunchTemplate {
+                    id: template
+                        .launch_template_id()
+                        .unwrap_or_default()
+                        .to_string(),
+                    name: template
+                        .launch_template_name()
+                        .unwrap_or_default()
+                        .to_string(),
                 }
-                return Err(error);
+            }));
+            token = next(answer.next_token());
+            if token.is_none() {
+                return Ok(templates);
             }
-        };
-        Ok(answer
-            .launch_templates()
-            .iter()
-            .map(|template| LaunchTemplate {
-                id: template
-                    .launch_template_id()
-                    .unwrap_or_default()
-                    .to_string(),
-                name: template
-                    .launch_template_name()
-                    .unwrap_or_default()
-                    .to_string(),
-            })
-            .collect())
+        }
     }
 
     async fn delete_launch_template(&self, name: &str) -> Result<(), Ec2Error> {

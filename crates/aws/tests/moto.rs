@@ -402,6 +402,20 @@ async fn a_batch_node_claim_launches_spot_is_described_terminated_and_leaks_are_
     provider.delete(&instance.id).await.expect("deleted");
     assert_eq!(provider.get("batch-abcde").await.expect("get"), None);
     assert!(provider.list().await.expect("list").is_empty());
+
+    // Deleting the EC2NodeClass deletes the launch templates made from it.
+    let deleted = provider
+        .delete_node_class("default")
+        .await
+        .expect("templates deleted");
+    assert_eq!(deleted.len(), 1, "{deleted:?}");
+    assert!(deleted[0].starts_with("spotter/seed/"), "{deleted:?}");
+    let left = aws_sdk_ec2::Client::new(&config)
+        .describe_launch_templates()
+        .send()
+        .await
+        .expect("templates");
+    assert!(left.launch_templates().is_empty(), "{left:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

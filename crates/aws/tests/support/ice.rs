@@ -88,9 +88,9 @@ impl<E: Ec2> Ec2 for IceInjector<E> {
 
     async fn describe_launch_templates(
         &self,
-        names: &[String],
+        filters: &[Filter],
     ) -> Result<Vec<LaunchTemplate>, Ec2Error> {
-        self.inner.describe_launch_templates(names).await
+        self.inner.describe_launch_templates(filters).await
     }
 
     async fn delete_launch_template(&self, name: &str) -> Result<(), Ec2Error> {
