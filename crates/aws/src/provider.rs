@@ -192,7 +192,34 @@ impl<E: Ec2> AwsCloudProvider<E> {
         price_of(&self.region, offering).unwrap_or(0.0)
     }
 
+    async fn find(&self, node_claim: &str) -> Result<Option<Instance>, CloudError> {
+        let filters = node_claim_filters(&self.cluster.cluster_tag_key(), node_claim);
+        let what = format!("instance of NodeClaim {node_claim}");
+        let instances = self
+            .call(&what, || self.ec2.describe_instances(&filters))
+            .await?;
+        Ok(instances
+            .iter()
+            .max_by_key(|instance| instance.launch_time)
+            .map(|instance| to_instance(instance, |offering| self.price(offering))))
+    }
+
     async fn launch(&self, request: &LaunchRequest) -> Result<Launched, CloudError> {
+        // Idempotent by NodeClaim even when EC2's ClientToken has expired (or is ignored, as
+        // moto does): a claim that already has a live instance gets it back.
+        if let Some(mut instance) = self.find(&request.node_claim).await? {
+            if let Some(requested) = request
+                .offerings
+                .iter()
+                .find(|candidate| candidate.offering == instance.offering)
+            {
+                instance.price_per_hour = requested.price_per_hour;
+            }
+            return Ok(Launched {
+                instance,
+                unavailable: Vec::new(),
+            });
+        }
         let node_class = self
             .resolve_node_class(&request.node_class)
             .await
@@ -294,17 +321,7 @@ impl<E: Ec2> CloudProvider for AwsCloudProvider<E> {
         &self,
         node_claim: &str,
     ) -> impl Future<Output = Result<Option<Instance>, CloudError>> + Send {
-        let filters = node_claim_filters(&self.cluster.cluster_tag_key(), node_claim);
-        let what = format!("instance of NodeClaim {node_claim}");
-        async move {
-            let instances = self
-                .call(&what, || self.ec2.describe_instances(&filters))
-                .await?;
-            Ok(instances
-                .iter()
-                .max_by_key(|instance| instance.launch_time)
-                .map(|instance| to_instance(instance, |offering| self.price(offering))))
-        }
+        self.find(node_claim)
     }
 
     fn list(&self) -> impl Future<Output = Result<Vec<Instance>, CloudError>> + Send {

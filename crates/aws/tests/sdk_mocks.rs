@@ -137,7 +137,9 @@ fn resolution_rules() -> Vec<Rule> {
             )
             .build()
     });
-    vec![subnets, groups, templates, create_template]
+    let no_instance = mock!(Ec2Client::describe_instances)
+        .then_output(|| DescribeInstancesOutput::builder().build());
+    vec![subnets, groups, templates, create_template, no_instance]
 }
 
 fn ssm() -> SsmClient {
@@ -755,4 +757,47 @@ async fn the_catalog_reads_the_region_and_falls_back_to_the_embedded_one() {
         "{source:?}"
     );
     assert!(instance_types.len() > 100, "the whole embedded catalog");
+}
+
+#[tokio::test]
+async fn a_node_claim_that_has_an_instance_gets_it_back_without_a_fleet() {
+    let existing = mock!(Ec2Client::describe_instances).then_output(|| {
+        let instance = ec2_types::Instance::builder()
+            .instance_id("i-first")
+            .instance_type(ec2_types::InstanceType::M5Large)
+            .placement(
+                ec2_types::Placement::builder()
+                    .availability_zone(ZONE_A)
+                    .build(),
+            )
+            .instance_lifecycle(ec2_types::InstanceLifecycleType::Spot)
+            .tags(
+                ec2_types::Tag::builder()
+                    .key("karpenter.sh/nodeclaim")
+                    .value("batch-abcde")
+                    .build(),
+            )
+            .build();
+        DescribeInstancesOutput::builder()
+            .reservations(
+                ec2_types::Reservation::builder()
+                    .instances(instance)
+                    .build(),
+            )
+            .build()
+    });
+    let fleet = mock!(Ec2Client::create_fleet).then_output(|| CreateFleetOutput::builder().build());
+    let provider = provider(&[&existing, &fleet]);
+    let m5 = offering(CapacityType::Spot, "m5.large", ZONE_A);
+    let launched = provider
+        .create(&launch(std::slice::from_ref(&m5)))
+        .await
+        .expect("found");
+    assert_eq!(launched.instance.id, "i-first");
+    assert_eq!(launched.instance.offering, m5);
+    assert_eq!(
+        launched.instance.price_per_hour, 0.05,
+        "the requested price"
+    );
+    assert_eq!(fleet.num_calls(), 0, "no second launch");
 }
