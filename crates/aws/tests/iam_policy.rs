@@ -149,6 +149,8 @@ fn the_tags_the_provider_puts_satisfy_the_policy_conditions() {
     let cases = [
         ("ec2:CreateFleet", &fleet_tags),
         ("ec2:CreateLaunchTemplate", &template_tags),
+        ("ec2:CreateTags", &fleet_tags),
+        ("ec2:CreateTags", &template_tags),
     ];
     for (action, tags) in cases {
         let conditioned: Vec<Value> = allowing(action)
