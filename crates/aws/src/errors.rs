@@ -38,13 +38,17 @@ pub const CAPACITY_CODES: [&str; 9] = [
 pub const SPOT_SERVICE_LINKED_ROLE_CODE: &str = "AuthFailure.ServiceLinkedRoleCreationNotPermitted";
 
 /// Codes that mean the caller's IAM policy does not allow the call.
-pub const PERMISSION_CODES: [&str; 5] = [
+pub const PERMISSION_CODES: [&str; 3] = [
     "UnauthorizedOperation",
     "AccessDenied",
     "AccessDeniedException",
-    "AuthFailure",
-    "OptInRequired",
 ];
+
+/// The code EC2 answers when the credentials themselves were not accepted.
+pub const CREDENTIALS_CODE: &str = "AuthFailure";
+
+/// The instruction for credentials EC2 did not accept.
+pub const CREDENTIALS_INSTRUCTION: &str = "check the controller's AWS credentials (its IAM role for service accounts or Pod Identity association, or the AWS_* environment): EC2 did not accept them";
 
 /// Codes that mean the object does not exist.
 pub const NOT_FOUND_CODES: [&str; 5] = [
@@ -87,6 +91,12 @@ pub fn cloud_error(error: &Ec2Error, what: &str) -> CloudError {
         return CloudError::PermissionDenied {
             instruction: permission_instruction(error.operation),
             operation,
+        };
+    }
+    if code == CREDENTIALS_CODE {
+        return CloudError::PermissionDenied {
+            operation,
+            instruction: CREDENTIALS_INSTRUCTION.to_string(),
         };
     }
     if NOT_FOUND_CODES.contains(&code) {
@@ -324,7 +334,11 @@ mod tests {
     #[test]
     fn call_errors_map_to_typed_cloud_errors() {
         type Check = fn(&CloudError) -> bool;
-        let cases: [(Ec2Error, Check); 6] = [
+        let cases: [(Ec2Error, Check); 7] = [
+            (
+                Ec2Error::service("DescribeSubnets", "AuthFailure", "bad key", 401),
+                |error| matches!(error, CloudError::PermissionDenied { instruction, .. } if instruction.starts_with("check the controller's AWS credentials")),
+            ),
             (
                 Ec2Error::service("CreateFleet", "RequestLimitExceeded", "slow down", 503),
                 |error| matches!(error, CloudError::Throttled { .. }),
