@@ -1,4 +1,4 @@
-//! The narrow seam between Spotter and AWS: the [`Ec2`] trait holds only the EC2 and SSM calls
+//! The narrow seam between Spotter and AWS: the [`Ec2`] trait holds only the EC2, SSM and IAM calls
 //! the provider makes, with plain request and answer types, so that node class resolution,
 //! launches, lookups and garbage collection are tested without the network (and so that tests
 //! can wrap a real peer, for example to answer insufficient capacity for chosen offerings).
@@ -12,7 +12,7 @@ use spotter_core::offering::CapacityType;
 
 /// Every API operation the [`Ec2`] trait calls, with the IAM action that allows it. The IAM
 /// policy test checks each against `docs/iam-policy.json`.
-pub const OPERATIONS: [(&str, &str); 13] = [
+pub const OPERATIONS: [(&str, &str); 17] = [
     ("CreateFleet", "ec2:CreateFleet"),
     ("CreateLaunchTemplate", "ec2:CreateLaunchTemplate"),
     ("DescribeLaunchTemplates", "ec2:DescribeLaunchTemplates"),
@@ -29,6 +29,13 @@ pub const OPERATIONS: [(&str, &str); 13] = [
     ),
     ("DescribeSpotPriceHistory", "ec2:DescribeSpotPriceHistory"),
     ("GetParameter", "ssm:GetParameter"),
+    ("GetInstanceProfile", "iam:GetInstanceProfile"),
+    ("CreateInstanceProfile", "iam:CreateInstanceProfile"),
+    ("AddRoleToInstanceProfile", "iam:AddRoleToInstanceProfile"),
+    (
+        "RemoveRoleFromInstanceProfile",
+        "iam:RemoveRoleFromInstanceProfile",
+    ),
 ];
 
 /// The IAM action that allows `operation` (`ec2:CreateFleet`), if the crate calls it.
@@ -101,6 +108,29 @@ pub trait Ec2: Send + Sync {
     ) -> impl Future<Output = Result<Vec<SpotPrice>, Ec2Error>> + Send;
     /// SSM GetParameter: the parameter's value.
     fn get_parameter(&self, name: &str) -> impl Future<Output = Result<String, Ec2Error>> + Send;
+    /// IAM GetInstanceProfile: the names of its roles, `None` when it does not exist.
+    fn get_instance_profile(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<Vec<String>>, Ec2Error>> + Send;
+    /// IAM CreateInstanceProfile with tags.
+    fn create_instance_profile(
+        &self,
+        name: &str,
+        tags: &Tags,
+    ) -> impl Future<Output = Result<(), Ec2Error>> + Send;
+    /// IAM AddRoleToInstanceProfile.
+    fn add_role_to_instance_profile(
+        &self,
+        name: &str,
+        role: &str,
+    ) -> impl Future<Output = Result<(), Ec2Error>> + Send;
+    /// IAM RemoveRoleFromInstanceProfile.
+    fn remove_role_from_instance_profile(
+        &self,
+        name: &str,
+        role: &str,
+    ) -> impl Future<Output = Result<(), Ec2Error>> + Send;
 }
 
 /// A failed call, with what the SDK's typed error metadata said (never parsed from text).

@@ -16,6 +16,7 @@ pub mod embedded_catalog;
 pub mod errors;
 pub mod fleet;
 pub mod garbage_collector;
+pub mod instance_profile;
 pub mod instances;
 pub mod launch_template;
 pub mod node_class;

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use crate::cluster::ClusterSettings;
 use crate::ec2::{BlockDevice, Ec2, Ec2Error, Filter, MetadataOptions, Subnet, Tags};
+use crate::instance_profile::{ensure_instance_profile, instance_profile_name};
 use crate::node_class_spec::{
     AmiSelectorTerm, Ec2NodeClassSpec, SecurityGroupSelectorTerm, SubnetSelectorTerm,
 };
@@ -149,6 +150,7 @@ pub enum NodeClassError {
 pub async fn resolve<E: Ec2>(
     ec2: &E,
     cluster: &ClusterSettings,
+    region: &str,
     name: &str,
     spec: &Ec2NodeClassSpec,
 ) -> Result<ResolvedNodeClass, NodeClassError> {
@@ -158,7 +160,16 @@ pub async fn resolve<E: Ec2>(
     let amis = resolve_amis(ec2, cluster, name, &spec.ami_selector_terms).await?;
     let instance_profile = match (&spec.instance_profile, &spec.role) {
         (Some(profile), _) if !profile.is_empty() => profile.clone(),
-        (_, Some(role)) if !role.is_empty() => role.clone(),
+        (_, Some(role)) if !role.is_empty() => {
+            let profile = instance_profile_name(&cluster.name, region, name);
+            ensure_instance_profile(ec2, cluster, name, &profile, role)
+                .await
+                .map_err(|source| NodeClassError::Call {
+                    node_class: name.to_string(),
+                    source,
+                })?;
+            profile
+        }
         _ => {
             return Err(NodeClassError::InvalidField {
                 node_class: name.to_string(),

@@ -19,7 +19,7 @@ pub struct Ec2NodeClassSpec {
     /// AMIs of the nodes.
     #[serde(default)]
     pub ami_selector_terms: Vec<AmiSelectorTerm>,
-    /// The IAM role of the nodes (its instance profile of the same name is used).
+    /// The IAM role of the nodes (Spotter creates an instance profile holding it).
     #[serde(default)]
     pub role: Option<String>,
     /// Or an existing instance profile.

@@ -141,7 +141,7 @@ impl<E: Ec2> AwsCloudProvider<E> {
                 field: "metadata.name".to_string(),
                 reason: "no such EC2NodeClass is known to the provider: create it".to_string(),
             })?;
-        let resolved = resolve(&self.ec2, &self.cluster, name, &spec).await?;
+        let resolved = resolve(&self.ec2, &self.cluster, &self.region, name, &spec).await?;
         if let Ok(mut cache) = self.resolved.lock() {
             cache.insert(name.to_string(), (Instant::now(), resolved.clone()));
         }

@@ -1,4 +1,5 @@
-//! [`SdkEc2`]: the [`Ec2`] seam on the official SDK clients (`aws-sdk-ec2`, `aws-sdk-ssm`).
+//! [`SdkEc2`]: the [`Ec2`] seam on the official SDK clients (`aws-sdk-ec2`, `aws-sdk-ssm`,
+//! `aws-sdk-iam`).
 //! Requests are built from the plain types, answers read back into them, every page fetched,
 //! and errors carried with the code the SDK's typed metadata answered.
 
@@ -23,6 +24,7 @@ use crate::ec2::{
 pub struct SdkEc2 {
     ec2: aws_sdk_ec2::Client,
     ssm: aws_sdk_ssm::Client,
+    iam: aws_sdk_iam::Client,
     region: Option<String>,
 }
 
@@ -42,14 +44,24 @@ impl SdkEc2 {
         SdkEc2 {
             ec2: aws_sdk_ec2::Client::new(config),
             ssm: aws_sdk_ssm::Client::new(config),
+            iam: aws_sdk_iam::Client::new(config),
             region: config.region().map(ToString::to_string),
         }
     }
 
     /// Clients built from existing ones (tests pass mock clients).
-    pub fn from_clients(ec2: aws_sdk_ec2::Client, ssm: aws_sdk_ssm::Client) -> Self {
+    pub fn from_clients(
+        ec2: aws_sdk_ec2::Client,
+        ssm: aws_sdk_ssm::Client,
+        iam: aws_sdk_iam::Client,
+    ) -> Self {
         let region = ec2.config().region().map(ToString::to_string);
-        SdkEc2 { ec2, ssm, region }
+        SdkEc2 {
+            ec2,
+            ssm,
+            iam,
+            region,
+        }
     }
 
     /// The configured region.
@@ -653,5 +665,89 @@ impl Ec2 for SdkEc2 {
             .and_then(|parameter| parameter.value())
             .unwrap_or_default()
             .to_string())
+    }
+
+    async fn get_instance_profile(&self, name: &str) -> Result<Option<Vec<String>>, Ec2Error> {
+        match self
+            .iam
+            .get_instance_profile()
+            .instance_profile_name(name)
+            .send()
+            .await
+        {
+            Ok(answer) => Ok(Some(
+                answer
+                    .instance_profile()
+                    .map(|profile| {
+                        profile
+                            .roles()
+                            .iter()
+                            .map(|role| role.role_name().to_string())
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            )),
+            Err(error) => {
+                let error = sdk_error("GetInstanceProfile", error);
+                if error.code.as_deref() == Some("NoSuchEntity") {
+                    return Ok(None);
+                }
+                Err(error)
+            }
+        }
+    }
+
+    async fn create_instance_profile(&self, name: &str, tags: &Tags) -> Result<(), Ec2Error> {
+        let tags = tags
+            .iter()
+            .map(|(key, value)| {
+                aws_sdk_iam::types::Tag::builder()
+                    .key(key)
+                    .value(value)
+                    .build()
+                    .map_err(|error| Ec2Error {
+                        operation: "CreateInstanceProfile",
+                        code: None,
+                        message: format!("failed to build tag {key}: {error}"),
+                        status: None,
+                        transport: false,
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.iam
+            .create_instance_profile()
+            .instance_profile_name(name)
+            .path("/")
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|error| sdk_error("CreateInstanceProfile", error))?;
+        Ok(())
+    }
+
+    async fn add_role_to_instance_profile(&self, name: &str, role: &str) -> Result<(), Ec2Error> {
+        self.iam
+            .add_role_to_instance_profile()
+            .instance_profile_name(name)
+            .role_name(role)
+            .send()
+            .await
+            .map_err(|error| sdk_error("AddRoleToInstanceProfile", error))?;
+        Ok(())
+    }
+
+    async fn remove_role_from_instance_profile(
+        &self,
+        name: &str,
+        role: &str,
+    ) -> Result<(), Ec2Error> {
+        self.iam
+            .remove_role_from_instance_profile()
+            .instance_profile_name(name)
+            .role_name(role)
+            .send()
+            .await
+            .map_err(|error| sdk_error("RemoveRoleFromInstanceProfile", error))?;
+        Ok(())
     }
 }

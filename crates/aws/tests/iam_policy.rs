@@ -7,6 +7,7 @@ use serde_json::Value;
 use spotter_aws::ClusterSettings;
 use spotter_aws::ec2::OPERATIONS;
 use spotter_aws::fleet::launch_tags;
+use spotter_aws::instance_profile::instance_profile_tags;
 use spotter_aws::launch_template::template_request;
 use spotter_aws::node_class::{Architecture, ResolvedAmi, ResolvedNodeClass};
 use spotter_cloud::{AllocationStrategy, LaunchRequest};
@@ -56,6 +57,9 @@ fn mutating_actions_are_scoped_by_tags_or_resources() {
         "ec2:TerminateInstances",
         "ec2:DeleteLaunchTemplate",
         "ec2:CreateTags",
+        "iam:CreateInstanceProfile",
+        "iam:AddRoleToInstanceProfile",
+        "iam:RemoveRoleFromInstanceProfile",
     ] {
         for statement in allowing(action) {
             let on_everything = strings(&statement["Resource"]).iter().any(|r| r == "*");
@@ -146,7 +150,9 @@ fn the_tags_the_provider_puts_satisfy_the_policy_conditions() {
     let template_tags = template_request(&cluster, &node_class, &ami, &BTreeMap::new(), &[])
         .expect("template built")
         .tags;
+    let profile_tags = instance_profile_tags(&cluster, "default");
     let cases = [
+        ("iam:CreateInstanceProfile", &profile_tags),
         ("ec2:CreateFleet", &fleet_tags),
         ("ec2:CreateLaunchTemplate", &template_tags),
         ("ec2:CreateTags", &fleet_tags),

@@ -63,6 +63,15 @@ fn cluster() -> ClusterSettings {
 async fn seed_network(config: &aws_config::SdkConfig) -> BTreeMap<String, String> {
     let ec2 = aws_sdk_ec2::Client::new(config);
     let ssm = aws_sdk_ssm::Client::new(config);
+    aws_sdk_iam::Client::new(config)
+        .create_role()
+        .role_name("KarpenterNodeRole-seed")
+        .assume_role_policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+        )
+        .send()
+        .await
+        .expect("node role");
     let discovery = || {
         ec2_types::Tag::builder()
             .key("karpenter.sh/discovery")
@@ -245,7 +254,27 @@ async fn a_batch_node_claim_launches_spot_is_described_terminated_and_leaks_are_
         .collect();
     assert_eq!(resolved_subnets, subnets, "only the tagged subnets");
     assert_eq!(resolved.security_group_ids.len(), 1);
-    assert_eq!(resolved.instance_profile, "KarpenterNodeRole-seed");
+    assert_eq!(
+        resolved.instance_profile,
+        spotter_aws::instance_profile::instance_profile_name("seed", REGION, "default")
+    );
+    let profile = aws_sdk_iam::Client::new(&config)
+        .get_instance_profile()
+        .instance_profile_name(&resolved.instance_profile)
+        .send()
+        .await
+        .expect("the instance profile exists");
+    let roles: Vec<&str> = profile
+        .instance_profile()
+        .map(|profile| {
+            profile
+                .roles()
+                .iter()
+                .map(|role| role.role_name())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(roles, vec!["KarpenterNodeRole-seed"], "the node role, once");
     assert!(resolved.ami(Architecture::Amd64).is_some(), "{resolved:?}");
 
     let offerings = batch_offerings(CapacityType::Spot);

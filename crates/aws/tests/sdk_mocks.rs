@@ -52,7 +52,7 @@ fn cluster() -> ClusterSettings {
 fn spec() -> Ec2NodeClassSpec {
     let discovery = BTreeMap::from([("karpenter.sh/discovery".to_string(), "seed".to_string())]);
     Ec2NodeClassSpec {
-        role: Some("KarpenterNodeRole-seed".to_string()),
+        instance_profile: Some("KarpenterNodeInstanceProfile-seed".to_string()),
         subnet_selector_terms: vec![SubnetSelectorTerm {
             tags: discovery.clone(),
             id: None,
@@ -165,12 +165,18 @@ fn ssm() -> SsmClient {
 fn provider(rules: &[&Rule]) -> AwsCloudProvider<SdkEc2> {
     let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, rules, |config| config
         .retry_config(RetryConfig::disabled()));
-    let provider = AwsCloudProvider::new(SdkEc2::from_clients(ec2, ssm()), cluster(), "us-east-1")
-        .with_retry_policy(RetryPolicy {
-            attempts: 3,
-            first_backoff: Duration::from_millis(1),
-            max_backoff: Duration::from_millis(2),
-        });
+    let no_rules: [&Rule; 0] = [];
+    let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, no_rules);
+    let provider = AwsCloudProvider::new(
+        SdkEc2::from_clients(ec2, ssm(), iam),
+        cluster(),
+        "us-east-1",
+    )
+    .with_retry_policy(RetryPolicy {
+        attempts: 3,
+        first_backoff: Duration::from_millis(1),
+        max_backoff: Duration::from_millis(2),
+    });
     provider.set_node_class("default", spec());
     provider
 }

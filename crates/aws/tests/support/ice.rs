@@ -10,6 +10,7 @@ use std::time::SystemTime;
 use spotter_aws::ec2::{
     Ec2, Ec2Error, Ec2Instance, Filter, FleetError, FleetRequest, FleetResponse, Image,
     InstanceTypeInfo, LaunchTemplate, LaunchTemplateRequest, SecurityGroup, SpotPrice, Subnet,
+    Tags,
 };
 use spotter_cloud::OfferingKey;
 
@@ -137,5 +138,27 @@ impl<E: Ec2> Ec2 for IceInjector<E> {
 
     async fn get_parameter(&self, name: &str) -> Result<String, Ec2Error> {
         self.inner.get_parameter(name).await
+    }
+
+    async fn get_instance_profile(&self, name: &str) -> Result<Option<Vec<String>>, Ec2Error> {
+        self.inner.get_instance_profile(name).await
+    }
+
+    async fn create_instance_profile(&self, name: &str, tags: &Tags) -> Result<(), Ec2Error> {
+        self.inner.create_instance_profile(name, tags).await
+    }
+
+    async fn add_role_to_instance_profile(&self, name: &str, role: &str) -> Result<(), Ec2Error> {
+        self.inner.add_role_to_instance_profile(name, role).await
+    }
+
+    async fn remove_role_from_instance_profile(
+        &self,
+        name: &str,
+        role: &str,
+    ) -> Result<(), Ec2Error> {
+        self.inner
+            .remove_role_from_instance_profile(name, role)
+            .await
     }
 }
