@@ -1,7 +1,9 @@
 //! Garbage collection: instances tagged for this cluster whose NodeClaim does not exist (any
 //! more) are terminated once they are older than a grace period (Karpenter's is 30 s, so that
 //! a launch whose NodeClaim is not yet visible is not taken for a leak), and NodeClaims whose
-//! instance is gone are reported so that the caller deletes them.
+//! instance is gone (launched longer than the grace period ago, so that a new instance that
+//! DescribeInstances does not show yet is not taken for a lost one) are reported so that the
+//! caller deletes them.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
@@ -19,6 +21,8 @@ pub struct ExistingNodeClaim {
     pub name: String,
     /// The instance ID from its provider ID, once launched.
     pub instance_id: Option<String>,
+    /// When it was launched (its `Launched` condition), once launched.
+    pub launched_at: Option<SystemTime>,
 }
 
 /// What a garbage collection found.
@@ -69,6 +73,11 @@ pub fn find_garbage(
                 .as_deref()
                 .is_some_and(|id| !live.contains(id))
         })
+        .filter(|node_claim| {
+            node_claim
+                .launched_at
+                .is_none_or(|launched| now.duration_since(launched).unwrap_or_default() >= grace)
+        })
         .map(|node_claim| node_claim.name.clone())
         .collect();
     node_claims_without_instance.sort();
@@ -103,10 +112,16 @@ mod tests {
         }
     }
 
-    fn claim(name: &str, instance_id: Option<&str>) -> ExistingNodeClaim {
+    fn claim(
+        name: &str,
+        instance_id: Option<&str>,
+        age_seconds: u64,
+        now: SystemTime,
+    ) -> ExistingNodeClaim {
         ExistingNodeClaim {
             name: name.to_string(),
             instance_id: instance_id.map(str::to_string),
+            launched_at: instance_id.map(|_| now - Duration::from_secs(age_seconds)),
         }
     }
 
@@ -123,7 +138,7 @@ mod tests {
             Case {
                 name: "an instance of an existing claim is kept",
                 instances: vec![instance("i-1", Some("batch-a"), 600, now)],
-                node_claims: vec![claim("batch-a", Some("i-1"))],
+                node_claims: vec![claim("batch-a", Some("i-1"), 600, now)],
                 expected: Garbage::default(),
             },
             Case {
@@ -144,11 +159,20 @@ mod tests {
             Case {
                 name: "a claim whose instance is gone is reported, an unlaunched one is not",
                 instances: vec![],
-                node_claims: vec![claim("batch-a", Some("i-9")), claim("batch-b", None)],
+                node_claims: vec![
+                    claim("batch-a", Some("i-9"), 31, now),
+                    claim("batch-b", None, 0, now),
+                ],
                 expected: Garbage {
                     node_claims_without_instance: vec!["batch-a".to_string()],
                     ..Garbage::default()
                 },
+            },
+            Case {
+                name: "a claim launched moments ago whose instance is not listed yet waits",
+                instances: vec![],
+                node_claims: vec![claim("batch-new", Some("i-new"), 5, now)],
+                expected: Garbage::default(),
             },
         ];
         for case in cases {

@@ -393,17 +393,19 @@ async fn a_batch_node_claim_launches_spot_is_described_terminated_and_leaks_are_
         .and_then(|instance| instance.instance_id())
         .expect("leaked id")
         .to_string();
+    let now = SystemTime::now();
     let node_claims = [
         ExistingNodeClaim {
             name: "batch-abcde".to_string(),
             instance_id: Some(instance.id.clone()),
+            launched_at: Some(now),
         },
         ExistingNodeClaim {
             name: "batch-lost".to_string(),
             instance_id: Some("i-00000000000000000".to_string()),
+            launched_at: Some(now),
         },
     ];
-    let now = SystemTime::now();
     let too_early = provider
         .collect_garbage(&node_claims, now)
         .await
