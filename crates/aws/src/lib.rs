@@ -1,0 +1,36 @@
+//! The AWS CloudProvider: Spotter's launches, terminations and lookups on EC2.
+//!
+//! An EC2NodeClass spec ([`node_class_spec`]) is resolved into subnets, security groups and
+//! AMIs ([`node_class`]); a launch makes sure its launch templates exist ([`launch_template`],
+//! user data from [`user_data`]) and calls CreateFleet once per NodeClaim over the ranked
+//! offerings ([`fleet`]); fleet and call errors become typed `CloudError`s naming the exact
+//! failed offerings or what to allow ([`errors`], retried per [`retry`]); instances are found
+//! by their tags ([`instances`]) and leaked ones collected ([`garbage_collector`]). Every AWS
+//! call goes through the narrow [`ec2::Ec2`] seam, implemented on the SDK clients in [`sdk`].
+//! The SDK crates are used in this crate only.
+
+pub mod catalog;
+pub mod cluster;
+pub mod ec2;
+pub mod embedded_catalog;
+pub mod errors;
+pub mod fleet;
+pub mod garbage_collector;
+pub mod instance_profile;
+pub mod instances;
+pub mod launch_template;
+pub mod node_class;
+pub mod node_class_spec;
+pub mod provider;
+pub mod retry;
+pub mod sdk;
+pub mod user_data;
+
+pub use cluster::ClusterSettings;
+pub use ec2::Ec2;
+pub use garbage_collector::{ExistingNodeClaim, Garbage};
+pub use node_class::{NodeClassError, ResolvedNodeClass};
+pub use node_class_spec::Ec2NodeClassSpec;
+pub use provider::AwsCloudProvider;
+pub use retry::RetryPolicy;
+pub use sdk::SdkEc2;

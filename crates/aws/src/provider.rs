@@ -1,0 +1,343 @@
+//! [`AwsCloudProvider`]: the `CloudProvider` on EC2. It keeps the EC2NodeClass specs it was
+//! given and their resolutions, makes sure the launch templates exist, launches with one
+//! CreateFleet per NodeClaim, finds instances by their tags, terminates them, and collects
+//! garbage. Calls the cloud throttles or fails transiently are retried a few times with
+//! backoff before the typed error reaches the caller.
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use spotter_cloud::{CloudError, CloudProvider, Instance, LaunchRequest, Launched, OfferingKey};
+
+use crate::cluster::ClusterSettings;
+use crate::ec2::{Ec2, Ec2Error};
+use crate::embedded_catalog::{architecture_of, price_of};
+use crate::errors::cloud_error;
+use crate::fleet::{fleet_request, launch_outcome};
+use crate::garbage_collector::{ExistingNodeClaim, GRACE_PERIOD, Garbage, find_garbage};
+use crate::instances::{cluster_filters, node_claim_filters, to_instance};
+use crate::launch_template::{LaunchTemplates, template_request};
+use crate::node_class::{Architecture, NodeClassError, ResolvedNodeClass, resolve};
+use crate::node_class_spec::Ec2NodeClassSpec;
+use crate::retry::RetryPolicy;
+use crate::sdk::SdkEc2;
+
+/// How long a node class's resolution is reused before its selectors are resolved again (new
+/// AMI releases, new subnets), as Karpenter refreshes its EC2NodeClass status.
+pub const RESOLUTION_TTL: Duration = Duration::from_secs(5 * 60);
+
+/// The AWS CloudProvider.
+#[derive(Debug)]
+pub struct AwsCloudProvider<E = SdkEc2> {
+    ec2: E,
+    cluster: ClusterSettings,
+    region: String,
+    retry: RetryPolicy,
+    grace_period: Duration,
+    node_classes: RwLock<BTreeMap<String, Ec2NodeClassSpec>>,
+    resolved: Mutex<BTreeMap<String, (Instant, ResolvedNodeClass)>>,
+    launch_templates: LaunchTemplates,
+}
+
+impl AwsCloudProvider<SdkEc2> {
+    /// A provider on the SDK clients, configured from the standard chain (region,
+    /// credentials, `AWS_ENDPOINT_URL`).
+    pub async fn from_env(cluster: ClusterSettings) -> Self {
+        let ec2 = SdkEc2::from_env().await;
+        let region = ec2.region().unwrap_or_default();
+        AwsCloudProvider::new(ec2, cluster, region)
+    }
+}
+
+impl<E: Ec2> AwsCloudProvider<E> {
+    /// A provider calling `ec2` for `cluster` in `region`.
+    pub fn new(ec2: E, cluster: ClusterSettings, region: impl Into<String>) -> Self {
+        AwsCloudProvider {
+            ec2,
+            cluster,
+            region: region.into(),
+            retry: RetryPolicy::default(),
+            grace_period: GRACE_PERIOD,
+            node_classes: RwLock::new(BTreeMap::new()),
+            resolved: Mutex::new(BTreeMap::new()),
+            launch_templates: LaunchTemplates::default(),
+        }
+    }
+
+    /// Replaces the retry policy.
+    pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Replaces the garbage collector's grace period.
+    pub fn with_grace_period(mut self, grace_period: Duration) -> Self {
+        self.grace_period = grace_period;
+        self
+    }
+
+    /// The EC2 seam.
+    pub fn ec2(&self) -> &E {
+        &self.ec2
+    }
+
+    /// The cluster.
+    pub fn cluster(&self) -> &ClusterSettings {
+        &self.cluster
+    }
+
+    /// Adds or replaces an EC2NodeClass (its resolution is redone on next use).
+    pub fn set_node_class(&self, name: &str, spec: Ec2NodeClassSpec) {
+        if let Ok(mut node_classes) = self.node_classes.write() {
+            node_classes.insert(name.to_string(), spec);
+        }
+        self.forget_resolution(name);
+    }
+
+    /// Forgets an EC2NodeClass's resolution, so that the next launch resolves it again.
+    pub fn forget_resolution(&self, name: &str) {
+        if let Ok(mut resolved) = self.resolved.lock() {
+            resolved.remove(name);
+        }
+    }
+
+    /// Removes an EC2NodeClass: forgets it and deletes the launch templates made from it;
+    /// returns their names.
+    pub async fn delete_node_class(&self, name: &str) -> Result<Vec<String>, CloudError> {
+        if let Ok(mut node_classes) = self.node_classes.write() {
+            node_classes.remove(name);
+        }
+        self.forget_resolution(name);
+        let what = format!("launch templates of EC2NodeClass {name}");
+        self.call(&what, || {
+            self.launch_templates
+                .delete_for_node_class(&self.ec2, &self.cluster, name)
+        })
+        .await
+    }
+
+    /// The EC2NodeClass `name` resolved (remembered for [`RESOLUTION_TTL`], until its spec
+    /// changes or [`Self::forget_resolution`]); this is what its status reports.
+    pub async fn resolve_node_class(
+        &self,
+        name: &str,
+    ) -> Result<ResolvedNodeClass, NodeClassError> {
+        if let Some(resolved) = self.resolved.lock().ok().and_then(|resolved| {
+            resolved
+                .get(name)
+                .filter(|(at, _)| at.elapsed() < RESOLUTION_TTL)
+                .map(|(_, resolved)| resolved.clone())
+        }) {
+            return Ok(resolved);
+        }
+        let spec = self
+            .node_classes
+            .read()
+            .ok()
+            .and_then(|node_classes| node_classes.get(name).cloned())
+            .ok_or_else(|| NodeClassError::InvalidField {
+                node_class: name.to_string(),
+                field: "metadata.name".to_string(),
+                reason: "no such EC2NodeClass is known to the provider: create it".to_string(),
+            })?;
+        let resolved = resolve(&self.ec2, &self.cluster, &self.region, name, &spec).await?;
+        if let Ok(mut cache) = self.resolved.lock() {
+            cache.insert(name.to_string(), (Instant::now(), resolved.clone()));
+        }
+        Ok(resolved)
+    }
+
+    /// Finds the garbage of this cluster at `now` given the NodeClaims that exist, and
+    /// terminates the leaked instances. The caller deletes the NodeClaims reported without
+    /// instance.
+    pub async fn collect_garbage(
+        &self,
+        node_claims: &[ExistingNodeClaim],
+        now: SystemTime,
+    ) -> Result<Garbage, CloudError> {
+        let filters = cluster_filters(&self.cluster.cluster_tag_key());
+        let instances = self
+            .call("instances of the cluster", || {
+                self.ec2.describe_instances(&filters)
+            })
+            .await?;
+        let garbage = find_garbage(&instances, node_claims, now, self.grace_period);
+        if !garbage.leaked_instances.is_empty() {
+            tracing::info!(instances = ?garbage.leaked_instances, "terminating leaked instances");
+            match self
+                .call("leaked instances", || {
+                    self.ec2.terminate_instances(&garbage.leaked_instances)
+                })
+                .await
+            {
+                Ok(()) | Err(CloudError::NotFound { .. }) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(garbage)
+    }
+
+    async fn call<T, F, Fut>(&self, what: &str, call: F) -> Result<T, CloudError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, Ec2Error>>,
+    {
+        self.retry
+            .run(|| async { call().await.map_err(|error| cloud_error(&error, what)) })
+            .await
+    }
+
+    fn price(&self, offering: &OfferingKey) -> f64 {
+        price_of(&self.region, offering).unwrap_or(0.0)
+    }
+
+    async fn find(&self, node_claim: &str) -> Result<Option<Instance>, CloudError> {
+        let filters = node_claim_filters(&self.cluster.cluster_tag_key(), node_claim);
+        let what = format!("instance of NodeClaim {node_claim}");
+        let instances = self
+            .call(&what, || self.ec2.describe_instances(&filters))
+            .await?;
+        Ok(instances
+            .iter()
+            .max_by_key(|instance| instance.launch_time)
+            .map(|instance| to_instance(instance, |offering| self.price(offering))))
+    }
+
+    async fn launch(&self, request: &LaunchRequest) -> Result<Launched, CloudError> {
+        // Idempotent by NodeClaim even when EC2's ClientToken has expired (or is ignored, as
+        // moto does): a claim that already has a live instance gets it back.
+        if let Some(mut instance) = self.find(&request.node_claim).await? {
+            if let Some(requested) = request
+                .offerings
+                .iter()
+                .find(|candidate| candidate.offering == instance.offering)
+            {
+                instance.price_per_hour = requested.price_per_hour;
+            }
+            return Ok(Launched {
+                instance,
+                unavailable: Vec::new(),
+            });
+        }
+        let node_class = self
+            .resolve_node_class(&request.node_class)
+            .await
+            .map_err(|error| match error {
+                NodeClassError::Call { source, .. } => {
+                    cloud_error(&source, &format!("EC2NodeClass {}", request.node_class))
+                }
+                other => CloudError::InvalidRequest {
+                    reason: other.to_string(),
+                },
+            })?;
+        let mut templates: BTreeMap<Architecture, String> = BTreeMap::new();
+        let needed: std::collections::BTreeSet<Architecture> = request
+            .offerings
+            .iter()
+            .map(|offering| architecture_of(&offering.offering.instance_type))
+            .collect();
+        for architecture in needed {
+            let Some(ami) = node_class.ami(architecture) else {
+                continue;
+            };
+            let template = template_request(
+                &self.cluster,
+                &node_class,
+                ami,
+                &request.labels,
+                &request.taints,
+            )
+            .map_err(|error| CloudError::InvalidRequest {
+                reason: format!("EC2NodeClass {}: {error}", node_class.name),
+            })?;
+            let name = self
+                .call("launch template", || {
+                    self.launch_templates.ensure(&self.ec2, &template)
+                })
+                .await?;
+            templates.insert(architecture, name);
+        }
+        let fleet = fleet_request(
+            &self.cluster,
+            &node_class,
+            request,
+            &templates,
+            architecture_of,
+        )?;
+        let response = match self
+            .call("launch template", || self.ec2.create_fleet(&fleet))
+            .await
+        {
+            Ok(response) => response,
+            Err(CloudError::NotFound { .. }) => {
+                // A launch template was deleted behind Spotter's back: forget it; the next
+                // launch creates it again.
+                for config in &fleet.launch_template_configs {
+                    self.launch_templates.forget(&config.launch_template_name);
+                }
+                return Err(CloudError::Transient {
+                    operation: "CreateFleet".to_string(),
+                    message:
+                        "a launch template was not found; it is created again on the next launch"
+                            .to_string(),
+                });
+            }
+            Err(error) => return Err(error),
+        };
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let launched = launch_outcome(request, &fleet, &response, now)?;
+        tracing::info!(
+            node_claim = %request.node_claim,
+            instance = %launched.instance.id,
+            offering = %launched.instance.offering,
+            unavailable = launched.unavailable.len(),
+            "launched instance"
+        );
+        Ok(launched)
+    }
+}
+
+impl<E: Ec2> CloudProvider for AwsCloudProvider<E> {
+    fn create(
+        &self,
+        request: &LaunchRequest,
+    ) -> impl Future<Output = Result<Launched, CloudError>> + Send {
+        self.launch(request)
+    }
+
+    fn delete(&self, instance_id: &str) -> impl Future<Output = Result<(), CloudError>> + Send {
+        let ids = vec![instance_id.to_string()];
+        let what = format!("instance {instance_id}");
+        async move {
+            self.call(&what, || self.ec2.terminate_instances(&ids))
+                .await
+        }
+    }
+
+    fn get(
+        &self,
+        node_claim: &str,
+    ) -> impl Future<Output = Result<Option<Instance>, CloudError>> + Send {
+        self.find(node_claim)
+    }
+
+    fn list(&self) -> impl Future<Output = Result<Vec<Instance>, CloudError>> + Send {
+        let filters = cluster_filters(&self.cluster.cluster_tag_key());
+        async move {
+            let instances = self
+                .call("instances of the cluster", || {
+                    self.ec2.describe_instances(&filters)
+                })
+                .await?;
+            let mut instances: Vec<Instance> = instances
+                .iter()
+                .map(|instance| to_instance(instance, |offering| self.price(offering)))
+                .collect();
+            instances.sort_by(|left, right| left.id.cmp(&right.id));
+            Ok(instances)
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! The controller's IAM policy (`docs/iam-policy.json`) allows every call the crate makes,
+//! grants mutating actions only on tagged resources, and asks for tags the provider does put.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use spotter_aws::ClusterSettings;
+use spotter_aws::ec2::OPERATIONS;
+use spotter_aws::fleet::launch_tags;
+use spotter_aws::instance_profile::instance_profile_tags;
+use spotter_aws::launch_template::template_request;
+use spotter_aws::node_class::{Architecture, ResolvedAmi, ResolvedNodeClass};
+use spotter_cloud::{AllocationStrategy, LaunchRequest};
+
+const POLICY: &str = include_str!("../../../docs/iam-policy.json");
+const CLUSTER: &str = "seed";
+
+fn strings(value: &Value) -> Vec<String> {
+    match value {
+        Value::String(text) => vec![text.clone()],
+        Value::Array(items) => items.iter().flat_map(strings).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn statements() -> Vec<Value> {
+    let policy: Value = serde_json::from_str(POLICY).expect("docs/iam-policy.json is JSON");
+    policy["Statement"]
+        .as_array()
+        .expect("the policy has statements")
+        .clone()
+}
+
+fn allowing(action: &str) -> Vec<Value> {
+    statements()
+        .into_iter()
+        .filter(|statement| statement["Effect"] == "Allow")
+        .filter(|statement| strings(&statement["Action"]).iter().any(|a| a == action))
+        .collect()
+}
+
+#[test]
+fn every_operation_the_crate_calls_is_allowed() {
+    for (operation, action) in OPERATIONS {
+        assert!(
+            !allowing(action).is_empty(),
+            "{operation} needs {action}, which docs/iam-policy.json does not allow"
+        );
+    }
+}
+
+#[test]
+fn mutating_actions_are_scoped_by_tags_or_resources() {
+    for action in [
+        "ec2:CreateFleet",
+        "ec2:CreateLaunchTemplate",
+        "ec2:TerminateInstances",
+        "ec2:DeleteLaunchTemplate",
+        "ec2:CreateTags",
+        "iam:CreateInstanceProfile",
+        "iam:AddRoleToInstanceProfile",
+        "iam:RemoveRoleFromInstanceProfile",
+    ] {
+        for statement in allowing(action) {
+            let on_everything = strings(&statement["Resource"]).iter().any(|r| r == "*");
+            let conditioned = statement["Condition"].is_object();
+            assert!(
+                !on_everything || conditioned,
+                "{action} is allowed on every resource without condition: {statement}"
+            );
+            let deletes =
+                action == "ec2:TerminateInstances" || action == "ec2:DeleteLaunchTemplate";
+            if deletes {
+                let text = statement["Condition"].to_string();
+                assert!(
+                    text.contains("aws:ResourceTag/kubernetes.io/cluster/${ClusterName}"),
+                    "{action} must be scoped to the cluster's resources: {statement}"
+                );
+            }
+        }
+    }
+}
+
+/// The request tags a statement's conditions require, with the cluster name filled in.
+fn required_request_tags(statement: &Value) -> BTreeMap<String, Vec<String>> {
+    let mut required = BTreeMap::new();
+    for (_, conditions) in statement["Condition"].as_object().into_iter().flatten() {
+        for (key, values) in conditions.as_object().into_iter().flatten() {
+            if let Some(tag) = key.strip_prefix("aws:RequestTag/") {
+                required.insert(
+                    tag.replace("${ClusterName}", CLUSTER),
+                    strings(values)
+                        .into_iter()
+                        .map(|value| value.replace("${ClusterName}", CLUSTER))
+                        .collect(),
+                );
+            }
+        }
+    }
+    required
+}
+
+fn satisfies(
+    tags: &BTreeMap<String, String>,
+    required: &BTreeMap<String, Vec<String>>,
+) -> Result<(), String> {
+    for (key, values) in required {
+        let Some(value) = tags.get(key) else {
+            return Err(format!("tag {key} is missing"));
+        };
+        if !values
+            .iter()
+            .any(|allowed| allowed == "*" || allowed == value)
+        {
+            return Err(format!("tag {key}={value} is not one of {values:?}"));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn the_tags_the_provider_puts_satisfy_the_policy_conditions() {
+    let cluster = ClusterSettings::new(CLUSTER, "https://seed", "Q0E=", "10.100.0.0/16", "1.34");
+    let node_class = ResolvedNodeClass {
+        name: "default".to_string(),
+        subnets: vec![],
+        security_group_ids: vec![],
+        amis: vec![],
+        instance_profile: "KarpenterNodeRole-seed".to_string(),
+        user_data: None,
+        block_devices: vec![],
+        metadata: Default::default(),
+        detailed_monitoring: false,
+        tags: BTreeMap::new(),
+    };
+    let request = LaunchRequest {
+        node_claim: "batch-abcde".to_string(),
+        node_pool: "batch".to_string(),
+        node_class: "default".to_string(),
+        offerings: vec![],
+        allocation: AllocationStrategy::Prioritized,
+        labels: BTreeMap::new(),
+        taints: vec![],
+    };
+    let fleet_tags = launch_tags(&cluster, &node_class, &request);
+    let ami = ResolvedAmi {
+        id: "ami-1".to_string(),
+        architecture: Architecture::Amd64,
+    };
+    let template_tags = template_request(&cluster, &node_class, &ami, &BTreeMap::new(), &[])
+        .expect("template built")
+        .tags;
+    let profile_tags = instance_profile_tags(&cluster, "default");
+    let cases = [
+        ("iam:CreateInstanceProfile", &profile_tags),
+        ("ec2:CreateFleet", &fleet_tags),
+        ("ec2:CreateLaunchTemplate", &template_tags),
+        ("ec2:CreateTags", &fleet_tags),
+        ("ec2:CreateTags", &template_tags),
+    ];
+    for (action, tags) in cases {
+        let conditioned: Vec<Value> = allowing(action)
+            .into_iter()
+            .filter(|statement| !required_request_tags(statement).is_empty())
+            .collect();
+        assert!(
+            !conditioned.is_empty(),
+            "{action} has a statement scoped by request tags"
+        );
+        for statement in conditioned {
+            let required = required_request_tags(&statement);
+            if let Err(problem) = satisfies(tags, &required) {
+                panic!("{action}: {problem} (statement {})", statement["Sid"]);
+            }
+        }
+    }
+}
