@@ -2,7 +2,7 @@
 //! core types, and the cross-document checks made once everything is read (duplicate names,
 //! pods bound to nodes, NodePools referring to EC2NodeClasses).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
 use k8s_openapi::api::{apps::v1 as apps_v1, batch::v1 as batch_v1, core::v1 as core_v1};
@@ -32,7 +32,7 @@ pub struct Manifests {
     pub daemon_set_pods: Vec<Pod>,
     /// Things worth telling the user that do not stop the run.
     pub warnings: Vec<String>,
-    locations: BTreeMap<String, Location>,
+    locations: HashMap<String, Location>,
     bound_pods: Vec<(Location, String, Pod)>,
     zone_mentions: Vec<ZoneMention>,
 }

@@ -157,12 +157,18 @@ impl Solver<'_> {
 
     /// Counts claim `claim_index` at its current candidates (which only ever shrink).
     pub(super) fn recharge(&mut self, claim_index: usize) {
-        let pool_index = self.claims[claim_index].pool;
-        if self.pools[pool_index].limit_scale.is_empty() {
+        let claim = &self.claims[claim_index];
+        let pool_index = claim.pool;
+        // Candidates only ever shrink: as many as when last counted is the same list.
+        if self.pools[pool_index].limit_scale.is_empty()
+            || claim.charged_count == claim.instance_types.len()
+        {
             return;
         }
-        let charged = self.charge_of(&self.claims[claim_index].instance_types);
-        let previous = std::mem::replace(&mut self.claims[claim_index].charged, charged.clone());
+        let charged = self.charge_of(&claim.instance_types);
+        let claim = &mut self.claims[claim_index];
+        claim.charged_count = claim.instance_types.len();
+        let previous = std::mem::replace(&mut claim.charged, charged.clone());
         let remaining = &mut self.pools[pool_index].remaining;
         release_resources(remaining, &previous);
         reserve_resources(remaining, &charged);

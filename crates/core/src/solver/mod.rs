@@ -1322,3 +1322,6 @@ fn describe(requirements: &Requirements, key: &str) -> String {
         .get(key)
         .map_or_else(|| "Exists".to_string(), Requirement::to_string)
 }
+
+#[cfg(test)]
+mod tests;

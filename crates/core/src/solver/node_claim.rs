@@ -34,6 +34,8 @@ pub(super) struct ClaimState {
     /// What it is counted at against its pool's limits: the largest of its candidates,
     /// resource by resource.
     pub charged: Resources,
+    /// How many candidates it had when `charged` was computed.
+    pub charged_count: usize,
     /// The smallest size cap its candidates can be narrowed to, with the number of candidates
     /// it was computed for (see `limits`).
     pub floor: Option<(usize, f64)>,
@@ -56,6 +58,7 @@ impl ClaimState {
         host_ports: Vec<HostPort>,
         charged: Resources,
     ) -> Self {
+        let charged_count = instance_types.len();
         Self {
             pool,
             hostname,
@@ -66,6 +69,7 @@ impl ClaimState {
             largest,
             pods: vec![pod],
             host_ports,
+            charged_count,
             charged,
             floor: None,
             domains: None,
