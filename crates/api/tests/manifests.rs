@@ -428,3 +428,47 @@ fn zone_requirement_naming_a_zone_the_region_lacks_is_warned_about() {
             .is_empty()
     );
 }
+
+#[test]
+fn host_ports_of_containers_and_init_containers_are_read() {
+    let text = "apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  initContainers:
+    - name: init
+      image: x
+      ports: [{containerPort: 9000, hostPort: 9000, protocol: UDP}]
+  containers:
+    - name: a
+      image: x
+      ports:
+        - {containerPort: 80}
+        - {containerPort: 8080, hostPort: 8080}
+        - {containerPort: 8443, hostPort: 8443, hostIP: 10.0.0.1}
+";
+    let manifests = load(text).unwrap_or_else(|error| panic!("{error}"));
+    let ports: Vec<(u16, &str, &str)> = manifests.pending_pods[0]
+        .host_ports
+        .iter()
+        .map(|port| (port.port, port.protocol.as_str(), port.host_ip.as_str()))
+        .collect();
+    assert_eq!(
+        ports,
+        [
+            (8080, "TCP", ""),
+            (8443, "TCP", "10.0.0.1"),
+            (9000, "UDP", "")
+        ]
+    );
+    let bad = text.replace("protocol: UDP", "protocol: QUIC");
+    let error = load(&bad).err().unwrap_or_default();
+    let line = 1 + bad[..bad.find("QUIC").unwrap_or_default()]
+        .matches('\n')
+        .count();
+    assert!(
+        error.starts_with(&format!("test.yaml:{line}: "))
+            && error.contains("spec.initContainers[0].ports[0].protocol"),
+        "{error}"
+    );
+}
