@@ -6,6 +6,8 @@ use std::fmt;
 
 use serde::de::DeserializeOwned;
 
+use crate::locate::line_of;
+
 /// Where in the inputs an object or a problem is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Location {
@@ -94,12 +96,29 @@ pub struct Document<'a> {
     pub api_version: String,
     /// `kind`.
     pub kind: String,
+    /// The parsed document when its header had to be read from it (see `peek_header`).
+    value: Option<serde_yaml_ng::Value>,
 }
 
 /// Splits `text` into its non-empty YAML documents and reads each one's `apiVersion` and
 /// `kind`.
 pub fn documents<'a>(file: &str, text: &'a str) -> Result<Vec<Document<'a>>, ManifestError> {
     let mut documents = Vec::new();
+    each_document(file, text, |document| {
+        documents.push(document);
+        Ok(())
+    })?;
+    Ok(documents)
+}
+
+/// [`documents`], one at a time: each is handed to `visit` and dropped before the next is
+/// parsed, so that a large file never holds all its parsed documents at once. Returns how many
+/// there were.
+pub fn each_document<'a>(
+    file: &str,
+    text: &'a str,
+    mut visit: impl FnMut(Document<'a>) -> Result<(), ManifestError>,
+) -> Result<usize, ManifestError> {
     let mut start = 0;
     let mut start_line = 1;
     let mut offset = 0;
@@ -130,6 +149,21 @@ pub fn documents<'a>(file: &str, text: &'a str) -> Result<Vec<Document<'a>>, Man
             object: None,
             line: Some(first_line),
         };
+        // The common layout (`apiVersion:`, `kind:` and `metadata:` with `name:` as plain
+        // top-level keys) is read from the lines, and the document parsed once, straight into
+        // its type; anything else is parsed into a value first.
+        if let Some(header) = peek_header(piece) {
+            location.object = Some(format!("{} {:?}", header.kind, header.name));
+            visit(Document {
+                location,
+                text: piece,
+                first_line,
+                api_version: header.api_version,
+                kind: header.kind,
+                value: None,
+            })?;
+            continue;
+        }
         let value: serde_yaml_ng::Value =
             serde_yaml_ng::from_str(piece).map_err(|error| ManifestError::Yaml {
                 location: Location {
@@ -176,20 +210,101 @@ pub fn documents<'a>(file: &str, text: &'a str) -> Result<Vec<Document<'a>>, Man
             Some(name) => format!("{kind} {name:?}"),
             None => kind.clone(),
         });
-        documents.push(Document {
+        visit(Document {
             location,
             text: piece,
             first_line,
             api_version,
             kind,
-        });
+            value: Some(value),
+        })?;
     }
-    Ok(documents)
+    Ok(index)
+}
+
+/// A document's `apiVersion`, `kind` and `metadata.name`, as read from its lines.
+struct Header {
+    api_version: String,
+    kind: String,
+    name: String,
+}
+
+/// Reads the header of a document written the usual way: `apiVersion:` and `kind:` with plain
+/// values at the top level, and `name:` first among the keys of the top-level `metadata:`
+/// block. `None` for anything else (flow style, quoting, anchors...), which is then parsed.
+fn peek_header(piece: &str) -> Option<Header> {
+    let plain = |value: &str| {
+        let value = value.trim();
+        (!value.is_empty()
+            && value.bytes().all(|byte| {
+                byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'/' | b'-' | b'_')
+            }))
+        .then(|| value.to_string())
+    };
+    let mut api_version = None;
+    let mut kind = None;
+    let mut name = None;
+    let mut lines = piece.lines().peekable();
+    while let Some(line) = lines.next() {
+        if let Some(value) = line.strip_prefix("apiVersion:") {
+            api_version = Some(plain(value)?);
+        } else if let Some(value) = line.strip_prefix("kind:") {
+            kind = Some(plain(value)?);
+        } else if line.trim_end() == "metadata:" {
+            let first_key = lines.peek()?;
+            let key = first_key.trim_start();
+            let indent = first_key.len() - key.len();
+            if indent == 0 {
+                return None;
+            }
+            while let Some(next) = lines.peek() {
+                let trimmed = next.trim_start();
+                let next_indent = next.len() - trimmed.len();
+                if next_indent == 0 && !trimmed.is_empty() {
+                    break;
+                }
+                if next_indent == indent
+                    && let Some(value) = trimmed.strip_prefix("name:")
+                {
+                    name = Some(plain(value)?);
+                }
+                lines.next();
+            }
+        }
+    }
+    Some(Header {
+        api_version: api_version?,
+        kind: kind?,
+        name: name?,
+    })
 }
 
 impl Document<'_> {
     /// Deserialises the document into `T`, reporting the field path and line of a mismatch.
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ManifestError> {
+        // Straight from the text, or from the value already parsed; a mismatch is parsed again
+        // from the text, with the field path tracked and the line of the events.
+        let parsed = match &self.value {
+            Some(value) => T::deserialize(value).ok(),
+            None => T::deserialize(serde_yaml_ng::Deserializer::from_str(self.text)).ok(),
+        };
+        if let Some(parsed) = parsed {
+            return Ok(parsed);
+        }
+        if self.value.is_none()
+            && let Err(error) = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(self.text)
+        {
+            return Err(ManifestError::Yaml {
+                location: Location {
+                    line: error
+                        .location()
+                        .map(|at| self.first_line + at.line() - 1)
+                        .or(self.location.line),
+                    ..self.location.clone()
+                },
+                message: strip_location(&error.to_string()),
+            });
+        }
         let deserializer = serde_yaml_ng::Deserializer::from_str(self.text);
         serde_path_to_error::deserialize(deserializer).map_err(|error| {
             let field = error.path().to_string();
@@ -212,12 +327,24 @@ impl Document<'_> {
         })
     }
 
-    /// Attaches this document's location to a field problem.
+    /// Attaches this document's location to a field problem, with the line of the field (or
+    /// of its deepest parent in the text).
     pub fn invalid(&self, error: FieldError) -> ManifestError {
         ManifestError::Invalid {
-            location: self.location.clone(),
+            location: self.locate(&error.field),
             field: error.field,
             message: error.message,
+        }
+    }
+
+    /// This document's location, with the line of `field` (a path such as
+    /// `spec.template.spec.requirements[0].operator`) or of its deepest parent in the text.
+    pub fn locate(&self, field: &str) -> Location {
+        Location {
+            line: line_of(self.text, field)
+                .map(|line| self.first_line + line - 1)
+                .or(self.location.line),
+            ..self.location.clone()
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod crd;
 pub mod document;
 pub mod duration;
 pub mod ec2_node_class;
+pub mod locate;
 pub mod manifests;
 pub mod node;
 pub mod node_pool;

@@ -2,15 +2,16 @@
 //! core types, and the cross-document checks made once everything is read (duplicate names,
 //! pods bound to nodes, NodePools referring to EC2NodeClasses).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
 use k8s_openapi::api::{apps::v1 as apps_v1, batch::v1 as batch_v1, core::v1 as core_v1};
+use spotter_core::labels;
 use spotter_core::node::Node;
 use spotter_core::node_pool::NodePool;
 use spotter_core::pod::Pod;
 
-use crate::document::{Document, FieldError, Location, ManifestError, documents};
+use crate::document::{Document, FieldError, Location, ManifestError, each_document};
 use crate::ec2_node_class::Ec2NodeClassManifest;
 use crate::node::convert_node;
 use crate::node_pool::NodePoolManifest;
@@ -31,8 +32,18 @@ pub struct Manifests {
     pub daemon_set_pods: Vec<Pod>,
     /// Things worth telling the user that do not stop the run.
     pub warnings: Vec<String>,
-    locations: BTreeMap<String, Location>,
+    locations: HashMap<String, Location>,
     bound_pods: Vec<(Location, String, Pod)>,
+    zone_mentions: Vec<ZoneMention>,
+}
+
+/// A zone a NodePool's requirement names (`topology.kubernetes.io/zone In [...]`), kept so
+/// that zones the region lacks can be reported once the region is known.
+#[derive(Debug)]
+struct ZoneMention {
+    location: Location,
+    field: String,
+    zone: String,
 }
 
 impl Manifests {
@@ -55,12 +66,33 @@ impl Manifests {
         manifests.finish()
     }
 
-    /// Reads the documents of one file's text.
+    /// Reads the documents of one file's text; a file with none is worth a warning.
     pub fn add(&mut self, file: &str, text: &str) -> Result<(), ManifestError> {
-        for document in documents(file, text)? {
-            self.add_document(&document)?;
+        let count = each_document(file, text, |document| self.add_document(&document))?;
+        if count == 0 {
+            self.warnings.push(format!(
+                "{file}: the file is empty (it holds no Kubernetes object)"
+            ));
         }
         Ok(())
+    }
+
+    /// Warnings for every zone a NodePool requirement names that is not among `zones` (the
+    /// zones of `region`): Karpenter would never launch there.
+    pub fn unknown_zone_warnings(&self, region: &str, zones: &[&str]) -> Vec<String> {
+        self.zone_mentions
+            .iter()
+            .filter(|mention| !zones.contains(&mention.zone.as_str()))
+            .map(|mention| {
+                format!(
+                    "{}: field {}: zone {:?} does not exist in {region}; its zones are {}",
+                    mention.location,
+                    mention.field,
+                    mention.zone,
+                    zones.join(", ")
+                )
+            })
+            .collect()
     }
 
     /// Binds pods to their nodes and makes the checks that need every document.
@@ -95,6 +127,7 @@ impl Manifests {
         match (document.api_version.as_str(), document.kind.as_str()) {
             (_, "NodePool") if document.api_version.starts_with("karpenter.sh/") => {
                 let manifest: NodePoolManifest = document.parse()?;
+                self.remember_zones(document, &manifest);
                 let pool = manifest
                     .into_node_pool()
                     .map_err(|error| document.invalid(error))?;
@@ -122,7 +155,7 @@ impl Manifests {
                 match spec.node_name.filter(|node| !node.is_empty()) {
                     Some(node) => {
                         self.bound_pods
-                            .push((document.location.clone(), node, converted))
+                            .push((document.locate("spec.nodeName"), node, converted))
                     }
                     None => self.pending_pods.push(converted),
                 }
@@ -241,6 +274,26 @@ impl Manifests {
             });
         }
         Ok(())
+    }
+
+    fn remember_zones(&mut self, document: &Document<'_>, manifest: &NodePoolManifest) {
+        let requirements = &manifest.spec.template.spec.requirements;
+        for (index, requirement) in requirements.iter().enumerate() {
+            if labels::normalize(&requirement.key) != labels::ZONE
+                || !matches!(requirement.operator.as_str(), "In" | "NotIn")
+            {
+                continue;
+            }
+            for (value_index, zone) in requirement.values.iter().enumerate() {
+                let field =
+                    format!("spec.template.spec.requirements[{index}].values[{value_index}]");
+                self.zone_mentions.push(ZoneMention {
+                    location: document.locate(&field),
+                    field,
+                    zone: zone.clone(),
+                });
+            }
+        }
     }
 
     fn remember(&mut self, document: &Document<'_>, key: String) -> Result<(), ManifestError> {

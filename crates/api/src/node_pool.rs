@@ -174,6 +174,7 @@ impl NodePoolManifest {
             return_to_spot,
         };
         pool.refresh_requirements(&requirements);
+        pool.default_capacity_type();
         Ok(pool)
     }
 }

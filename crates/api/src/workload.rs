@@ -9,8 +9,8 @@ use k8s_openapi::api::core::v1 as core_v1;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta_v1;
 use spotter_core::label_selector::{LabelSelector, SelectorExpression, SelectorOperator};
 use spotter_core::pod::{
-    DO_NOT_DISRUPT_ANNOTATION, Pod, PodAffinityTerm, PodAffinityTerms, TopologySpreadConstraint,
-    WeightedNodeSelectorTerm, WhenUnsatisfiable,
+    DO_NOT_DISRUPT_ANNOTATION, HostPort, Pod, PodAffinityTerm, PodAffinityTerms,
+    TopologySpreadConstraint, WeightedNodeSelectorTerm, WhenUnsatisfiable,
 };
 use spotter_core::quantity::Quantity;
 use spotter_core::requirements::NodeSelectorRequirement;
@@ -65,8 +65,59 @@ pub fn convert_pod_spec(
                 }),
             &format!("{field}.affinity.podAntiAffinity"),
         )?,
+        host_ports: host_ports(spec, field)?,
         do_not_disrupt: false,
     })
+}
+
+/// The host ports of the containers and init containers (`ports[].hostPort`, with the
+/// protocol defaulting to TCP and the host IP to every address).
+fn host_ports(spec: &core_v1::PodSpec, field: &str) -> Result<Vec<HostPort>, FieldError> {
+    let containers = spec
+        .containers
+        .iter()
+        .enumerate()
+        .map(|(index, container)| (format!("{field}.containers[{index}]"), container));
+    let init_containers = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .enumerate()
+        .map(|(index, container)| (format!("{field}.initContainers[{index}]"), container));
+    let mut host_ports = Vec::new();
+    for (path, container) in containers.chain(init_containers) {
+        for (index, port) in container.ports.iter().flatten().enumerate() {
+            let Some(host_port) = port.host_port.filter(|&host_port| host_port != 0) else {
+                continue;
+            };
+            let port_field = format!("{path}.ports[{index}]");
+            let number = u16::try_from(host_port)
+                .ok()
+                .filter(|&number| number > 0)
+                .ok_or_else(|| {
+                    FieldError::new(
+                        format!("{port_field}.hostPort"),
+                        format!("must be between 1 and 65535, got {host_port}"),
+                    )
+                })?;
+            let protocol = port.protocol.clone().unwrap_or_else(|| "TCP".to_string());
+            if !matches!(protocol.as_str(), "TCP" | "UDP" | "SCTP") {
+                return Err(FieldError::new(
+                    format!("{port_field}.protocol"),
+                    format!("unknown protocol {protocol:?}: expected TCP, UDP or SCTP"),
+                ));
+            }
+            let host_port = HostPort {
+                port: number,
+                protocol,
+                host_ip: port.host_ip.clone().unwrap_or_default(),
+            };
+            if !host_ports.contains(&host_port) {
+                host_ports.push(host_port);
+            }
+        }
+    }
+    Ok(host_ports)
 }
 
 /// Whether a pod's metadata carries `karpenter.sh/do-not-disrupt: "true"`.

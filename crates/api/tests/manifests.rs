@@ -277,3 +277,198 @@ fn bad_input_names_the_file_document_and_field() {
         }
     }
 }
+
+#[test]
+fn node_pool_without_capacity_type_defaults_to_on_demand() {
+    let without = node_pool_with(
+        "        - {key: karpenter.sh/capacity-type, operator: In, values: [spot]}\n",
+        "",
+    );
+    let cases = [
+        // (manifest, allows spot, allows on-demand)
+        (NODE_POOL.to_string(), true, false),
+        (without, false, true),
+        (
+            node_pool_with("values: [spot]", "values: [spot, on-demand]"),
+            true,
+            true,
+        ),
+    ];
+    for (text, spot, on_demand) in cases {
+        let manifests = load(&text).unwrap_or_else(|error| panic!("{error}"));
+        let requirements = &manifests.node_pools[0].requirements;
+        assert_eq!(
+            requirements.allows(labels::CAPACITY_TYPE, "spot"),
+            spot,
+            "{text}"
+        );
+        assert_eq!(
+            requirements.allows(labels::CAPACITY_TYPE, "on-demand"),
+            on_demand,
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn validation_errors_point_at_the_line_of_the_offending_field() {
+    const POD: &str = "apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  containers:
+    - name: a
+      image: x
+      resources:
+        requests:
+          cpu: 500m
+";
+    // (what is wrong, the text, the line that must be named: the one holding `marker`)
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "weight 500",
+            node_pool_with("weight: 100", "weight: 500"),
+            "weight: 500",
+        ),
+        (
+            "bad operator",
+            node_pool_with("operator: Exists", "operator: Exist"),
+            "operator: Exist",
+        ),
+        (
+            "negative limit",
+            node_pool_with("cpu: 100", "cpu: -1"),
+            "cpu: -1",
+        ),
+        (
+            "bad duration",
+            node_pool_with("consolidateAfter: 30s", "consolidateAfter: 1d"),
+            "consolidateAfter: 1d",
+        ),
+        (
+            "bad budget",
+            node_pool_with("nodes: \"20%\"", "nodes: \"120%\""),
+            "nodes: \"120%\"",
+        ),
+        (
+            "bad taint effect",
+            node_pool_with("effect: NoSchedule", "effect: Never"),
+            "effect: Never",
+        ),
+        (
+            "restricted template label",
+            node_pool_with("team: data", "karpenter.sh/nodepool: other"),
+            "karpenter.sh/nodepool: other",
+        ),
+        (
+            "negative pod quantity in a second document",
+            format!(
+                "{NODE_POOL}---\n{}",
+                POD.replace("cpu: 500m", "cpu: \"-1\"")
+            ),
+            "cpu: \"-1\"",
+        ),
+        (
+            "pod bound to an unknown node",
+            POD.replace("spec:\n", "spec:\n  nodeName: gone\n"),
+            "nodeName: gone",
+        ),
+    ];
+    for (name, text, marker) in cases {
+        let position = text
+            .find(marker)
+            .unwrap_or_else(|| panic!("{name}: the text lacks {marker:?}"));
+        let line = 1 + text[..position].matches('\n').count();
+        let error = match load(&text) {
+            Ok(_) => panic!("{name}: must fail"),
+            Err(error) => error,
+        };
+        assert!(
+            error.starts_with(&format!("test.yaml:{line}: ")),
+            "{name}: expected line {line}: {error}"
+        );
+    }
+}
+
+#[test]
+fn empty_manifest_file_is_warned_about() {
+    for text in ["", "\n# only a comment\n", "---\n---\n"] {
+        let manifests = load(text).unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(manifests.warnings.len(), 1, "{text:?}");
+        assert!(
+            manifests.warnings[0].starts_with("test.yaml: the file is empty"),
+            "{:?}",
+            manifests.warnings
+        );
+    }
+    let manifests = load(NODE_POOL).unwrap_or_else(|error| panic!("{error}"));
+    assert!(manifests.warnings.is_empty(), "{:?}", manifests.warnings);
+}
+
+#[test]
+fn zone_requirement_naming_a_zone_the_region_lacks_is_warned_about() {
+    let text = node_pool_with(
+        "        - {key: karpenter.k8s.aws/instance-family",
+        "        - {key: topology.kubernetes.io/zone, operator: In, values: [zone-a, zone-x]}\n        - {key: karpenter.k8s.aws/instance-family",
+    );
+    let manifests = load(&text).unwrap_or_else(|error| panic!("{error}"));
+    let line = 1 + text[..text.find("zone-x").unwrap_or_default()]
+        .matches('\n')
+        .count();
+    let warnings = manifests.unknown_zone_warnings("region-1", &["zone-a", "zone-b"]);
+    assert_eq!(
+        warnings,
+        [format!(
+            "test.yaml:{line}: document 1 (NodePool \"batch\"): field spec.template.spec.requirements[1].values[1]: zone \"zone-x\" does not exist in region-1; its zones are zone-a, zone-b"
+        )]
+    );
+    assert!(
+        manifests
+            .unknown_zone_warnings("region-1", &["zone-a", "zone-x"])
+            .is_empty()
+    );
+}
+
+#[test]
+fn host_ports_of_containers_and_init_containers_are_read() {
+    let text = "apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  initContainers:
+    - name: init
+      image: x
+      ports: [{containerPort: 9000, hostPort: 9000, protocol: UDP}]
+  containers:
+    - name: a
+      image: x
+      ports:
+        - {containerPort: 80}
+        - {containerPort: 8080, hostPort: 8080}
+        - {containerPort: 8443, hostPort: 8443, hostIP: 10.0.0.1}
+";
+    let manifests = load(text).unwrap_or_else(|error| panic!("{error}"));
+    let ports: Vec<(u16, &str, &str)> = manifests.pending_pods[0]
+        .host_ports
+        .iter()
+        .map(|port| (port.port, port.protocol.as_str(), port.host_ip.as_str()))
+        .collect();
+    assert_eq!(
+        ports,
+        [
+            (8080, "TCP", ""),
+            (8443, "TCP", "10.0.0.1"),
+            (9000, "UDP", "")
+        ]
+    );
+    let bad = text.replace("protocol: UDP", "protocol: QUIC");
+    let error = load(&bad).err().unwrap_or_default();
+    let line = 1 + bad[..bad.find("QUIC").unwrap_or_default()]
+        .matches('\n')
+        .count();
+    assert!(
+        error.starts_with(&format!("test.yaml:{line}: "))
+            && error.contains("spec.initContainers[0].ports[0].protocol"),
+        "{error}"
+    );
+}

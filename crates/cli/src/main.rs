@@ -4,10 +4,13 @@
 //! placed.
 //!
 //! Exit codes: 0 on success, 2 for bad input (a file, a flag, a manifest, a scenario), 3 when a
-//! simulation broke an invariant, 1 for anything else.
+//! simulation broke an invariant, 4 when `plan` left some pod unschedulable (the plan is still
+//! printed), 1 for anything else. A reader that closes stdout early (`| head`) is not an error
+//! (see `output`).
 
 mod agent;
 mod crds;
+mod output;
 mod plan;
 mod plan_output;
 mod serve;
@@ -34,6 +37,9 @@ enum Command {
     Agent(agent::AgentArguments),
     /// Plan NodeClaims for pending pods: which NodePool, instance types, zone and capacity
     /// type each would launch with, and why a pod cannot be placed.
+    ///
+    /// Exit status: 0 when every pod is placed, 4 when some pod is unschedulable (the plan is
+    /// still printed), 2 for bad input.
     Plan(PlanArguments),
     /// Simulate a cluster over days of a real Spot market: Spot share, fallbacks,
     /// interruptions, pods disrupted and dollars saved, with report.json and report.html.
@@ -139,6 +145,8 @@ pub enum Failure {
     Internal(anyhow::Error),
     /// A simulation broke an invariant: exit code 3 (the report is written).
     InvariantViolated,
+    /// `plan` left this many pods unschedulable: exit code 4 (the plan is printed).
+    Unschedulable(usize),
 }
 
 fn main() -> ExitCode {
@@ -160,5 +168,9 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
         Err(Failure::InvariantViolated) => ExitCode::from(3),
+        Err(Failure::Unschedulable(count)) => {
+            eprintln!("{count} pod(s) cannot be scheduled; exit status 4");
+            ExitCode::from(4)
+        }
     }
 }

@@ -14,6 +14,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use spotter_report::Comparison;
 use spotter_simulator::{NoObserver, Observer, Options, Policy, Scenario};
 
+use crate::output::write_stdout;
 use crate::serve::Served;
 use crate::{Failure, SimulateArguments, SimulateOutput};
 
@@ -87,18 +88,19 @@ pub fn run(arguments: &SimulateArguments) -> Result<(), Failure> {
     let json = report.to_json();
     let (json_path, html_path) = write_reports(&arguments.out, &json, &report.html())?;
     match arguments.output {
-        SimulateOutput::Json => print!("{json}"),
-        SimulateOutput::Table => {
-            print!("{}", report.terminal_summary());
-            println!(
-                "\nSimulated {:.0} h in {:.2} s. Reports: {} and {}",
-                report.duration_hours,
-                elapsed.as_secs_f64(),
-                json_path.display(),
-                html_path.display()
-            );
-        }
+        SimulateOutput::Json => write_stdout(&json),
+        SimulateOutput::Table => write_stdout(&format!(
+            "{}\nSimulated {:.0} h in {:.2} s. Reports: {} and {}\n",
+            report.terminal_summary(),
+            report.duration_hours,
+            elapsed.as_secs_f64(),
+            json_path.display(),
+            html_path.display()
+        )),
     }
+    .map_err(|error| {
+        Failure::Internal(anyhow::Error::from(error).context("failed to write the summary"))
+    })?;
     if report.summary.invariant_violations > 0 {
         eprintln!(
             "error: {} invariant violation(s); see the report's invariantViolations",
@@ -138,20 +140,23 @@ fn finish_comparison(
     let (json_path, html_path) = write_reports(&arguments.out, &json, &comparison.html())?;
     let policies = comparison.policies_in_order();
     match arguments.output {
-        SimulateOutput::Json => print!("{json}"),
+        SimulateOutput::Json => write_stdout(&json),
         SimulateOutput::Table => {
-            print!("{}", comparison.terminal_summary());
             let names: Vec<&str> = policies.iter().map(|(name, _)| *name).collect();
-            println!(
-                "\nSimulated {:.0} h under {} in {:.2} s. Reports: {} and {}",
+            write_stdout(&format!(
+                "{}\nSimulated {:.0} h under {} in {:.2} s. Reports: {} and {}\n",
+                comparison.terminal_summary(),
                 comparison.duration_hours,
                 names.join(" and "),
                 elapsed.as_secs_f64(),
                 json_path.display(),
                 html_path.display()
-            );
+            ))
         }
     }
+    .map_err(|error| {
+        Failure::Internal(anyhow::Error::from(error).context("failed to write the summary"))
+    })?;
     let broken: Vec<String> = policies
         .iter()
         .filter(|(_, report)| report.summary.invariant_violations > 0)

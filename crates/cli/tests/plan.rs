@@ -209,3 +209,66 @@ fn bad_input_exits_with_code_2_and_says_what_is_wrong() {
         assert!(!stderr.contains("panicked"), "{name}: {stderr}");
     }
 }
+
+#[test]
+fn unschedulable_pods_exit_with_code_4_and_warnings_name_file_and_field() {
+    let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+    let seed = seed();
+    for name in ["nodepools.yaml", "ec2nodeclass.yaml", "pod.yaml"] {
+        std::fs::copy(seed.join(name), folder.path().join(name))
+            .unwrap_or_else(|error| panic!("{error}"));
+    }
+    std::fs::write(folder.path().join("empty.yaml"), "# nothing yet\n")
+        .unwrap_or_else(|error| panic!("{error}"));
+    let pools = std::fs::read_to_string(seed.join("nodepools.yaml"))
+        .unwrap_or_else(|error| panic!("{error}"));
+    let with_zone = pools.replacen(
+        "        - key: kubernetes.io/arch",
+        "        - key: topology.kubernetes.io/zone\n          operator: In\n          values: [\"ap-northeast-2a\", \"ap-northeast-2z\"]\n        - key: kubernetes.io/arch",
+        1,
+    );
+    std::fs::write(folder.path().join("nodepools.yaml"), &with_zone)
+        .unwrap_or_else(|error| panic!("{error}"));
+    let folder_path = folder.path().to_str().unwrap_or_default();
+    let arguments = [
+        "plan",
+        "-f",
+        folder_path,
+        "--region",
+        "ap-northeast-2",
+        "-o",
+        "json",
+    ];
+
+    let output = spotter(&arguments);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("warning: ") && stderr.contains("empty.yaml: the file is empty"),
+        "{stderr}"
+    );
+    let zone_warning = stderr
+        .lines()
+        .find(|line| line.contains("ap-northeast-2z"))
+        .unwrap_or_else(|| panic!("no warning about the unknown zone: {stderr}"));
+    assert!(zone_warning.starts_with("warning: "), "{zone_warning}");
+    assert!(zone_warning.contains("nodepools.yaml:"), "{zone_warning}");
+    assert!(
+        zone_warning.contains("field spec.template.spec.requirements[1].values[1]"),
+        "{zone_warning}"
+    );
+    assert!(zone_warning.contains("ap-northeast-2a"), "{zone_warning}");
+
+    // No capacity at all: the pod is unschedulable, the plan is printed, the exit code is 4.
+    let mut arguments = arguments.to_vec();
+    arguments.extend([
+        "--unavailable",
+        "capacity-type=spot,capacity-type=on-demand",
+    ]);
+    let output = spotter(&arguments);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(4), "{stderr}");
+    let plan: Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|error| panic!("the plan is still printed: {error}"));
+    assert_eq!(plan["summary"]["unschedulablePods"], 1, "{plan}");
+}

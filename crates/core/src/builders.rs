@@ -139,6 +139,20 @@ impl PodBuilder {
         self.pod.do_not_disrupt = true;
         self
     }
+    /// Binds a TCP host port on every address.
+    pub fn host_port(mut self, port: u16) -> Self {
+        self.pod.host_ports.push(crate::pod::HostPort::tcp(port));
+        self
+    }
+    /// Binds a host port with a protocol (`UDP`) and a host IP (`""` for every address).
+    pub fn host_port_on(mut self, port: u16, protocol: &str, host_ip: &str) -> Self {
+        self.pod.host_ports.push(crate::pod::HostPort {
+            port,
+            protocol: protocol.into(),
+            host_ip: host_ip.into(),
+        });
+        self
+    }
     /// Sets the priority.
     pub fn priority(mut self, priority: i32) -> Self {
         self.pod.priority = priority;

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::labels;
+use crate::offering::CapacityType;
 use crate::requirements::{Requirement, Requirements};
 use crate::resources::{self, Resources};
 use crate::taints::Taint;
@@ -27,7 +28,9 @@ pub struct NodePool {
     pub taints: Vec<Taint>,
     /// Taints present only while a node starts; ignored for scheduling.
     pub startup_taints: Vec<Taint>,
-    /// Template requirements, the template labels and `karpenter.sh/nodepool In [name]`.
+    /// Template requirements, the template labels and `karpenter.sh/nodepool In [name]`; a
+    /// pool read from a manifest that names no capacity type also carries
+    /// `karpenter.sh/capacity-type In [on-demand]` (see [`NodePool::default_capacity_type`]).
     pub requirements: Requirements,
     /// Limits over the pool's nodes.
     pub limits: Limits,
@@ -151,6 +154,19 @@ impl NodePool {
         pool
     }
 
+    /// Karpenter's default for a NodePool whose requirements and template labels name no
+    /// capacity type: it launches [`DEFAULT_CAPACITY_TYPE`] only (never Spot), so the
+    /// requirement `karpenter.sh/capacity-type In [on-demand]` is added. A pool that names
+    /// capacity types keeps them.
+    pub fn default_capacity_type(&mut self) {
+        if !self.requirements.has_key(labels::CAPACITY_TYPE) {
+            self.requirements.add(
+                labels::CAPACITY_TYPE,
+                Requirement::single(DEFAULT_CAPACITY_TYPE.as_str()),
+            );
+        }
+    }
+
     /// Sets the pool's requirements to `template_requirements` plus its template labels and its
     /// own `karpenter.sh/nodepool` label.
     pub fn refresh_requirements(&mut self, template_requirements: &Requirements) {
@@ -160,6 +176,9 @@ impl NodePool {
         self.requirements = requirements;
     }
 }
+
+/// The capacity type a NodePool that names none launches, as in Karpenter v1.
+pub const DEFAULT_CAPACITY_TYPE: CapacityType = CapacityType::OnDemand;
 
 /// Karpenter's order for trying NodePools: weight descending, then name in reverse
 /// alphabetical order.

@@ -1,6 +1,6 @@
 //! Pods as the solver sees them: identity and labels, effective resource requests, node
 //! selection (nodeSelector, required and preferred node affinity), tolerations, topology spread
-//! constraints and pod (anti-)affinity.
+//! constraints, pod (anti-)affinity and host ports.
 
 use std::collections::BTreeMap;
 
@@ -37,9 +37,54 @@ pub struct Pod {
     pub pod_affinity: PodAffinityTerms,
     /// Pod anti-affinity.
     pub pod_anti_affinity: PodAffinityTerms,
+    /// The host ports its containers (and init containers) bind: two pods whose host ports
+    /// conflict never share a node.
+    pub host_ports: Vec<HostPort>,
     /// Annotated `karpenter.sh/do-not-disrupt: "true"`: no voluntary disruption (emptiness,
     /// return to Spot) moves it; interruptions still do.
     pub do_not_disrupt: bool,
+}
+
+/// A port a container binds on its node (`ports[].hostPort`, with its protocol and host IP).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct HostPort {
+    /// The port on the node, 1–65535.
+    pub port: u16,
+    /// `TCP` (the default), `UDP` or `SCTP`.
+    pub protocol: String,
+    /// The host IP it binds; empty or `0.0.0.0` for every address.
+    pub host_ip: String,
+}
+
+impl HostPort {
+    /// A TCP port on every address.
+    pub fn tcp(port: u16) -> Self {
+        Self {
+            port,
+            protocol: "TCP".to_string(),
+            host_ip: String::new(),
+        }
+    }
+
+    /// Whether both cannot be bound on one node, as kube-scheduler's NodePorts filter decides:
+    /// the same port and protocol, on the same IP or where either binds every address.
+    pub fn conflicts_with(&self, other: &HostPort) -> bool {
+        self.port == other.port
+            && self.protocol == other.protocol
+            && (self.binds_every_address()
+                || other.binds_every_address()
+                || self.host_ip == other.host_ip)
+    }
+
+    fn binds_every_address(&self) -> bool {
+        self.host_ip.is_empty() || self.host_ip == "0.0.0.0"
+    }
+}
+
+/// Whether some port of `left` conflicts with some port of `right`.
+pub fn host_ports_conflict(left: &[HostPort], right: &[HostPort]) -> bool {
+    left.iter()
+        .any(|port| right.iter().any(|other| port.conflicts_with(other)))
 }
 
 /// The annotation that keeps voluntary disruption away from a pod (and its node).

@@ -346,20 +346,20 @@ fn node_pool_limits_hand_over_to_the_next_pool_by_weight() {
     };
     let cases = [
         Case {
-            name: "cpu limit 4: the first claim counts as medium (4 vCPU), its largest candidate",
+            name: "cpu limit 4: the first claim is narrowed to small so that a second fits",
             limits: &[("cpu", "4")],
             pods: vec![solo("a"), solo("b"), solo("c")],
             nodes: Vec::new(),
-            expected_pools: &["primary", "secondary", "secondary"],
-            first_claim_types: Some(&["small", "medium"]),
+            expected_pools: &["primary", "primary", "secondary"],
+            first_claim_types: Some(&["small"]),
         },
         Case {
-            name: "cpu limit 6: 4 for the first claim, the 2 left fit only a small one",
+            name: "cpu limit 6: three small claims fit where Karpenter would count 4 + 2",
             limits: &[("cpu", "6")],
             pods: vec![solo("a"), solo("b"), solo("c")],
             nodes: Vec::new(),
-            expected_pools: &["primary", "primary", "secondary"],
-            first_claim_types: Some(&["small", "medium"]),
+            expected_pools: &["primary", "primary", "primary"],
+            first_claim_types: Some(&["small"]),
         },
         Case {
             name: "nodes limit 1",
@@ -2401,4 +2401,208 @@ fn planned_claims_keep_only_instance_types_their_pods_can_launch() {
             summary(&plan)
         );
     }
+}
+
+#[test]
+fn pods_with_conflicting_host_ports_never_share_a_node() {
+    struct Case {
+        name: &'static str,
+        /// A pod already running on the one existing node, if any.
+        running: Option<Pod>,
+        pods: Vec<Pod>,
+        daemon_set_pods: Vec<Pod>,
+        /// Pods that must be alone (apart from the others in the list) per node or claim.
+        expected_hosts: usize,
+    }
+    let small = |name: &str| pod(name).cpu("100m");
+    let cases = [
+        Case {
+            name: "three pods on 8080 need three nodes",
+            running: None,
+            pods: (0..3)
+                .map(|index| small(&format!("p{index}")).host_port(8080).build())
+                .collect(),
+            daemon_set_pods: Vec::new(),
+            expected_hosts: 3,
+        },
+        Case {
+            name: "different ports share a node",
+            running: None,
+            pods: vec![
+                small("a").host_port(8080).build(),
+                small("b").host_port(8081).build(),
+            ],
+            daemon_set_pods: Vec::new(),
+            expected_hosts: 1,
+        },
+        Case {
+            name: "TCP and UDP on the same port share a node",
+            running: None,
+            pods: vec![
+                small("a").host_port(53).build(),
+                small("b").host_port_on(53, "UDP", "").build(),
+            ],
+            daemon_set_pods: Vec::new(),
+            expected_hosts: 1,
+        },
+        Case {
+            name: "two specific host IPs share a node",
+            running: None,
+            pods: vec![
+                small("a").host_port_on(8080, "TCP", "10.0.0.1").build(),
+                small("b").host_port_on(8080, "TCP", "10.0.0.2").build(),
+            ],
+            daemon_set_pods: Vec::new(),
+            expected_hosts: 1,
+        },
+        Case {
+            name: "every address conflicts with a specific one",
+            running: None,
+            pods: vec![
+                small("a").host_port_on(8080, "TCP", "0.0.0.0").build(),
+                small("b").host_port_on(8080, "TCP", "10.0.0.2").build(),
+            ],
+            daemon_set_pods: Vec::new(),
+            expected_hosts: 2,
+        },
+        Case {
+            name: "a running pod holding the port keeps the new one off its node",
+            running: Some(small("running").host_port(8080).build()),
+            pods: vec![small("p").host_port(8080).build()],
+            daemon_set_pods: Vec::new(),
+            expected_hosts: 1,
+        },
+        Case {
+            name: "a running pod on another port leaves room",
+            running: Some(small("running").host_port(9090).build()),
+            pods: vec![small("p").host_port(8080).build()],
+            daemon_set_pods: Vec::new(),
+            expected_hosts: 1,
+        },
+    ];
+    for case in cases {
+        let mut scenario = Scenario::new(vec![node_pool("default").build()], case.pods.clone());
+        scenario.daemon_set_pods = case.daemon_set_pods;
+        if let Some(running) = &case.running {
+            scenario.nodes.push(
+                node("node-1")
+                    .zone("zone-a")
+                    .capacity_type("on-demand")
+                    .node_pool("default")
+                    .allocatable("2", "4Gi")
+                    .pod(running.clone())
+                    .build(),
+            );
+        }
+        let plan = scenario.solve();
+        let mut hosts: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for index in 0..case.pods.len() {
+            let host = match placement(&plan, index, case.name) {
+                Placement::Node(name) => format!("node {name}"),
+                Placement::Claim(claim) => format!("claim {claim}"),
+                Placement::Unschedulable(reason) => {
+                    panic!("{}: pod {index} unschedulable: {reason}", case.name)
+                }
+            };
+            hosts.entry(host).or_default().push(index);
+        }
+        assert_eq!(hosts.len(), case.expected_hosts, "{}: {hosts:?}", case.name);
+        // Nothing shares a node with a pod whose port it conflicts with, running pods included.
+        for (host, pods) in &hosts {
+            let mut ports: Vec<_> = pods
+                .iter()
+                .flat_map(|&index| case.pods[index].host_ports.clone())
+                .collect();
+            if host == "node node-1" {
+                ports.extend(case.running.iter().flat_map(|pod| pod.host_ports.clone()));
+            }
+            for (position, port) in ports.iter().enumerate() {
+                for other in &ports[position + 1..] {
+                    assert!(
+                        !port.conflicts_with(other),
+                        "{}: {host} holds {port:?} and {other:?}",
+                        case.name
+                    );
+                }
+            }
+        }
+    }
+    // A DaemonSet's host port is on every new node: a pod needing it cannot launch anywhere.
+    let mut scenario = Scenario::new(
+        vec![node_pool("default").build()],
+        vec![pod("p").cpu("100m").host_port(9100).build()],
+    );
+    scenario.daemon_set_pods = vec![pod("exporter").cpu("10m").host_port(9100).build()];
+    let plan = scenario.solve();
+    let reason = reason_of(&plan, 0, "daemon set host port");
+    assert!(reason.contains("host port 9100/TCP"), "{reason}");
+}
+
+#[test]
+fn node_pool_limits_narrow_in_flight_claims_before_spilling() {
+    // Ten pods, one per node: Karpenter counts each claim at large (8 vCPU), so a 24-vCPU limit
+    // holds three claims; narrowed to small (2 vCPU), it holds all ten.
+    let solo = |index: usize| {
+        pod(&format!("solo-{index}"))
+            .cpu("500m")
+            .label("app", "solo")
+            .anti_affinity(labels::HOSTNAME, &[("app", "solo")])
+            .build()
+    };
+    let pools = vec![
+        node_pool("primary").weight(100).limit("cpu", "24").build(),
+        node_pool("secondary").weight(1).build(),
+    ];
+    let scenario = Scenario::new(pools, (0..10).map(solo).collect());
+    let plan = scenario.solve();
+    let mut counted = 0;
+    for index in 0..10 {
+        let claim = claim_of(&plan, index, "ten solo pods");
+        assert_eq!(
+            claim.node_pool,
+            "primary",
+            "pod {index}\n{}",
+            summary(&plan)
+        );
+        counted += claim
+            .instance_types
+            .iter()
+            .map(|name| cpu_of(&scenario.instance_types, name))
+            .max()
+            .unwrap_or(0);
+    }
+    assert!(counted <= 24_000, "{counted}m counted\n{}", summary(&plan));
+
+    // A claim that must keep five instance types (minValues) cannot be narrowed below 4 vCPU:
+    // with an 8-vCPU limit the third pod is refused, and the reason says the limit would have
+    // room if the claims launched their smallest types.
+    let mut pool = NodePool::new("default");
+    let requirements = Requirements::from_expressions(&[NodeSelectorRequirement {
+        key: labels::INSTANCE_TYPE.into(),
+        operator: Operator::Exists,
+        values: Vec::new(),
+        min_values: Some(5),
+    }])
+    .unwrap_or_else(|error| panic!("valid requirement: {error}"));
+    pool.refresh_requirements(&requirements);
+    pool.limits.set("cpu", 8_000);
+    let mut scenario = Scenario::new(vec![pool], (0..3).map(solo).collect());
+    scenario.instance_types = family_catalog();
+    let plan = scenario.solve();
+    claim_of(&plan, 0, "minValues 5");
+    claim_of(&plan, 1, "minValues 5");
+    let reason = reason_of(&plan, 2, "minValues 5");
+    assert!(
+        reason.contains(
+            "limits leave room only if in-flight NodeClaims launch smaller instance types"
+        ),
+        "{reason}"
+    );
+    // Without minValues the claims narrow to 2 vCPU and all three fit.
+    let mut pool = NodePool::new("default");
+    pool.limits.set("cpu", 8_000);
+    let mut scenario = Scenario::new(vec![pool], (0..3).map(solo).collect());
+    scenario.instance_types = family_catalog();
+    let plan = scenario.solve();
+    assert!(plan.unschedulable.is_empty(), "{}", summary(&plan));
 }

@@ -1,7 +1,7 @@
 //! Invariants of the solver on random small inputs: 3–8 instance types with random offerings,
 //! 1–3 NodePools with random capacity types and limits, 0–2 DaemonSets, a few unavailable
 //! offerings, and 1–40 pods with random requests and a random subset of constraints (zone
-//! spread, hostname anti-affinity, nodeSelector on zone or capacity type).
+//! spread, hostname anti-affinity, nodeSelector on zone or capacity type, a host port).
 
 use std::collections::BTreeMap;
 
@@ -12,7 +12,7 @@ use spotter_core::instance_type::{InstanceType, offering_allowed};
 use spotter_core::labels;
 use spotter_core::node_pool::NodePool;
 use spotter_core::offering::CapacityType;
-use spotter_core::pod::Pod;
+use spotter_core::pod::{HostPort, Pod};
 use spotter_core::resources::Resources;
 use spotter_core::solver::{Plan, PlannedNodeClaim, SchedulingInput, solve};
 use spotter_core::unavailable_offerings::{OfferingSelector, UnavailableOfferings};
@@ -45,6 +45,7 @@ struct PodSpec {
     hostname_anti_affinity: bool,
     zone_selector: Option<usize>,
     capacity_type_selector: Option<usize>,
+    host_port: Option<u16>,
 }
 
 #[derive(Clone, Debug)]
@@ -98,6 +99,7 @@ fn pod_spec() -> impl Strategy<Value = PodSpec> {
         prop::bool::weighted(0.2),
         prop::option::weighted(0.2, 0..3usize),
         prop::option::weighted(0.15, 0..2usize),
+        prop::option::weighted(0.25, prop::sample::select(vec![80u16, 443])),
     )
         .prop_map(
             |(
@@ -107,6 +109,7 @@ fn pod_spec() -> impl Strategy<Value = PodSpec> {
                 hostname_anti_affinity,
                 zone_selector,
                 capacity_type_selector,
+                host_port,
             )| {
                 PodSpec {
                     cpu_millicores,
@@ -117,6 +120,7 @@ fn pod_spec() -> impl Strategy<Value = PodSpec> {
                     // the global skew is what the constraint bounds.
                     zone_selector: zone_selector.filter(|_| !zone_spread),
                     capacity_type_selector,
+                    host_port,
                 }
             },
         )
@@ -220,6 +224,9 @@ fn build(spec: &Spec) -> Input {
             }
             if let Some(zone) = pod_spec.zone_selector {
                 builder = builder.node_selector(labels::ZONE, ZONES[zone]);
+            }
+            if let Some(port) = pod_spec.host_port {
+                builder = builder.host_port(port);
             }
             if let Some(capacity_type) = pod_spec.capacity_type_selector {
                 builder = builder.node_selector(
@@ -425,6 +432,7 @@ fn check(spec: &Spec, input: &Input, plan: &Plan) -> Result<(), TestCaseError> {
             || pod_spec.hostname_anti_affinity
             || pod_spec.zone_selector.is_some()
             || pod_spec.capacity_type_selector.is_some()
+            || pod_spec.host_port.is_some()
         {
             continue;
         }
@@ -474,6 +482,28 @@ fn check_claim(
     }
     if claim.instance_types.is_empty() {
         return Err("a claim without instance types".into());
+    }
+
+    // No two of its pods bind a conflicting host port.
+    let ports: Vec<(usize, &HostPort)> = claim
+        .pods
+        .iter()
+        .flat_map(|&pod| {
+            input.pods[pod]
+                .host_ports
+                .iter()
+                .map(move |port| (pod, port))
+        })
+        .collect();
+    for (position, (pod, port)) in ports.iter().enumerate() {
+        for (other_pod, other_port) in &ports[position + 1..] {
+            if port.conflicts_with(other_port) {
+                return Err(format!(
+                    "pods {pod} and {other_pod} both bind host port {}",
+                    port.port
+                ));
+            }
+        }
     }
 
     // Requests of all its pods plus the DaemonSet overhead fit every listed instance type.

@@ -3,10 +3,13 @@
 //! treated as required and dropped one at a time, then `ScheduleAnyway` spreads, then
 //! `PreferNoSchedule` taints become tolerated.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+
+use crate::label_selector::LabelSelector;
 
 use crate::pod::{
-    Pod, PodAffinityTerm, TopologySpreadConstraint, WeightedNodeSelectorTerm, WhenUnsatisfiable,
+    HostPort, Pod, PodAffinityTerm, TopologySpreadConstraint, WeightedNodeSelectorTerm,
+    WhenUnsatisfiable,
 };
 use crate::requirements::{NodeSelectorRequirement, RequirementError, Requirements};
 use crate::taints::Toleration;
@@ -26,6 +29,105 @@ pub(crate) struct PodConstraints {
     /// How many leading `anti_affinity` terms are required (the rest are preferences): only
     /// those keep other pods away, as Karpenter tracks no inverse anti-affinity preferences.
     pub required_anti_affinity: usize,
+    /// The host ports the pod binds (usually none).
+    pub host_ports: Vec<HostPort>,
+}
+
+/// The label keys some selector of the solver's input reads (spread and (anti-)affinity terms
+/// of the pods to place, required anti-affinity of running pods). A pod's other labels cannot
+/// change where it may go, so they are left out of its constraints: pods that differ only in
+/// them share one signature and every answer cached for it.
+#[derive(Debug, Default)]
+pub(crate) struct SelectedLabelKeys {
+    /// `None`: keep every label.
+    keys: Option<HashSet<String>>,
+}
+
+impl SelectedLabelKeys {
+    /// Keeps every label.
+    pub fn all() -> Self {
+        Self { keys: None }
+    }
+
+    /// The keys the selectors of `pods` and of `running` pods' required anti-affinity read.
+    pub fn of<'p>(pods: &'p [Pod], running: impl Iterator<Item = &'p Pod>) -> Self {
+        let mut keys = HashSet::new();
+        let mut add = |selector: &LabelSelector| {
+            keys.extend(selector.match_labels.keys().cloned());
+            keys.extend(
+                selector
+                    .match_expressions
+                    .iter()
+                    .map(|expression| expression.key.clone()),
+            );
+        };
+        for pod in pods {
+            for constraint in &pod.topology_spread {
+                add(&constraint.label_selector);
+            }
+            for terms in [&pod.pod_affinity, &pod.pod_anti_affinity] {
+                for term in terms
+                    .required
+                    .iter()
+                    .chain(terms.preferred.iter().map(|(_, term)| term))
+                {
+                    add(&term.label_selector);
+                }
+            }
+        }
+        for pod in running {
+            for term in &pod.pod_anti_affinity.required {
+                add(&term.label_selector);
+            }
+        }
+        Self { keys: Some(keys) }
+    }
+
+    /// Whether both pods are the same to the solver: equal in everything that decides where
+    /// they may go and what they take, their names and unselected labels aside.
+    pub fn same_scheduling(&self, left: &Pod, right: &Pod) -> bool {
+        left.namespace == right.namespace
+            && left.requests == right.requests
+            && left.priority == right.priority
+            && left.node_selector == right.node_selector
+            && left.required_node_affinity == right.required_node_affinity
+            && left.preferred_node_affinity == right.preferred_node_affinity
+            && left.tolerations == right.tolerations
+            && left.topology_spread == right.topology_spread
+            && left.pod_affinity == right.pod_affinity
+            && left.pod_anti_affinity == right.pod_anti_affinity
+            && left.host_ports == right.host_ports
+            && self.same_selected_labels(&left.labels, &right.labels)
+    }
+
+    fn same_selected_labels(
+        &self,
+        left: &BTreeMap<String, String>,
+        right: &BTreeMap<String, String>,
+    ) -> bool {
+        let Some(keys) = &self.keys else {
+            return left == right;
+        };
+        let selected = |labels: &BTreeMap<String, String>, other: &BTreeMap<String, String>| {
+            labels
+                .iter()
+                .filter(|(key, _)| keys.contains(key.as_str()))
+                .all(|(key, value)| other.get(key) == Some(value))
+        };
+        selected(left, right) && selected(right, left)
+    }
+
+    fn keep(&self, labels: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+        match &self.keys {
+            None => labels.clone(),
+            Some(keys) if keys.is_empty() => BTreeMap::new(),
+            Some(keys) => labels
+                .iter()
+                .filter(|(key, _)| keys.contains(key.as_str()))
+                .map(|(key, value)| (key.clone(), value.clone()))
+                .collect(),
+        }
+    }
 }
 
 /// What is left to relax of one pod's preferences.
@@ -58,8 +160,12 @@ impl Relaxation {
         }
     }
 
-    /// The constraints in force now.
-    pub fn constraints(&self, pod: &Pod) -> Result<PodConstraints, RequirementError> {
+    /// The constraints in force now, with the pod's labels that `selected` keeps.
+    pub fn constraints(
+        &self,
+        pod: &Pod,
+        selected: &SelectedLabelKeys,
+    ) -> Result<PodConstraints, RequirementError> {
         let mut requirements = Requirements::from_labels(&pod.node_selector);
         if let Some(term) = self.required_terms.first() {
             requirements.add_all(&Requirements::from_expressions(term)?);
@@ -82,7 +188,7 @@ impl Relaxation {
         anti_affinity.extend(self.preferred_anti_affinity.iter().cloned());
         Ok(PodConstraints {
             namespace: pod.namespace.clone(),
-            labels: pod.labels.clone(),
+            labels: selected.keep(&pod.labels),
             requirements,
             tolerations: pod.tolerations.clone(),
             tolerate_prefer_no_schedule: self.tolerate_prefer_no_schedule,
@@ -90,6 +196,7 @@ impl Relaxation {
             affinity,
             anti_affinity,
             required_anti_affinity: pod.pod_anti_affinity.required.len(),
+            host_ports: pod.host_ports.clone(),
         })
     }
 

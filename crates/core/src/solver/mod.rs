@@ -9,6 +9,7 @@
 
 mod allowed_offerings;
 mod constraints;
+mod limits;
 mod node_claim;
 mod prepared_pools;
 mod topology;
@@ -20,14 +21,14 @@ use crate::labels;
 use crate::node::Node;
 use crate::node_pool::{NodePool, weight_order};
 use crate::offering::{CapacityType, Offering};
-use crate::pod::Pod;
+use crate::pod::{HostPort, Pod, host_ports_conflict};
 use crate::requirements::{Requirement, Requirements};
 use crate::resources::{self, Resources};
 use crate::taints::first_untolerated;
 use crate::unavailable_offerings::UnavailableOfferings;
 
 use allowed_offerings::AllowedOfferings;
-use constraints::{PodConstraints, Relaxation};
+use constraints::{PodConstraints, Relaxation, SelectedLabelKeys};
 use node_claim::ClaimState;
 use topology::{CandidateDomains, ExistingNode, Narrowing, PodTopology, Topology};
 
@@ -153,17 +154,13 @@ pub fn solve_prepared(input: &SchedulingInput<'_>, prepared: &PreparedPools) -> 
             )
             .then(left.cmp(&right))
     });
-    for pod in order {
-        solver.schedule(pod);
-    }
+    solver.schedule_all(order.into_iter());
     // As Karpenter does, retry the pods that failed for as long as others make progress: a pod
     // may need one placed after it (pod affinity to a pod later in the batch).
     loop {
         let failed = std::mem::take(&mut solver.unschedulable);
         let before = failed.len();
-        for entry in failed {
-            solver.schedule(entry.pod);
-        }
+        solver.schedule_all(failed.into_iter().map(|entry| entry.pod));
         if solver.unschedulable.len() >= before {
             break;
         }
@@ -180,8 +177,19 @@ struct PoolState<'a> {
     /// Why the pool has no instance type at all, if so.
     empty_reason: Option<String>,
     daemon_overhead: Resources,
-    /// Limits left; `None` for an unlimited resource.
+    /// The host ports of the DaemonSets that run on its nodes.
+    daemon_host_ports: Vec<HostPort>,
+    /// Limits left (existing nodes and planned claims, each at the largest instance type it may
+    /// launch, taken off); only limited resources are listed.
     remaining: Vec<(String, i64)>,
+    /// The limited resources other than `nodes`, with their limits: an instance type's *size* is
+    /// the largest share of a limit one of its nodes takes.
+    limit_scale: Vec<(String, f64)>,
+    /// The largest size the pool's claims may launch: lowered when the limits would otherwise
+    /// turn a claim away, narrowing every claim of the pool (see [`Solver::lower_size_cap`]).
+    size_cap: f64,
+    /// Its planned claims, as indices into `Solver::claims`.
+    claims: Vec<usize>,
 }
 
 /// An existing node prepared for the run.
@@ -191,6 +199,8 @@ struct NodeState {
     zones: Vec<String>,
     capacity_types: Vec<String>,
     placed: Vec<usize>,
+    /// The host ports its pods bind, those running and those placed.
+    host_ports: Vec<HostPort>,
 }
 
 /// Everything cached for one signature.
@@ -224,6 +234,11 @@ struct Solver<'a> {
     topology: Topology<'a>,
     signatures: Vec<Signature>,
     signature_index: HashMap<PodConstraints, usize>,
+    /// The labels that matter to some selector; the others are left out of signatures.
+    selected_label_keys: SelectedLabelKeys,
+    /// Bumped by every placement, new claim and narrowing: a pod that failed while it stayed
+    /// the same fails again for a pod with the same scheduling content.
+    changes: u64,
     unschedulable: Vec<Unschedulable>,
     /// One offering per distinct (zone, zone ID, capacity type), the fields
     /// [`offering_allowed`] reads: they bound what [`Solver::domains`] can find.
@@ -305,6 +320,11 @@ impl<'a> Solver<'a> {
                 zones,
                 capacity_types,
                 placed: Vec::new(),
+                host_ports: node
+                    .pods
+                    .iter()
+                    .flat_map(|pod| pod.host_ports.iter().cloned())
+                    .collect(),
             });
         }
         let existing = input
@@ -335,6 +355,14 @@ impl<'a> Solver<'a> {
             topology: Topology::new(zone_universe, capacity_type_universe, existing),
             signatures: Vec::new(),
             signature_index: HashMap::new(),
+            selected_label_keys: SelectedLabelKeys::of(
+                input.pods,
+                input
+                    .nodes
+                    .iter()
+                    .flat_map(|node| node.pods.iter().map(|pod| &**pod)),
+            ),
+            changes: 0,
             unschedulable: Vec::new(),
         };
         solver.count_existing_pods();
@@ -351,7 +379,9 @@ impl<'a> Solver<'a> {
                 .iter()
                 .filter(|pod| !pod.pod_anti_affinity.required.is_empty())
             {
-                let Ok(constraints) = Relaxation::new(pod).constraints(pod) else {
+                let Ok(constraints) =
+                    Relaxation::new(pod).constraints(pod, &SelectedLabelKeys::all())
+                else {
                     continue;
                 };
                 let Ok(pod_topology) = self.topology.register(&constraints) else {
@@ -398,11 +428,43 @@ impl<'a> Solver<'a> {
         }
     }
 
+    /// Schedules pods in order. A pod with the same scheduling content as the one before,
+    /// which failed without anything changing since, fails for the same reason without being
+    /// tried: a group of equal pods that cannot be placed costs one attempt.
+    fn schedule_all(&mut self, pods: impl Iterator<Item = usize>) {
+        let mut previous: Option<(usize, u64)> = None;
+        for pod_index in pods {
+            if let Some((previous_pod, changes)) = previous
+                && changes == self.changes
+                && self
+                    .unschedulable
+                    .last()
+                    .is_some_and(|entry| entry.pod == previous_pod)
+                && self
+                    .selected_label_keys
+                    .same_scheduling(&self.input.pods[previous_pod], &self.input.pods[pod_index])
+            {
+                let reason = self
+                    .unschedulable
+                    .last()
+                    .map(|entry| entry.reason.clone())
+                    .unwrap_or_default();
+                self.unschedulable.push(Unschedulable {
+                    pod: pod_index,
+                    reason,
+                });
+            } else {
+                self.schedule(pod_index);
+            }
+            previous = Some((pod_index, self.changes));
+        }
+    }
+
     fn schedule(&mut self, pod_index: usize) {
         let pod = &self.input.pods[pod_index];
         let mut relaxation = Relaxation::new(pod);
         loop {
-            let outcome = match relaxation.constraints(pod) {
+            let outcome = match relaxation.constraints(pod, &self.selected_label_keys) {
                 Ok(constraints) => {
                     let signature = self.signature(constraints);
                     self.place(pod_index, signature)
@@ -500,6 +562,10 @@ impl<'a> Solver<'a> {
             if !compatible || !state.used.plus(requests).fits_in(&node.allocatable) {
                 continue;
             }
+            let host_ports = &self.signatures[signature].constraints.host_ports;
+            if !host_ports.is_empty() && host_ports_conflict(host_ports, &state.host_ports) {
+                continue;
+            }
             let candidate = CandidateDomains {
                 hostname: &node.name,
                 zones: &state.zones,
@@ -524,9 +590,13 @@ impl<'a> Solver<'a> {
                 &self.input.pods[pod_index],
                 &candidate,
             );
+            self.changes += 1;
             let state = &mut self.nodes[node_index];
             state.used.add(requests);
             state.placed.push(pod_index);
+            state
+                .host_ports
+                .extend(constraints.host_ports.iter().cloned());
             return true;
         }
         false
@@ -609,6 +679,12 @@ impl<'a> Solver<'a> {
         let Some(Ok(fit)) = &self.signatures[signature].pools[claim.pool] else {
             return Err(true);
         };
+        // A claim's host ports only grow: a conflict is for good.
+        if !constraints.host_ports.is_empty()
+            && host_ports_conflict(&constraints.host_ports, &claim.host_ports)
+        {
+            return Err(true);
+        }
         let used = claim.used.plus(requests);
         // The claim's candidates already have an available offering its requirements allow;
         // only a pod that narrows zones or capacity types can take that away.
@@ -678,6 +754,7 @@ impl<'a> Solver<'a> {
             &candidate,
         );
         let largest = self.largest_allocatable(&candidates);
+        self.changes += 1;
         let claim = &mut self.claims[claim_index];
         claim.add_pod(
             pod_index,
@@ -687,6 +764,14 @@ impl<'a> Solver<'a> {
             largest,
             (zones, capacity_types),
         );
+        claim.host_ports.extend(
+            self.signatures[signature]
+                .constraints
+                .host_ports
+                .iter()
+                .cloned(),
+        );
+        self.recharge(claim_index);
         Ok(())
     }
 
@@ -740,6 +825,17 @@ impl<'a> Solver<'a> {
             None => return Err("its instance types were not prepared".to_string()),
         };
         let pool = &self.pools[pool_index];
+        let host_ports = &self.signatures[signature].constraints.host_ports;
+        if let Some(port) = host_ports.iter().find(|port| {
+            pool.daemon_host_ports
+                .iter()
+                .any(|daemon_port| daemon_port.conflicts_with(port))
+        }) {
+            return Err(format!(
+                "host port {}/{} is bound by a DaemonSet on every node",
+                port.port, port.protocol
+            ));
+        }
         let used = pool.daemon_overhead.plus(requests);
         let fitting: Vec<u32> = fit
             .instance_types
@@ -761,32 +857,19 @@ impl<'a> Solver<'a> {
         {
             return Err(format!("limit {name} reached"));
         }
-        let within_limits: Vec<u32> = fitting
-            .into_iter()
-            .filter(|&index| {
-                within(
-                    &pool.remaining,
-                    &self.input.instance_types[index as usize].capacity,
-                )
-            })
-            .collect();
+        let mut requirements = pool.pool.requirements.clone();
+        requirements.add_all(&self.signatures[signature].constraints.requirements);
+        let mut within_limits = self.within_limits(pool_index, &fitting, &requirements);
         if within_limits.is_empty() {
-            let limits: Vec<String> = pool
-                .remaining
-                .iter()
-                .filter(|(name, _)| name != resources::NODES)
-                .map(|(name, left)| {
-                    format!(
-                        "{name} {} left",
-                        resources::format_amount(name, (*left).max(0))
-                    )
-                })
-                .collect();
-            return Err(format!("limits reached: {}", limits.join(", ")));
+            // Narrow the pool's claims to smaller instance types before turning the pod away.
+            if self.lower_size_cap(pool_index, &fitting, &requirements) {
+                within_limits = self.within_limits(pool_index, &fitting, &requirements);
+            }
+            if within_limits.is_empty() {
+                return Err(self.limits_reason(pool_index, &fitting));
+            }
         }
         let constraints = &self.signatures[signature].constraints;
-        let mut requirements = pool.pool.requirements.clone();
-        requirements.add_all(&constraints.requirements);
         let (zones, capacity_types) = self.domains(&within_limits, &requirements);
         let hostname = format!("nodeclaim-{}", self.claims.len());
         let candidate = CandidateDomains {
@@ -831,14 +914,21 @@ impl<'a> Solver<'a> {
             &candidate,
         );
         // Karpenter counts an in-flight NodeClaim against the limits at its largest candidate.
-        let mut largest_capacity = Resources::new();
-        for &index in &candidates {
-            largest_capacity =
-                largest_capacity.max(&self.input.instance_types[index as usize].capacity);
-        }
+        let charged = self.charge_of(&candidates);
+        self.changes += 1;
+        let claim_index = self.claims.len();
         let pool = &mut self.pools[pool_index];
-        reserve(&mut pool.remaining, &largest_capacity);
+        reserve(&mut pool.remaining, &charged);
+        pool.claims.push(claim_index);
         let overhead = pool.daemon_overhead.clone();
+        let mut host_ports = pool.daemon_host_ports.clone();
+        host_ports.extend(
+            self.signatures[signature]
+                .constraints
+                .host_ports
+                .iter()
+                .cloned(),
+        );
         let largest = self.largest_allocatable(&candidates);
         self.claims.push(ClaimState::new(
             pool_index,
@@ -849,6 +939,8 @@ impl<'a> Solver<'a> {
             largest,
             pod_index,
             requests,
+            host_ports,
+            charged,
         ));
         Ok(())
     }
@@ -1158,8 +1250,11 @@ fn prepare_pool<'a>(
         ))
     };
     let mut daemon_overhead = Resources::new();
+    let mut daemon_host_ports = Vec::new();
     for daemon in input.daemon_set_pods {
-        let Ok(constraints) = Relaxation::new(daemon).constraints(daemon) else {
+        let Ok(constraints) =
+            Relaxation::new(daemon).constraints(daemon, &SelectedLabelKeys::all())
+        else {
             continue;
         };
         let tolerated = first_untolerated(&pool.taints, &daemon.tolerations, true).is_none();
@@ -1170,6 +1265,7 @@ fn prepare_pool<'a>(
                 .is_ok()
         {
             daemon_overhead.add(&daemon.requests);
+            daemon_host_ports.extend(daemon.host_ports.iter().cloned());
         }
     }
     PoolState {
@@ -1177,11 +1273,20 @@ fn prepare_pool<'a>(
         instance_types: priced.into_iter().map(|(_, index)| index).collect(),
         empty_reason,
         daemon_overhead,
+        daemon_host_ports,
         remaining: pool
             .limits
             .iter()
             .map(|(name, value)| (name.to_string(), value))
             .collect(),
+        limit_scale: pool
+            .limits
+            .iter()
+            .filter(|(name, _)| *name != resources::NODES)
+            .map(|(name, value)| (name.to_string(), value.max(1) as f64))
+            .collect(),
+        size_cap: f64::INFINITY,
+        claims: Vec::new(),
     }
 }
 
@@ -1203,8 +1308,20 @@ fn reserve(remaining: &mut [(String, i64)], capacity: &Resources) {
     }
 }
 
+/// Gives back `capacity` (not the node) to the limits.
+fn release_resources(remaining: &mut [(String, i64)], capacity: &Resources) {
+    for (name, left) in remaining.iter_mut() {
+        if name != resources::NODES {
+            *left += capacity.get(name);
+        }
+    }
+}
+
 fn describe(requirements: &Requirements, key: &str) -> String {
     requirements
         .get(key)
         .map_or_else(|| "Exists".to_string(), Requirement::to_string)
 }
+
+#[cfg(test)]
+mod tests;

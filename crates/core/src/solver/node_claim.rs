@@ -6,6 +6,7 @@ use crate::instance_type::InstanceType;
 use crate::labels;
 use crate::node_pool::NodePool;
 use crate::offering::CapacityType;
+use crate::pod::HostPort;
 use crate::requirements::Requirements;
 use crate::resources::Resources;
 
@@ -28,6 +29,16 @@ pub(super) struct ClaimState {
     /// The largest allocatable of any candidate, resource by resource: a quick upper bound.
     largest: Resources,
     pub pods: Vec<usize>,
+    /// The host ports its pods and DaemonSets bind.
+    pub host_ports: Vec<HostPort>,
+    /// What it is counted at against its pool's limits: the largest of its candidates,
+    /// resource by resource.
+    pub charged: Resources,
+    /// How many candidates it had when `charged` was computed.
+    pub charged_count: usize,
+    /// The smallest size cap its candidates can be narrowed to, with the number of candidates
+    /// it was computed for (see `limits`).
+    pub floor: Option<(usize, f64)>,
     /// The zones and capacity types the candidates offer, with the number of candidates they
     /// were computed for (a filtered candidate list of the same length is the same list).
     pub domains: Option<(usize, Vec<String>, Vec<String>)>,
@@ -44,7 +55,10 @@ impl ClaimState {
         largest: Resources,
         pod: usize,
         requests: &Resources,
+        host_ports: Vec<HostPort>,
+        charged: Resources,
     ) -> Self {
+        let charged_count = instance_types.len();
         Self {
             pool,
             hostname,
@@ -54,6 +68,10 @@ impl ClaimState {
             used: daemon_overhead.plus(requests),
             largest,
             pods: vec![pod],
+            host_ports,
+            charged_count,
+            charged,
+            floor: None,
             domains: None,
         }
     }
@@ -84,6 +102,14 @@ impl ClaimState {
         self.used.add(requests);
         self.largest = largest;
         self.pods.push(pod);
+    }
+
+    /// Keeps only `instance_types` (a subset of its candidates), to stay within its pool's
+    /// limits; `largest` is their largest allocatable.
+    pub fn narrow(&mut self, instance_types: Vec<u32>, largest: Resources) {
+        self.instance_types = instance_types;
+        self.largest = largest;
+        self.domains = None;
     }
 
     /// The candidate instance types a launch is given: at most [`MAX_INSTANCE_TYPES`], cheapest

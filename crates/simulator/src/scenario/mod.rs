@@ -8,7 +8,6 @@
 
 mod duration;
 mod kubernetes;
-mod locate;
 mod read;
 mod reader;
 mod spec;

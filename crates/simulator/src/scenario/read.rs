@@ -13,7 +13,6 @@ use spotter_core::offering::CapacityType;
 
 use super::duration::format_duration;
 use super::kubernetes::{self, InlineWorkload};
-use super::locate::line_of;
 use super::reader::{Reader, strip_location, strip_path};
 use super::spec::{
     CurveSpec, DurationText, FaultSpec, MarketSpec, PoolSpec, ReplicasSpec, ScenarioSpec,
@@ -23,6 +22,7 @@ use super::{
     DeploymentWorkload, Fault, FaultKind, JobWorkload, MAX_DURATION, MAX_JOB_ARRIVALS,
     MarketSettings, PoolOverride, ReplicaCurve, Scenario, ScenarioError, Timing,
 };
+use spotter_api::locate::line_of;
 
 /// Reads and checks the scenario in `text`.
 pub(super) fn read(file: &str, text: &str, base_dir: &Path) -> Result<Scenario, ScenarioError> {

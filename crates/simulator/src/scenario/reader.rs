@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use super::ScenarioError;
-use super::locate::line_of;
+use spotter_api::locate::line_of;
 
 /// The file being read, to locate and report problems.
 pub(super) struct Reader<'a> {

@@ -1,7 +1,8 @@
-//! Finding the line of a field in a scenario's text from its field path
-//! (`workloads[1].replicas.diurnal.min`), so that problems found after the text was read
-//! (a minimum above its maximum, a zone the region lacks, an invalid inline manifest) can
-//! still name their line. It walks the YAML with serde_yaml_ng's own parser and stops with a
+//! Finding the line of a field in a YAML text from its field path
+//! (`spec.template.spec.requirements[0].operator`, `workloads[1].replicas.diurnal.min`), so
+//! that problems found after the text was read (a negative quantity, a weight out of range, a
+//! minimum above its maximum, a zone the region lacks) can still name their line. Manifests
+//! and scenarios both use it. It walks the YAML with serde_yaml_ng's own parser and stops with a
 //! marker error at the node the path leads to, which the parser stamps with that node's
 //! position; when the path leads nowhere it reports the deepest node it did reach.
 
@@ -12,7 +13,7 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor
 
 /// The line (from 1) of the node at `path` in `text`, or of the deepest node on the way there
 /// that exists. A last segment that is a key reports the key's own line.
-pub(super) fn line_of(text: &str, path: &str) -> Option<usize> {
+pub fn line_of(text: &str, path: &str) -> Option<usize> {
     let segments = parse_path(path);
     let deserializer = serde_yaml_ng::Deserializer::from_str(text);
     match deserializer.deserialize_any(Navigate { path: &segments }) {
@@ -85,14 +86,13 @@ impl<'de> Visitor<'de> for Navigate<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        if let [Segment::Key(name), rest @ ..] = self.path {
-            let seed = KeySeed {
-                name,
-                last: rest.is_empty(),
-            };
+        if let [Segment::Key(_), ..] = self.path {
+            let seed = KeySeed { path: self.path };
             while let Some(found) = map.next_key_seed(seed)? {
-                if found {
-                    return map.next_value_seed(Navigate { path: rest });
+                if let Some(consumed) = found {
+                    return map.next_value_seed(Navigate {
+                        path: &self.path[consumed..],
+                    });
                 }
                 map.next_value::<IgnoredAny>()?;
             }
@@ -120,68 +120,79 @@ impl<'de> Visitor<'de> for Navigate<'_> {
     }
 }
 
-/// Reads one mapping key: `true` when it is the one wanted; fails on it when it ends the path,
-/// so that the key's own line is reported.
+/// Reads one mapping key: how many path segments it stands for when it is the one wanted (a
+/// key with dots, such as a label `karpenter.sh/nodepool`, spans several), `None` otherwise;
+/// fails on it when it ends the path, so that the key's own line is reported.
 #[derive(Clone, Copy)]
-struct KeySeed<'n> {
-    name: &'n str,
-    last: bool,
+struct KeySeed<'p> {
+    path: &'p [Segment],
 }
 
 impl KeySeed<'_> {
-    fn check<E: de::Error>(self, key: &str) -> Result<bool, E> {
-        match (key == self.name, self.last) {
-            (true, true) => Err(E::custom(MARKER)),
-            (found, _) => Ok(found),
+    fn check<E: de::Error>(self, key: &str) -> Result<Option<usize>, E> {
+        let mut consumed = 0;
+        for part in key.split('.') {
+            match self.path.get(consumed) {
+                Some(Segment::Key(name)) if name == part => consumed += 1,
+                _ => return Ok(None),
+            }
+        }
+        if consumed == self.path.len() {
+            Err(E::custom(MARKER))
+        } else {
+            Ok(Some(consumed))
         }
     }
 }
 
 impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
-    type Value = bool;
+    type Value = Option<usize>;
 
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Option<usize>, D::Error> {
         deserializer.deserialize_any(self)
     }
 }
 
 impl<'de> Visitor<'de> for KeySeed<'_> {
-    type Value = bool;
+    type Value = Option<usize>;
 
     fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str("a mapping key")
     }
 
-    fn visit_str<E: de::Error>(self, value: &str) -> Result<bool, E> {
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<Option<usize>, E> {
         self.check(value)
     }
 
-    fn visit_bool<E: de::Error>(self, value: bool) -> Result<bool, E> {
+    fn visit_bool<E: de::Error>(self, value: bool) -> Result<Option<usize>, E> {
         self.check(&value.to_string())
     }
 
-    fn visit_i64<E: de::Error>(self, value: i64) -> Result<bool, E> {
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<Option<usize>, E> {
         self.check(&value.to_string())
     }
 
-    fn visit_u64<E: de::Error>(self, value: u64) -> Result<bool, E> {
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<Option<usize>, E> {
         self.check(&value.to_string())
     }
 
-    fn visit_f64<E: de::Error>(self, value: f64) -> Result<bool, E> {
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<Option<usize>, E> {
         self.check(&value.to_string())
     }
 
-    fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
-        Ok(false)
+    fn visit_unit<E: de::Error>(self) -> Result<Option<usize>, E> {
+        Ok(None)
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<bool, A::Error> {
-        IgnoredAny.visit_map(map).map(|_| false)
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Option<usize>, A::Error> {
+        IgnoredAny.visit_map(map).map(|_| None)
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<bool, A::Error> {
-        IgnoredAny.visit_seq(seq).map(|_| false)
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Option<usize>, A::Error> {
+        IgnoredAny.visit_seq(seq).map(|_| None)
     }
 }
 
@@ -213,7 +224,7 @@ mod tests {
 
     #[test]
     fn finds_the_line_of_a_field_or_its_deepest_parent() {
-        let text = "name: x\nworkloads:\n  - job: {}\n    every: 1h\n  - deployment:\n      metadata:\n        name: web\n    replicas:\n      diurnal: {min: 1, max: 2, peakHour: 3}\nfaults: [{at: 1d}, {at: 2d}]\n";
+        let text = "name: x\nworkloads:\n  - job: {}\n    every: 1h\n  - deployment:\n      metadata:\n        name: web\n    replicas:\n      diurnal: {min: 1, max: 2, peakHour: 3}\nfaults: [{at: 1d}, {at: 2d}]\nlabels:\n  example.com/team: a\n";
         let cases = [
             ("name", Some(1)),
             ("workloads", Some(2)),
@@ -226,6 +237,8 @@ mod tests {
             ("workloads[7].job", Some(3)),
             ("faults[1].at", Some(10)),
             ("missing.field", Some(1)),
+            ("labels.example.com/team", Some(12)),
+            ("labels.example.com/other", Some(12)),
         ];
         for (path, expected) in cases {
             assert_eq!(line_of(text, path), expected, "{path}");
