@@ -8,6 +8,7 @@
 //! do not know they are simulated.
 
 mod invariants;
+mod lifecycle;
 pub mod observer;
 mod perform;
 mod recorder;
