@@ -8,17 +8,15 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::action::Action;
-use crate::disruption_budgets::{BudgetReason, DisruptionPass};
+use crate::disruption_budgets::DisruptionPass;
 use crate::settings::Settings;
 use crate::state::ClusterState;
 
 /// A way of disrupting nodes voluntarily.
 pub trait DisruptionMethod: fmt::Debug + Send {
-    /// The budget reason its disruptions count under.
-    fn reason(&self) -> BudgetReason;
-
-    /// Decides what to disrupt now, drawing from the pass's budgets (and taking each node it
-    /// disrupts); returns the actions and when it wants to look again.
+    /// Decides what to disrupt now, drawing from the pass's budgets for its own
+    /// [`crate::disruption_budgets::BudgetReason`] (and taking each node it disrupts); returns
+    /// the actions and when it wants to look again.
     fn disrupt(
         &mut self,
         pass: &mut DisruptionPass,

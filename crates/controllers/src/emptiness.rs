@@ -17,10 +17,6 @@ use crate::state::{ClusterState, DisruptionReason};
 pub struct Emptiness;
 
 impl DisruptionMethod for Emptiness {
-    fn reason(&self) -> BudgetReason {
-        BudgetReason::Empty
-    }
-
     fn disrupt(
         &mut self,
         pass: &mut DisruptionPass,

@@ -82,10 +82,6 @@ pub fn pool_settings(pool: &NodePool, settings: &Settings) -> Option<PoolReturnS
 }
 
 impl DisruptionMethod for ReturnToSpot {
-    fn reason(&self) -> BudgetReason {
-        BudgetReason::ReturnToSpot
-    }
-
     fn disrupt(
         &mut self,
         pass: &mut DisruptionPass,
