@@ -33,7 +33,7 @@ pub struct Assets {
 pub enum AssetsError {
     /// `KUBEBUILDER_ASSETS` is not set.
     #[error(
-        "failed to find the Kubernetes binaries: {ASSETS_VARIABLE} is not set; point it at a folder holding kube-apiserver, kube-scheduler and kube-controller-manager (.ci/run unpacks them from ../shared/tools/kube)"
+        "failed to find the Kubernetes binaries: {ASSETS_VARIABLE} is not set; point it at a folder holding kube-apiserver, kube-scheduler and kube-controller-manager (.ci/run unpacks them from the shared test tools; the README says how to do it locally)"
     )]
     NotSet,
     /// A binary is not in the folder, or not executable.
