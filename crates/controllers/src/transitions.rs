@@ -490,6 +490,19 @@ impl ClusterState {
         Some(pod)
     }
 
+    /// The `index`th PodDisruptionBudget's owners want `expected_pods` pods (its status's
+    /// `expectedPods`, which kube's disruption controller keeps).
+    pub fn pod_disruption_budget_expects(&mut self, index: usize, expected_pods: u32) {
+        if let Some(budget) = self.pod_disruption_budgets.get_mut(index) {
+            budget.expected_pods = expected_pods;
+        }
+    }
+
+    /// Forgets the interruptions older than the history's memory.
+    pub fn prune_interruption_history(&mut self, now: Duration) {
+        self.interruption_history.prune(now);
+    }
+
     /// Drops the unavailable-offerings entries that expired by `now`; bumps the capacity
     /// generation when an offering came back.
     pub fn expire_unavailable(&mut self, now: Duration) -> bool {

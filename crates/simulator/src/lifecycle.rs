@@ -164,17 +164,26 @@ impl Simulation {
         }
     }
 
-    /// Keeps each PodDisruptionBudget's expected count equal to the Deployments it covers.
+    /// Keeps each PodDisruptionBudget's expected count equal to the Deployments it covers (what
+    /// kube's disruption controller writes in its status).
     fn refresh_budgets(&mut self) {
-        for budget in &mut self.state.pod_disruption_budgets {
-            budget.expected_pods = self
-                .scenario
-                .deployments
-                .iter()
-                .zip(&self.workloads.desired)
-                .filter(|(deployment, _)| budget.covers(&deployment.template))
-                .map(|(_, desired)| *desired)
-                .sum();
+        let expected: Vec<u32> = self
+            .state
+            .pod_disruption_budgets
+            .iter()
+            .map(|budget| {
+                self.scenario
+                    .deployments
+                    .iter()
+                    .zip(&self.workloads.desired)
+                    .filter(|(deployment, _)| budget.covers(&deployment.template))
+                    .map(|(_, desired)| *desired)
+                    .sum()
+            })
+            .collect();
+        for (index, expected_pods) in expected.into_iter().enumerate() {
+            self.state
+                .pod_disruption_budget_expects(index, expected_pods);
         }
     }
 

@@ -608,7 +608,7 @@ impl Simulation {
     }
 
     fn sweep(&mut self) {
-        self.state.interruption_history.prune(self.now);
+        self.state.prune_interruption_history(self.now);
         self.invariants
             .check_ledger(&self.state.pods, &mut self.recorder, self.now);
         self.invariants.check_instances(
