@@ -8,7 +8,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::action::Action;
-use crate::disruption_budgets::DisruptionPass;
+use crate::disruption_budgets::{DisruptionPass, next_budget_change};
 use crate::settings::Settings;
 use crate::state::ClusterState;
 
@@ -46,9 +46,10 @@ impl Pipeline {
         now: Duration,
         settings: &Settings,
     ) -> (Vec<Action>, Option<Duration>) {
-        let mut pass = DisruptionPass::new(state);
+        let mut pass = DisruptionPass::new(state, now);
         let mut actions = Vec::new();
-        let mut wake_at: Option<Duration> = None;
+        // A scheduled budget opening or closing may let a method act, or stop it.
+        let mut wake_at = next_budget_change(&state.node_pools, now);
         for method in &mut self.methods {
             let (more, wake) = method.disrupt(&mut pass, state, now, settings);
             actions.extend(more);

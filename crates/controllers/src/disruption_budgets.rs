@@ -1,14 +1,17 @@
-//! NodePool disruption budgets as Karpenter counts them, and one disruption pass's shared view
-//! of them. A pool's nodes are its initialized nodes whose instance is not terminating yet,
+//! NodePool disruption budgets as Karpenter counts them (the most restrictive budget active at
+//! the time, see [`crate::budget_schedule`], among those covering the reason), and one
+//! disruption pass's shared view of them. A pool's nodes are its initialized nodes whose instance is not terminating yet,
 //! and every one of them that is NotReady or being deleted (for any reason) uses the budget.
 //! The disruption methods of one pass ([`crate::disruption`]) all draw from one
 //! [`DisruptionPass`]: one count per NodePool, and a node taken by one method is not offered
 //! to the next.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use spotter_core::node_pool::NodePool;
 
+use crate::budget_schedule;
 use crate::state::ClusterState;
 
 /// A pool's nodes as its budgets count them.
@@ -77,11 +80,11 @@ pub fn pool_disruptions(state: &ClusterState) -> BTreeMap<String, PoolDisruption
     pools
 }
 
-/// How many more of the pool's nodes may be disrupted now for `reason`: the most restrictive
-/// budget that covers the reason, less the nodes already disrupting.
-pub fn room(pool: &NodePool, reason: BudgetReason, counts: PoolDisruptions) -> u32 {
-    let allowed = pool
-        .disruption
+/// How many of the pool's `total` nodes its budgets let be disrupting at `now` for `reason`:
+/// the most restrictive active budget that covers the reason (a budget whose schedule cannot
+/// be read allows none, as in Karpenter; the API refuses such a NodePool anyway).
+pub fn allowed(pool: &NodePool, reason: BudgetReason, total: u32, now: Duration) -> u32 {
+    pool.disruption
         .budgets
         .iter()
         .filter(|budget| {
@@ -91,10 +94,29 @@ pub fn room(pool: &NodePool, reason: BudgetReason, counts: PoolDisruptions) -> u
                     .iter()
                     .any(|listed| reason.covered_by(listed))
         })
-        .map(|budget| budget.nodes.allowed(counts.total))
+        .filter_map(|budget| match budget_schedule::is_active(budget, now) {
+            Ok(true) => Some(budget.nodes.allowed(total)),
+            Ok(false) => None,
+            Err(_) => Some(0),
+        })
         .min()
-        .unwrap_or(u32::MAX);
-    allowed.saturating_sub(counts.disrupting)
+        .unwrap_or(u32::MAX)
+}
+
+/// How many more of the pool's nodes may be disrupted at `now` for `reason`: what the most
+/// restrictive active budget that covers the reason allows, less the nodes already
+/// disrupting.
+pub fn room(pool: &NodePool, reason: BudgetReason, counts: PoolDisruptions, now: Duration) -> u32 {
+    allowed(pool, reason, counts.total, now).saturating_sub(counts.disrupting)
+}
+
+/// The next time after `now` at which one of the pools' scheduled budgets opens or closes.
+pub fn next_budget_change(pools: &[NodePool], now: Duration) -> Option<Duration> {
+    pools
+        .iter()
+        .flat_map(|pool| &pool.disruption.budgets)
+        .filter_map(|budget| budget_schedule::next_change(budget, now))
+        .min()
 }
 
 /// One disruption pass's budgets: the count every method of the pass draws from, and the
@@ -103,14 +125,17 @@ pub fn room(pool: &NodePool, reason: BudgetReason, counts: PoolDisruptions) -> u
 pub struct DisruptionPass {
     counts: BTreeMap<String, PoolDisruptions>,
     taken: BTreeSet<String>,
+    now: Duration,
 }
 
 impl DisruptionPass {
-    /// The budgets as the state has them at the start of the pass.
-    pub fn new(state: &ClusterState) -> Self {
+    /// The budgets as the state has them at the start of a pass at `now` (which decides the
+    /// scheduled budgets that are active).
+    pub fn new(state: &ClusterState, now: Duration) -> Self {
         Self {
             counts: pool_disruptions(state),
             taken: BTreeSet::new(),
+            now,
         }
     }
 
@@ -120,6 +145,7 @@ impl DisruptionPass {
             pool,
             reason,
             self.counts.get(&pool.name).copied().unwrap_or_default(),
+            self.now,
         )
     }
 

@@ -1,7 +1,8 @@
 //! Emptiness: a node with no pods but DaemonSet pods, and none planned onto it, is removed once
 //! it has been empty for its NodePool's `consolidateAfter` (never when that is `Never`), as many
 //! at a time as the pool's disruption budgets allow. A Spot replacement waiting for the
-//! fallback node it returns to Spot is not empty.
+//! fallback node it returns to Spot is not empty; a node annotated `karpenter.sh/do-not-disrupt`
+//! is kept.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -31,7 +32,7 @@ impl DisruptionMethod for Emptiness {
 /// Decides which empty nodes to remove, alone in a disruption pass; returns when the next one
 /// becomes eligible.
 pub fn reconcile(state: &ClusterState, now: Duration) -> (Vec<Action>, Option<Duration>) {
-    disrupt(&mut DisruptionPass::new(state), state, now)
+    disrupt(&mut DisruptionPass::new(state, now), state, now)
 }
 
 /// Decides which empty nodes to remove within the pass's budgets.
@@ -88,6 +89,7 @@ fn disrupt(
         if nominated.contains(claim.name.as_str())
             || pass.is_taken(&claim.name)
             || node.workload_pods() > 0
+            || node.do_not_disrupt
             || state.reserved_for(claim).is_some()
         {
             continue;

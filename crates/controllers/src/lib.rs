@@ -4,8 +4,8 @@
 //! knows which.
 //!
 //! [`Controllers::reconcile`] runs them in a fixed order: interruption, NodeClaim lifecycle,
-//! termination, the disruption controllers (emptiness and return to Spot, every 10 s), and
-//! provisioning.
+//! termination, expiration, the disruption methods (every 10 s: emptiness, return to Spot when
+//! the settings turn it on, multi-node and single-node consolidation), and provisioning.
 //!
 //! Between the controllers and the drivers sits the state machine every driver shares:
 //! [`transitions`] (how performing an action, or observing the world, changes the
@@ -16,9 +16,12 @@
 //! async runtime, no Kubernetes client, no cloud SDK.
 
 pub mod action;
+pub mod budget_schedule;
+pub mod consolidation;
 pub mod disruption;
 pub mod disruption_budgets;
 pub mod emptiness;
+pub mod expiration;
 pub mod interruption;
 pub mod node_claim_lifecycle;
 pub mod node_claim_names;
@@ -45,7 +48,7 @@ pub struct Controllers {
     settings: Settings,
     provisioner: provisioner::Provisioner,
     interruption: interruption::Interruption,
-    /// The disruption methods, in order: emptiness, then return to Spot.
+    /// The disruption methods, in order (see [`disruption_methods`]).
     disruption: disruption::Pipeline,
     /// When the disruption controllers (emptiness) may look again: like Karpenter's, they poll
     /// every [`Settings::disruption_poll`].
@@ -59,6 +62,30 @@ pub struct Reconciled {
     pub actions: Vec<Action>,
     /// When a controller wants to look again even if nothing changes.
     pub wake_at: Option<Duration>,
+}
+
+/// The disruption methods in the order they run: Karpenter's (emptiness, multi-node then
+/// single-node consolidation), with Spotter's return to Spot after emptiness when the settings
+/// turn it on, so that a fallback node is returned to Spot (with its hysteresis) before
+/// consolidation would look at it.
+pub fn disruption_methods(settings: &Settings, seed: u64) -> disruption::Pipeline {
+    let names = |salt: u64| node_claim_names::NodeClaimNames::new(seed ^ salt);
+    let mut methods: Vec<Box<dyn disruption::DisruptionMethod>> =
+        vec![Box::new(emptiness::Emptiness)];
+    if settings.return_to_spot.is_some() {
+        methods.push(Box::new(return_to_spot::ReturnToSpot::with_names(names(
+            0x5350_4F54,
+        ))));
+    }
+    methods.push(Box::new(consolidation::Consolidation::new(
+        consolidation::Scope::MultiNode,
+        names(0x4D55_4C54),
+    )));
+    methods.push(Box::new(consolidation::Consolidation::new(
+        consolidation::Scope::SingleNode,
+        names(0x534E_474C),
+    )));
+    disruption::Pipeline::new(methods)
 }
 
 impl Default for Controllers {
@@ -78,17 +105,12 @@ impl Controllers {
     pub fn with_seed(settings: Settings, seed: u64) -> Self {
         let provisioner =
             provisioner::Provisioner::with_names(node_claim_names::NodeClaimNames::new(seed));
-        let return_to_spot = return_to_spot::ReturnToSpot::with_names(
-            node_claim_names::NodeClaimNames::new(seed ^ 0x5350_4F54),
-        );
+        let disruption = disruption_methods(&settings, seed);
         Self {
             settings,
             provisioner,
             interruption: interruption::Interruption::default(),
-            disruption: disruption::Pipeline::new(vec![
-                Box::new(emptiness::Emptiness),
-                Box::new(return_to_spot),
-            ]),
+            disruption,
             next_disruption_poll: Duration::ZERO,
         }
     }
@@ -114,6 +136,9 @@ impl Controllers {
             .actions
             .extend(node_claim_lifecycle::reconcile(state, now, &self.settings));
         let (actions, wake_at) = termination::reconcile(state, now, &self.settings);
+        reconciled.actions.extend(actions);
+        wake(wake_at, &mut reconciled);
+        let (actions, wake_at) = expiration::reconcile(state, now);
         reconciled.actions.extend(actions);
         wake(wake_at, &mut reconciled);
         if now >= self.next_disruption_poll {

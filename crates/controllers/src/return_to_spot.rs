@@ -110,7 +110,7 @@ impl ReturnToSpot {
         now: Duration,
         settings: &Settings,
     ) -> (Vec<Action>, Option<Duration>) {
-        self.decide(&mut DisruptionPass::new(state), state, now, settings)
+        self.decide(&mut DisruptionPass::new(state, now), state, now, settings)
     }
 
     /// Decides the returns to start and the fallback nodes to drain within the pass's

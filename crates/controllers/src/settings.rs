@@ -16,8 +16,11 @@ pub enum Policy {
     /// awareness and return to Spot.
     #[default]
     Spotter,
-    /// Plain Karpenter v1: the same cache and TTL, lowest-price Spot, no return to Spot (only
-    /// ordinary consolidation removes fallback nodes), no interruption awareness.
+    /// Plain Karpenter v1: the same cache and TTL, lowest-price Spot, no interruption
+    /// awareness, and exactly Karpenter's disruption methods in its order (emptiness,
+    /// multi-node then single-node consolidation, with drift and expiry): no return-to-Spot
+    /// method, so a fallback node goes back to Spot only when consolidation finds a cheaper
+    /// Spot replacement for it.
     Karpenter,
 }
 
@@ -57,6 +60,12 @@ pub struct Settings {
     /// Returning fallback nodes to Spot; `None` turns it off (Karpenter). NodePools can
     /// override it with `spotter.dev/` annotations.
     pub return_to_spot: Option<ReturnToSpot>,
+    /// Karpenter's `SpotToSpotConsolidation` feature gate: consolidation may replace Spot
+    /// nodes with cheaper Spot nodes (off, as Karpenter's default).
+    pub spot_to_spot_consolidation: bool,
+    /// How long a consolidation command waits before it is computed again and, if it still
+    /// holds, run (15 s, as Karpenter).
+    pub consolidation_validation: Duration,
 }
 
 /// When an offering counts as interrupting too often, and what follows.
@@ -187,6 +196,8 @@ impl Default for Settings {
             spot_ranking: SpotRanking::PriceCapacityOptimized(RankingWeights::default()),
             interruption_awareness: Some(InterruptionAwareness::default()),
             return_to_spot: Some(ReturnToSpot::default()),
+            spot_to_spot_consolidation: false,
+            consolidation_validation: Duration::from_secs(15),
         }
     }
 }

@@ -170,6 +170,13 @@ pub enum DisruptionReason {
     ScheduledChange,
     /// A fallback node replaced by Spot capacity once Spot was available again.
     ReturnToSpot,
+    /// Consolidation: the node's pods fit on other nodes (deleted) or on one cheaper node
+    /// (replaced).
+    Underutilized,
+    /// The node no longer matches its NodePool or node class (replaced).
+    Drifted,
+    /// The node outlived its NodePool's `expireAfter` (forceful, not budgeted).
+    Expired,
 }
 
 /// A node and the pods bound to it.
@@ -196,6 +203,9 @@ pub struct NodeState {
     workload_pods: usize,
     /// The last time a pod was bound to or left the node.
     pub last_pod_event: Duration,
+    /// Annotated `karpenter.sh/do-not-disrupt: "true"` (from its NodePool's template
+    /// annotations, or by hand): no graceful disruption method takes it.
+    pub do_not_disrupt: bool,
 }
 
 /// A pod.
@@ -254,6 +264,9 @@ impl DisruptionReason {
             DisruptionReason::InstanceStopped => "instance_stopped",
             DisruptionReason::ScheduledChange => "scheduled_change",
             DisruptionReason::ReturnToSpot => "return_to_spot",
+            DisruptionReason::Underutilized => "underutilized",
+            DisruptionReason::Drifted => "drifted",
+            DisruptionReason::Expired => "expired",
         }
     }
 }
@@ -289,6 +302,7 @@ impl NodeState {
             pods: BTreeMap::new(),
             workload_pods: 0,
             last_pod_event: now,
+            do_not_disrupt: false,
         }
     }
 

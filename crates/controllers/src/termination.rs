@@ -129,7 +129,7 @@ pub fn reconcile(
 }
 
 /// Pods a budget covers that are bound to a Ready node.
-fn healthy_pods(state: &ClusterState, budget: usize) -> u32 {
+pub(crate) fn healthy_pods(state: &ClusterState, budget: usize) -> u32 {
     let budget = &state.pod_disruption_budgets[budget];
     state
         .pods

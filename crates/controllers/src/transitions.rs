@@ -13,6 +13,7 @@ use std::time::Duration;
 use spotter_cloud::{CloudError, Launched, OfferingKey};
 use spotter_core::interruption_history::InterruptionHistory;
 use spotter_core::offering::CapacityType;
+use spotter_core::pod::DO_NOT_DISRUPT_ANNOTATION;
 use spotter_core::resources::Resources;
 use spotter_core::unavailable_offerings::{OfferingSelector, UnavailableOfferings};
 
@@ -332,7 +333,7 @@ impl ClusterState {
         let pool = self.node_pool(&claim.node_pool)?;
         let mut taints = pool.taints.clone();
         taints.extend(pool.startup_taints.iter().cloned());
-        let node = NodeState::new(
+        let mut node = NodeState::new(
             node_name.to_string(),
             node_claim.to_string(),
             labels,
@@ -340,6 +341,11 @@ impl ClusterState {
             allocatable,
             now,
         );
+        // The template's annotations are copied onto the node.
+        node.do_not_disrupt = pool
+            .annotations
+            .get(DO_NOT_DISRUPT_ANNOTATION)
+            .is_some_and(|value| value == "true");
         if let Some(claim) = self.node_claims.get_mut(node_claim) {
             claim.node = Some(node_name.to_string());
         }

@@ -1,0 +1,668 @@
+//! Consolidation with Karpenter v1's semantics, as two disruption methods: multi-node (several
+//! underutilised nodes removed at once, replaced by at most one node) and single-node (one
+//! node deleted, or replaced by one cheaper node).
+//!
+//! A node is a candidate once it is initialized, its NodePool's policy is
+//! `WhenEmptyOrUnderutilized` and no pod came or went for the pool's `consolidateAfter` (the
+//! `Consolidatable` condition), it runs workload pods (empty nodes are
+//! [`crate::emptiness`]'s), none of them is annotated `karpenter.sh/do-not-disrupt` or covered by
+//! a PodDisruptionBudget that allows no disruption now, the node itself is not annotated
+//! `karpenter.sh/do-not-disrupt`, and its pool's budgets for
+//! `Underutilized` have room. Candidates are tried cheapest to disrupt first (fewest pods).
+//!
+//! A command is found by solving the candidates' pods against the other nodes and the NodePools:
+//! when they all fit elsewhere the candidates are deleted; when exactly one new node is needed it
+//! replaces them only if it is cheaper, judged by the *worst-case* price of each of its instance
+//! types' compatible offerings (never one node split into two). An on-demand node replaced by a
+//! replacement that may be Spot is pinned to Spot; a Spot node is replaced by Spot only behind the
+//! `SpotToSpotConsolidation` gate ([`crate::settings::Settings::spot_to_spot_consolidation`]),
+//! and single-node needs 15 cheaper instance types for it (the launch gets the 15 cheapest).
+//! A command waits [`crate::settings::Settings::consolidation_validation`] (15 s) and is
+//! computed again before it runs; it runs only if it still holds.
+//!
+//! A replacement launches first (a NodeClaim that `replaces` the first candidate, held empty for
+//! it); once it is initialized the candidates are deleted. A replacement that fails to launch
+//! leaves the candidates alone. With Spotter's return to Spot on for a pool, its fallback nodes
+//! are only ever deleted here, never replaced: replacing them is return to Spot's job.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, BTreeSet};
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+use spotter_core::labels;
+use spotter_core::node_pool::ConsolidationPolicy;
+use spotter_core::offering::CapacityType;
+use spotter_core::pod::Pod;
+use spotter_core::requirements::{Requirement, Requirements};
+use spotter_core::solver::{PlannedNodeClaim, PreparedPools, SchedulingInput, solve_prepared};
+
+use crate::action::{Action, NodeClaimRequest};
+use crate::disruption::DisruptionMethod;
+use crate::disruption_budgets::{BudgetReason, DisruptionPass};
+use crate::node_claim_names::NodeClaimNames;
+use crate::provisioner::solver_nodes;
+use crate::return_to_spot::pool_settings;
+use crate::settings::Settings;
+use crate::state::{ClusterState, DisruptionReason, LaunchState, NodeClaim};
+
+/// Spot-to-Spot single-node consolidation needs at least this many cheaper instance types,
+/// and launches the cheapest this many.
+pub const SPOT_TO_SPOT_MIN_TYPES: usize = 15;
+/// Multi-node consolidation considers at most this many candidates.
+pub const MULTI_NODE_MAX_CANDIDATES: usize = 100;
+
+/// Which consolidation a method does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Several nodes at once (at least two), replaced by at most one.
+    MultiNode,
+    /// One node, deleted or replaced by one cheaper node.
+    SingleNode,
+}
+
+/// A consolidation method and what it remembers between passes.
+#[derive(Debug)]
+pub struct Consolidation {
+    scope: Scope,
+    names: NodeClaimNames,
+    prepared: PreparedPools,
+    /// A command found, waiting for its validation.
+    pending: Option<Pending>,
+    /// Replacements launched, waiting to be initialized.
+    replacing: Vec<Replacing>,
+    /// The state's signature when the last search found nothing: no new search until it
+    /// changes.
+    settled: Option<u64>,
+}
+
+/// What a search found.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    /// Delete the candidates: their pods fit elsewhere.
+    Delete {
+        /// The candidates' NodeClaims.
+        candidates: Vec<String>,
+    },
+    /// Replace the candidates with one cheaper NodeClaim.
+    Replace {
+        /// The candidates' NodeClaims.
+        candidates: Vec<String>,
+        /// The replacement (its name not drawn yet).
+        replacement: NodeClaimRequest,
+    },
+}
+
+#[derive(Debug)]
+struct Pending {
+    candidates: Vec<String>,
+    replace: bool,
+    due: Duration,
+}
+
+#[derive(Debug)]
+struct Replacing {
+    replacement: String,
+    candidates: Vec<String>,
+}
+
+impl Command {
+    /// The candidates it disrupts.
+    pub fn candidates(&self) -> &[String] {
+        match self {
+            Command::Delete { candidates } | Command::Replace { candidates, .. } => candidates,
+        }
+    }
+}
+
+impl DisruptionMethod for Consolidation {
+    fn disrupt(
+        &mut self,
+        pass: &mut DisruptionPass,
+        state: &ClusterState,
+        now: Duration,
+        settings: &Settings,
+    ) -> (Vec<Action>, Option<Duration>) {
+        self.decide(pass, state, now, settings)
+    }
+}
+
+impl Consolidation {
+    /// A consolidation method of `scope` naming its replacements from `names`.
+    pub fn new(scope: Scope, names: NodeClaimNames) -> Self {
+        Self {
+            scope,
+            names,
+            prepared: PreparedPools::default(),
+            pending: None,
+            replacing: Vec::new(),
+            settled: None,
+        }
+    }
+
+    /// Decides within the pass's budgets: finishes replacements, runs a validated command or
+    /// looks for a new one; returns the actions and when to look again.
+    pub fn decide(
+        &mut self,
+        pass: &mut DisruptionPass,
+        state: &ClusterState,
+        now: Duration,
+        settings: &Settings,
+    ) -> (Vec<Action>, Option<Duration>) {
+        let mut actions = self.finish_replacements(pass, state);
+        if let Some(pending) = self.pending.take() {
+            if pending.due > now {
+                let due = pending.due;
+                self.pending = Some(pending);
+                return (actions, Some(due));
+            }
+            // The validation: the same candidates must still give a command of the same kind.
+            let candidates: Vec<&NodeClaim> = pending
+                .candidates
+                .iter()
+                .filter_map(|name| state.node_claims.get(name))
+                .collect();
+            let still_candidates = candidates.len() == pending.candidates.len()
+                && candidates.iter().all(|claim| {
+                    !pass.is_taken(&claim.name)
+                        && self.is_candidate(state, claim, now, settings).is_ok()
+                })
+                && within_budgets(pass, state, &candidates);
+            if still_candidates
+                && let Some(command) = self.command(state, &candidates, settings)
+                && matches!(command, Command::Replace { .. }) == pending.replace
+            {
+                actions.extend(self.execute(command, pass, state));
+            }
+            self.settled = None;
+            return (actions, None);
+        }
+        let (candidates, wake_at) = self.candidates(pass, state, now, settings);
+        if candidates.is_empty() {
+            return (actions, wake_at);
+        }
+        let signature = signature(state, &candidates);
+        if self.settled == Some(signature) {
+            return (actions, wake_at);
+        }
+        let found = match self.scope {
+            Scope::SingleNode => candidates
+                .iter()
+                .find_map(|candidate| self.command(state, &[candidate], settings)),
+            Scope::MultiNode => self.first_n(state, &candidates, settings),
+        };
+        let Some(command) = found else {
+            self.settled = Some(signature);
+            return (actions, wake_at);
+        };
+        let due = now + settings.consolidation_validation;
+        self.pending = Some(Pending {
+            candidates: command.candidates().to_vec(),
+            replace: matches!(command, Command::Replace { .. }),
+            due,
+        });
+        (actions, Some(wake_at.map_or(due, |time| time.min(due))))
+    }
+
+    /// The command for exactly these candidates, if any.
+    pub fn command(
+        &mut self,
+        state: &ClusterState,
+        candidates: &[&NodeClaim],
+        settings: &Settings,
+    ) -> Option<Command> {
+        let names: Vec<String> = candidates.iter().map(|claim| claim.name.clone()).collect();
+        let nodes: BTreeSet<&str> = candidates
+            .iter()
+            .filter_map(|claim| claim.node.as_deref())
+            .collect();
+        let pods: Vec<Pod> = nodes
+            .iter()
+            .flat_map(|node| state.workload_pods_on(node))
+            .map(|(_, pod)| (*pod.pod).clone())
+            .collect();
+        let (others, _) = solver_nodes(state, |node| !nodes.contains(node.name.as_str()));
+        if !self
+            .prepared
+            .is_for(&state.node_pools, &state.instance_types)
+        {
+            self.prepared = PreparedPools::new(&state.node_pools, &state.instance_types);
+        }
+        let input = SchedulingInput {
+            pods: &pods,
+            nodes: &others,
+            node_pools: &state.node_pools,
+            instance_types: &state.instance_types,
+            daemon_set_pods: &state.daemon_set_pods,
+            unavailable: &state.unavailable_offerings,
+        };
+        let plan = solve_prepared(&input, &self.prepared);
+        if !plan.unschedulable.is_empty() {
+            return None;
+        }
+        let mut planned = plan.node_claims;
+        match planned.len() {
+            0 => Some(Command::Delete { candidates: names }),
+            1 => {
+                let may_replace = candidates
+                    .iter()
+                    .all(|claim| !returns_to_spot(state, claim, settings));
+                let planned = planned.pop()?;
+                let replacement = self.replacement(state, candidates, planned, settings)?;
+                may_replace.then_some(Command::Replace {
+                    candidates: names,
+                    replacement,
+                })
+            }
+            // Never one node split into two (nor several into more than one).
+            _ => None,
+        }
+    }
+
+    /// The replacement for the candidates, if one of the planned claim's instance types is
+    /// cheaper at its worst-case price than the candidates together.
+    fn replacement(
+        &self,
+        state: &ClusterState,
+        candidates: &[&NodeClaim],
+        planned: PlannedNodeClaim,
+        settings: &Settings,
+    ) -> Option<NodeClaimRequest> {
+        let current: f64 = candidates
+            .iter()
+            .map(|claim| current_price(state, claim))
+            .sum::<Option<f64>>()?;
+        let mut requirements = planned.requirements;
+        let mut instance_types: Vec<String> = planned
+            .instance_types
+            .into_iter()
+            .filter(|name| {
+                worst_launch_price(state, name, &requirements).is_some_and(|price| price < current)
+            })
+            .collect();
+        if instance_types.is_empty() {
+            return None;
+        }
+        let capacity_types = requirements.get(labels::CAPACITY_TYPE).cloned();
+        let allows = |capacity_type: CapacityType| {
+            capacity_types
+                .as_ref()
+                .is_none_or(|requirement| requirement.has(capacity_type.as_str()))
+        };
+        let all_spot = candidates.iter().all(|claim| {
+            claim
+                .instance()
+                .is_some_and(|instance| instance.offering.capacity_type == CapacityType::Spot)
+        });
+        if all_spot && allows(CapacityType::Spot) {
+            // Spot to Spot: behind its gate; one node needs enough cheaper types to choose from.
+            if !settings.spot_to_spot_consolidation {
+                return None;
+            }
+            if candidates.len() == 1 {
+                if instance_types.len() < SPOT_TO_SPOT_MIN_TYPES {
+                    return None;
+                }
+                instance_types.truncate(SPOT_TO_SPOT_MIN_TYPES);
+            }
+            requirements.add(
+                labels::CAPACITY_TYPE,
+                Requirement::single(CapacityType::Spot.as_str()),
+            );
+        } else if allows(CapacityType::Spot) && allows(CapacityType::OnDemand) {
+            // Priced as Spot, so launched as Spot only: never a dearer on-demand node instead.
+            requirements.add(
+                labels::CAPACITY_TYPE,
+                Requirement::single(CapacityType::Spot.as_str()),
+            );
+        }
+        Some(NodeClaimRequest {
+            name: String::new(),
+            node_pool: planned.node_pool,
+            requirements,
+            instance_types,
+            pods: Vec::new(),
+            fallback: false,
+            replaces: candidates.first().map(|claim| claim.name.clone()),
+        })
+    }
+
+    /// The candidates of this pass, cheapest to disrupt first, at most as many per pool as its
+    /// budgets allow; and when the next node becomes consolidatable.
+    fn candidates<'a>(
+        &self,
+        pass: &DisruptionPass,
+        state: &'a ClusterState,
+        now: Duration,
+        settings: &Settings,
+    ) -> (Vec<&'a NodeClaim>, Option<Duration>) {
+        // Pods waiting for capacity come first: consolidating now could take what they need.
+        let waiting = state
+            .pending_pods()
+            .any(|(_, pod)| !pod.daemon && pod.nominated.is_none());
+        if waiting {
+            return (Vec::new(), None);
+        }
+        let mut wake_at: Option<Duration> = None;
+        let mut candidates: Vec<(usize, &NodeClaim)> = Vec::new();
+        for claim in state.node_claims.values() {
+            if pass.is_taken(&claim.name) || self.is_replacing(&claim.name) {
+                continue;
+            }
+            match self.is_candidate(state, claim, now, settings) {
+                Ok(pods) => candidates.push((pods, claim)),
+                Err(Some(eligible_at)) => {
+                    wake_at = Some(wake_at.map_or(eligible_at, |time| time.min(eligible_at)));
+                }
+                Err(None) => {}
+            }
+        }
+        candidates.sort_by(|left, right| left.0.cmp(&right.0).then(left.1.name.cmp(&right.1.name)));
+        let mut per_pool: BTreeMap<&str, u32> = BTreeMap::new();
+        let candidates = candidates
+            .into_iter()
+            .map(|(_, claim)| claim)
+            .filter(|claim| {
+                let Some(pool) = state.node_pool(&claim.node_pool) else {
+                    return false;
+                };
+                let used = per_pool.entry(claim.node_pool.as_str()).or_default();
+                if *used >= pass.room(pool, BudgetReason::Underutilized) {
+                    return false;
+                }
+                *used += 1;
+                true
+            })
+            .collect();
+        (candidates, wake_at)
+    }
+
+    /// Whether a NodeClaim is a candidate now (with its workload pod count); if not,
+    /// `Err(Some(time))` when it becomes one by waiting.
+    fn is_candidate(
+        &self,
+        state: &ClusterState,
+        claim: &NodeClaim,
+        now: Duration,
+        _settings: &Settings,
+    ) -> Result<usize, Option<Duration>> {
+        if claim.deletion.is_some()
+            || !claim.initialized
+            || !matches!(claim.launch, LaunchState::Launched { .. })
+            || state.reserved_for(claim).is_some()
+            || replaced_by_other(state, claim)
+        {
+            return Err(None);
+        }
+        let node = claim
+            .node
+            .as_ref()
+            .and_then(|node| state.nodes.get(node))
+            .ok_or(None)?;
+        let pool = state.node_pool(&claim.node_pool).ok_or(None)?;
+        if pool.disruption.consolidation_policy != ConsolidationPolicy::WhenEmptyOrUnderutilized
+            || !node.ready
+            || node.workload_pods() == 0
+        {
+            return Err(None);
+        }
+        let consolidate_after = pool.disruption.consolidate_after.ok_or(None)?;
+        let eligible_at = node.last_pod_event + consolidate_after;
+        if eligible_at > now {
+            return Err(Some(eligible_at));
+        }
+        if node.do_not_disrupt
+            || !state.disruptable(claim)
+            || blocked_by_pod_disruption_budget(state, &node.name)
+        {
+            return Err(None);
+        }
+        Ok(node.workload_pods())
+    }
+
+    /// Multi-node: the largest prefix of the candidates (at least two, at most 100) that gives
+    /// a command, found by binary search as Karpenter does.
+    fn first_n(
+        &mut self,
+        state: &ClusterState,
+        candidates: &[&NodeClaim],
+        settings: &Settings,
+    ) -> Option<Command> {
+        let max = candidates.len().min(MULTI_NODE_MAX_CANDIDATES);
+        if max < 2 {
+            return None;
+        }
+        let (mut low, mut high) = (2, max);
+        let mut best = None;
+        while low <= high {
+            let middle = (low + high) / 2;
+            match self.command(state, &candidates[..middle], settings) {
+                Some(command) => {
+                    best = Some(command);
+                    low = middle + 1;
+                }
+                None => high = middle - 1,
+            }
+        }
+        best
+    }
+
+    /// Performs a validated command.
+    fn execute(
+        &mut self,
+        command: Command,
+        pass: &mut DisruptionPass,
+        state: &ClusterState,
+    ) -> Vec<Action> {
+        let pools: Vec<(String, String)> = command
+            .candidates()
+            .iter()
+            .filter_map(|name| state.node_claims.get(name))
+            .map(|claim| (claim.node_pool.clone(), claim.name.clone()))
+            .collect();
+        for (node_pool, claim) in &pools {
+            pass.take(node_pool, claim);
+        }
+        match command {
+            Command::Delete { candidates } => candidates
+                .into_iter()
+                .map(|node_claim| Action::DeleteNodeClaim {
+                    node_claim,
+                    reason: DisruptionReason::Underutilized,
+                    deadline: None,
+                })
+                .collect(),
+            Command::Replace {
+                candidates,
+                mut replacement,
+            } => {
+                self.names.forget_issued();
+                replacement.name = self.names.next(&replacement.node_pool, state);
+                self.replacing.push(Replacing {
+                    replacement: replacement.name.clone(),
+                    candidates,
+                });
+                vec![Action::CreateNodeClaim(replacement)]
+            }
+        }
+    }
+
+    /// Deletes the candidates of replacements now initialized; forgets replacements that
+    /// failed (their candidates stay). A replacement whose command was forgotten (a restart)
+    /// still frees the claim it replaces once initialized.
+    fn finish_replacements(
+        &mut self,
+        pass: &mut DisruptionPass,
+        state: &ClusterState,
+    ) -> Vec<Action> {
+        let mut actions = Vec::new();
+        let delete = |claim: &NodeClaim, pass: &mut DisruptionPass, actions: &mut Vec<Action>| {
+            if claim.deletion.is_none() && pass.take(&claim.node_pool, &claim.name) {
+                actions.push(Action::DeleteNodeClaim {
+                    node_claim: claim.name.clone(),
+                    reason: DisruptionReason::Underutilized,
+                    deadline: None,
+                });
+            }
+        };
+        self.replacing.retain(|replacing| {
+            let Some(replacement) = state.node_claims.get(&replacing.replacement) else {
+                return false;
+            };
+            if replacement.deletion.is_some() {
+                return false;
+            }
+            if !replacement.initialized {
+                return true;
+            }
+            for name in &replacing.candidates {
+                if let Some(claim) = state.node_claims.get(name) {
+                    delete(claim, pass, &mut actions);
+                }
+            }
+            false
+        });
+        if self.scope == Scope::SingleNode {
+            for replacement in state.node_claims.values() {
+                let Some(replaced) = replacement
+                    .replaces
+                    .as_ref()
+                    .and_then(|name| state.node_claims.get(name))
+                else {
+                    continue;
+                };
+                if replacement.initialized
+                    && replacement.deletion.is_none()
+                    && !replaced.fallback
+                    && !pass.is_taken(&replaced.name)
+                {
+                    delete(replaced, pass, &mut actions);
+                }
+            }
+        }
+        actions
+    }
+
+    fn is_replacing(&self, claim: &str) -> bool {
+        self.replacing
+            .iter()
+            .any(|replacing| replacing.candidates.iter().any(|name| name == claim))
+            || self
+                .pending
+                .as_ref()
+                .is_some_and(|pending| pending.candidates.iter().any(|name| name == claim))
+    }
+}
+
+/// Whether the pools' budgets for `Underutilized` have room for all these claims in the pass.
+fn within_budgets(pass: &DisruptionPass, state: &ClusterState, claims: &[&NodeClaim]) -> bool {
+    let mut per_pool: BTreeMap<&str, u32> = BTreeMap::new();
+    for claim in claims {
+        *per_pool.entry(claim.node_pool.as_str()).or_default() += 1;
+    }
+    per_pool.into_iter().all(|(pool, count)| {
+        state
+            .node_pool(pool)
+            .is_some_and(|pool| pass.room(pool, BudgetReason::Underutilized) >= count)
+    })
+}
+
+/// Whether another live NodeClaim is the replacement of this one.
+fn replaced_by_other(state: &ClusterState, claim: &NodeClaim) -> bool {
+    state.node_claims.values().any(|other| {
+        other.deletion.is_none() && other.replaces.as_deref() == Some(claim.name.as_str())
+    })
+}
+
+/// Whether Spotter's return to Spot looks after this fallback NodeClaim.
+fn returns_to_spot(state: &ClusterState, claim: &NodeClaim, settings: &Settings) -> bool {
+    claim.fallback
+        && state
+            .node_pool(&claim.node_pool)
+            .and_then(|pool| pool_settings(pool, settings))
+            .is_some()
+}
+
+/// Whether a pod on the node is covered by a PodDisruptionBudget that allows no disruption now.
+pub fn blocked_by_pod_disruption_budget(state: &ClusterState, node: &str) -> bool {
+    state.workload_pods_on(node).any(|(_, pod)| {
+        state
+            .pod_disruption_budgets
+            .iter()
+            .enumerate()
+            .any(|(index, budget)| {
+                budget.covers(&pod.pod)
+                    && budget.allowed_disruptions(crate::termination::healthy_pods(state, index))
+                        == 0
+            })
+    })
+}
+
+/// What the NodeClaim's offering costs now (the catalog's price; the launch price if the
+/// offering is not listed).
+pub fn current_price(state: &ClusterState, claim: &NodeClaim) -> Option<f64> {
+    let instance = claim.instance()?;
+    let listed = state
+        .instance_type(&instance.offering.instance_type)
+        .and_then(|instance_type| {
+            instance_type.offerings.iter().find(|offering| {
+                offering.capacity_type == instance.offering.capacity_type
+                    && offering.zone == instance.offering.zone
+            })
+        })
+        .map(|offering| offering.price_per_hour);
+    Some(listed.unwrap_or(instance.price_per_hour))
+}
+
+/// Karpenter's worst-case launch price of an instance type under `requirements`: the dearest
+/// available compatible Spot offering when the requirements allow Spot and one exists, else the
+/// dearest available compatible on-demand one; `None` when none is available.
+pub fn worst_launch_price(
+    state: &ClusterState,
+    instance_type: &str,
+    requirements: &Requirements,
+) -> Option<f64> {
+    let instance_type = state.instance_type(instance_type)?;
+    let dearest = |capacity_type: CapacityType| {
+        if !requirements.allows(labels::CAPACITY_TYPE, capacity_type.as_str()) {
+            return None;
+        }
+        instance_type
+            .offerings
+            .iter()
+            .filter(|offering| {
+                offering.capacity_type == capacity_type
+                    && offering.available
+                    && spotter_core::instance_type::offering_allowed(offering, requirements)
+                    && !state.unavailable_offerings.contains(
+                        &instance_type.name,
+                        offering.capacity_type,
+                        &offering.zone,
+                    )
+            })
+            .map(|offering| offering.price_per_hour)
+            .max_by(f64::total_cmp)
+    };
+    dearest(CapacityType::Spot).or_else(|| dearest(CapacityType::OnDemand))
+}
+
+/// What a search depends on: the candidates, the nodes and their pods, the pending pods, the
+/// capacity generation and the instance types.
+fn signature(state: &ClusterState, candidates: &[&NodeClaim]) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    for claim in candidates {
+        claim.name.hash(&mut hasher);
+    }
+    for node in state.nodes.values() {
+        node.name.hash(&mut hasher);
+        node.last_pod_event.hash(&mut hasher);
+        node.pods.len().hash(&mut hasher);
+    }
+    state.node_claims.len().hash(&mut hasher);
+    state.pending.len().hash(&mut hasher);
+    state.capacity_generation.hash(&mut hasher);
+    state.unavailable_offerings.len().hash(&mut hasher);
+    (Arc::as_ptr(&state.instance_types) as usize).hash(&mut hasher);
+    hasher.finish()
+}
