@@ -1,6 +1,7 @@
 //! Consolidation with Karpenter v1's semantics, as two disruption methods: multi-node (several
 //! underutilised nodes removed at once, replaced by at most one node) and single-node (one
-//! node deleted, or replaced by one cheaper node).
+//! node deleted, or replaced by one cheaper node); and drift ([`Scope::Drift`]), which moves
+//! drifted nodes' pods the same way without the price rule and the validation.
 //!
 //! A node is a candidate once it is initialized, its NodePool's policy is
 //! `WhenEmptyOrUnderutilized` and no pod came or went for the pool's `consolidateAfter` (the
@@ -41,6 +42,7 @@ use spotter_core::solver::{PlannedNodeClaim, PreparedPools, SchedulingInput, sol
 use crate::action::{Action, NodeClaimRequest};
 use crate::disruption::DisruptionMethod;
 use crate::disruption_budgets::{BudgetReason, DisruptionPass};
+use crate::drift;
 use crate::node_claim_names::NodeClaimNames;
 use crate::provisioner::solver_nodes;
 use crate::return_to_spot::pool_settings;
@@ -60,6 +62,23 @@ pub enum Scope {
     MultiNode,
     /// One node, deleted or replaced by one cheaper node.
     SingleNode,
+    /// Drift ([`crate::drift`]): one drifted node at a time, without validation, deleted when
+    /// its pods fit elsewhere, else replaced by one node at any price (replacement first); a
+    /// node whose pods need more than one new node is deleted and its pods provisioned for
+    /// as it drains, like any deleting node's.
+    Drift,
+}
+
+impl Scope {
+    /// The budget reason its disruptions draw from, and the reason they are recorded under.
+    pub fn reasons(self) -> (BudgetReason, DisruptionReason) {
+        match self {
+            Scope::MultiNode | Scope::SingleNode => {
+                (BudgetReason::Underutilized, DisruptionReason::Underutilized)
+            }
+            Scope::Drift => (BudgetReason::Drifted, DisruptionReason::Drifted),
+        }
+    }
 }
 
 /// A consolidation method and what it remembers between passes.
@@ -168,7 +187,7 @@ impl Consolidation {
                     !pass.is_taken(&claim.name)
                         && self.is_candidate(state, claim, now, settings).is_ok()
                 })
-                && within_budgets(pass, state, &candidates);
+                && within_budgets(pass, state, &candidates, self.scope.reasons().0);
             if still_candidates
                 && let Some(command) = self.command(state, &candidates, settings)
                 && matches!(command, Command::Replace { .. }) == pending.replace
@@ -187,7 +206,7 @@ impl Consolidation {
             return (actions, wake_at);
         }
         let found = match self.scope {
-            Scope::SingleNode => candidates
+            Scope::SingleNode | Scope::Drift => candidates
                 .iter()
                 .find_map(|candidate| self.command(state, &[candidate], settings)),
             Scope::MultiNode => self.first_n(state, &candidates, settings),
@@ -196,6 +215,10 @@ impl Consolidation {
             self.settled = Some(signature);
             return (actions, wake_at);
         };
+        if self.scope == Scope::Drift {
+            actions.extend(self.execute(command, pass, state));
+            return (actions, wake_at);
+        }
         let due = now + settings.consolidation_validation;
         self.pending = Some(Pending {
             candidates: command.candidates().to_vec(),
@@ -242,6 +265,23 @@ impl Consolidation {
             return None;
         }
         let mut planned = plan.node_claims;
+        if self.scope == Scope::Drift {
+            return Some(match (planned.len(), planned.pop()) {
+                (1, Some(planned)) => Command::Replace {
+                    replacement: NodeClaimRequest {
+                        name: String::new(),
+                        node_pool: planned.node_pool,
+                        requirements: planned.requirements,
+                        instance_types: planned.instance_types,
+                        pods: Vec::new(),
+                        fallback: false,
+                        replaces: candidates.first().map(|claim| claim.name.clone()),
+                    },
+                    candidates: names,
+                },
+                _ => Command::Delete { candidates: names },
+            });
+        }
         match planned.len() {
             0 => Some(Command::Delete { candidates: names }),
             1 => {
@@ -368,7 +408,7 @@ impl Consolidation {
                     return false;
                 };
                 let used = per_pool.entry(claim.node_pool.as_str()).or_default();
-                if *used >= pass.room(pool, BudgetReason::Underutilized) {
+                if *used >= pass.room(pool, self.scope.reasons().0) {
                     return false;
                 }
                 *used += 1;
@@ -401,6 +441,18 @@ impl Consolidation {
             .and_then(|node| state.nodes.get(node))
             .ok_or(None)?;
         let pool = state.node_pool(&claim.node_pool).ok_or(None)?;
+        if self.scope == Scope::Drift {
+            let movable = node.ready
+                && !node.do_not_disrupt
+                && drift::drifted(state, claim).is_some()
+                && state.disruptable(claim)
+                && !blocked_by_pod_disruption_budget(state, &node.name);
+            return if movable {
+                Ok(node.workload_pods())
+            } else {
+                Err(None)
+            };
+        }
         if pool.disruption.consolidation_policy != ConsolidationPolicy::WhenEmptyOrUnderutilized
             || !node.ready
             || node.workload_pods() == 0
@@ -469,7 +521,7 @@ impl Consolidation {
                 .into_iter()
                 .map(|node_claim| Action::DeleteNodeClaim {
                     node_claim,
-                    reason: DisruptionReason::Underutilized,
+                    reason: self.scope.reasons().1,
                     deadline: None,
                 })
                 .collect(),
@@ -497,11 +549,12 @@ impl Consolidation {
         state: &ClusterState,
     ) -> Vec<Action> {
         let mut actions = Vec::new();
+        let reason = self.scope.reasons().1;
         let delete = |claim: &NodeClaim, pass: &mut DisruptionPass, actions: &mut Vec<Action>| {
             if claim.deletion.is_none() && pass.take(&claim.node_pool, &claim.name) {
                 actions.push(Action::DeleteNodeClaim {
                     node_claim: claim.name.clone(),
-                    reason: DisruptionReason::Underutilized,
+                    reason,
                     deadline: None,
                 });
             }
@@ -555,8 +608,13 @@ impl Consolidation {
     }
 }
 
-/// Whether the pools' budgets for `Underutilized` have room for all these claims in the pass.
-fn within_budgets(pass: &DisruptionPass, state: &ClusterState, claims: &[&NodeClaim]) -> bool {
+/// Whether the pools' budgets for `reason` have room for all these claims in the pass.
+fn within_budgets(
+    pass: &DisruptionPass,
+    state: &ClusterState,
+    claims: &[&NodeClaim],
+    reason: BudgetReason,
+) -> bool {
     let mut per_pool: BTreeMap<&str, u32> = BTreeMap::new();
     for claim in claims {
         *per_pool.entry(claim.node_pool.as_str()).or_default() += 1;
@@ -564,7 +622,7 @@ fn within_budgets(pass: &DisruptionPass, state: &ClusterState, claims: &[&NodeCl
     per_pool.into_iter().all(|(pool, count)| {
         state
             .node_pool(pool)
-            .is_some_and(|pool| pass.room(pool, BudgetReason::Underutilized) >= count)
+            .is_some_and(|pool| pass.room(pool, reason) >= count)
     })
 }
 

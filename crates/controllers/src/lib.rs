@@ -5,7 +5,8 @@
 //!
 //! [`Controllers::reconcile`] runs them in a fixed order: interruption, NodeClaim lifecycle,
 //! termination, expiration, the disruption methods (every 10 s: emptiness, return to Spot when
-//! the settings turn it on, multi-node and single-node consolidation), and provisioning.
+//! the settings turn it on, drift, multi-node and single-node consolidation), and
+//! provisioning.
 //!
 //! Between the controllers and the drivers sits the state machine every driver shares:
 //! [`transitions`] (how performing an action, or observing the world, changes the
@@ -20,6 +21,7 @@ pub mod budget_schedule;
 pub mod consolidation;
 pub mod disruption;
 pub mod disruption_budgets;
+pub mod drift;
 pub mod emptiness;
 pub mod expiration;
 pub mod interruption;
@@ -64,10 +66,10 @@ pub struct Reconciled {
     pub wake_at: Option<Duration>,
 }
 
-/// The disruption methods in the order they run: Karpenter's (emptiness, multi-node then
-/// single-node consolidation), with Spotter's return to Spot after emptiness when the settings
-/// turn it on, so that a fallback node is returned to Spot (with its hysteresis) before
-/// consolidation would look at it.
+/// The disruption methods in the order they run: Karpenter's (emptiness, drift, multi-node
+/// then single-node consolidation, as on Karpenter's main branch), with Spotter's return to
+/// Spot after emptiness when the settings turn it on, so that a fallback node is returned to
+/// Spot (with its hysteresis) before consolidation would look at it.
 pub fn disruption_methods(settings: &Settings, seed: u64) -> disruption::Pipeline {
     let names = |salt: u64| node_claim_names::NodeClaimNames::new(seed ^ salt);
     let mut methods: Vec<Box<dyn disruption::DisruptionMethod>> =
@@ -77,6 +79,10 @@ pub fn disruption_methods(settings: &Settings, seed: u64) -> disruption::Pipelin
             0x5350_4F54,
         ))));
     }
+    methods.push(Box::new(consolidation::Consolidation::new(
+        consolidation::Scope::Drift,
+        names(0x4452_4946),
+    )));
     methods.push(Box::new(consolidation::Consolidation::new(
         consolidation::Scope::MultiNode,
         names(0x4D55_4C54),

@@ -91,6 +91,7 @@ mod tests {
             deletion: None,
             fallback: false,
             replaces: None,
+            node_pool_hash: None,
         }
     }
 

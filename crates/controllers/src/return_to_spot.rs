@@ -399,6 +399,7 @@ impl ReturnToSpot {
                 deletion: None,
                 fallback: false,
                 replaces: Some(fallback.name.clone()),
+                node_pool_hash: None,
             });
         }
         (!claims.is_empty()).then_some(claims)

@@ -17,8 +17,8 @@ pub enum Policy {
     #[default]
     Spotter,
     /// Plain Karpenter v1: the same cache and TTL, lowest-price Spot, no interruption
-    /// awareness, and exactly Karpenter's disruption methods in its order (emptiness,
-    /// multi-node then single-node consolidation, with drift and expiry): no return-to-Spot
+    /// awareness, and exactly Karpenter's disruption methods in its order (emptiness, drift,
+    /// multi-node then single-node consolidation; expiry apart): no return-to-Spot
     /// method, so a fallback node goes back to Spot only when consolidation finds a cheaper
     /// Spot replacement for it.
     Karpenter,

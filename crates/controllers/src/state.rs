@@ -100,6 +100,9 @@ pub struct NodeClaim {
     pub fallback: bool,
     /// The fallback NodeClaim this one is the Spot replacement for (a return to Spot).
     pub replaces: Option<String>,
+    /// Its NodePool's template hash when it was created (Karpenter's
+    /// `karpenter.sh/nodepool-hash` annotation, see [`crate::drift`]); `None` when unknown.
+    pub node_pool_hash: Option<String>,
 }
 
 /// The launch of a NodeClaim.

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use spotter_cloud::{CloudError, Launched, OfferingKey};
 use spotter_core::interruption_history::InterruptionHistory;
+use spotter_core::node_pool::NodePool;
 use spotter_core::offering::CapacityType;
 use spotter_core::pod::DO_NOT_DISRUPT_ANNOTATION;
 use spotter_core::resources::Resources;
@@ -85,6 +86,9 @@ impl ClusterState {
                 if self.node_claims.contains_key(&request.name) {
                     return Applied::default();
                 }
+                let node_pool_hash = self
+                    .node_pool(&request.node_pool)
+                    .map(crate::drift::node_pool_hash);
                 for pod in &request.pods {
                     if let Some(pod) = self.pods.get_mut(pod) {
                         pod.nominated = Some(request.name.clone());
@@ -105,6 +109,7 @@ impl ClusterState {
                         deletion: None,
                         fallback: request.fallback,
                         replaces: request.replaces.clone(),
+                        node_pool_hash: node_pool_hash.clone(),
                     },
                 );
                 Applied::changed(true)
@@ -462,6 +467,19 @@ impl ClusterState {
             changed: true,
             wake_at: None,
             removed_pods,
+        }
+    }
+
+    /// A NodePool was created or changed: the new version replaces the pool of the same name
+    /// (its nodes may now have drifted, see [`crate::drift`]).
+    pub fn node_pool_applied(&mut self, node_pool: NodePool) {
+        match self
+            .node_pools
+            .iter_mut()
+            .find(|existing| existing.name == node_pool.name)
+        {
+            Some(existing) => *existing = node_pool,
+            None => self.node_pools.push(node_pool),
         }
     }
 

@@ -130,6 +130,7 @@ fn launched_claim(
         deletion: None,
         fallback,
         replaces: None,
+        node_pool_hash: None,
     }
 }
 

@@ -259,6 +259,7 @@ pub fn claim(name: &str, node_pool: &str) -> ClaimBuilder {
             deletion: None,
             fallback: false,
             replaces: None,
+            node_pool_hash: None,
         },
     }
 }
@@ -323,6 +324,12 @@ impl ClaimBuilder {
             labels::CAPACITY_TYPE,
             Requirement::single(CapacityType::Spot.as_str()),
         );
+        self
+    }
+
+    /// Records `hash` as its NodePool's template hash (`karpenter.sh/nodepool-hash`).
+    pub fn node_pool_hash(mut self, hash: &str) -> Self {
+        self.claim.node_pool_hash = Some(hash.into());
         self
     }
 

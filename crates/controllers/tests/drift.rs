@@ -1,0 +1,317 @@
+//! Drift: the NodePool template hash (what changes it and what never does), requirement
+//! drift, and the drift method (replacement first, within `Drifted` budgets, held back by
+//! `karpenter.sh/do-not-disrupt` and blocking PodDisruptionBudgets, no validation wait).
+
+mod support;
+
+use std::time::Duration;
+
+use spotter_controllers::consolidation::{Consolidation, Scope};
+use spotter_controllers::disruption_budgets::DisruptionPass;
+use spotter_controllers::drift::{self, Drift};
+use spotter_controllers::node_claim_names::NodeClaimNames;
+use spotter_core::node_pool::Budget as NodePoolBudget;
+use support::*;
+
+/// A NodePool `batch` allowing Spot and on-demand, whose budgets let every node go.
+fn pool() -> NodePool {
+    let mut pool = node_pool("batch")
+        .capacity_types(&["spot", "on-demand"])
+        .build();
+    pool.disruption.budgets = vec![budget(BudgetNodes::Percent(100), &[])];
+    pool
+}
+
+fn budget(nodes: BudgetNodes, reasons: &[&str]) -> NodePoolBudget {
+    NodePoolBudget {
+        nodes,
+        schedule: None,
+        duration: None,
+        reasons: reasons.iter().map(|reason| reason.to_string()).collect(),
+    }
+}
+
+#[test]
+fn the_template_hash_changes_with_the_template_only() {
+    let base = pool();
+    let changed = |change: fn(&mut NodePool)| {
+        let mut pool = pool();
+        change(&mut pool);
+        pool
+    };
+    let cases: [(&str, NodePool, bool); 12] = [
+        ("the same pool", pool(), false),
+        (
+            "a template label",
+            changed(|pool| {
+                pool.labels.insert("team".into(), "a".into());
+            }),
+            true,
+        ),
+        (
+            "a template annotation",
+            changed(|pool| {
+                pool.annotations.insert("note".into(), "x".into());
+            }),
+            true,
+        ),
+        (
+            "a taint",
+            changed(|pool| pool.taints.push(Taint::new("gpu", "", Effect::NoSchedule))),
+            true,
+        ),
+        (
+            "a startup taint",
+            changed(|pool| {
+                pool.startup_taints
+                    .push(Taint::new("cni", "", Effect::NoSchedule));
+            }),
+            true,
+        ),
+        (
+            "the node class",
+            changed(|pool| pool.node_class = "other".into()),
+            true,
+        ),
+        (
+            "expireAfter",
+            changed(|pool| pool.expire_after = Some(Duration::from_secs(3600))),
+            true,
+        ),
+        (
+            "terminationGracePeriod",
+            changed(|pool| pool.termination_grace_period = Some(Duration::from_secs(60))),
+            true,
+        ),
+        ("weight", changed(|pool| pool.weight = 50), false),
+        (
+            "limits",
+            changed(|pool| *pool = node_pool("batch").limit("cpu", "100").build()),
+            false,
+        ),
+        (
+            "disruption",
+            changed(|pool| pool.disruption.consolidate_after = None),
+            false,
+        ),
+        (
+            "requirements (checked apart)",
+            changed(|pool| {
+                pool.requirements
+                    .add(labels::ZONE, Requirement::single("zone-b"));
+            }),
+            false,
+        ),
+    ];
+    for (name, pool, drifts) in cases {
+        assert_eq!(
+            drift::node_pool_hash(&pool) != drift::node_pool_hash(&base),
+            drifts,
+            "case {name:?}"
+        );
+    }
+}
+
+#[test]
+fn what_drifts() {
+    let hash = drift::node_pool_hash(&pool());
+    let node = |claim: ClaimBuilder, pool: NodePool| {
+        state()
+            .pool(pool)
+            .instance_types(catalog())
+            .claim_with_node(claim, secs(0))
+            .build()
+    };
+    let spot_claim = || claim("c1", "batch").spot(secs(0));
+    let cases = [
+        (
+            "same hash, requirements met",
+            node(spot_claim().node_pool_hash(&hash), pool()),
+            None,
+        ),
+        (
+            "no hash recorded, requirements met",
+            node(spot_claim(), pool()),
+            None,
+        ),
+        (
+            "the template changed",
+            node(spot_claim().node_pool_hash("0000000000000000"), pool()),
+            Some(Drift::NodePoolTemplate),
+        ),
+        (
+            "the pool now wants on-demand: a Spot node drifted",
+            node(
+                spot_claim().node_pool_hash(&hash),
+                node_pool("batch").capacity_types(&["on-demand"]).build(),
+            ),
+            Some(Drift::Requirements),
+        ),
+        (
+            "the pool now wants another zone",
+            node(spot_claim().node_pool_hash(&hash), {
+                let mut pool = pool();
+                pool.requirements
+                    .add(labels::ZONE, Requirement::single("zone-b"));
+                pool
+            }),
+            Some(Drift::Requirements),
+        ),
+        (
+            "only the weight changed: not drifted",
+            node(spot_claim().node_pool_hash(&hash), {
+                let mut pool = pool();
+                pool.weight = 90;
+                pool
+            }),
+            None,
+        ),
+    ];
+    for (name, state, expected) in cases {
+        assert_eq!(
+            drift::drifted(&state, &state.node_claims["c1"]),
+            expected,
+            "case {name:?}"
+        );
+    }
+}
+
+struct Case {
+    name: &'static str,
+    state: ClusterState,
+    expected: Vec<String>,
+}
+
+/// A cluster with `pool` (whose template changed since every claim was created) and, per
+/// `(name, capacity type, pods' CPU)`, a registered `m5.large` node running one pod each.
+fn drifted_cluster(pool: NodePool, nodes: &[(&str, CapacityType, &[&str])]) -> ClusterStateBuilder {
+    let mut builder = state().pool(pool).instance_types(catalog());
+    for (name, capacity_type, pods) in nodes {
+        builder = builder.claim_with_node(
+            claim(name, "batch")
+                .launched("m5.large", *capacity_type, "zone-a", secs(0))
+                .node_pool_hash("old"),
+            secs(0),
+        );
+        for (index, cpu) in pods.iter().enumerate() {
+            builder = builder.pod(bound(
+                pod(&format!("{name}-{index}"))
+                    .cpu(cpu)
+                    .label("app", "web")
+                    .build(),
+                name,
+            ));
+        }
+    }
+    builder
+}
+
+fn drifted(claim: &str) -> String {
+    describe(&delete(claim, DisruptionReason::Drifted, None))
+}
+
+#[test]
+fn the_drift_method() {
+    use CapacityType::Spot;
+    let cases = vec![
+        Case {
+            name: "pods fit elsewhere: deleted as drifted at once (no validation)",
+            state: drifted_cluster(pool(), &[("c1", Spot, &["500m"])])
+                .claim_with_node(
+                    claim("c2", "batch")
+                        .spot(secs(0))
+                        .node_pool_hash(&drift::node_pool_hash(&pool())),
+                    secs(0),
+                )
+                .build(),
+            expected: vec![drifted("c1")],
+        },
+        Case {
+            name: "pods need a new node: replaced first, at any price",
+            state: drifted_cluster(pool(), &[("c1", Spot, &["500m"])]).build(),
+            expected: vec![
+                "create batch-00001 pool=batch capacity=on-demand,spot types=m5.large,m5.xlarge \
+                 pods= fallback=false replaces=c1"
+                    .to_string(),
+            ],
+        },
+        Case {
+            name: "an empty drifted node is deleted",
+            state: drifted_cluster(pool(), &[("c1", Spot, &[])]).build(),
+            expected: vec![drifted("c1")],
+        },
+        Case {
+            name: "a budget of 0 for Drifted holds it",
+            state: drifted_cluster(
+                {
+                    let mut pool = pool();
+                    pool.disruption
+                        .budgets
+                        .push(budget(BudgetNodes::Count(0), &["Drifted"]));
+                    pool
+                },
+                &[("c1", Spot, &[])],
+            )
+            .build(),
+            expected: vec![],
+        },
+        Case {
+            name: "a do-not-disrupt pod holds it",
+            state: drifted_cluster(pool(), &[("c1", Spot, &[])])
+                .pod(bound(
+                    pod("pinned").cpu("100m").do_not_disrupt().build(),
+                    "c1",
+                ))
+                .build(),
+            expected: vec![],
+        },
+        Case {
+            name: "a do-not-disrupt node is kept",
+            state: drifted_cluster(pool(), &[("c1", Spot, &[])])
+                .map_node("c1", |node| node.do_not_disrupt = true)
+                .build(),
+            expected: vec![],
+        },
+        Case {
+            name: "a blocking PodDisruptionBudget holds it",
+            state: drifted_cluster(pool(), &[("c1", Spot, &["500m"])])
+                .pdb(pdb("web", Budget::MaxUnavailable(Amount::Count(0)), 1))
+                .build(),
+            expected: vec![],
+        },
+        Case {
+            name: "a node that has not drifted is left alone",
+            state: state()
+                .pool(pool())
+                .instance_types(catalog())
+                .claim_with_node(
+                    claim("c1", "batch")
+                        .spot(secs(0))
+                        .node_pool_hash(&drift::node_pool_hash(&pool())),
+                    secs(0),
+                )
+                .build(),
+            expected: vec![],
+        },
+    ];
+    let settings = Settings::default();
+    let mut failures = Vec::new();
+    for case in cases {
+        let mut method = Consolidation::new(Scope::Drift, NodeClaimNames::new(7));
+        let now = secs(600);
+        let (actions, _) = method.decide(
+            &mut DisruptionPass::new(&case.state, now),
+            &case.state,
+            now,
+            &settings,
+        );
+        let actions = StableNames::default().describe_all(&actions);
+        if actions != case.expected {
+            failures.push(format!(
+                "case {:?}:\n  expected {:#?}\n  actual   {:#?}",
+                case.name, case.expected, actions
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
