@@ -19,6 +19,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use spotter_cloud::{CloudError, Instance};
 use spotter_controllers::action::NodeClaimRequest;
+use spotter_controllers::disruption_budgets::{self, BudgetReason};
 use spotter_controllers::state::{DisruptionReason, NodeClaim, NodeState, NoticeKind};
 use spotter_controllers::{Action, ClusterState};
 use spotter_core::instance_type::InstanceType;
@@ -85,10 +86,10 @@ type GaugeF64 = Gauge<f64, AtomicU64>;
 
 /// The reasons Karpenter's `karpenter_nodepools_allowed_disruptions` is reported for, with the
 /// budget reason each stands for.
-const BUDGET_REASONS: [(&str, &str); 3] = [
-    ("empty", "Empty"),
-    ("drifted", "Drifted"),
-    ("underutilized", "Underutilized"),
+const BUDGET_REASONS: [(&str, BudgetReason); 3] = [
+    ("empty", BudgetReason::Empty),
+    ("drifted", BudgetReason::Drifted),
+    ("underutilized", BudgetReason::Underutilized),
 ];
 
 /// Karpenter's duration buckets (seconds) for the scheduling histogram.
@@ -258,7 +259,7 @@ impl Metrics {
     /// NodePool's fallback and return-to-Spot series exist from the start (at 0).
     pub fn observe_state(&mut self, state: &ClusterState, now: Duration) {
         self.observe_nodes(state);
-        self.observe_node_pools(state);
+        self.observe_node_pools(state, now);
         self.observe_pods(state);
         self.observe_offerings(state);
         self.observe_capacity_types(state);
@@ -475,7 +476,7 @@ impl Metrics {
         }
     }
 
-    fn observe_node_pools(&self, state: &ClusterState) {
+    fn observe_node_pools(&self, state: &ClusterState, now: Duration) {
         self.node_pools_usage.clear();
         self.node_pools_limit.clear();
         self.node_pools_allowed_disruptions.clear();
@@ -529,17 +530,9 @@ impl Metrics {
                     .set(resource_value(name, limit));
             }
             for (reason, budget_reason) in BUDGET_REASONS {
-                let allowed = pool
-                    .disruption
-                    .budgets
-                    .iter()
-                    .filter(|budget| {
-                        budget.reasons.is_empty()
-                            || budget.reasons.iter().any(|listed| listed == budget_reason)
-                    })
-                    .map(|budget| budget.nodes.allowed(budgeted_nodes))
-                    .min()
-                    .unwrap_or(budgeted_nodes);
+                // The most restrictive budget active at `now` (scheduled ones in their window).
+                let allowed = disruption_budgets::allowed(pool, budget_reason, budgeted_nodes, now)
+                    .min(budgeted_nodes);
                 self.node_pools_allowed_disruptions
                     .get_or_create(&NodePoolReasonLabels {
                         nodepool: pool.name.clone(),

@@ -391,6 +391,43 @@ fn gauges_follow_the_cluster_state() {
     }
 }
 
+/// `karpenter_nodepools_allowed_disruptions` follows the budgets active at the time: a
+/// scheduled budget of 0 nodes for `Underutilized` (daily from 09:00 for 8 hours) closes
+/// that reason inside its window only, and never touches the others.
+#[test]
+fn allowed_disruptions_follow_scheduled_budgets() {
+    let mut state = cluster();
+    state.node_pools[0]
+        .disruption
+        .budgets
+        .push(spotter_core::node_pool::Budget {
+            nodes: spotter_core::node_pool::BudgetNodes::Count(0),
+            schedule: Some("0 9 * * *".into()),
+            duration: Some(Duration::from_secs(8 * 3600)),
+            reasons: vec!["Underutilized".into()],
+        });
+    let hour = |hours: u64| Duration::from_secs(hours * 3600);
+    for (name, now, reason, expected) in [
+        ("before the window", hour(8), "underutilized", 1.0),
+        ("inside the window", hour(10), "underutilized", 0.0),
+        ("inside, another reason", hour(10), "empty", 1.0),
+        ("after the window", hour(17), "underutilized", 1.0),
+    ] {
+        let mut metrics = Metrics::new("simulated");
+        metrics.observe_state(&state, now);
+        let text = metrics.encode().expect("the metrics encode");
+        assert_eq!(
+            value(
+                &text,
+                "karpenter_nodepools_allowed_disruptions",
+                &[("nodepool", "spot"), ("reason", reason)]
+            ),
+            Some(expected),
+            "case {name:?}"
+        );
+    }
+}
+
 #[test]
 fn gauges_forget_what_left_the_state() {
     let mut state = cluster();
