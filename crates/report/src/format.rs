@@ -3,10 +3,24 @@
 //! differences, truncation, and escaping for HTML/SVG and for terminals. Non-finite numbers
 //! print as `n/a`, never as `NaN` or `inf`; a figure of an empty sample prints as `—`.
 
+use std::collections::BTreeMap;
+
 use crate::Spread;
 
 /// What a figure of an empty sample (or a difference involving one) prints as.
 pub(super) const NO_SAMPLE: &str = "—";
+
+/// Disruptions by reason as `empty 5, underutilized 2`, or `—` when there were none.
+pub(super) fn disruptions(by_reason: &BTreeMap<String, u64>) -> String {
+    if by_reason.is_empty() {
+        return NO_SAMPLE.to_owned();
+    }
+    by_reason
+        .iter()
+        .map(|(reason, disrupted)| format!("{reason} {}", count(*disrupted)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// A fraction (0..1) as a percentage with one decimal: `0.873` → `87.3%`.
 pub(super) fn fraction_as_percent(fraction: f64) -> String {

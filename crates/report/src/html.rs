@@ -101,6 +101,12 @@ impl Report {
                 warn_if(summary.interruptions),
             ),
             (
+                "Disruptions",
+                format::disruptions(&summary.disruptions),
+                "NodeClaims by reason",
+                "figure",
+            ),
+            (
                 "ICE events",
                 format::count(summary.ice_events),
                 "insufficient capacity",
@@ -645,6 +651,12 @@ mod tests {
             (&empty, "Returns to Spot", "0"),
             (&empty, "Time to fallback p50", "—"),
             (&empty, "Time to return max", "—"),
+            (
+                &sampled,
+                "Disruptions",
+                "empty 5, return_to_spot 3, spot_interrupted 3, underutilized 2",
+            ),
+            (&empty, "Disruptions", "—"),
         ];
         for (html, label, value) in cases {
             let figure =

@@ -69,7 +69,8 @@ pub struct Summary {
     pub pods_created: u64,
     /// The most nodes running at once.
     pub peak_nodes: u64,
-    /// How many fallback nodes were replaced by Spot and removed.
+    /// How many fallback nodes were removed by Spotter's return to Spot or by consolidation
+    /// (a cheaper Spot replacement, or their pods moved to other nodes).
     pub returns_to_spot: u64,
     /// On-demand node-hours that fallback nodes ran while Spot capacity compatible with them
     /// was available again.
@@ -80,6 +81,11 @@ pub struct Summary {
     /// Seconds from compatible Spot capacity being available again to the fallback node's
     /// removal, for the fallback nodes returned to Spot.
     pub time_to_return_seconds: Spread,
+    /// NodeClaims disrupted, by Karpenter's reason label (`empty`, `underutilized`,
+    /// `drifted`, `expired`, `spot_interrupted`, `return_to_spot`, ...); reasons that never
+    /// happened are left out.
+    #[serde(default)]
+    pub disruptions: BTreeMap<String, u64>,
 }
 
 /// The median and the largest value of a sample (zeros when it is empty).

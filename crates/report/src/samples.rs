@@ -131,6 +131,7 @@ pub(crate) fn empty_report() -> Report {
             fallback_node_hours: 0.0,
             time_to_fallback_seconds: Spread::default(),
             time_to_return_seconds: Spread::default(),
+            disruptions: BTreeMap::new(),
         },
         node_pools: vec![],
         invariant_violations: vec![],
@@ -322,6 +323,12 @@ pub(crate) fn sample_report(days: u32, interval_seconds: f64) -> Report {
                 max: 610.0,
                 count: 3,
             },
+            disruptions: BTreeMap::from([
+                ("empty".to_owned(), 5),
+                ("return_to_spot".to_owned(), 3),
+                ("spot_interrupted".to_owned(), 3),
+                ("underutilized".to_owned(), 2),
+            ]),
         },
         node_pools: vec![
             NodePoolSummary {

@@ -111,6 +111,10 @@ impl Report {
                 format::number(summary.fallback_node_hours, 1),
             ),
             ("Interruptions", format::count(summary.interruptions)),
+            (
+                "Disruptions by reason",
+                format::disruptions(&summary.disruptions),
+            ),
             ("ICE events", format::count(summary.ice_events)),
             ("Pods disrupted", format::count(summary.pods_disrupted)),
             ("Pods lost", format::count(summary.pods_lost)),
@@ -337,6 +341,12 @@ mod tests {
             (&empty, "Returns to Spot", "0"),
             (&empty, "Time to fallback p50 / max", "—"),
             (&empty, "Time to return p50 / max", "—"),
+            (
+                &sampled,
+                "Disruptions by reason",
+                "empty 5, return_to_spot 3, spot_interrupted 3, underutilized 2",
+            ),
+            (&empty, "Disruptions by reason", "—"),
         ];
         for (text, metric, value) in cases {
             assert_eq!(table_row(text, metric), [metric, value], "{metric}");
