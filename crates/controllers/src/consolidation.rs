@@ -54,6 +54,12 @@ use crate::state::{ClusterState, DisruptionReason, LaunchState, NodeClaim};
 pub const SPOT_TO_SPOT_MIN_TYPES: usize = 15;
 /// Multi-node consolidation considers at most this many candidates.
 pub const MULTI_NODE_MAX_CANDIDATES: usize = 100;
+/// Single-node consolidation tries at most this many candidates in one look, the next ones in
+/// the next look: Spotter's stand-in for Karpenter's 3-minute single-node timeout, which in a
+/// large cluster also ends a pass before every candidate is simulated.
+pub const SINGLE_NODE_MAX_TRIES: usize = 20;
+/// How long after a look that found nothing the next one waits, whatever changed.
+pub const LOOK_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Which consolidation a method does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,6 +100,12 @@ pub struct Consolidation {
     /// The state's signature when the last search found nothing: no new search until it
     /// changes.
     settled: Option<u64>,
+    /// Where the next single-node look starts among the candidates, and how many were tried
+    /// in vain since the last full round.
+    next_try: usize,
+    tried: usize,
+    /// No new look before this time after one that found nothing.
+    next_look: Option<Duration>,
 }
 
 /// What a search found.
@@ -157,6 +169,9 @@ impl Consolidation {
             pending: None,
             replacing: Vec::new(),
             settled: None,
+            next_try: 0,
+            tried: 0,
+            next_look: None,
         }
     }
 
@@ -183,10 +198,13 @@ impl Consolidation {
                 .filter_map(|name| state.node_claims.get(name))
                 .collect();
             let still_candidates = candidates.len() == pending.candidates.len()
-                && candidates.iter().all(|claim| {
-                    !pass.is_taken(&claim.name)
-                        && self.is_candidate(state, claim, now, settings).is_ok()
-                })
+                && {
+                    let look = Look::new(state);
+                    candidates.iter().all(|claim| {
+                        !pass.is_taken(&claim.name)
+                            && self.is_candidate(state, claim, now, &look).is_ok()
+                    })
+                }
                 && within_budgets(pass, state, &candidates, self.scope.reasons().0);
             if still_candidates
                 && let Some(command) = self.command(state, &candidates, settings)
@@ -197,7 +215,7 @@ impl Consolidation {
             self.settled = None;
             return (actions, None);
         }
-        let (candidates, wake_at) = self.candidates(pass, state, now, settings);
+        let (candidates, wake_at) = self.candidates(pass, state, now);
         if candidates.is_empty() {
             return (actions, wake_at);
         }
@@ -205,14 +223,43 @@ impl Consolidation {
         if self.settled == Some(signature) {
             return (actions, wake_at);
         }
+        // A look that found nothing is not repeated within a minute, however busy the cluster
+        // (the simulation's cost; Karpenter's passes are paced by their own timeouts).
+        if let Some(next_look) = self.next_look.filter(|next_look| *next_look > now) {
+            return (
+                actions,
+                Some(wake_at.map_or(next_look, |time| time.min(next_look))),
+            );
+        }
         let found = match self.scope {
-            Scope::SingleNode | Scope::Drift => candidates
+            Scope::Drift => candidates
                 .iter()
                 .find_map(|candidate| self.command(state, &[candidate], settings)),
+            Scope::SingleNode => {
+                let start = self.next_try % candidates.len();
+                let tries = candidates.len().min(SINGLE_NODE_MAX_TRIES);
+                let free = FreeCapacity::new(state);
+                let found = (0..tries)
+                    .map(|offset| candidates[(start + offset) % candidates.len()])
+                    .filter(|candidate| free.worth_solving(state, candidate, settings))
+                    .find_map(|candidate| self.command(state, &[candidate], settings));
+                self.tried += tries;
+                if found.is_none() && self.tried < candidates.len() {
+                    // The rest of the candidates in the next look.
+                    self.next_try = start + tries;
+                    self.next_look = Some(now + LOOK_INTERVAL);
+                    return (actions, wake_at);
+                }
+                // A full round: settle (if nothing was found) until the state changes.
+                self.next_try = 0;
+                self.tried = 0;
+                found
+            }
             Scope::MultiNode => self.first_n(state, &candidates, settings),
         };
         let Some(command) = found else {
             self.settled = Some(signature);
+            self.next_look = Some(now + LOOK_INTERVAL);
             return (actions, wake_at);
         };
         if self.scope == Scope::Drift {
@@ -375,7 +422,6 @@ impl Consolidation {
         pass: &DisruptionPass,
         state: &'a ClusterState,
         now: Duration,
-        settings: &Settings,
     ) -> (Vec<&'a NodeClaim>, Option<Duration>) {
         // Pods waiting for capacity come first: consolidating now could take what they need.
         let waiting = state
@@ -386,11 +432,12 @@ impl Consolidation {
         }
         let mut wake_at: Option<Duration> = None;
         let mut candidates: Vec<(usize, &NodeClaim)> = Vec::new();
+        let look = Look::new(state);
         for claim in state.node_claims.values() {
             if pass.is_taken(&claim.name) || self.is_replacing(&claim.name) {
                 continue;
             }
-            match self.is_candidate(state, claim, now, settings) {
+            match self.is_candidate(state, claim, now, &look) {
                 Ok(pods) => candidates.push((pods, claim)),
                 Err(Some(eligible_at)) => {
                     wake_at = Some(wake_at.map_or(eligible_at, |time| time.min(eligible_at)));
@@ -425,13 +472,13 @@ impl Consolidation {
         state: &ClusterState,
         claim: &NodeClaim,
         now: Duration,
-        _settings: &Settings,
+        look: &Look,
     ) -> Result<usize, Option<Duration>> {
         if claim.deletion.is_some()
             || !claim.initialized
             || !matches!(claim.launch, LaunchState::Launched { .. })
             || state.reserved_for(claim).is_some()
-            || replaced_by_other(state, claim)
+            || look.replaced.contains(&claim.name)
         {
             return Err(None);
         }
@@ -446,7 +493,7 @@ impl Consolidation {
                 && !node.do_not_disrupt
                 && drift::drifted(state, claim).is_some()
                 && state.disruptable(claim)
-                && !blocked_by_pod_disruption_budget(state, &node.name);
+                && !blocked_by_pod_disruption_budget(state, &node.name, &look.blocking);
             return if movable {
                 Ok(node.workload_pods())
             } else {
@@ -466,7 +513,7 @@ impl Consolidation {
         }
         if node.do_not_disrupt
             || !state.disruptable(claim)
-            || blocked_by_pod_disruption_budget(state, &node.name)
+            || blocked_by_pod_disruption_budget(state, &node.name, &look.blocking)
         {
             return Err(None);
         }
@@ -626,13 +673,6 @@ fn within_budgets(
     })
 }
 
-/// Whether another live NodeClaim is the replacement of this one.
-fn replaced_by_other(state: &ClusterState, claim: &NodeClaim) -> bool {
-    state.node_claims.values().any(|other| {
-        other.deletion.is_none() && other.replaces.as_deref() == Some(claim.name.as_str())
-    })
-}
-
 /// Whether Spotter's return to Spot looks after this fallback NodeClaim.
 fn returns_to_spot(state: &ClusterState, claim: &NodeClaim, settings: &Settings) -> bool {
     claim.fallback
@@ -642,19 +682,111 @@ fn returns_to_spot(state: &ClusterState, claim: &NodeClaim, settings: &Settings)
             .is_some()
 }
 
-/// Whether a pod on the node is covered by a PodDisruptionBudget that allows no disruption now.
-pub fn blocked_by_pod_disruption_budget(state: &ClusterState, node: &str) -> bool {
-    state.workload_pods_on(node).any(|(_, pod)| {
-        state
-            .pod_disruption_budgets
-            .iter()
-            .enumerate()
-            .any(|(index, budget)| {
-                budget.covers(&pod.pod)
-                    && budget.allowed_disruptions(crate::termination::healthy_pods(state, index))
-                        == 0
-            })
-    })
+/// What every candidate check of one look shares, computed once: the PodDisruptionBudgets
+/// that allow no disruption now, and the NodeClaims a live replacement stands for.
+struct Look {
+    blocking: Vec<usize>,
+    replaced: BTreeSet<String>,
+}
+
+impl Look {
+    fn new(state: &ClusterState) -> Self {
+        Self {
+            blocking: blocking_budgets(state),
+            replaced: state
+                .node_claims
+                .values()
+                .filter(|claim| claim.deletion.is_none())
+                .filter_map(|claim| claim.replaces.clone())
+                .collect(),
+        }
+    }
+}
+
+/// Free CPU and memory on the nodes pods may move to (Ready, not cordoned, not being
+/// deleted), per node and in total: a cheap necessary condition checked before a single-node
+/// solve, which only skips commands that cannot exist.
+struct FreeCapacity {
+    per_node: BTreeMap<String, (i64, i64)>,
+    total: (i64, i64),
+}
+
+impl FreeCapacity {
+    fn new(state: &ClusterState) -> Self {
+        let mut per_node = BTreeMap::new();
+        let mut total = (0, 0);
+        for node in state.nodes.values() {
+            if !node.ready || node.unschedulable || state.node_is_deleting(&node.name) {
+                continue;
+            }
+            let (mut cpu, mut memory) = (
+                node.allocatable.cpu_millicores,
+                node.allocatable.memory_bytes,
+            );
+            for pod in node.pods.values() {
+                cpu -= pod.requests.cpu_millicores;
+                memory -= pod.requests.memory_bytes;
+            }
+            let free = (cpu.max(0), memory.max(0));
+            total = (total.0 + free.0, total.1 + free.1);
+            per_node.insert(node.name.clone(), free);
+        }
+        Self { per_node, total }
+    }
+
+    /// Whether a single-node command may exist for the candidate: its pods' requests fit in
+    /// the free capacity of the other nodes (needed to delete it), or it may be replaced
+    /// (not a Spot node with Spot-to-Spot consolidation off).
+    fn worth_solving(&self, state: &ClusterState, claim: &NodeClaim, settings: &Settings) -> bool {
+        let spot = claim
+            .instance()
+            .is_some_and(|instance| instance.offering.capacity_type == CapacityType::Spot);
+        if !spot || settings.spot_to_spot_consolidation {
+            return true;
+        }
+        let Some(node) = claim.node.as_deref() else {
+            return false;
+        };
+        let own = self.per_node.get(node).copied().unwrap_or((0, 0));
+        let elsewhere = (self.total.0 - own.0, self.total.1 - own.1);
+        let (cpu, memory) = state
+            .workload_pods_on(node)
+            .fold((0, 0), |(cpu, memory), (_, pod)| {
+                (
+                    cpu + pod.pod.requests.cpu_millicores,
+                    memory + pod.pod.requests.memory_bytes,
+                )
+            });
+        cpu <= elsewhere.0 && memory <= elsewhere.1
+    }
+}
+
+/// The PodDisruptionBudgets (their indices) that allow no disruption now.
+pub fn blocking_budgets(state: &ClusterState) -> Vec<usize> {
+    state
+        .pod_disruption_budgets
+        .iter()
+        .enumerate()
+        .filter(|(index, budget)| {
+            budget.allowed_disruptions(crate::termination::healthy_pods(state, *index)) == 0
+        })
+        .map(|(index, _)| index)
+        .collect()
+}
+
+/// Whether a pod on the node is covered by one of the `blocking` PodDisruptionBudgets (see
+/// [`blocking_budgets`]).
+pub fn blocked_by_pod_disruption_budget(
+    state: &ClusterState,
+    node: &str,
+    blocking: &[usize],
+) -> bool {
+    !blocking.is_empty()
+        && state.workload_pods_on(node).any(|(_, pod)| {
+            blocking
+                .iter()
+                .any(|&index| state.pod_disruption_budgets[index].covers(&pod.pod))
+        })
 }
 
 /// What the NodeClaim's offering costs now (the catalog's price; the launch price if the
