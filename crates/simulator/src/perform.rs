@@ -97,6 +97,7 @@ impl Simulation {
                     .replaces
                     .as_ref()
                     .and_then(|fallback| self.state.node_claims.get(fallback))
+                    .filter(|replaced| replaced.fallback)
                 {
                     self.recorder.return_started(
                         self.now,
@@ -116,6 +117,9 @@ impl Simulation {
             Action::DeleteNodeClaim {
                 node_claim, reason, ..
             } => {
+                if before.node_pool.is_some() && applied.changed {
+                    self.recorder.disrupted(reason.as_str());
+                }
                 if let (DisruptionReason::ReturnToSpot, Some(node_pool), true) =
                     (reason, &before.node_pool, applied.changed)
                 {

@@ -40,6 +40,8 @@ pub(crate) struct Recorder {
     fallback_node_hours: f64,
     time_to_fallback: Vec<f64>,
     time_to_return: Vec<f64>,
+    /// NodeClaims disrupted, by reason label.
+    disruptions: BTreeMap<String, u64>,
     /// Pods left pending by an insufficient-capacity answer, and when the first one came.
     left_pending_by_ice: BTreeMap<String, Duration>,
 }
@@ -49,7 +51,7 @@ pub(crate) struct Recorder {
 const ICE_MEMORY: Duration = Duration::from_secs(1800);
 
 /// What became of a fallback node: when compatible Spot capacity was back (the market's
-/// truth) and whether Spotter returned it to Spot.
+/// truth) and whether it was returned to Spot (by return to Spot or consolidation).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct FallbackOutcome {
     pub spot_back_at: Option<Duration>,
@@ -102,6 +104,7 @@ impl Recorder {
             fallback_node_hours: 0.0,
             time_to_fallback: Vec::new(),
             time_to_return: Vec::new(),
+            disruptions: BTreeMap::new(),
             left_pending_by_ice: BTreeMap::new(),
             series: Series {
                 interval_seconds: 0.0,
@@ -279,6 +282,11 @@ impl Recorder {
     /// Whether some pods wait for capacity since an insufficient-capacity answer.
     pub fn waits_since_ice(&self) -> bool {
         !self.left_pending_by_ice.is_empty()
+    }
+
+    /// A NodeClaim not being deleted before was disrupted for `reason` (its label).
+    pub fn disrupted(&mut self, reason: &str) {
+        *self.disruptions.entry(reason.to_string()).or_default() += 1;
     }
 
     /// A Spot replacement requested for a fallback node (of `node_pool`).
@@ -500,6 +508,7 @@ impl Recorder {
             fallback_node_hours: round(self.fallback_node_hours, 3),
             time_to_fallback_seconds: spread(&mut self.time_to_fallback),
             time_to_return_seconds: spread(&mut self.time_to_return),
+            disruptions: std::mem::take(&mut self.disruptions),
         };
         let node_pools = self
             .pools

@@ -135,6 +135,8 @@ pub(crate) enum Event {
     NodeReady(String),
     /// A scenario fault.
     Fault(usize),
+    /// A scenario change: a new version of a NodePool.
+    Change(usize),
     /// Record a sample of the series.
     Sample,
     /// Check the invariants that are checked periodically.
@@ -285,6 +287,9 @@ impl Simulation {
             }
             self.at(fault.at, Event::Fault(index));
         }
+        for index in 0..self.scenario.changes.len() {
+            self.at(self.scenario.changes[index].at, Event::Change(index));
+        }
         self.at(Duration::ZERO, Event::Sample);
         self.at(SWEEP_PERIOD, Event::Sweep);
         self.request_reconcile(Duration::ZERO);
@@ -370,6 +375,14 @@ impl Simulation {
             Event::RegisterNode(claim) => self.register_node(&claim),
             Event::NodeReady(node) => self.node_ready(&node),
             Event::Fault(index) => self.fault(index),
+            Event::Change(index) => {
+                let node_pool = self.scenario.changes[index].node_pool.clone();
+                let detail = format!("NodePool {} applied", node_pool.name);
+                self.state.node_pool_applied(node_pool);
+                self.recorder
+                    .event(self.now, EventKind::Fault, None, None, detail);
+                self.request_reconcile(self.now);
+            }
             Event::Sample => {
                 self.recorder.sample(self.now, &self.state);
                 let next = self.now + self.sample_interval;
@@ -600,10 +613,14 @@ impl Simulation {
             .collect();
         Some(FallbackOutcome {
             spot_back_at: self.cloud.capacity_since(&offerings, launched_at, until),
-            returned: claim
-                .deletion
-                .as_ref()
-                .is_some_and(|deletion| deletion.reason == DisruptionReason::ReturnToSpot),
+            // Returned: by Spotter's return to Spot, or by consolidation (Karpenter's only way
+            // back: a cheaper Spot replacement, or its pods moved to other nodes).
+            returned: claim.deletion.as_ref().is_some_and(|deletion| {
+                matches!(
+                    deletion.reason,
+                    DisruptionReason::ReturnToSpot | DisruptionReason::Underutilized
+                )
+            }),
         })
     }
 

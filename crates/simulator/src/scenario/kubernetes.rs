@@ -123,6 +123,27 @@ pub(super) fn read_cluster(
     })
 }
 
+/// Reads the inline NodePool at `field` (a scenario `changes` entry).
+pub(super) fn read_node_pool(
+    reader: &Reader<'_>,
+    field: &str,
+    value: &Value,
+) -> Result<NodePool, ScenarioError> {
+    let text = inline_text(reader, field, value, "NodePool", None)?;
+    let mut manifests = Manifests::default();
+    manifests
+        .add(&label(reader, field), &text)
+        .map_err(|error| inline_error(reader, field, error))?;
+    let manifests = manifests
+        .finish()
+        .map_err(|error| reader.invalid(field, error.to_string()))?;
+    let mut node_pools = manifests.node_pools.into_iter();
+    match (node_pools.next(), node_pools.next()) {
+        (Some(node_pool), None) => Ok(node_pool),
+        _ => Err(reader.invalid(field, "must be exactly one karpenter.sh/v1 NodePool")),
+    }
+}
+
 /// Reads the inline Deployment at `field`.
 pub(super) fn read_deployment(
     reader: &Reader<'_>,

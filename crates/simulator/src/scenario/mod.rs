@@ -65,6 +65,8 @@ pub struct Scenario {
     pub timing: Timing,
     /// Faults injected at given times.
     pub faults: Vec<Fault>,
+    /// New versions of NodePools applied at given times (to exercise drift).
+    pub changes: Vec<Change>,
     /// Things worth telling the user that do not stop the run (from the API layer, e.g. a
     /// NodePool that refers to an EC2NodeClass that is not among the inputs).
     pub warnings: Vec<String>,
@@ -194,7 +196,16 @@ pub struct Timing {
     pub registration_seconds: (u32, u32),
 }
 
-/// A fault injected at a given time.
+/// A NodePool change applied at a given time.
+#[derive(Clone, Debug)]
+pub struct Change {
+    /// When, from the start of the run (before its end).
+    pub at: Duration,
+    /// The NodePool as applied: it replaces the pool of the same name, or is added.
+    pub node_pool: NodePool,
+}
+
+/// A fault injected into the run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Fault {
     /// When, from the start of the run (before its end).

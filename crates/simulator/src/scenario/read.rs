@@ -19,7 +19,7 @@ use super::spec::{
     TimingSpec, WorkloadSpec,
 };
 use super::{
-    DeploymentWorkload, Fault, FaultKind, JobWorkload, MAX_DURATION, MAX_JOB_ARRIVALS,
+    Change, DeploymentWorkload, Fault, FaultKind, JobWorkload, MAX_DURATION, MAX_JOB_ARRIVALS,
     MarketSettings, PoolOverride, ReplicaCurve, Scenario, ScenarioError, Timing,
 };
 use spotter_api::locate::line_of;
@@ -129,6 +129,7 @@ impl Reader<'_> {
             market: self.market(&spec.market, region)?,
             timing: self.timing(&spec.timing)?,
             faults: Vec::new(),
+            changes: Vec::new(),
             warnings: cluster.warnings,
         };
         let mut names = BTreeSet::new();
@@ -157,6 +158,25 @@ impl Reader<'_> {
                 duration,
                 region,
             )?);
+        }
+        for (index, change) in spec.changes.iter().enumerate() {
+            let field = format!("changes[{index}]");
+            if change.at.0 >= duration {
+                return Err(self.invalid(
+                    format!("{field}.at"),
+                    format!(
+                        "{} is past the end of the scenario ({})",
+                        format_duration(change.at.0),
+                        format_duration(duration)
+                    ),
+                ));
+            }
+            let node_pool =
+                kubernetes::read_node_pool(self, &format!("{field}.nodePool"), &change.node_pool)?;
+            scenario.changes.push(Change {
+                at: change.at.0,
+                node_pool,
+            });
         }
         Ok(scenario)
     }

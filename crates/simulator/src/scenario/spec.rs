@@ -40,6 +40,16 @@ pub(super) struct ScenarioSpec {
     pub timing: TimingSpec,
     #[serde(default)]
     pub faults: Vec<FaultSpec>,
+    #[serde(default)]
+    pub changes: Vec<ChangeSpec>,
+}
+
+/// One `changes` entry: a new version of a NodePool applied at a time.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(super) struct ChangeSpec {
+    pub at: DurationText,
+    pub node_pool: Value,
 }
 
 /// One `workloads` entry: a Deployment with its replica curve, or a Job with its arrivals.
