@@ -170,6 +170,9 @@ pub enum DisruptionReason {
     ScheduledChange,
     /// A fallback node replaced by Spot capacity once Spot was available again.
     ReturnToSpot,
+    /// Someone deleted the NodeClaim or its Node (`kubectl delete`): Karpenter drains and
+    /// terminates it like any other disruption.
+    Deleted,
 }
 
 /// A node and the pods bound to it.
@@ -254,6 +257,7 @@ impl DisruptionReason {
             DisruptionReason::InstanceStopped => "instance_stopped",
             DisruptionReason::ScheduledChange => "scheduled_change",
             DisruptionReason::ReturnToSpot => "return_to_spot",
+            DisruptionReason::Deleted => "deleted",
         }
     }
 }

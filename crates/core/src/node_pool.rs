@@ -12,7 +12,7 @@ use crate::resources::{self, Resources};
 use crate::taints::Taint;
 
 /// A `karpenter.sh/v1` NodePool, converted.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct NodePool {
     /// The name.
     pub name: String,
