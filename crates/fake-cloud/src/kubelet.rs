@@ -237,7 +237,7 @@ impl Kubelet {
                 return;
             }
         }
-        match pod_status::work(&pod) {
+        match pod_status::work(&pod, SystemTime::now()) {
             PodWork::Nothing => {}
             PodWork::Start => {
                 if self.starting.insert(uid.clone()) {

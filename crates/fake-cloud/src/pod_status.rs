@@ -22,20 +22,26 @@ pub enum PodWork {
     Nothing,
     /// Mark it started (write [`started_status`]).
     Start,
-    /// Remove it (delete with grace 0) once `due`: its deletion timestamp, which the API
-    /// server set to the deletion time plus the grace period.
+    /// Remove it (delete with grace 0) once `due`: its grace period after it was seen
+    /// terminating, as a kubelet times its containers' stop, and never before its deletion
+    /// timestamp (which the API server writes to the second).
     Remove {
         /// When its grace period ends.
         due: SystemTime,
     },
 }
 
-/// What `pod` needs from the kubelet stand-in.
-pub fn work(pod: &Pod) -> PodWork {
+/// What `pod`, seen at `now`, needs from the kubelet stand-in.
+pub fn work(pod: &Pod, now: SystemTime) -> PodWork {
     if let Some(deletion) = &pod.metadata.deletion_timestamp {
-        return PodWork::Remove {
-            due: SystemTime::from(deletion.0),
-        };
+        let grace = pod
+            .metadata
+            .deletion_grace_period_seconds
+            .and_then(|seconds| u64::try_from(seconds).ok())
+            .map(Duration::from_secs)
+            .unwrap_or_default();
+        let due = SystemTime::from(deletion.0).max(now + grace);
+        return PodWork::Remove { due };
     }
     let status = pod.status.as_ref();
     match status.and_then(|status| status.phase.as_deref()) {
@@ -171,12 +177,17 @@ mod tests {
 
     #[test]
     fn work_follows_the_phase_conditions_and_deletion() {
-        let deleting = {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        let deleting = |deletion_timestamp: u64, grace: Option<i64>| {
             let mut pod = pod(Some("Running"), &STARTED_CONDITIONS);
             pod.metadata.deletion_timestamp = Some(kubernetes_time(
-                SystemTime::UNIX_EPOCH + Duration::from_secs(30),
+                SystemTime::UNIX_EPOCH + Duration::from_secs(deletion_timestamp),
             ));
+            pod.metadata.deletion_grace_period_seconds = grace;
             pod
+        };
+        let due = |seconds: u64| PodWork::Remove {
+            due: SystemTime::UNIX_EPOCH + Duration::from_secs(seconds),
         };
         let cases = [
             (pod(Some("Pending"), &["PodScheduled"]), PodWork::Start),
@@ -191,15 +202,15 @@ mod tests {
             (pod(Some("Running"), &STARTED_CONDITIONS), PodWork::Nothing),
             (pod(Some("Succeeded"), &[]), PodWork::Nothing),
             (pod(Some("Failed"), &[]), PodWork::Nothing),
-            (
-                deleting,
-                PodWork::Remove {
-                    due: SystemTime::UNIX_EPOCH + Duration::from_secs(30),
-                },
-            ),
+            // Grace counted from when the deletion is seen (the timestamp is to the second).
+            (deleting(1_030, Some(30)), due(1_030)),
+            (deleting(1_029, Some(30)), due(1_030)),
+            // Seen late (after a restart): due at the timestamp, already passed.
+            (deleting(990, Some(0)), due(1_000)),
+            (deleting(1_010, None), due(1_010)),
         ];
         for (pod, expected) in cases {
-            assert_eq!(work(&pod), expected, "{:?}", pod.status);
+            assert_eq!(work(&pod, now), expected, "{:?}", pod.metadata);
         }
     }
 
