@@ -3,7 +3,9 @@
 //! nodes with a `fake://` provider ID, marks them started (Running, Ready, containers running)
 //! and removes a terminating one with grace 0 once its grace period has passed, as a kubelet
 //! does when its containers have stopped. It also acts on the interrupt annotation of fake
-//! nodes (see [`crate::interruption`]). Pods on other nodes are left alone.
+//! nodes (see [`crate::interruption`]), and renews each fake node's Lease in
+//! `kube-node-lease` (see [`crate::node_lease`]) so that the node-lifecycle controller keeps
+//! it `Ready`. Pods on other nodes are left alone.
 //!
 //! The watch loop never waits on a write: each write is a task, aborted with the loop (at most
 //! [`WRITE_CONCURRENCY`] at once) that reports back when it is done, so that thousands of
@@ -15,6 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use futures_util::StreamExt;
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
@@ -24,6 +27,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::interruption;
+use crate::node_lease::{self, NODE_LEASE_NAMESPACE};
 use crate::node_object;
 use crate::pod_status::{self, PodWork};
 
@@ -33,6 +37,24 @@ pub const WRITE_CONCURRENCY: usize = 8;
 pub const STATUS_ATTEMPTS: u32 = 3;
 /// The field manager of the kubelet stand-in's writes.
 pub const FIELD_MANAGER: &str = "spotter-fake-kubelet";
+
+/// How the kubelet stand-in heartbeats.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KubeletSettings {
+    /// How often each fake node's Lease is renewed (a kubelet's default: 10 s).
+    pub lease_renew_interval: Duration,
+    /// The Leases' `leaseDurationSeconds` (a kubelet's default: 40 s).
+    pub lease_duration: Duration,
+}
+
+impl Default for KubeletSettings {
+    fn default() -> Self {
+        KubeletSettings {
+            lease_renew_interval: Duration::from_secs(10),
+            lease_duration: Duration::from_secs(40),
+        }
+    }
+}
 
 /// Why the kubelet stand-in stopped, or what one of its writes failed at (logged, not fatal).
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +85,14 @@ pub enum KubeletError {
         /// The client's error.
         source: kube::Error,
     },
+    /// A fake node's Lease could not be renewed.
+    #[error("failed to renew the Lease {NODE_LEASE_NAMESPACE}/{node} of a fake node: {source}")]
+    RenewLease {
+        /// The node.
+        node: String,
+        /// The client's error.
+        source: kube::Error,
+    },
     /// A pod waiting for its node to be known could not be read again.
     #[error("failed to read pod {namespace}/{name} again: {source}")]
     ReadPod {
@@ -75,10 +105,19 @@ pub enum KubeletError {
     },
 }
 
-/// Plays the kubelet for the fake nodes until the future is dropped. Needs `list` and `watch`
-/// on nodes and pods, `get` on pods, `patch` on `pods/status`, `delete` on pods, and what the
-/// interruption warning writes (`get`/`patch` on nodes and `nodes/status`).
+/// Plays the kubelet for the fake nodes until the future is dropped, with the default
+/// [`KubeletSettings`]. Needs `list` and `watch` on nodes and pods, `get` on pods, `patch` on
+/// `pods/status`, `delete` on pods, `get`/`patch` on nodes and `nodes/status` (interruption
+/// warnings), and `get`/`create`/`patch` on `leases` in `kube-node-lease`.
 pub async fn run_kubelet(client: kube::Client) -> Result<(), KubeletError> {
+    run_kubelet_with(client, KubeletSettings::default()).await
+}
+
+/// [`run_kubelet`] with its heartbeat settings.
+pub async fn run_kubelet_with(
+    client: kube::Client,
+    settings: KubeletSettings,
+) -> Result<(), KubeletError> {
     let node_events = watcher(Api::<Node>::all(client.clone()), watcher::Config::default());
     let pod_events = watcher(
         Api::<Pod>::all(client.clone()),
@@ -93,9 +132,14 @@ pub async fn run_kubelet(client: kube::Client) -> Result<(), KubeletError> {
         starting: HashSet::new(),
         removing: HashSet::new(),
         interrupting: HashSet::new(),
+        live: HashMap::new(),
+        renewing: false,
+        settings,
         tasks: JoinSet::new(),
         writes: Arc::new(Semaphore::new(WRITE_CONCURRENCY)),
     };
+    let mut heartbeat = tokio::time::interval(kubelet.settings.lease_renew_interval);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             event = node_events.next() => match event {
@@ -108,11 +152,35 @@ pub async fn run_kubelet(client: kube::Client) -> Result<(), KubeletError> {
                 Some(Err(error)) => tracing::warn!("failed to watch pods (retrying): {error}"),
                 None => return Err(KubeletError::WatchEnded { resource: "pods" }),
             },
+            _ = heartbeat.tick() => kubelet.renew_leases(),
             Some(joined) = kubelet.tasks.join_next(), if !kubelet.tasks.is_empty() => match joined {
                 Ok(finished) => kubelet.finished(finished),
                 Err(error) => tracing::warn!("a kubelet stand-in task failed: {error}"),
             },
         }
+    }
+}
+
+/// Writes the Lease of a fake node (server-side apply: created or renewed in one call).
+async fn renew_lease(client: &kube::Client, name: &str, uid: &str, duration: Duration) {
+    let leases = Api::<Lease>::namespaced(client.clone(), NODE_LEASE_NAMESPACE);
+    let mut lease = node_lease::lease(name, uid, duration, SystemTime::now());
+    lease.metadata.managed_fields = None;
+    let applied = leases
+        .patch(
+            name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&lease),
+        )
+        .await;
+    if let Err(source) = applied {
+        tracing::warn!(
+            "{}",
+            KubeletError::RenewLease {
+                node: name.to_owned(),
+                source
+            }
+        );
     }
 }
 
@@ -140,6 +208,11 @@ struct Kubelet {
     removing: HashSet<String>,
     /// Nodes whose interruption warning is being written.
     interrupting: HashSet<String>,
+    /// Fake nodes that exist, name -> UID (whose Leases are renewed).
+    live: HashMap<String, String>,
+    /// Whether a round of Lease renewals is running.
+    renewing: bool,
+    settings: KubeletSettings,
     /// The writes in flight (aborted when `run_kubelet` is dropped).
     tasks: JoinSet<Finished>,
     writes: Arc<Semaphore>,
@@ -158,6 +231,8 @@ enum Finished {
     Removed { uid: String },
     Interrupted { node: String },
     Reread { pod: Box<Pod> },
+    Renewed,
+    FirstLease,
 }
 
 impl Kubelet {
@@ -166,6 +241,7 @@ impl Kubelet {
             Event::Apply(node) | Event::InitApply(node) => self.node_seen(&node),
             Event::Delete(node) => {
                 let name = node.metadata.name.unwrap_or_default();
+                self.live.remove(&name);
                 if self.nodes.get(&name) == Some(&false) {
                     self.nodes.remove(&name);
                 }
@@ -181,6 +257,11 @@ impl Kubelet {
         };
         let fake = node_object::is_fake(node);
         self.nodes.insert(name.clone(), fake);
+        if let (true, Some(uid)) = (fake, &node.metadata.uid)
+            && self.live.insert(name.clone(), uid.clone()).is_none()
+        {
+            self.renew_lease_now(name.clone(), uid.clone());
+        }
         if let Some(waiting) = self.waiting.remove(&name)
             && fake
         {
@@ -359,7 +440,46 @@ impl Kubelet {
                 self.interrupting.remove(&node);
             }
             Finished::Reread { pod } => self.pod_seen(*pod),
+            Finished::Renewed => self.renewing = false,
+            Finished::FirstLease => {}
         }
+    }
+
+    /// Renews the Lease of a fake node seen for the first time (it gets its heartbeat at
+    /// once, not at the next round).
+    fn renew_lease_now(&mut self, name: String, uid: String) {
+        let client = self.client.clone();
+        let duration = self.settings.lease_duration;
+        let writes = self.writes.clone();
+        self.spawn(async move {
+            let _permit = writes.acquire().await;
+            renew_lease(&client, &name, &uid, duration).await;
+            Finished::FirstLease
+        });
+    }
+
+    /// Starts a round of Lease renewals for every fake node, unless one is still running.
+    fn renew_leases(&mut self) {
+        if self.renewing || self.live.is_empty() {
+            return;
+        }
+        self.renewing = true;
+        let client = self.client.clone();
+        let duration = self.settings.lease_duration;
+        let nodes: Vec<(String, String)> = self
+            .live
+            .iter()
+            .map(|(name, uid)| (name.clone(), uid.clone()))
+            .collect();
+        self.spawn(async move {
+            futures_util::stream::iter(nodes)
+                .for_each_concurrent(WRITE_CONCURRENCY, |(name, uid)| {
+                    let client = client.clone();
+                    async move { renew_lease(&client, &name, &uid, duration).await }
+                })
+                .await;
+            Finished::Renewed
+        });
     }
 
     fn spawn(&mut self, task: impl Future<Output = Finished> + Send + 'static) {

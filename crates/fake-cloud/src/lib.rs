@@ -25,7 +25,8 @@
 //! - [`run_kubelet`] plays the kubelet for the fake nodes: pods bound to them become Running
 //!   and Ready; a terminating pod is removed once its grace period has passed; and a node
 //!   annotated `fake.spotter.dev/interrupt=spot-interruption` gets the Spot interruption
-//!   warning `spotter agent` would write (see [`interruption`]).
+//!   warning `spotter agent` would write (see [`interruption`]); it renews each fake node's
+//!   Lease as a kubelet does, so that the node-lifecycle controller keeps the node `Ready`.
 //!
 //! `docs/fake-cloud.md` shows it in use with kubectl.
 
@@ -34,13 +35,14 @@ pub mod cloud_errors;
 pub mod faults;
 pub mod interruption;
 pub mod kubelet;
+pub mod node_lease;
 pub mod node_object;
 pub mod pod_status;
 pub mod provider;
 pub mod settings;
 
 pub use faults::Faults;
-pub use kubelet::{KubeletError, run_kubelet};
+pub use kubelet::{KubeletError, KubeletSettings, run_kubelet, run_kubelet_with};
 pub use provider::FakeCloud;
 pub use settings::FakeCloudSettings;
 

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::Api;
@@ -25,10 +26,11 @@ use spotter_core::instance_type::InstanceType;
 use spotter_core::offering::CapacityType;
 use spotter_core::taints::{Effect, Taint};
 use spotter_fake_cloud::node_object::{self, quantities};
-use spotter_fake_cloud::{FakeCloud, FakeCloudSettings, run_kubelet};
+use spotter_fake_cloud::{FakeCloud, FakeCloudSettings, KubeletSettings, run_kubelet_with};
 use spotter_test_support::{ControlPlane, Kubectl};
 
 const LAUNCH_DELAY: Duration = Duration::from_millis(1500);
+const LEASE_RENEW_INTERVAL: Duration = Duration::from_secs(1);
 const NAMESPACE: &str = "spotter";
 const FAULTS: &str = "spotter-fake-cloud";
 const INSTANCE_TYPE: &str = "m5.large";
@@ -53,13 +55,20 @@ fn fake_cloud_on_a_control_plane() -> Result<()> {
             client: client.clone(),
             kubectl,
         };
-        let kubelet = tokio::spawn(run_kubelet(client));
+        let kubelet = tokio::spawn(run_kubelet_with(
+            client,
+            KubeletSettings {
+                lease_renew_interval: LEASE_RENEW_INTERVAL,
+                ..KubeletSettings::default()
+            },
+        ));
         launches_create_nodes_after_the_delay(&world).await?;
         launches_are_idempotent_across_restarts(&world).await?;
         faults_refuse_exactly_the_offerings_listed(&world).await?;
         terminations_delete_the_node(&world).await?;
         bound_pods_run_and_terminating_pods_go_after_their_grace(&world).await?;
         pods_on_other_nodes_are_left_alone(&world).await?;
+        fake_nodes_heartbeat_through_their_leases(&world).await?;
         the_interrupt_annotation_becomes_the_agents_warning(&world).await?;
         ensure!(!kubelet.is_finished(), "run_kubelet returned: {kubelet:?}");
         kubelet.abort();
@@ -664,6 +673,42 @@ async fn pods_on_other_nodes_are_left_alone(world: &World) -> Result<()> {
     );
     let phase = pod.status.and_then(|status| status.phase);
     ensure!(phase.as_deref() == Some("Pending"), "{phase:?}");
+    Ok(())
+}
+
+async fn fake_nodes_heartbeat_through_their_leases(world: &World) -> Result<()> {
+    let leases: Api<Lease> = Api::namespaced(world.client.clone(), "kube-node-lease");
+    let renew_time = |lease: &Lease| lease.spec.as_ref().and_then(|spec| spec.renew_time.clone());
+    let first = eventually("the fake node's Lease", Duration::from_secs(10), || async {
+        Ok(leases.get_opt("batch-pods").await?)
+    })
+    .await?;
+    let spec = first.spec.clone().unwrap_or_default();
+    ensure!(
+        spec.holder_identity.as_deref() == Some("batch-pods"),
+        "{spec:?}"
+    );
+    ensure!(spec.lease_duration_seconds == Some(40), "{spec:?}");
+    let node = node_named(&world.client, "batch-pods")
+        .await?
+        .context("the Node")?;
+    let owner = first.metadata.owner_references.clone().unwrap_or_default();
+    ensure!(
+        owner.len() == 1
+            && owner[0].kind == "Node"
+            && Some(&owner[0].uid) == node.metadata.uid.as_ref(),
+        "{owner:?}"
+    );
+    let before = renew_time(&first).context("renewTime")?;
+    eventually("a Lease renewal", LEASE_RENEW_INTERVAL * 5, || async {
+        let lease = leases.get("batch-pods").await?;
+        Ok(renew_time(&lease).filter(|renewed| renewed.0 > before.0))
+    })
+    .await?;
+    ensure!(
+        leases.get_opt("real-node").await?.is_none(),
+        "a node that is not fake got a Lease"
+    );
     Ok(())
 }
 
