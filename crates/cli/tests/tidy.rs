@@ -31,12 +31,14 @@ const PURE_CRATES: &[&str] = &[
     "report",
 ];
 
-/// Crates that do I/O: the binary, the node agent, the AWS provider, the HTTP server, the
-/// simulator driver, and the test support that starts real peers.
+/// Crates that do I/O: the binary, the node agent, the AWS provider, the fake-node provider, the
+/// Kubernetes driver, the HTTP server, the simulator driver, and the test support that starts
+/// real peers.
 const EDGE_CRATES: &[&str] = &[
     "agent",
     "aws",
     "cli",
+    "fake-cloud",
     "kubernetes",
     "server",
     "simulator",
