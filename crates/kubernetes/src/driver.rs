@@ -75,6 +75,9 @@ pub struct Driver<P: CloudProvider + 'static> {
     pub(crate) terminating_pods: HashSet<String>,
     /// Interruption notices already taken, by (instance, condition).
     notices_taken: HashSet<(String, String)>,
+    /// NodeClaims this driver removed (finalizer off, object deleted) whose deletion the
+    /// watch has not reported yet: a late event for one is not a NodeClaim to adopt.
+    pub(crate) removed_claims: HashSet<String>,
     /// Objects already reported invalid, with the message (reported again when it changes).
     reported_invalid: BTreeMap<String, String>,
     /// Pods reported unschedulable, with the reason (an event again when it changes).
@@ -135,6 +138,7 @@ impl<P: CloudProvider + 'static> Driver<P> {
             claim_conditions: BTreeMap::new(),
             terminating_pods: HashSet::new(),
             notices_taken: HashSet::new(),
+            removed_claims: HashSet::new(),
             reported_invalid: BTreeMap::new(),
             reported_unschedulable: BTreeMap::new(),
             wake_at: None,
@@ -152,10 +156,15 @@ impl<P: CloudProvider + 'static> Driver<P> {
     pub async fn run(mut self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         loop {
+            // The disruption methods run at most every `disruption_poll` and only when a
+            // reconcile happens then: the driver reconciles at least that often, as
+            // Karpenter's disruption controller polls, so that a node that became empty
+            // between two observations is not left until the next one.
             let sleep = self
                 .wake_at
                 .map(|wake_at| wake_at.saturating_sub(clock::now()))
                 .unwrap_or(IDLE_WAKE)
+                .min(self.controllers.settings().disruption_poll)
                 .max(Duration::from_millis(10));
             tokio::select! {
                 () = &mut shutdown => break,
@@ -288,6 +297,7 @@ impl<P: CloudProvider + 'static> Driver<P> {
             }
             Kind::NodeClaim => {
                 self.claim_objects.remove(key);
+                self.removed_claims.remove(key);
                 self.claim_conditions.remove(key);
                 // Gone from the API without Spotter (its finalizer removed by hand): the
                 // state forgets it; a leaked instance is the cloud provider's garbage.
@@ -371,6 +381,10 @@ impl<P: CloudProvider + 'static> Driver<P> {
                 self.state
                     .node_claim_deletion_requested(&view.name, now, &settings);
             }
+            return;
+        }
+        if self.removed_claims.contains(&view.name) {
+            // An event older than its removal (its creation, or its deletion timestamp).
             return;
         }
         // Not in the state: a NodeClaim found on (re)start, or created by another replica

@@ -33,6 +33,14 @@ pub(crate) async fn perform<P: CloudProvider + 'static>(
 ) -> Outcome {
     match action {
         Action::CreateNodeClaim(request) => {
+            tracing::info!(
+                node_claim = request.name,
+                node_pool = request.node_pool,
+                pods = request.pods.len(),
+                fallback = request.fallback,
+                replaces = request.replaces.as_deref().unwrap_or(""),
+                "creating a NodeClaim"
+            );
             let Some(view) = driver.node_pools.get(&request.node_pool) else {
                 return Outcome::Refused;
             };
@@ -93,6 +101,7 @@ pub(crate) async fn perform<P: CloudProvider + 'static>(
             reason,
             deadline,
         } => {
+            tracing::info!(node_claim, reason = reason.as_str(), "deleting a NodeClaim");
             let mut annotations = BTreeMap::from([(
                 protocol::DISRUPTION_REASON_ANNOTATION.to_string(),
                 reason.as_str().to_string(),
@@ -138,6 +147,7 @@ pub(crate) async fn perform<P: CloudProvider + 'static>(
                 remove_finalizer_and_delete::<Node>(&driver.client, &node).await;
             }
             remove_finalizer_and_delete::<NodeClaim>(&driver.client, node_claim).await;
+            driver.removed_claims.insert(node_claim.clone());
             Outcome::Done
         }
         Action::TaintNode { node, taint } => taint_node(driver, node, taint).await,

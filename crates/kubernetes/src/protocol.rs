@@ -21,9 +21,9 @@ pub const DISRUPTION_REASON_ANNOTATION: &str = "spotter.dev/disruption-reason";
 /// NodeClaim: when its instance goes regardless (RFC 3339), for a Spot interruption.
 pub const TERMINATION_DEADLINE_ANNOTATION: &str = "spotter.dev/termination-deadline";
 /// NodePool: when Spotter last probed Spot for its fallback nodes (RFC 3339).
-pub const LAST_RETURN_PROBE_ANNOTATION: &str = "spotter.dev/last-return-probe";
+pub use spotter_core::node_pool::LAST_RETURN_PROBE_ANNOTATION;
 /// NodePool: when Spotter last returned one of its fallback nodes to Spot (RFC 3339).
-pub const LAST_RETURN_TO_SPOT_ANNOTATION: &str = "spotter.dev/last-return-to-spot";
+pub use spotter_core::node_pool::LAST_RETURN_TO_SPOT_ANNOTATION;
 
 /// NodeClaim condition: the instance exists.
 pub const LAUNCHED: &str = "Launched";
