@@ -12,6 +12,8 @@ mod support {
 }
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_config::BehaviorVersion;
@@ -25,10 +27,15 @@ use aws_sdk_sqs::operation::receive_message::{ReceiveMessageError, ReceiveMessag
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName, QueueAttributeName};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use serde_json::{Value, json};
+use spotter_aws::interruption_poller::{
+    ERROR_PAUSE, QueueMetrics, QueueNotice, Stopped, poll_interruption_queue,
+};
 use spotter_aws::interruption_queue::{InterruptionQueue, QueueError, ReceivedMessage};
 use spotter_interruption::event_bridge::{EventBridgeError, InterruptionEvent, MessageType};
-use spotter_interruption::notice::{InstanceState, SpotAction};
+use spotter_interruption::notice::{InstanceState, NoticeClass, SpotAction};
+use spotter_metrics::Metrics;
 use support::moto::Moto;
+use tokio::sync::{mpsc, oneshot};
 
 const REGION: &str = "us-east-1";
 const QUEUE: &str = "spotter-seed";
@@ -828,4 +835,447 @@ fn every_message_type_has_a_case() {
             message_type.label()
         );
     }
+}
+
+// --- the poller ------------------------------------------------------------------------------
+
+/// What the poller counted, to compare exactly.
+#[derive(Debug, Default)]
+struct Recorded {
+    received: Mutex<BTreeMap<&'static str, u64>>,
+    malformed: AtomicU64,
+    deleted: AtomicU64,
+    queue_durations: Mutex<Vec<Duration>>,
+}
+
+impl QueueMetrics for Recorded {
+    fn message_received(&self, message_type: MessageType) {
+        *self
+            .received
+            .lock()
+            .expect("not poisoned")
+            .entry(message_type.label())
+            .or_default() += 1;
+    }
+
+    fn message_malformed(&self) {
+        self.malformed.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn message_deleted(&self) {
+        self.deleted.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn message_queue_duration(&self, waited: Duration) {
+        self.queue_durations
+            .lock()
+            .expect("not poisoned")
+            .push(waited);
+    }
+}
+
+/// A running poller: its task, the receiving end of its channel and its shutdown switch.
+struct Poller {
+    task: tokio::task::JoinHandle<Result<Stopped, QueueError>>,
+    notices: mpsc::Receiver<QueueNotice>,
+    shutdown: oneshot::Sender<()>,
+}
+
+impl Poller {
+    fn start<M>(queue: InterruptionQueue, metrics: Arc<M>, capacity: usize) -> Poller
+    where
+        M: QueueMetrics + Send + Sync + 'static,
+    {
+        let (sender, notices) = mpsc::channel(capacity);
+        let (shutdown, stop) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            poll_interruption_queue(&queue, &*metrics, sender, async move {
+                let _ = stop.await;
+            })
+            .await
+        });
+        Poller {
+            task,
+            notices,
+            shutdown,
+        }
+    }
+
+    /// The next notice, within 30 s.
+    async fn next(&mut self) -> QueueNotice {
+        tokio::time::timeout(Duration::from_secs(30), self.notices.recv())
+            .await
+            .expect("a notice within 30 s")
+            .expect("the poller is running")
+    }
+
+    /// Shuts the poller down and returns how it ended (within 5 s).
+    async fn stop(self) -> Result<Stopped, QueueError> {
+        let _ = self.shutdown.send(());
+        tokio::time::timeout(Duration::from_secs(5), self.task)
+            .await
+            .expect("the poller stops within 5 s of its shutdown")
+            .expect("the poller did not panic")
+    }
+}
+
+/// Waits up to 30 s for `condition`.
+async fn eventually(what: &str, mut condition: impl AsyncFnMut() -> bool) {
+    let started = Instant::now();
+    while !condition().await {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "not within 30 s: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A counter's value in an OpenMetrics encoding.
+fn counter(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+}
+
+async fn send_bodies(config: &aws_config::SdkConfig, url: &str, bodies: &[String]) {
+    let sqs = SqsClient::new(config);
+    for body in bodies {
+        sqs.send_message()
+            .queue_url(url)
+            .message_body(body)
+            .send()
+            .await
+            .expect("the message is sent");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_poller_hands_over_every_notice_and_deletes_every_message() {
+    let Some(moto) = Moto::start() else {
+        return;
+    };
+    let config = sdk_config(&moto.endpoint).await;
+    let url = create_queue(&config, QUEUE).await;
+    let queue = InterruptionQueue::new(&config, QUEUE)
+        .await
+        .expect("the queue is found")
+        .with_wait_time(TEST_WAIT);
+    let mut bodies: Vec<String> = every_message_type()
+        .iter()
+        .enumerate()
+        .map(|(index, (_, event, _, _))| event.envelope(&format!("event-{index}")))
+        .collect();
+    bodies.push("not json".to_string());
+    bodies.push(r#"{"Type":"Notification","Message":"{}"}"#.to_string());
+    let before = SystemTime::now();
+    send_bodies(&config, &url, &bodies).await;
+    let metrics = Arc::new(Recorded::default());
+    let mut poller = Poller::start(queue, Arc::clone(&metrics), 4);
+
+    // (instance, class) -> how many notices; the scheduled change names two instances, the
+    // ignored state change, the Health issue and S3's event none.
+    let expected: BTreeMap<(&str, NoticeClass), usize> = [
+        ((INSTANCE, NoticeClass::SpotInterruption), 1),
+        (("i-0000000000000000b", NoticeClass::SpotInterruption), 1),
+        ((INSTANCE, NoticeClass::RebalanceRecommendation), 1),
+        ((INSTANCE, NoticeClass::InstanceStopped), 1),
+        ((INSTANCE, NoticeClass::InstanceTerminated), 1),
+        ((INSTANCE, NoticeClass::ScheduledChange), 1),
+        (("i-0000000000000000c", NoticeClass::ScheduledChange), 1),
+        ((INSTANCE, NoticeClass::CapacityReservationInterruption), 1),
+    ]
+    .into_iter()
+    .collect();
+    let mut notices = Vec::new();
+    for _ in 0..expected.values().sum::<usize>() {
+        notices.push(poller.next().await);
+    }
+    let mut got: BTreeMap<(&str, NoticeClass), usize> = BTreeMap::new();
+    for queue_notice in &notices {
+        let (instance_id, class) = queue_notice.notice.key();
+        *got.entry((instance_id, class)).or_default() += 1;
+        assert_eq!(
+            queue_notice.event_time,
+            UNIX_EPOCH + Duration::from_secs(EVENT_SECONDS),
+            "{queue_notice:?}"
+        );
+        assert!(
+            queue_notice
+                .sent_at
+                .is_some_and(|sent_at| sent_at + Duration::from_millis(1) >= before),
+            "{queue_notice:?}"
+        );
+        assert!(!queue_notice.message_id.is_empty(), "{queue_notice:?}");
+        if class == NoticeClass::SpotInterruption {
+            assert_eq!(
+                queue_notice.notice.deadline(),
+                Some(UNIX_EPOCH + Duration::from_secs(EVENT_SECONDS + 120)),
+                "a Spot warning's deadline is two minutes after the event"
+            );
+            assert_eq!(queue_notice.message_type, MessageType::SpotInterrupted);
+        }
+    }
+    assert_eq!(got, expected, "{notices:#?}");
+
+    eventually("every message is deleted", async || {
+        messages_left(&config, &url).await == 0
+    })
+    .await;
+    assert_eq!(poller.stop().await, Ok(Stopped::Shutdown));
+    let received = metrics.received.lock().expect("not poisoned").clone();
+    let expected_received: BTreeMap<&str, u64> = [
+        ("spot_interrupted", 2),
+        ("rebalance_recommendation", 1),
+        ("instance_stopped", 1),
+        ("instance_terminated", 1),
+        ("scheduled_change", 1),
+        ("capacity_reservation_interrupted", 1),
+        ("no_op", 3),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(received, expected_received);
+    assert_eq!(metrics.malformed.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        metrics.deleted.load(Ordering::SeqCst),
+        u64::try_from(bodies.len()).expect("fits")
+    );
+    let durations = metrics
+        .queue_durations
+        .lock()
+        .expect("not poisoned")
+        .clone();
+    assert_eq!(
+        durations.len(),
+        7,
+        "one per message with notices: {durations:?}"
+    );
+    assert!(
+        durations
+            .iter()
+            .all(|waited| *waited < Duration::from_secs(60)),
+        "{durations:?}"
+    );
+    // Nothing comes back once deleted.
+    let late = InterruptionQueue::new(&config, &url)
+        .await
+        .expect("the queue")
+        .with_wait_time(TEST_WAIT)
+        .receive()
+        .await
+        .expect("the queue answers");
+    assert!(late.is_empty(), "{late:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_poller_deletes_a_message_only_once_the_controller_took_its_notice() {
+    let Some(moto) = Moto::start() else {
+        return;
+    };
+    let config = sdk_config(&moto.endpoint).await;
+    let url = create_queue(&config, QUEUE).await;
+    let queue = InterruptionQueue::new(&config, QUEUE)
+        .await
+        .expect("the queue is found")
+        .with_wait_time(TEST_WAIT)
+        .with_visibility_timeout(Duration::from_secs(60));
+    let instances = [
+        "i-00000000000000001",
+        "i-00000000000000002",
+        "i-00000000000000003",
+    ];
+    let bodies: Vec<String> = instances
+        .iter()
+        .map(|instance_id| Event::spot_warning(instance_id, "terminate").envelope(instance_id))
+        .collect();
+    send_bodies(&config, &url, &bodies).await;
+    // The driver's metrics as `spotter controller` holds them.
+    let metrics = Arc::new(Mutex::new(Metrics::new("aws")));
+    let deleted = {
+        let metrics = Arc::clone(&metrics);
+        move || {
+            let text = metrics
+                .lock()
+                .expect("not poisoned")
+                .encode()
+                .expect("the metrics encode");
+            counter(&text, "karpenter_interruption_deleted_messages_total").unwrap_or(0.0)
+        }
+    };
+    // Room for one notice, and no one reading: the first message is deleted, the second
+    // waits for room, the third is not even read off the poller's batch.
+    let mut poller = Poller::start(queue, Arc::clone(&metrics), 1);
+    eventually("the first message is deleted", async || {
+        messages_left(&config, &url).await == 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(messages_left(&config, &url).await, 2);
+    assert_eq!(deleted(), 1.0);
+
+    let first = poller.next().await;
+    assert!(
+        instances.contains(&first.notice.instance_id.as_str()),
+        "{first:?}"
+    );
+    eventually(
+        "the second message is deleted once its notice fits",
+        async || messages_left(&config, &url).await == 1,
+    )
+    .await;
+    assert_eq!(deleted(), 2.0);
+    // The controller stops with the second notice unread and the third waiting for room: the
+    // poller ends without deleting the third message, which SQS will deliver again.
+    let Poller {
+        task,
+        notices,
+        shutdown,
+    } = poller;
+    drop(notices);
+    let ended = tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("the poller ends once its receiver is gone")
+        .expect("no panic");
+    drop(shutdown);
+    assert_eq!(ended, Ok(Stopped::ReceiverClosed));
+    assert_eq!(messages_left(&config, &url).await, 1);
+    assert_eq!(deleted(), 2.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_poller_ends_with_the_error_that_says_what_to_do_when_the_queue_goes_away() {
+    let Some(moto) = Moto::start() else {
+        return;
+    };
+    let config = sdk_config(&moto.endpoint).await;
+    let url = create_queue(&config, QUEUE).await;
+    let queue = InterruptionQueue::new(&config, QUEUE)
+        .await
+        .expect("the queue is found")
+        .with_wait_time(TEST_WAIT);
+    SqsClient::new(&config)
+        .delete_queue()
+        .queue_url(&url)
+        .send()
+        .await
+        .expect("the queue is deleted");
+    let poller = Poller::start(queue, Arc::new(Recorded::default()), 1);
+    let ended = tokio::time::timeout(Duration::from_secs(30), poller.task)
+        .await
+        .expect("the poller ends")
+        .expect("no panic");
+    let Err(error) = ended else {
+        panic!("the poller went on without its queue: {ended:?}");
+    };
+    assert!(
+        matches!(&error, QueueError::QueueMissing { queue, .. } if queue == QUEUE),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("create an SQS queue"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_poller_stops_at_once_when_shut_down_during_a_long_poll() {
+    let Some(moto) = Moto::start() else {
+        return;
+    };
+    let config = sdk_config(&moto.endpoint).await;
+    create_queue(&config, QUEUE).await;
+    let queue = InterruptionQueue::new(&config, QUEUE)
+        .await
+        .expect("the queue is found");
+    let poller = Poller::start(queue, Arc::new(Recorded::default()), 1);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let started = Instant::now();
+    assert_eq!(poller.stop().await, Ok(Stopped::Shutdown));
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the 20 s long poll was waited out: {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn the_poller_polls_through_what_sqs_gets_over_and_stops_at_what_it_does_not() {
+    let url = mocked_queue_url();
+    let spot = Event::spot_warning(INSTANCE, "terminate").envelope("a");
+    let receive = mock!(SqsClient::receive_message)
+        .sequence()
+        .error(|| ReceiveMessageError::generic(metadata("RequestThrottled")))
+        .output(move || {
+            ReceiveMessageOutput::builder()
+                .messages(sqs_message("1", Some("handle-1"), &spot, "1714979290500"))
+                .build()
+        })
+        .output(|| ReceiveMessageOutput::builder().build())
+        .repeatedly()
+        .build();
+    let delete = mock!(SqsClient::delete_message)
+        .sequence()
+        .error(|| {
+            DeleteMessageError::generic(
+                ErrorMetadata::builder()
+                    .code("InternalError")
+                    .message("mocked")
+                    .build(),
+            )
+        })
+        .build();
+    let queue = mocked_queue(&[&url, &receive, &delete])
+        .await
+        .expect("the queue is found");
+    let metrics = Arc::new(Recorded::default());
+    let started = Instant::now();
+    let mut poller = Poller::start(queue, Arc::clone(&metrics), 1);
+    let notice = poller.next().await;
+    assert!(
+        started.elapsed() >= ERROR_PAUSE,
+        "the throttled call was followed by a pause: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(notice.notice.instance_id, INSTANCE);
+    assert_eq!(notice.message_id, "1");
+    eventually("the delete was tried", async || delete.num_calls() == 1).await;
+    assert_eq!(poller.stop().await, Ok(Stopped::Shutdown));
+    assert_eq!(
+        metrics.deleted.load(Ordering::SeqCst),
+        0,
+        "a failed delete is not counted"
+    );
+    assert!(receive.num_calls() >= 3, "{}", receive.num_calls());
+
+    let url = mocked_queue_url();
+    let receive = mock!(SqsClient::receive_message).then_output(|| {
+        ReceiveMessageOutput::builder()
+            .messages(sqs_message(
+                "2",
+                Some("handle-2"),
+                "not json",
+                "1714979290500",
+            ))
+            .build()
+    });
+    let denied = mock!(SqsClient::delete_message)
+        .then_error(|| DeleteMessageError::generic(metadata("AccessDenied")));
+    let queue = mocked_queue(&[&url, &receive, &denied])
+        .await
+        .expect("the queue is found");
+    let metrics = Arc::new(Recorded::default());
+    let poller = Poller::start(queue, Arc::clone(&metrics), 1);
+    let ended = tokio::time::timeout(Duration::from_secs(5), poller.task)
+        .await
+        .expect("the poller ends")
+        .expect("no panic");
+    assert!(
+        matches!(
+            &ended,
+            Err(QueueError::AccessDenied {
+                action: "sqs:DeleteMessage",
+                ..
+            })
+        ),
+        "{ended:?}"
+    );
+    assert_eq!(metrics.malformed.load(Ordering::SeqCst), 1);
 }
