@@ -271,6 +271,88 @@ async fn create_queue(config: &aws_config::SdkConfig, name: &str) -> String {
         .expect("the queue has a URL")
 }
 
+/// The rules of docs/interruption.md's CloudFormation snippet: (name, source, detail type).
+const RULES: [(&str, &str, &str); 4] = [
+    ("ScheduledChangeRule", "aws.health", "AWS Health Event"),
+    (
+        "SpotInterruptionRule",
+        "aws.ec2",
+        "EC2 Spot Instance Interruption Warning",
+    ),
+    (
+        "RebalanceRule",
+        "aws.ec2",
+        "EC2 Instance Rebalance Recommendation",
+    ),
+    (
+        "InstanceStateChangeRule",
+        "aws.ec2",
+        "EC2 Instance State-change Notification",
+    ),
+];
+
+/// Creates the four EventBridge rules, each targeting the queue at `url`; returns them.
+async fn route_to_queue(
+    config: &aws_config::SdkConfig,
+    url: &str,
+) -> [(&'static str, &'static str, &'static str); 4] {
+    let queue_arn = SqsClient::new(config)
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("the queue's ARN")
+        .attributes
+        .and_then(|attributes| attributes.get(&QueueAttributeName::QueueArn).cloned())
+        .expect("the queue has an ARN");
+    let events = aws_sdk_eventbridge::Client::new(config);
+    for (name, source, detail_type) in RULES {
+        events
+            .put_rule()
+            .name(name)
+            .event_pattern(json!({"source": [source], "detail-type": [detail_type]}).to_string())
+            .send()
+            .await
+            .expect("the rule is created");
+        events
+            .put_targets()
+            .rule(name)
+            .targets(
+                aws_sdk_eventbridge::types::Target::builder()
+                    .id("InterruptionQueueTarget")
+                    .arn(&queue_arn)
+                    .build()
+                    .expect("a target"),
+            )
+            .send()
+            .await
+            .expect("the target is set");
+    }
+    RULES
+}
+
+/// Puts `event` on EventBridge's default bus, as EC2 or AWS Health would.
+async fn put_event(events: &aws_sdk_eventbridge::Client, event: &Event) {
+    let answer = events
+        .put_events()
+        .entries(
+            aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+                .source(event.source)
+                .detail_type(event.detail_type)
+                .detail(event.detail.to_string())
+                .set_resources(Some(event.resources.clone()))
+                .time(aws_smithy_types::DateTime::from_secs(
+                    i64::try_from(EVENT_SECONDS).expect("fits"),
+                ))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("the event is put");
+    assert_eq!(answer.failed_entry_count, 0, "{answer:?}");
+}
+
 /// Receives until `count` distinct messages came (or 30 s passed), deleting none; a message
 /// delivered again replaces its earlier delivery (its new receipt handle is the valid one).
 async fn receive_all(queue: &InterruptionQueue, count: usize) -> Vec<ReceivedMessage> {
@@ -393,58 +475,7 @@ async fn events_routed_by_the_four_event_bridge_rules_are_received_and_parsed() 
     };
     let config = sdk_config(&moto.endpoint).await;
     let url = create_queue(&config, QUEUE).await;
-    let queue_arn = SqsClient::new(&config)
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("the queue's ARN")
-        .attributes
-        .and_then(|attributes| attributes.get(&QueueAttributeName::QueueArn).cloned())
-        .expect("the queue has an ARN");
-    let events = aws_sdk_eventbridge::Client::new(&config);
-    // The rules of docs/interruption.md's CloudFormation snippet.
-    let rules = [
-        ("ScheduledChangeRule", "aws.health", "AWS Health Event"),
-        (
-            "SpotInterruptionRule",
-            "aws.ec2",
-            "EC2 Spot Instance Interruption Warning",
-        ),
-        (
-            "RebalanceRule",
-            "aws.ec2",
-            "EC2 Instance Rebalance Recommendation",
-        ),
-        (
-            "InstanceStateChangeRule",
-            "aws.ec2",
-            "EC2 Instance State-change Notification",
-        ),
-    ];
-    for (name, source, detail_type) in rules {
-        events
-            .put_rule()
-            .name(name)
-            .event_pattern(json!({"source": [source], "detail-type": [detail_type]}).to_string())
-            .send()
-            .await
-            .expect("the rule is created");
-        events
-            .put_targets()
-            .rule(name)
-            .targets(
-                aws_sdk_eventbridge::types::Target::builder()
-                    .id("InterruptionQueueTarget")
-                    .arn(&queue_arn)
-                    .build()
-                    .expect("a target"),
-            )
-            .send()
-            .await
-            .expect("the target is set");
-    }
+    let rules = route_to_queue(&config, &url).await;
     // Every type the four rules route; the capacity-reservation warning (a fifth rule in
     // Karpenter's newer template) and S3's event match no rule here and must not arrive.
     let (routed, unrouted): (Vec<_>, Vec<_>) =
@@ -457,24 +488,9 @@ async fn events_routed_by_the_four_event_bridge_rules_are_received_and_parsed() 
             });
     assert_eq!(unrouted.len(), 2, "{unrouted:?}");
     let before = SystemTime::now();
+    let events = aws_sdk_eventbridge::Client::new(&config);
     for (_, event, _, _) in routed.iter().chain(&unrouted) {
-        let answer = events
-            .put_events()
-            .entries(
-                aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
-                    .source(event.source)
-                    .detail_type(event.detail_type)
-                    .detail(event.detail.to_string())
-                    .set_resources(Some(event.resources.clone()))
-                    .time(aws_smithy_types::DateTime::from_secs(
-                        i64::try_from(EVENT_SECONDS).expect("fits"),
-                    ))
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("the event is put");
-        assert_eq!(answer.failed_entry_count, 0, "{answer:?}");
+        put_event(&events, event).await;
     }
     let queue = InterruptionQueue::new(&config, &url)
         .await
@@ -1278,4 +1294,49 @@ async fn the_poller_polls_through_what_sqs_gets_over_and_stops_at_what_it_does_n
         "{ended:?}"
     );
     assert_eq!(metrics.malformed.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_put_on_event_bridge_reaches_the_controller_during_the_long_poll() {
+    let Some(moto) = Moto::start() else {
+        return;
+    };
+    let config = sdk_config(&moto.endpoint).await;
+    let url = create_queue(&config, QUEUE).await;
+    route_to_queue(&config, &url).await;
+    // Karpenter's 20 s long poll: a message must not wait for it to run out.
+    let queue = InterruptionQueue::new(&config, QUEUE)
+        .await
+        .expect("the queue is found");
+    let metrics = Arc::new(Recorded::default());
+    let mut poller = Poller::start(queue, Arc::clone(&metrics), 1);
+    let events = aws_sdk_eventbridge::Client::new(&config);
+    let mut latencies = Vec::new();
+    for index in 0..10 {
+        // Let the poller sit in its long poll before the event comes.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let instance_id = format!("i-{index:017x}");
+        let put = Instant::now();
+        put_event(&events, &Event::spot_warning(&instance_id, "terminate")).await;
+        let queue_notice = poller.next().await;
+        latencies.push(put.elapsed());
+        assert_eq!(queue_notice.notice.instance_id, instance_id);
+        assert_eq!(queue_notice.message_type, MessageType::SpotInterrupted);
+    }
+    latencies.sort_unstable();
+    eprintln!(
+        "PutEvents -> rule -> SQS -> QueueNotice on the controller's channel (moto): median {:?}, max {:?}",
+        latencies[latencies.len() / 2],
+        latencies[latencies.len() - 1]
+    );
+    assert!(
+        latencies[latencies.len() - 1] < Duration::from_secs(5),
+        "{latencies:?}"
+    );
+    eventually("every message is deleted", async || {
+        messages_left(&config, &url).await == 0
+    })
+    .await;
+    assert_eq!(poller.stop().await, Ok(Stopped::Shutdown));
+    assert_eq!(metrics.deleted.load(Ordering::SeqCst), 10);
 }
