@@ -939,3 +939,62 @@ fn helm_install_dry_run(helm: &Helm, plane: &ControlPlane, values: &str) -> Resu
     helm.install_dry_run(&render, plane.kubeconfig())
         .context("helm install --dry-run=server")
 }
+
+#[test]
+fn the_image_runs_as_the_user_the_chart_names_on_a_static_base() -> Result<()> {
+    let Some(helm) = helm_or_skip("the_image_runs_as_the_user_the_chart_names_on_a_static_base")?
+    else {
+        return Ok(());
+    };
+    let dockerfile = std::fs::read_to_string(repository_folder().join("Dockerfile"))?;
+    let instructions: Vec<(&str, &str)> = dockerfile
+        .lines()
+        .filter(|line| !line.trim_start().starts_with('#'))
+        .filter_map(|line| line.split_once(' '))
+        .collect();
+    let last = |keyword: &str| {
+        instructions
+            .iter()
+            .rev()
+            .find(|(instruction, _)| *instruction == keyword)
+            .map(|(_, argument)| argument.trim())
+    };
+    let base = last("FROM").context("the Dockerfile has no FROM")?;
+    ensure!(
+        base.starts_with("gcr.io/distroless/static") || base == "scratch",
+        "the image's base {base:?} is not distroless/static or scratch: a static binary needs no more"
+    );
+    ensure!(
+        instructions
+            .iter()
+            .filter(|(instruction, _)| *instruction == "FROM")
+            .count()
+            >= 2,
+        "the Dockerfile is not multi-stage"
+    );
+    ensure!(
+        dockerfile.contains("readelf -d /spotter | grep -q NEEDED"),
+        "the build no longer refuses a dynamically linked binary"
+    );
+    let user = last("USER").context("the image sets no USER: it would run as root")?;
+    let objects = rendered(&helm, &render_of("spotter", Some("values-prod.yaml")))?;
+    for (kind, name) in [("Deployment", "spotter"), ("DaemonSet", "spotter-agent")] {
+        let workload = find(&objects, kind, name)?;
+        let security = &container(workload)["securityContext"];
+        let chart_user = format!(
+            "{}:{}",
+            security["runAsUser"].as_u64().unwrap_or_default(),
+            security["runAsGroup"].as_u64().unwrap_or_default()
+        );
+        ensure!(
+            user == chart_user && !user.starts_with("0:"),
+            "the image runs as {user}, the chart's {kind} as {chart_user}"
+        );
+    }
+    let entrypoint = last("ENTRYPOINT").context("the image has no ENTRYPOINT")?;
+    ensure!(
+        entrypoint == r#"["/spotter"]"#,
+        "the chart passes `controller`/`agent` as arguments to /spotter, the image's entrypoint is {entrypoint}"
+    );
+    Ok(())
+}
