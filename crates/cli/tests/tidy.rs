@@ -33,8 +33,7 @@ const PURE_CRATES: &[&str] = &[
 
 /// Crates that do I/O: the binary, the node agent, the AWS provider, the fake-node provider, the
 /// Kubernetes driver, the Helm charts' checks (they run helm), the HTTP server, the simulator
-/// driver, and the test support that starts
-/// real peers.
+/// driver, and the test support that starts real peers.
 const EDGE_CRATES: &[&str] = &[
     "agent",
     "aws",
