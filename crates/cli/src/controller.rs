@@ -139,6 +139,16 @@ pub fn run(arguments: &ControllerArguments) -> Result<(), Failure> {
 
 /// The controllers' settings from the flags.
 fn settings(arguments: &ControllerArguments) -> anyhow::Result<Settings> {
+    if arguments.cloud_provider == CloudProviderName::Aws {
+        return Err(anyhow!(
+            "--cloud-provider aws (CLOUD_PROVIDER) is not wired into spotter controller yet; use --cloud-provider fake"
+        ));
+    }
+    if let Some(queue) = &arguments.interruption_queue {
+        return Err(anyhow!(
+            "--interruption-queue {queue:?} (INTERRUPTION_QUEUE): spotter controller does not read the queue yet; unset it (spotter agent reports IMDS notices on the Node)"
+        ));
+    }
     if arguments.batch_idle_duration.is_zero() {
         return Err(anyhow!(
             "--batch-idle-duration (BATCH_IDLE_DURATION) must be longer than 0s"
@@ -267,8 +277,9 @@ async fn run_controller(
                 kubelet.abort();
                 Ok(())
             }
+            // Refused by `settings` before anything started.
             CloudProviderName::Aws => Err(Failure::Input(anyhow!(
-                "--cloud-provider aws is not available in this build yet; use --cloud-provider fake"
+                "--cloud-provider aws is not wired into spotter controller yet"
             ))),
         }
     };
@@ -369,5 +380,68 @@ impl Exposition for SharedMetrics {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .encode_as(format)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Command {
+        #[command(flatten)]
+        arguments: ControllerArguments,
+    }
+
+    #[test]
+    fn flags_become_settings_or_a_clear_error() {
+        let cases: [(&[&str], Option<&str>); 7] = [
+            (&["--cloud-provider=fake"], None),
+            (
+                &[
+                    "--cloud-provider=fake",
+                    "--policy=karpenter",
+                    "--batch-idle-duration=2s",
+                ],
+                None,
+            ),
+            (&["--cloud-provider=aws"], Some("--cloud-provider aws")),
+            (
+                &["--cloud-provider=fake", "--interruption-queue=spotter"],
+                Some("does not read the queue yet"),
+            ),
+            (
+                &["--cloud-provider=fake", "--batch-idle-duration=0s"],
+                Some("--batch-idle-duration"),
+            ),
+            (
+                &["--cloud-provider=fake", "--batch-idle-duration=20s"],
+                Some("must not be shorter than --batch-idle-duration"),
+            ),
+            (
+                &["--cloud-provider=fake", "--feature-gates=Drift=true"],
+                Some("unknown feature gate"),
+            ),
+        ];
+        for (flags, expected) in cases {
+            let command =
+                Command::try_parse_from(std::iter::once("controller").chain(flags.iter().copied()))
+                    .unwrap_or_else(|error| panic!("{flags:?}: {error}"));
+            match (settings(&command.arguments), expected) {
+                (Ok(settings), None) => {
+                    assert_eq!(settings.batch_idle, command.arguments.batch_idle_duration);
+                    assert_eq!(settings.policy, command.arguments.policy);
+                }
+                (Err(error), Some(message)) => {
+                    assert!(
+                        format!("{error:#}").contains(message),
+                        "{flags:?}: {error:#}"
+                    );
+                }
+                (result, expected) => panic!("{flags:?}: got {result:?}, expected {expected:?}"),
+            }
+        }
     }
 }
