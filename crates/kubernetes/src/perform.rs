@@ -571,3 +571,200 @@ pub(crate) fn status_code(error: &kube::Error) -> Option<u16> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The API calls of actions, against kube's client on a mocked service (tower-test): the
+    //! requests made, in order, and the outcome each answer gives.
+
+    use std::sync::Mutex;
+    use std::sync::atomic::AtomicBool;
+
+    use http::{Request, Response};
+    use kube::client::Body;
+    use spotter_cloud::Launched;
+    use spotter_controllers::Settings;
+    use spotter_metrics::Metrics;
+
+    use super::*;
+    use crate::driver::DriverConfig;
+
+    /// An answer of the mocked API: status and JSON body.
+    type Answer = (u16, serde_json::Value);
+
+    /// A cloud with no instances: what these tests perform never reaches it.
+    struct NoCloud;
+
+    impl CloudProvider for NoCloud {
+        async fn create(&self, request: &LaunchRequest) -> Result<Launched, CloudError> {
+            Err(CloudError::NotFound {
+                what: request.node_claim.clone(),
+            })
+        }
+        async fn delete(&self, instance_id: &str) -> Result<(), CloudError> {
+            Err(CloudError::NotFound {
+                what: instance_id.to_string(),
+            })
+        }
+        async fn get(&self, _node_claim: &str) -> Result<Option<Instance>, CloudError> {
+            Ok(None)
+        }
+        async fn list(&self) -> Result<Vec<Instance>, CloudError> {
+            Ok(Vec::new())
+        }
+    }
+
+    /// Performs `action` on a driver whose API answers each request (other than Events) with
+    /// the next of `answers` (status, body); returns the outcome and the requests made
+    /// (method and path), Events left out.
+    fn perform_against(
+        action: &Action,
+        prepare: impl FnOnce(&mut Driver<NoCloud>),
+        answers: Vec<Answer>,
+    ) -> (Outcome, Vec<String>) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap_or_else(|error| panic!("runtime: {error}"));
+        runtime.block_on(async {
+            let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+            let client = Client::new(service, "default");
+            let server = tokio::spawn(async move {
+                let mut requests = Vec::new();
+                let mut answers = answers.into_iter();
+                while let Some((request, respond)) = handle.next_request().await {
+                    let path = request.uri().path().to_string();
+                    if path.contains("/events") {
+                        respond.send_response(
+                            Response::builder()
+                                .status(201)
+                                .body(Body::from(b"{}".to_vec()))
+                                .unwrap_or_else(|error| panic!("{error}")),
+                        );
+                        continue;
+                    }
+                    requests.push(format!("{} {path}", request.method()));
+                    let (status, body) = answers
+                        .next()
+                        .unwrap_or((500, json!({"kind": "Status", "code": 500})));
+                    respond.send_response(
+                        Response::builder()
+                            .status(status)
+                            .body(Body::from(body.to_string().into_bytes()))
+                            .unwrap_or_else(|error| panic!("{error}")),
+                    );
+                }
+                requests
+            });
+            let mut driver = Driver::new(
+                client,
+                Arc::new(NoCloud),
+                DriverConfig {
+                    settings: Settings::default(),
+                    seed: 1,
+                    instance_types: Arc::new(Vec::new()),
+                    identity: None,
+                },
+                Arc::new(Mutex::new(Metrics::new("test"))),
+                Arc::new(AtomicBool::new(false)),
+            );
+            prepare(&mut driver);
+            let outcome = perform(&mut driver, action).await;
+            drop(driver);
+            // The service closes once the last client (the driver's, the Events') is gone.
+            let requests = tokio::time::timeout(std::time::Duration::from_secs(5), server)
+                .await
+                .unwrap_or_else(|_| panic!("the mocked API was not released"))
+                .unwrap_or_else(|error| panic!("the mocked API failed: {error}"));
+            (outcome, requests)
+        })
+    }
+
+    fn status(code: u16, reason: &str) -> serde_json::Value {
+        json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "status": if code < 300 { "Success" } else { "Failure" },
+            "reason": reason,
+            "message": reason,
+            "code": code,
+        })
+    }
+
+    #[test]
+    fn evictions_go_through_the_eviction_api_and_a_budget_refusal_is_retried() {
+        let cases = [
+            (201, "", Outcome::Started, true),
+            (429, "TooManyRequests", Outcome::Refused, false),
+            (404, "NotFound", Outcome::Done, false),
+            (500, "InternalError", Outcome::Refused, false),
+        ];
+        for (code, reason, expected, terminating) in cases {
+            let action = Action::EvictPod {
+                pod: "default/web-1".to_string(),
+            };
+            let mut terminating_after = false;
+            let (outcome, requests) =
+                perform_against(&action, |_| {}, vec![(code, status(code, reason))]);
+            assert_eq!(outcome, expected, "answer {code}");
+            assert_eq!(
+                requests,
+                ["POST /api/v1/namespaces/default/pods/web-1/eviction"],
+                "answer {code}"
+            );
+            // A second eviction of a pod already evicted asks nothing.
+            let (_, again) = perform_against(
+                &action,
+                |driver| {
+                    if terminating {
+                        driver.terminating_pods.insert("default/web-1".to_string());
+                        terminating_after = true;
+                    }
+                },
+                Vec::new(),
+            );
+            assert_eq!(again.is_empty(), terminating_after, "answer {code}");
+        }
+    }
+
+    #[test]
+    fn a_deleted_node_claim_is_annotated_with_its_reason_then_deleted() {
+        let action = Action::DeleteNodeClaim {
+            node_claim: "batch-abcde".to_string(),
+            reason: DisruptionReason::Empty,
+            deadline: None,
+        };
+        let path = "/apis/karpenter.sh/v1/nodeclaims/batch-abcde";
+        let cases: [(&str, bool, Vec<Answer>, Vec<String>); 3] = [
+            (
+                "an existing NodeClaim",
+                true,
+                vec![(200, json!({})), (200, status(200, ""))],
+                vec![format!("PATCH {path}"), format!("DELETE {path}")],
+            ),
+            (
+                "already gone",
+                true,
+                vec![
+                    (404, status(404, "NotFound")),
+                    (404, status(404, "NotFound")),
+                ],
+                vec![format!("PATCH {path}"), format!("DELETE {path}")],
+            ),
+            ("never created", false, Vec::new(), Vec::new()),
+        ];
+        for (case, exists, answers, expected) in cases {
+            let (outcome, requests) = perform_against(
+                &action,
+                |driver| {
+                    if exists {
+                        driver.claim_objects.insert("batch-abcde".to_string());
+                    }
+                },
+                answers,
+            );
+            assert_eq!(outcome, Outcome::Done, "{case}");
+            assert_eq!(requests, expected, "{case}");
+        }
+    }
+}
