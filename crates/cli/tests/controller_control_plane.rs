@@ -13,10 +13,12 @@
 //!   which replica leads;
 //! - a pod pinned to on-demand gets a node of `batch-fallback`;
 //! - a Spot outage (the fake cloud's faults ConfigMap) sends the next pods to the on-demand
-//!   pool `batch-fallback`, and once it ends the pods return to Spot nodes;
+//!   pool `batch-fallback` as fallback nodes, which are returned to Spot once it ends (the
+//!   node of the pod pinned to on-demand stays);
 //! - a PodDisruptionBudget that allows no disruption holds a deleted NodeClaim's drain, and the
 //!   drain finishes once it is removed;
-//! - scaled to zero, the empty nodes are removed and no NodeClaim, Node or instance is left.
+//! - scaled to zero, the empty nodes are removed within the budgets and no NodeClaim or Node
+//!   (a fake instance) is left.
 //!
 //! One control plane serves every case (one test, in order); without the binaries the test
 //! fails under `CI=true` and is skipped otherwise.
@@ -53,7 +55,7 @@ fn controller_runs_a_cluster_on_a_real_control_plane() -> Result<()> {
     let mut leader = Controller::start(&plane, logs.path(), "spotter-a")?;
     wait_for_lease_holder(&kubectl, "spotter-a")?;
     let launched = Instant::now();
-    kubectl.apply(&deployment(6))?;
+    kubectl.apply(&deployment(6)?)?;
     wait_for_running_pods(&kubectl, 6, &mut [&mut leader])?;
     eprintln!(
         "6 pending pods -> running on new Spot nodes in {:.1?}",
@@ -349,15 +351,21 @@ fn install(kubectl: &Kubectl) -> Result<()> {
 }
 
 /// The seed's Deployment with `replicas`.
-fn deployment(replicas: u32) -> String {
+fn deployment(replicas: u32) -> Result<String> {
     let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/seed/deployment.yaml");
-    let text = std::fs::read_to_string(seed).unwrap_or_default();
+    let text =
+        std::fs::read_to_string(seed).context("failed to read examples/seed/deployment.yaml")?;
+    ensure!(
+        text.contains("replicas: 20") && text.contains("      containers:\n"),
+        "examples/seed/deployment.yaml changed shape: update this test's edits"
+    );
     // A short grace period: the fake kubelet removes an evicted pod once it has passed.
-    text.replace("replicas: 20", &format!("replicas: {replicas}"))
+    Ok(text
+        .replace("replicas: 20", &format!("replicas: {replicas}"))
         .replace(
             "      containers:\n",
             "      terminationGracePeriodSeconds: 5\n      containers:\n",
-        )
+        ))
 }
 
 fn faults(unavailable: &str) -> String {
