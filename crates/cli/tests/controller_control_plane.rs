@@ -53,7 +53,7 @@ fn controller_runs_a_cluster_on_a_real_control_plane() -> Result<()> {
     install(&kubectl)?;
 
     let mut leader = Controller::start(&plane, logs.path(), "spotter-a")?;
-    wait_for_lease_holder(&kubectl, "spotter-a")?;
+    wait_for_lease_holder(&kubectl, "spotter-a", &mut [&mut leader])?;
     let launched = Instant::now();
     kubectl.apply(&deployment(6)?)?;
     wait_for_running_pods(&kubectl, 6, &mut [&mut leader])?;
@@ -78,7 +78,7 @@ fn controller_runs_a_cluster_on_a_real_control_plane() -> Result<()> {
     let claims_before = names(&kubectl, "nodeclaims")?;
     leader.kill();
     let failover = Instant::now();
-    wait_for_lease_holder(&kubectl, "spotter-b")?;
+    wait_for_lease_holder(&kubectl, "spotter-b", &mut [&mut standby])?;
     eprintln!(
         "the standby led {:.1?} after the leader died",
         failover.elapsed()
@@ -530,11 +530,15 @@ fn lease_holder(kubectl: &Kubectl) -> Result<String> {
         .to_owned())
 }
 
-fn wait_for_lease_holder(kubectl: &Kubectl, identity: &str) -> Result<()> {
+fn wait_for_lease_holder(
+    kubectl: &Kubectl,
+    identity: &str,
+    controllers: &mut [&mut Controller],
+) -> Result<()> {
     wait_until(
         &format!("{identity} to hold the Lease"),
         SETTLE,
-        &mut [],
+        controllers,
         || Ok(lease_holder(kubectl).unwrap_or_default() == identity),
     )
 }
