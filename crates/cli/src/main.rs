@@ -157,6 +157,9 @@ pub enum Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // With both ring and aws-lc-rs compiled in (the workspace builds the AWS SDK), rustls
+    // cannot choose a provider by itself and the first TLS connection would panic.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let result = match cli.command {
         Command::Agent(arguments) => agent::run(&arguments),
         Command::Controller(arguments) => controller::run(&arguments),

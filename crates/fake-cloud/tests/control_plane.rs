@@ -42,6 +42,8 @@ fn fake_cloud_on_a_control_plane() -> Result<()> {
     let Some(plane) = ControlPlane::start_or_skip("fake_cloud_on_a_control_plane")? else {
         return Ok(());
     };
+    // Both ring and aws-lc-rs are compiled in when the whole workspace is built.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let kubectl = plane.kubectl();
     kubectl.run(&["create", "namespace", NAMESPACE], None)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
