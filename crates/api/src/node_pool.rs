@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use spotter_core::labels;
 use spotter_core::node_pool::{
-    Budget, BudgetNodes, ConsolidationPolicy, Disruption, Limits, NodePool,
-    RETURN_TO_SPOT_AFTER_ANNOTATION, RETURN_TO_SPOT_ANNOTATION,
-    RETURN_TO_SPOT_MAX_CONCURRENT_ANNOTATION, ReturnToSpotOverrides,
+    Budget, BudgetNodes, ConsolidationPolicy, Disruption, LAST_RETURN_PROBE_ANNOTATION,
+    LAST_RETURN_TO_SPOT_ANNOTATION, Limits, NodePool, RETURN_TO_SPOT_AFTER_ANNOTATION,
+    RETURN_TO_SPOT_ANNOTATION, RETURN_TO_SPOT_MAX_CONCURRENT_ANNOTATION, ReturnToSpotOverrides,
 };
 use spotter_core::quantity::Quantity;
 use spotter_core::requirements::{NodeSelectorRequirement, Operator, Requirements};
@@ -215,6 +215,8 @@ fn convert_return_to_spot(
                     }
                 });
             }
+            // The controller's own record, read by the driver.
+            LAST_RETURN_PROBE_ANNOTATION | LAST_RETURN_TO_SPOT_ANNOTATION => {}
             other if other.starts_with("spotter.dev/") => {
                 return Err(FieldError::new(
                     field(),

@@ -472,3 +472,63 @@ spec:
         "{error}"
     );
 }
+
+/// What a NodePool's Spotter annotations give: return to Spot on or off, and the seconds of
+/// `return-to-spot-after`; or the error's text.
+type AnnotationsRead = Result<(Option<bool>, Option<u64>), &'static str>;
+
+#[test]
+fn spotter_annotations_on_node_pools_are_read_or_refused() {
+    let cases: [(&str, AnnotationsRead); 6] = [
+        ("{}", Ok((None, None))),
+        (
+            "{spotter.dev/return-to-spot: \"false\", spotter.dev/return-to-spot-after: 10m}",
+            Ok((Some(false), Some(600))),
+        ),
+        // The controller's own record of its probes and returns: accepted, not a setting.
+        (
+            "{spotter.dev/last-return-probe: \"2026-12-04T22:23:08Z\", spotter.dev/last-return-to-spot: \"2026-12-04T22:23:30Z\"}",
+            Ok((None, None)),
+        ),
+        (
+            "{spotter.dev/return-to-spot: maybe}",
+            Err("must be \"true\" or \"false\""),
+        ),
+        (
+            "{spotter.dev/return-to-spot-max-concurrent: \"0\"}",
+            Err("must be a whole number of at least 1"),
+        ),
+        (
+            "{spotter.dev/return-to-spt: \"true\"}",
+            Err("unknown Spotter annotation"),
+        ),
+    ];
+    for (annotations, expected) in cases {
+        let text = node_pool_with(
+            "  name: batch\n",
+            &format!("  name: batch\n  annotations: {annotations}\n"),
+        );
+        match (load(&text), expected) {
+            (Ok(manifests), Ok((enabled, after))) => {
+                let overrides = &manifests.node_pools[0].return_to_spot;
+                assert_eq!(overrides.enabled, enabled, "{annotations}");
+                assert_eq!(
+                    overrides
+                        .min_spot_available
+                        .map(|duration| duration.as_secs()),
+                    after,
+                    "{annotations}"
+                );
+            }
+            (Err(error), Err(message)) => {
+                assert!(error.contains(message), "{annotations}: {error}");
+            }
+            (result, expected) => {
+                panic!(
+                    "{annotations}: got {:?}, expected {expected:?}",
+                    result.map(|_| ())
+                )
+            }
+        }
+    }
+}

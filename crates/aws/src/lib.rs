@@ -5,9 +5,10 @@
 //! user data from [`user_data`]) and calls CreateFleet once per NodeClaim over the ranked
 //! offerings ([`fleet`]); fleet and call errors become typed `CloudError`s naming the exact
 //! failed offerings or what to allow ([`errors`], retried per [`retry`]); instances are found
-//! by their tags ([`instances`]) and leaked ones collected ([`garbage_collector`]). Every AWS
+//! by their tags ([`instances`]) and leaked ones collected ([`garbage_collector`]). Every EC2
 //! call goes through the narrow [`ec2::Ec2`] seam, implemented on the SDK clients in [`sdk`].
-//! The SDK crates are used in this crate only.
+//! The interruption queue (SQS, fed by EventBridge) is read by [`interruption_queue`], in the
+//! loop a driver runs, [`interruption_poller`]. The SDK crates are used in this crate only.
 
 pub mod catalog;
 pub mod cluster;
@@ -18,6 +19,8 @@ pub mod fleet;
 pub mod garbage_collector;
 pub mod instance_profile;
 pub mod instances;
+pub mod interruption_poller;
+pub mod interruption_queue;
 pub mod launch_template;
 pub mod node_class;
 pub mod node_class_spec;
@@ -29,6 +32,8 @@ pub mod user_data;
 pub use cluster::ClusterSettings;
 pub use ec2::Ec2;
 pub use garbage_collector::{ExistingNodeClaim, Garbage};
+pub use interruption_poller::{QueueMetrics, QueueNotice, Stopped, poll_interruption_queue};
+pub use interruption_queue::{InterruptionQueue, QueueError, ReceivedMessage};
 pub use node_class::{NodeClassError, ResolvedNodeClass};
 pub use node_class_spec::Ec2NodeClassSpec;
 pub use provider::AwsCloudProvider;

@@ -8,6 +8,7 @@ use spotter_aws::ClusterSettings;
 use spotter_aws::ec2::OPERATIONS;
 use spotter_aws::fleet::launch_tags;
 use spotter_aws::instance_profile::instance_profile_tags;
+use spotter_aws::interruption_queue;
 use spotter_aws::launch_template::template_request;
 use spotter_aws::node_class::{Architecture, ResolvedAmi, ResolvedNodeClass};
 use spotter_cloud::{AllocationStrategy, LaunchRequest};
@@ -46,6 +47,26 @@ fn every_operation_the_crate_calls_is_allowed() {
             !allowing(action).is_empty(),
             "{operation} needs {action}, which docs/iam-policy.json does not allow"
         );
+    }
+}
+
+#[test]
+fn the_interruption_queue_calls_are_allowed_on_the_queue_only() {
+    for (operation, action) in interruption_queue::OPERATIONS {
+        let statements = allowing(action);
+        assert!(
+            !statements.is_empty(),
+            "{operation} needs {action}, which docs/iam-policy.json does not allow"
+        );
+        for statement in statements {
+            let resources = strings(&statement["Resource"]);
+            assert!(
+                resources.iter().all(
+                    |resource| resource.starts_with("arn:aws:sqs:") && !resource.ends_with('*')
+                ),
+                "{action} must be allowed on the interruption queue's ARN only: {statement}"
+            );
+        }
     }
 }
 

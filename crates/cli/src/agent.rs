@@ -12,6 +12,7 @@ use spotter_interruption::notice::Notice;
 use tokio::sync::mpsc;
 
 use crate::Failure;
+use crate::shutdown::shutdown_signal;
 
 /// How often a notice is tried on the Node before the agent gives up on it.
 const REPORT_ATTEMPTS: u32 = 8;
@@ -127,24 +128,4 @@ async fn report(reporter: &NodeReporter, notice: &Notice) {
         }
     }
     tracing::error!(kind = %notice.kind.class(), "gave up writing the notice on the Node");
-}
-
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "failed to listen for SIGTERM; only Ctrl-C stops the agent");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    tokio::select! {
-        _ = interrupt => {}
-        () = terminate => {}
-    }
-    tracing::info!("stopping on a signal");
 }

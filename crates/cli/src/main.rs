@@ -9,11 +9,14 @@
 //! (see `output`).
 
 mod agent;
+mod controller;
 mod crds;
+mod feature_gates;
 mod output;
 mod plan;
 mod plan_output;
 mod serve;
+mod shutdown;
 mod simulate;
 
 use std::path::PathBuf;
@@ -35,6 +38,9 @@ struct Cli {
 enum Command {
     /// Run the node agent: poll IMDSv2 for interruption notices and report them on this Node.
     Agent(agent::AgentArguments),
+    /// Run the controller in a cluster: watch NodePools, pods and nodes, launch and remove
+    /// nodes through a cloud provider (aws, or fake for trying it anywhere).
+    Controller(Box<controller::ControllerArguments>),
     /// Plan NodeClaims for pending pods: which NodePool, instance types, zone and capacity
     /// type each would launch with, and why a pod cannot be placed.
     ///
@@ -151,8 +157,12 @@ pub enum Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // With both ring and aws-lc-rs compiled in (the workspace builds the AWS SDK), rustls
+    // cannot choose a provider by itself and the first TLS connection would panic.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let result = match cli.command {
         Command::Agent(arguments) => agent::run(&arguments),
+        Command::Controller(arguments) => controller::run(&arguments),
         Command::Plan(arguments) => plan::run(&arguments),
         Command::Simulate(arguments) => simulate::run(&arguments),
         Command::Crds(arguments) => crds::run(&arguments),

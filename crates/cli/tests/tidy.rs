@@ -31,9 +31,20 @@ const PURE_CRATES: &[&str] = &[
     "report",
 ];
 
-/// Crates that do I/O: the binary, the node agent, the AWS provider, the HTTP server, the
-/// simulator driver, and the test support that starts real peers.
-const EDGE_CRATES: &[&str] = &["agent", "aws", "cli", "server", "simulator", "test-support"];
+/// Crates that do I/O: the binary, the node agent, the AWS provider, the fake-node provider, the
+/// Kubernetes driver, the Helm charts' checks (they run helm), the HTTP server, the simulator
+/// driver, and the test support that starts real peers.
+const EDGE_CRATES: &[&str] = &[
+    "agent",
+    "aws",
+    "charts",
+    "cli",
+    "fake-cloud",
+    "kubernetes",
+    "server",
+    "simulator",
+    "test-support",
+];
 
 /// Dependencies a pure crate must not have: a name equal to an entry, or starting with an
 /// entry that ends in `-` or `*` (`aws-` forbids `aws-sdk-ec2`, `kube*` forbids `kube` and

@@ -25,10 +25,14 @@
 //! it); once it is initialized the candidates are deleted. A replacement that fails to launch
 //! leaves the candidates alone. With Spotter's return to Spot on for a pool, its fallback nodes
 //! are only ever deleted here, never replaced: replacing them is return to Spot's job.
+//!
+//! Searching costs a scheduling simulation per try, so it is paced: a look that finds nothing
+//! is followed by the next one after [`LOOK_INTERVAL`], doubling up to [`MAX_LOOK_INTERVAL`]
+//! while looks stay in vain; a candidate simulated in vain is simulated again only once the
+//! cluster is better for it ([`Snapshot`]: capacity freed somewhere, a new node, new prices or
+//! offerings); and one look simulates at most [`SINGLE_NODE_MAX_TRIES`] single-node candidates.
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, BTreeSet};
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -58,8 +62,12 @@ pub const MULTI_NODE_MAX_CANDIDATES: usize = 100;
 /// the next look: Spotter's stand-in for Karpenter's 3-minute single-node timeout, which in a
 /// large cluster also ends a pass before every candidate is simulated.
 pub const SINGLE_NODE_MAX_TRIES: usize = 20;
-/// How long after a look that found nothing the next one waits, whatever changed.
+/// How long after a look that found nothing the next one waits, whatever changed; it doubles
+/// with each further look in vain, up to [`MAX_LOOK_INTERVAL`], and is back to this once a
+/// look finds a command.
 pub const LOOK_INTERVAL: Duration = Duration::from_secs(60);
+/// The longest wait between looks in vain.
+pub const MAX_LOOK_INTERVAL: Duration = Duration::from_secs(16 * 60);
 
 /// Which consolidation a method does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,15 +105,16 @@ pub struct Consolidation {
     pending: Option<Pending>,
     /// Replacements launched, waiting to be initialized.
     replacing: Vec<Replacing>,
-    /// The state's signature when the last search found nothing: no new search until it
-    /// changes.
-    settled: Option<u64>,
-    /// Where the next single-node look starts among the candidates, and how many were tried
-    /// in vain since the last full round.
-    next_try: usize,
-    tried: usize,
+    /// The candidates and the cluster when the last search found nothing: no new search
+    /// until the candidates change or the cluster is better for them (see [`Snapshot`]).
+    settled: Option<(Vec<String>, Snapshot)>,
+    /// Single-node: the candidates simulated in vain, with the cluster then; one is simulated
+    /// again only once the cluster is better for it.
+    fruitless: BTreeMap<String, Snapshot>,
     /// No new look before this time after one that found nothing.
     next_look: Option<Duration>,
+    /// Looks in vain since the last command found.
+    looks_in_vain: u32,
 }
 
 /// What a search found.
@@ -169,9 +178,9 @@ impl Consolidation {
             pending: None,
             replacing: Vec::new(),
             settled: None,
-            next_try: 0,
-            tried: 0,
+            fruitless: BTreeMap::new(),
             next_look: None,
+            looks_in_vain: 0,
         }
     }
 
@@ -215,53 +224,68 @@ impl Consolidation {
             self.settled = None;
             return (actions, None);
         }
+        // A look that found nothing is not repeated for a while, however busy the cluster (the
+        // simulation's cost; Karpenter's passes are paced by their own timeouts).
+        if let Some(next_look) = self.next_look.filter(|next_look| *next_look > now) {
+            return (actions, Some(next_look));
+        }
         let (candidates, wake_at) = self.candidates(pass, state, now);
         if candidates.is_empty() {
             return (actions, wake_at);
         }
-        let signature = signature(state, &candidates);
-        if self.settled == Some(signature) {
+        let snapshot = Snapshot::new(state);
+        let names: Vec<String> = candidates.iter().map(|claim| claim.name.clone()).collect();
+        if let Some((settled_names, settled)) = &self.settled
+            && *settled_names == names
+            && snapshot.no_better_than(settled)
+        {
             return (actions, wake_at);
-        }
-        // A look that found nothing is not repeated within a minute, however busy the cluster
-        // (the simulation's cost; Karpenter's passes are paced by their own timeouts).
-        if let Some(next_look) = self.next_look.filter(|next_look| *next_look > now) {
-            return (
-                actions,
-                Some(wake_at.map_or(next_look, |time| time.min(next_look))),
-            );
         }
         let found = match self.scope {
             Scope::Drift => candidates
                 .iter()
                 .find_map(|candidate| self.command(state, &[candidate], settings)),
             Scope::SingleNode => {
-                let start = self.next_try % candidates.len();
-                let tries = candidates.len().min(SINGLE_NODE_MAX_TRIES);
+                self.fruitless
+                    .retain(|name, _| state.node_claims.contains_key(name));
+                let untried: Vec<&NodeClaim> = candidates
+                    .iter()
+                    .copied()
+                    .filter(|candidate| {
+                        self.fruitless
+                            .get(&candidate.name)
+                            .is_none_or(|then| !snapshot.no_better_than(then))
+                    })
+                    .collect();
                 let free = FreeCapacity::new(state);
-                let found = (0..tries)
-                    .map(|offset| candidates[(start + offset) % candidates.len()])
-                    .filter(|candidate| free.worth_solving(state, candidate, settings))
-                    .find_map(|candidate| self.command(state, &[candidate], settings));
-                self.tried += tries;
-                if found.is_none() && self.tried < candidates.len() {
+                let mut found = None;
+                for candidate in untried.iter().take(SINGLE_NODE_MAX_TRIES) {
+                    found = if free.worth_solving(state, candidate, settings) {
+                        self.command(state, &[candidate], settings)
+                    } else {
+                        None
+                    };
+                    if found.is_some() {
+                        break;
+                    }
+                    self.fruitless
+                        .insert(candidate.name.clone(), snapshot.clone());
+                }
+                if found.is_none() && untried.len() > SINGLE_NODE_MAX_TRIES {
                     // The rest of the candidates in the next look.
-                    self.next_try = start + tries;
-                    self.next_look = Some(now + LOOK_INTERVAL);
+                    self.next_look = Some(now + self.look_in_vain());
                     return (actions, wake_at);
                 }
-                // A full round: settle (if nothing was found) until the state changes.
-                self.next_try = 0;
-                self.tried = 0;
                 found
             }
             Scope::MultiNode => self.first_n(state, &candidates, settings),
         };
         let Some(command) = found else {
-            self.settled = Some(signature);
-            self.next_look = Some(now + LOOK_INTERVAL);
+            self.settled = Some((names, snapshot));
+            self.next_look = Some(now + self.look_in_vain());
             return (actions, wake_at);
         };
+        self.looks_in_vain = 0;
         if self.scope == Scope::Drift {
             actions.extend(self.execute(command, pass, state));
             return (actions, wake_at);
@@ -644,6 +668,15 @@ impl Consolidation {
         actions
     }
 
+    /// Counts a look that found nothing; returns the wait before the next one.
+    fn look_in_vain(&mut self) -> Duration {
+        let wait = LOOK_INTERVAL
+            .saturating_mul(1 << self.looks_in_vain.min(4))
+            .min(MAX_LOOK_INTERVAL);
+        self.looks_in_vain = self.looks_in_vain.saturating_add(1);
+        wait
+    }
+
     fn is_replacing(&self, claim: &str) -> bool {
         self.replacing
             .iter()
@@ -837,22 +870,112 @@ pub fn worst_launch_price(
     dearest(CapacityType::Spot).or_else(|| dearest(CapacityType::OnDemand))
 }
 
-/// What a search depends on: the candidates, the nodes and their pods, the pending pods, the
-/// capacity generation and the instance types.
-fn signature(state: &ClusterState, candidates: &[&NodeClaim]) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    for claim in candidates {
-        claim.name.hash(&mut hasher);
+/// What a search depends on, besides the candidates: the free CPU and memory of every node pods
+/// may move to, and what new nodes would be made of (the capacity generation, the instance
+/// types and their prices, the unavailable offerings, the DaemonSets).
+///
+/// A cluster is *no better* for a search than an earlier one when no node has more free
+/// capacity than then, no node is new, and the rest is the same: a search that found nothing
+/// then finds nothing now. Pods that arrive only take capacity, so a busy cluster is simulated
+/// again only when something left. (One thing is not followed: pods that arrive elsewhere
+/// can loosen a topology spread constraint; the next freed capacity brings the search back.)
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    free: Arc<BTreeMap<String, (i64, i64)>>,
+    generation: (u64, usize, usize, usize),
+}
+
+impl Snapshot {
+    /// The cluster now.
+    pub fn new(state: &ClusterState) -> Self {
+        Self {
+            free: Arc::new(FreeCapacity::new(state).per_node),
+            generation: (
+                state.capacity_generation,
+                Arc::as_ptr(&state.instance_types) as usize,
+                state.unavailable_offerings.len(),
+                state.daemon_set_pods.len(),
+            ),
+        }
     }
-    for node in state.nodes.values() {
-        node.name.hash(&mut hasher);
-        node.last_pod_event.hash(&mut hasher);
-        node.pods.len().hash(&mut hasher);
+
+    /// Whether this cluster is no better for a search than `earlier` (see [`Snapshot`]).
+    pub fn no_better_than(&self, earlier: &Snapshot) -> bool {
+        self.generation == earlier.generation
+            && (Arc::ptr_eq(&self.free, &earlier.free)
+                || self.free.iter().all(|(node, (cpu, memory))| {
+                    earlier
+                        .free
+                        .get(node)
+                        .is_some_and(|(then_cpu, then_memory)| {
+                            cpu <= then_cpu && memory <= then_memory
+                        })
+                }))
     }
-    state.node_claims.len().hash(&mut hasher);
-    state.pending.len().hash(&mut hasher);
-    state.capacity_generation.hash(&mut hasher);
-    state.unavailable_offerings.len().hash(&mut hasher);
-    (Arc::as_ptr(&state.instance_types) as usize).hash(&mut hasher);
-    hasher.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot(free: &[(&str, i64, i64)], generation: u64) -> Snapshot {
+        Snapshot {
+            free: Arc::new(
+                free.iter()
+                    .map(|(node, cpu, memory)| (node.to_string(), (*cpu, *memory)))
+                    .collect(),
+            ),
+            generation: (generation, 0, 0, 0),
+        }
+    }
+
+    #[test]
+    fn a_cluster_is_better_for_a_search_only_when_capacity_was_freed_or_the_rest_changed() {
+        let earlier = snapshot(&[("a", 1000, 4096), ("b", 500, 1024)], 1);
+        let cases = [
+            (
+                "the same",
+                snapshot(&[("a", 1000, 4096), ("b", 500, 1024)], 1),
+                true,
+            ),
+            (
+                "pods arrived",
+                snapshot(&[("a", 200, 1024), ("b", 500, 512)], 1),
+                true,
+            ),
+            ("a node went away", snapshot(&[("a", 1000, 4096)], 1), true),
+            (
+                "a pod left",
+                snapshot(&[("a", 1000, 4096), ("b", 600, 1024)], 1),
+                false,
+            ),
+            (
+                "memory freed",
+                snapshot(&[("a", 1000, 8192), ("b", 500, 1024)], 1),
+                false,
+            ),
+            (
+                "a new node",
+                snapshot(&[("a", 1000, 4096), ("b", 500, 1024), ("c", 0, 0)], 1),
+                false,
+            ),
+            (
+                "the capacity generation moved",
+                snapshot(&[("a", 1000, 4096)], 2),
+                false,
+            ),
+        ];
+        for (case, now, no_better) in cases {
+            assert_eq!(now.no_better_than(&earlier), no_better, "{case}");
+        }
+    }
+
+    #[test]
+    fn looks_in_vain_wait_longer_each_time_up_to_the_maximum() {
+        let mut consolidation = Consolidation::new(Scope::SingleNode, NodeClaimNames::default());
+        let waits: Vec<u64> = (0..7)
+            .map(|_| consolidation.look_in_vain().as_secs() / 60)
+            .collect();
+        assert_eq!(waits, [1, 2, 4, 8, 16, 16, 16]);
+    }
 }

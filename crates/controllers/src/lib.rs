@@ -27,6 +27,7 @@ pub mod expiration;
 pub mod interruption;
 pub mod node_claim_lifecycle;
 pub mod node_claim_names;
+pub mod observed_objects;
 pub mod pod_disruption_budget;
 pub mod provisioner;
 pub mod reconcile_loop;

@@ -180,6 +180,9 @@ pub enum DisruptionReason {
     Drifted,
     /// The node outlived its NodePool's `expireAfter` (forceful, not budgeted).
     Expired,
+    /// Someone deleted the NodeClaim or its Node (`kubectl delete`): Karpenter drains and
+    /// terminates it like any other disruption.
+    Deleted,
 }
 
 /// A node and the pods bound to it.
@@ -270,6 +273,7 @@ impl DisruptionReason {
             DisruptionReason::Underutilized => "underutilized",
             DisruptionReason::Drifted => "drifted",
             DisruptionReason::Expired => "expired",
+            DisruptionReason::Deleted => "deleted",
         }
     }
 }

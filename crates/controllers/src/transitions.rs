@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use spotter_cloud::{CloudError, Launched, OfferingKey};
 use spotter_core::interruption_history::InterruptionHistory;
-use spotter_core::node_pool::NodePool;
 use spotter_core::offering::CapacityType;
 use spotter_core::pod::DO_NOT_DISRUPT_ANNOTATION;
 use spotter_core::resources::Resources;
@@ -467,19 +466,6 @@ impl ClusterState {
             changed: true,
             wake_at: None,
             removed_pods,
-        }
-    }
-
-    /// A NodePool was created or changed: the new version replaces the pool of the same name
-    /// (its nodes may now have drifted, see [`crate::drift`]).
-    pub fn node_pool_applied(&mut self, node_pool: NodePool) {
-        match self
-            .node_pools
-            .iter_mut()
-            .find(|existing| existing.name == node_pool.name)
-        {
-            Some(existing) => *existing = node_pool,
-            None => self.node_pools.push(node_pool),
         }
     }
 

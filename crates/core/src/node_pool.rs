@@ -12,7 +12,7 @@ use crate::resources::{self, Resources};
 use crate::taints::Taint;
 
 /// A `karpenter.sh/v1` NodePool, converted.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct NodePool {
     /// The name.
     pub name: String,
@@ -63,6 +63,12 @@ pub const RETURN_TO_SPOT_AFTER_ANNOTATION: &str = "spotter.dev/return-to-spot-af
 /// The annotation with the number of returns a NodePool may have in flight.
 pub const RETURN_TO_SPOT_MAX_CONCURRENT_ANNOTATION: &str =
     "spotter.dev/return-to-spot-max-concurrent";
+/// The annotation on which Spotter records when it last probed Spot for a NodePool's fallback
+/// nodes (RFC 3339); written by the controller, not by users.
+pub const LAST_RETURN_PROBE_ANNOTATION: &str = "spotter.dev/last-return-probe";
+/// The annotation on which Spotter records when it last returned one of a NodePool's fallback
+/// nodes to Spot (RFC 3339); written by the controller, not by users.
+pub const LAST_RETURN_TO_SPOT_ANNOTATION: &str = "spotter.dev/last-return-to-spot";
 
 /// `spec.limits`: caps on the sum of the capacity of a pool's nodes, per resource, and on
 /// their count (`nodes`). A resource that is not listed is not limited.

@@ -201,6 +201,44 @@ impl Requirement {
         self.len() == 0
     }
 
+    /// The node-selector expressions that describe the set on `key` (the inverse of
+    /// [`Requirement::new`]): one for a plain set, two or three for a complement bounded by
+    /// `Gt`/`Lt` that also excludes values. [`Requirements::from_expressions`] of the result
+    /// gives back the same requirement; drivers write NodeClaims' requirements with it.
+    pub fn expressions(&self, key: &str) -> Vec<NodeSelectorRequirement> {
+        let expression = |operator: Operator, values: Vec<String>| NodeSelectorRequirement {
+            key: key.to_string(),
+            operator,
+            values,
+            min_values: self.min_values,
+        };
+        if !self.complement {
+            let operator = if self.values.is_empty() {
+                Operator::DoesNotExist
+            } else {
+                Operator::In
+            };
+            return vec![expression(operator, self.values.iter().cloned().collect())];
+        }
+        let mut expressions = Vec::new();
+        if let Some(bound) = self.greater_than {
+            expressions.push(expression(Operator::Gt, vec![bound.to_string()]));
+        }
+        if let Some(bound) = self.less_than {
+            expressions.push(expression(Operator::Lt, vec![bound.to_string()]));
+        }
+        if !self.values.is_empty() {
+            expressions.push(expression(
+                Operator::NotIn,
+                self.values.iter().cloned().collect(),
+            ));
+        }
+        if expressions.is_empty() {
+            expressions.push(expression(Operator::Exists, Vec::new()));
+        }
+        expressions
+    }
+
     /// The operator that best describes the set.
     pub fn operator(&self) -> Operator {
         if self.complement {

@@ -198,6 +198,21 @@ proptest! {
     }
 
     #[test]
+    fn expressions_give_back_the_same_requirement(left in model(), right in model()) {
+        // Intersections produce the shapes a NodeClaim carries (bounded complements with
+        // excluded values); written as expressions and read back they must be the same set.
+        let requirement = left.requirement().intersection(&right.requirement());
+        let expressions = requirement.expressions(KEY);
+        let read_back = Requirements::from_expressions(&expressions)
+            .unwrap_or_else(|error| panic!("{expressions:?} are valid: {error}"));
+        let read_back = read_back.get(KEY).cloned().unwrap_or_else(|| panic!("{KEY} is constrained"));
+        for value in probes() {
+            prop_assert_eq!(read_back.has(value), requirement.has(value), "{} vs {} on {:?}", read_back, requirement, value);
+        }
+        prop_assert_eq!(read_back.min_values(), requirement.min_values());
+    }
+
+    #[test]
     fn emptiness_is_exact(model in model()) {
         let requirement = model.requirement();
         match model.witness() {

@@ -4,13 +4,15 @@
 //! `karpenter_cloudprovider_*`, with Karpenter's names and label sets, so that dashboards made
 //! for Karpenter work unchanged) and Spotter's own (`spotter_fallback_total`,
 //! `spotter_return_to_spot_total`, `spotter_fallback_nodes`, `spotter_spot_ratio`,
-//! `spotter_estimated_savings_usd_per_hour`, `spotter_unavailable_offerings`).
+//! `spotter_estimated_savings_usd_per_hour`, `spotter_unavailable_offerings`,
+//! `spotter_interruption_malformed_messages_total`).
 //!
 //! There are no globals: a driver (the simulator's, the kube driver) owns a `Metrics`, feeds it
 //! the cluster state and what its actions did, and hands its encoding to an HTTP endpoint. This
-//! crate depends on the controllers' state and the cloud's types only; no I/O, no clock (time
-//! is passed in), no async. [`describe`] reads every family's name, type, labels and help back
-//! from an encoding, which is what `docs/metrics.md` is generated from.
+//! crate depends on the controllers' state, the cloud's types and the interruption queue's
+//! message types only; no I/O, no clock (time is passed in), no async. [`describe`] reads every
+//! family's name, type, labels and help back from an encoding, which is what `docs/metrics.md`
+//! is generated from.
 
 pub mod describe;
 pub mod error;

@@ -26,6 +26,7 @@ use spotter_core::instance_type::InstanceType;
 use spotter_core::labels;
 use spotter_core::offering::CapacityType;
 use spotter_core::resources::{self, Resources};
+use spotter_interruption::event_bridge::MessageType;
 
 use crate::error::MetricsError;
 use crate::labels::{
@@ -70,6 +71,9 @@ pub struct Metrics {
     pods_startup_duration: Summary,
     scheduling_duration: Family<ControllerLabels, Histogram, fn() -> Histogram>,
     interruption_received_messages: Family<MessageLabels, Counter>,
+    interruption_deleted_messages: Counter,
+    interruption_queue_duration: Histogram,
+    interruption_malformed_messages: Counter,
     offering_available: Family<OfferingLabels, Gauge>,
     offering_price_estimate: Family<OfferingLabels, GaugeF64>,
     cloud_provider_errors: Family<CloudErrorLabels, Counter>,
@@ -95,6 +99,14 @@ const BUDGET_REASONS: [(&str, BudgetReason); 3] = [
 /// Karpenter's duration buckets (seconds) for the scheduling histogram.
 const SCHEDULING_BUCKETS: [f64; 16] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0,
+];
+
+/// Karpenter's duration buckets (seconds) for the interruption queue's duration histogram
+/// (`metrics.DurationBuckets()`: controller-runtime's, plus longer ones).
+const QUEUE_DURATION_BUCKETS: [f64; 45] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9,
+    1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 15.0, 20.0,
+    25.0, 30.0, 40.0, 50.0, 60.0, 120.0, 150.0, 300.0, 450.0, 600.0,
 ];
 
 /// Karpenter's pod startup quantiles.
@@ -184,7 +196,22 @@ impl Metrics {
             ),
             interruption_received_messages: registrar.family(
                 "karpenter_interruption_received_messages",
-                "Interruption notices received, by message type",
+                "Messages received from the interruption queue and read as EventBridge events (no_op: known but not acted on, or foreign), by message type; without a queue, the interruption notices received",
+            ),
+            interruption_deleted_messages: registrar.metric(
+                "karpenter_interruption_deleted_messages",
+                "Messages deleted from the interruption queue: handled, or unreadable",
+                Counter::default(),
+            ),
+            interruption_queue_duration: registrar.metric(
+                "karpenter_interruption_message_queue_duration_seconds",
+                "How long a message waited on the interruption queue (from SQS's SentTimestamp) until it was handled",
+                Histogram::new(QUEUE_DURATION_BUCKETS),
+            ),
+            interruption_malformed_messages: registrar.metric(
+                "spotter_interruption_malformed_messages",
+                "Messages of the interruption queue whose body is not an EventBridge event Spotter can read (logged once, then deleted)",
+                Counter::default(),
             ),
             offering_available: registrar.family(
                 "karpenter_cloudprovider_instance_type_offering_available",
@@ -390,13 +417,42 @@ impl Metrics {
         }
     }
 
-    /// An interruption notice arrived.
+    /// An interruption notice arrived from a source other than the queue (the simulated
+    /// market, the node agent).
     pub fn interruption_received(&self, kind: NoticeKind) {
         self.interruption_received_messages
             .get_or_create(&MessageLabels {
                 message_type: message_type(kind).to_string(),
             })
             .inc();
+    }
+
+    /// A message of the interruption queue was read as an event of `message_type` (Karpenter
+    /// counts every message it could read, `no_op` included). A driver reading the queue
+    /// counts its messages here, and not again through [`Metrics::interruption_received`].
+    pub fn record_message_received(&self, message_type: MessageType) {
+        self.interruption_received_messages
+            .get_or_create(&MessageLabels {
+                message_type: message_type.label().to_string(),
+            })
+            .inc();
+    }
+
+    /// A message of the interruption queue could not be read as an EventBridge event (it is
+    /// deleted all the same).
+    pub fn record_message_malformed(&self) {
+        self.interruption_malformed_messages.inc();
+    }
+
+    /// A message was deleted from the interruption queue.
+    pub fn record_message_deleted(&self) {
+        self.interruption_deleted_messages.inc();
+    }
+
+    /// A message of the interruption queue was handled `waited` after SQS received it.
+    pub fn observe_queue_duration(&self, waited: Duration) {
+        self.interruption_queue_duration
+            .observe(waited.as_secs_f64());
     }
 
     /// A pod that waited `waited` since its creation started on a node at `now`.

@@ -52,6 +52,9 @@ fn every_family_is_documented_with_a_type_and_help() {
         "karpenter_pods_startup_duration_seconds",
         "karpenter_scheduler_scheduling_duration_seconds",
         "karpenter_interruption_received_messages_total",
+        "karpenter_interruption_deleted_messages_total",
+        "karpenter_interruption_message_queue_duration_seconds",
+        "spotter_interruption_malformed_messages_total",
         "karpenter_cloudprovider_instance_type_offering_available",
         "karpenter_cloudprovider_instance_type_offering_price_estimate",
         "karpenter_cloudprovider_errors_total",
@@ -106,6 +109,14 @@ fn every_family_is_documented_with_a_type_and_help() {
     assert_eq!(
         labels_of("karpenter_scheduler_scheduling_duration_seconds"),
         ["controller"]
+    );
+    assert_eq!(
+        labels_of("karpenter_interruption_received_messages_total"),
+        ["message_type"]
+    );
+    assert_eq!(
+        labels_of("karpenter_interruption_message_queue_duration_seconds"),
+        Vec::<String>::new()
     );
     let node_labels = labels_of("karpenter_nodes_allocatable");
     for label in [

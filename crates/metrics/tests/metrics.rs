@@ -16,6 +16,7 @@ use spotter_core::labels;
 use spotter_core::offering::CapacityType;
 use spotter_core::requirements::{Requirement, Requirements};
 use spotter_core::unavailable_offerings::{OfferingSelector, UnavailableOfferings};
+use spotter_interruption::event_bridge::MessageType;
 use spotter_metrics::{Format, Metrics};
 
 /// A metric, some of its labels, and the value expected.
@@ -737,4 +738,97 @@ fn actions_count_what_they_change_once() {
     for (name, labels, expected) in cases {
         assert_eq!(value(&text, name, &labels), expected, "{name} {labels:?}");
     }
+}
+
+#[test]
+fn queue_messages_move_the_interruption_families() {
+    let metrics = Metrics::new("aws");
+    let received = [
+        MessageType::SpotInterrupted,
+        MessageType::SpotInterrupted,
+        MessageType::InstanceStopped,
+        MessageType::NoOp,
+    ];
+    for message_type in received {
+        metrics.record_message_received(message_type);
+    }
+    metrics.record_message_malformed();
+    for _ in 0..5 {
+        metrics.record_message_deleted();
+    }
+    for waited in [
+        Duration::from_millis(40),
+        Duration::from_millis(700),
+        Duration::from_secs(90),
+    ] {
+        metrics.observe_queue_duration(waited);
+    }
+    let text = metrics.encode().expect("the metrics encode");
+    let cases: Vec<Case<f64>> = vec![
+        (
+            "karpenter_interruption_received_messages_total",
+            vec![("message_type", "spot_interrupted")],
+            2.0,
+        ),
+        (
+            "karpenter_interruption_received_messages_total",
+            vec![("message_type", "instance_stopped")],
+            1.0,
+        ),
+        (
+            "karpenter_interruption_received_messages_total",
+            vec![("message_type", "no_op")],
+            1.0,
+        ),
+        ("karpenter_interruption_deleted_messages_total", vec![], 5.0),
+        ("spotter_interruption_malformed_messages_total", vec![], 1.0),
+        (
+            "karpenter_interruption_message_queue_duration_seconds_count",
+            vec![],
+            3.0,
+        ),
+        (
+            "karpenter_interruption_message_queue_duration_seconds_bucket",
+            vec![("le", "0.05")],
+            1.0,
+        ),
+        (
+            "karpenter_interruption_message_queue_duration_seconds_bucket",
+            vec![("le", "0.7")],
+            2.0,
+        ),
+        (
+            "karpenter_interruption_message_queue_duration_seconds_bucket",
+            vec![("le", "60.0")],
+            2.0,
+        ),
+        (
+            "karpenter_interruption_message_queue_duration_seconds_bucket",
+            vec![("le", "120.0")],
+            3.0,
+        ),
+    ];
+    for (name, labels, expected) in cases {
+        assert_eq!(
+            value(&text, name, &labels),
+            Some(expected),
+            "{name} {labels:?}"
+        );
+    }
+    let sum = value(
+        &text,
+        "karpenter_interruption_message_queue_duration_seconds_sum",
+        &[],
+    )
+    .expect("the histogram has a sum");
+    assert!((sum - 90.74).abs() < 1e-9, "sum {sum}");
+    let unread = [("message_type", "rebalance_recommendation")];
+    assert_eq!(
+        value(
+            &text,
+            "karpenter_interruption_received_messages_total",
+            &unread
+        ),
+        None
+    );
 }

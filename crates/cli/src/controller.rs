@@ -1,0 +1,447 @@
+//! `spotter controller`: Spotter in a cluster. It makes a Kubernetes client (in-cluster, or
+//! `--kubeconfig`/`KUBECONFIG`), serves `/metrics`, `/healthz` and `/readyz`, takes part in
+//! leader election on a Lease, and once it leads runs the Kubernetes driver
+//! ([`spotter_kubernetes::run`]) with the chosen cloud provider until SIGTERM or Ctrl-C, or
+//! until it loses the Lease (then it exits with an error, and Kubernetes restarts it as a
+//! standby, as controller-runtime does).
+//!
+//! Every flag also reads the environment variable Karpenter's chart uses for it
+//! (`CLUSTER_NAME`, `BATCH_IDLE_DURATION`, `FEATURE_GATES`, ...), so that the Helm chart sets
+//! them as env.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, anyhow};
+use clap::ValueEnum;
+use spotter_cloud::CloudProvider;
+use spotter_controllers::{Policy, Settings};
+use spotter_fake_cloud::{FakeCloud, FakeCloudSettings};
+use spotter_kubernetes::DriverConfig;
+use spotter_kubernetes::leader_election::{self, LeaderElectionConfig};
+use spotter_metrics::{Format, Metrics};
+use spotter_server::{Endpoints, Exposition, ExpositionError, ExpositionFormat, ServerThread};
+use tokio::sync::watch;
+
+use crate::feature_gates::FeatureGates;
+use crate::shutdown::shutdown_signal;
+use crate::{Failure, parse_duration_argument, policy_parser};
+
+/// The Lease the replicas elect their leader on.
+pub const LEASE_NAME: &str = "spotter-leader-election";
+
+/// Arguments of `spotter controller`.
+#[derive(Debug, clap::Args)]
+pub struct ControllerArguments {
+    /// A kubeconfig file; without it, the in-cluster service account, or KUBECONFIG, or
+    /// ~/.kube/config.
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Where instances come from: aws (EC2) or fake (Node objects with no machine behind them,
+    /// like Karpenter's kwok provider; for trying Spotter on any cluster).
+    #[arg(long, env = "CLOUD_PROVIDER", value_enum, default_value_t = CloudProviderName::Aws)]
+    pub cloud_provider: CloudProviderName,
+    /// The cluster's name (tags and node bootstrap; required with --cloud-provider aws).
+    #[arg(long, env = "CLUSTER_NAME")]
+    pub cluster_name: Option<String>,
+    /// The cluster's API endpoint (node bootstrap with --cloud-provider aws).
+    #[arg(long, env = "CLUSTER_ENDPOINT")]
+    pub cluster_endpoint: Option<String>,
+    /// The AWS region: the instance types and prices of the embedded catalog that the fake
+    /// provider launches.
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    pub region: String,
+    /// The policy the controllers run with: spotter (Spot ranking, backoff, interruption
+    /// awareness, return to Spot) or karpenter (plain Karpenter v1).
+    #[arg(long, env = "SPOTTER_POLICY", value_name = "POLICY", default_value = "spotter", value_parser = policy_parser())]
+    pub policy: Policy,
+    /// How long pending pods must stay unchanged before a batch is provisioned (Karpenter's
+    /// BATCH_IDLE_DURATION).
+    #[arg(long, env = "BATCH_IDLE_DURATION", default_value = "1s", value_parser = parse_duration_argument)]
+    pub batch_idle_duration: Duration,
+    /// The longest a batch of pending pods waits before it is provisioned (Karpenter's
+    /// BATCH_MAX_DURATION).
+    #[arg(long, env = "BATCH_MAX_DURATION", default_value = "10s", value_parser = parse_duration_argument)]
+    pub batch_max_duration: Duration,
+    /// How long an offering EC2 refused for insufficient capacity is not tried again
+    /// (Karpenter's 3m; with --policy spotter it doubles on consecutive refusals, up to 30m).
+    #[arg(long, env = "UNAVAILABLE_OFFERING_TTL", default_value = "3m", value_parser = parse_duration_argument)]
+    pub unavailable_offering_ttl: Duration,
+    /// With --policy spotter: how long Spot must have gone without a capacity refusal or an
+    /// interruption before fallback nodes are returned to it.
+    #[arg(long, env = "RETURN_TO_SPOT_AFTER", default_value = "5m", value_parser = parse_duration_argument)]
+    pub return_to_spot_after: Duration,
+    /// Karpenter's feature gates, `Name=true|false` comma-separated (e.g.
+    /// SpotToSpotConsolidation=true).
+    #[arg(long, env = "FEATURE_GATES", default_value = "")]
+    pub feature_gates: String,
+    /// The SQS queue EventBridge fills with EC2 interruption events (Karpenter's
+    /// INTERRUPTION_QUEUE).
+    #[arg(long, env = "INTERRUPTION_QUEUE")]
+    pub interruption_queue: Option<String>,
+    /// Serve /metrics (and /healthz, /readyz) on this address.
+    #[arg(long, env = "METRICS_ADDRESS", default_value = "0.0.0.0:8080")]
+    pub metrics_address: SocketAddr,
+    /// Serve /healthz and /readyz (and /metrics) on this address.
+    #[arg(long, env = "HEALTH_ADDRESS", default_value = "0.0.0.0:8081")]
+    pub health_address: SocketAddr,
+    /// The namespace of the leader-election Lease and of the fake provider's faults ConfigMap.
+    #[arg(long, env = "SYSTEM_NAMESPACE", default_value = "spotter")]
+    pub system_namespace: String,
+    /// Run without leader election (a single replica only).
+    #[arg(long, env = "DISABLE_LEADER_ELECTION", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub disable_leader_election: bool,
+    /// This replica's name in the Lease and in events [default: POD_NAME, else the host name].
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+    /// With --cloud-provider fake: the time from a launch to its Node.
+    #[arg(long, default_value = "2s", value_parser = parse_duration_argument)]
+    pub fake_launch_delay: Duration,
+    /// The least severe log level written: error, warn, info, debug or trace.
+    #[arg(long, env = "LOG_LEVEL", default_value = "info")]
+    pub log_level: tracing::Level,
+    /// Log lines as JSON objects (for log pipelines) or as text for a person.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
+    pub log_format: LogFormat,
+}
+
+/// The cloud providers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CloudProviderName {
+    /// EC2.
+    Aws,
+    /// Node objects with no machine behind them.
+    Fake,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object a line.
+    Json,
+    /// Text for a person.
+    Text,
+}
+
+/// Runs the controller until SIGTERM or Ctrl-C.
+pub fn run(arguments: &ControllerArguments) -> Result<(), Failure> {
+    init_logging(arguments);
+    let settings = settings(arguments).map_err(Failure::Input)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")
+        .map_err(Failure::Internal)?;
+    runtime.block_on(run_controller(arguments, settings))
+}
+
+/// The controllers' settings from the flags.
+fn settings(arguments: &ControllerArguments) -> anyhow::Result<Settings> {
+    if arguments.cloud_provider == CloudProviderName::Aws {
+        return Err(anyhow!(
+            "--cloud-provider aws (CLOUD_PROVIDER) is not wired into spotter controller yet; use --cloud-provider fake"
+        ));
+    }
+    if let Some(queue) = &arguments.interruption_queue {
+        return Err(anyhow!(
+            "--interruption-queue {queue:?} (INTERRUPTION_QUEUE): spotter controller does not read the queue yet; unset it (spotter agent reports IMDS notices on the Node)"
+        ));
+    }
+    if arguments.batch_idle_duration.is_zero() {
+        return Err(anyhow!(
+            "--batch-idle-duration (BATCH_IDLE_DURATION) must be longer than 0s"
+        ));
+    }
+    if arguments.batch_max_duration < arguments.batch_idle_duration {
+        return Err(anyhow!(
+            "--batch-max-duration ({:?}) must not be shorter than --batch-idle-duration ({:?})",
+            arguments.batch_max_duration,
+            arguments.batch_idle_duration
+        ));
+    }
+    let feature_gates: FeatureGates = arguments
+        .feature_gates
+        .parse()
+        .context("--feature-gates (FEATURE_GATES)")?;
+    if arguments.unavailable_offering_ttl.is_zero() {
+        return Err(anyhow!(
+            "--unavailable-offering-ttl (UNAVAILABLE_OFFERING_TTL) must be longer than 0s"
+        ));
+    }
+    let mut settings = Settings {
+        batch_idle: arguments.batch_idle_duration,
+        batch_max: arguments.batch_max_duration,
+        unavailable_offering_ttl: arguments.unavailable_offering_ttl,
+        ..Settings::for_policy(arguments.policy)
+    };
+    if let Some(return_to_spot) = settings.return_to_spot.as_mut() {
+        return_to_spot.min_spot_available = arguments.return_to_spot_after;
+    }
+    feature_gates.apply(&mut settings);
+    Ok(settings)
+}
+
+fn init_logging(arguments: &ControllerArguments) {
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(arguments.log_level);
+    match arguments.log_format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn run_controller(
+    arguments: &ControllerArguments,
+    settings: Settings,
+) -> Result<(), Failure> {
+    let catalog = spotter_catalog::embedded();
+    let region = catalog
+        .region(&arguments.region)
+        .map_err(|error| Failure::Input(anyhow!(error).context("--region (AWS_REGION)")))?;
+    let instance_types = Arc::new(spotter_catalog::instance_types::instance_types(region));
+    let client = client(arguments.kubeconfig.as_ref())
+        .await
+        .map_err(Failure::Input)?;
+    let identity = identity(arguments.identity.as_deref());
+
+    let metrics = Arc::new(Mutex::new(Metrics::new(provider_label(
+        arguments.cloud_provider,
+    ))));
+    let endpoints = Endpoints::new(Arc::new(SharedMetrics(metrics.clone())));
+    let readiness = endpoints.readiness();
+    let _metrics_server = ServerThread::start(arguments.metrics_address, &endpoints)
+        .map_err(|error| Failure::Input(anyhow!(error).context("--metrics-address")))?;
+    let _health_server = if arguments.health_address == arguments.metrics_address {
+        None
+    } else {
+        Some(
+            ServerThread::start(arguments.health_address, &endpoints)
+                .map_err(|error| Failure::Input(anyhow!(error).context("--health-address")))?,
+        )
+    };
+
+    let (stop_sender, stop) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_sender.send(true);
+    });
+
+    let mut leadership = if arguments.disable_leader_election {
+        tracing::warn!("leader election is off: run a single replica only");
+        None
+    } else {
+        let config = LeaderElectionConfig {
+            namespace: arguments.system_namespace.clone(),
+            lease_name: LEASE_NAME.to_owned(),
+            identity: identity.clone(),
+        };
+        tokio::select! {
+            result = leader_election::acquire(client.clone(), &config) => {
+                Some(result.map_err(|error| Failure::Internal(error.into()))?)
+            }
+            () = stopped(stop.clone()) => return Ok(()),
+        }
+    };
+
+    let config = DriverConfig {
+        settings,
+        seed: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| since.as_nanos() as u64),
+        instance_types: instance_types.clone(),
+        identity: Some(identity),
+    };
+    tracing::info!(
+        cloud_provider = ?arguments.cloud_provider,
+        policy = %arguments.policy,
+        region = %arguments.region,
+        "spotter controller started"
+    );
+    let driver = async {
+        match arguments.cloud_provider {
+            CloudProviderName::Fake => {
+                let cloud = FakeCloud::new(
+                    client.clone(),
+                    instance_types,
+                    FakeCloudSettings {
+                        launch_delay: arguments.fake_launch_delay,
+                        namespace: arguments.system_namespace.clone(),
+                        ..FakeCloudSettings::default()
+                    },
+                );
+                let kubelet = tokio::spawn(spotter_fake_cloud::run_kubelet(client.clone()));
+                run_driver(client.clone(), cloud, config, &metrics, &readiness, stop).await;
+                kubelet.abort();
+                Ok(())
+            }
+            // Refused by `settings` before anything started.
+            CloudProviderName::Aws => Err(Failure::Input(anyhow!(
+                "--cloud-provider aws is not wired into spotter controller yet"
+            ))),
+        }
+    };
+    let result = match leadership.as_mut() {
+        None => driver.await,
+        Some(leadership) => tokio::select! {
+            result = driver => result,
+            () = leadership.lost() => Err(Failure::Internal(anyhow!(
+                "lost the leader-election Lease {}/{LEASE_NAME}; stopping so that another replica leads",
+                arguments.system_namespace
+            ))),
+        },
+    };
+    readiness.set(false);
+    tracing::info!("spotter controller stopped");
+    result
+}
+
+async fn run_driver<P: CloudProvider + 'static>(
+    client: kube::Client,
+    cloud: P,
+    config: DriverConfig,
+    metrics: &Arc<Mutex<Metrics>>,
+    readiness: &spotter_server::Readiness,
+    stop: watch::Receiver<bool>,
+) {
+    spotter_kubernetes::run(
+        client,
+        Arc::new(cloud),
+        config,
+        metrics.clone(),
+        readiness.flag(),
+        stopped(stop),
+    )
+    .await;
+}
+
+/// Completes once the stop signal has been given.
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    // An error means the sender is gone, which happens only when the process stops.
+    let _ = stop.wait_for(|stopped| *stopped).await;
+}
+
+/// A Kubernetes client from `kubeconfig`, or inferred (in-cluster, KUBECONFIG, ~/.kube/config).
+async fn client(kubeconfig: Option<&PathBuf>) -> anyhow::Result<kube::Client> {
+    let config = match kubeconfig {
+        Some(path) => {
+            let file = kube::config::Kubeconfig::read_from(path)
+                .with_context(|| format!("failed to read --kubeconfig {}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(file, &kube::config::KubeConfigOptions::default())
+                .await
+                .with_context(|| format!("failed to use --kubeconfig {}", path.display()))?
+        }
+        None => kube::Config::infer().await.context(
+            "failed to find the cluster: run in a pod with a service account, set KUBECONFIG, or pass --kubeconfig",
+        )?,
+    };
+    kube::Client::try_from(config).context("failed to make a Kubernetes client")
+}
+
+/// This replica's name: the flag (POD_NAME), else the host name, else the process id.
+fn identity(flag: Option<&str>) -> String {
+    flag.map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(str::to_owned)
+        .or_else(|| {
+            std::env::var("HOSTNAME")
+                .ok()
+                .filter(|name| !name.is_empty())
+        })
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|name| name.trim().to_owned())
+                .filter(|name| !name.is_empty())
+        })
+        .unwrap_or_else(|| format!("spotter-{}", std::process::id()))
+}
+
+fn provider_label(provider: CloudProviderName) -> &'static str {
+    match provider {
+        CloudProviderName::Aws => "aws",
+        CloudProviderName::Fake => "fake",
+    }
+}
+
+/// The driver's metrics, served.
+struct SharedMetrics(Arc<Mutex<Metrics>>);
+
+impl Exposition for SharedMetrics {
+    fn expose(&self, format: ExpositionFormat) -> Result<String, ExpositionError> {
+        let format = match format {
+            ExpositionFormat::OpenMetrics => Format::OpenMetrics,
+            ExpositionFormat::PrometheusText => Format::PrometheusText,
+        };
+        Ok(self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .encode_as(format)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Command {
+        #[command(flatten)]
+        arguments: ControllerArguments,
+    }
+
+    #[test]
+    fn flags_become_settings_or_a_clear_error() {
+        let cases: [(&[&str], Option<&str>); 7] = [
+            (&["--cloud-provider=fake"], None),
+            (
+                &[
+                    "--cloud-provider=fake",
+                    "--policy=karpenter",
+                    "--batch-idle-duration=2s",
+                ],
+                None,
+            ),
+            (&["--cloud-provider=aws"], Some("--cloud-provider aws")),
+            (
+                &["--cloud-provider=fake", "--interruption-queue=spotter"],
+                Some("does not read the queue yet"),
+            ),
+            (
+                &["--cloud-provider=fake", "--batch-idle-duration=0s"],
+                Some("--batch-idle-duration"),
+            ),
+            (
+                &["--cloud-provider=fake", "--batch-idle-duration=20s"],
+                Some("must not be shorter than --batch-idle-duration"),
+            ),
+            (
+                &["--cloud-provider=fake", "--feature-gates=Drift=true"],
+                Some("unknown feature gate"),
+            ),
+        ];
+        for (flags, expected) in cases {
+            let command =
+                Command::try_parse_from(std::iter::once("controller").chain(flags.iter().copied()))
+                    .unwrap_or_else(|error| panic!("{flags:?}: {error}"));
+            match (settings(&command.arguments), expected) {
+                (Ok(settings), None) => {
+                    assert_eq!(settings.batch_idle, command.arguments.batch_idle_duration);
+                    assert_eq!(settings.policy, command.arguments.policy);
+                }
+                (Err(error), Some(message)) => {
+                    assert!(
+                        format!("{error:#}").contains(message),
+                        "{flags:?}: {error:#}"
+                    );
+                }
+                (result, expected) => panic!("{flags:?}: got {result:?}, expected {expected:?}"),
+            }
+        }
+    }
+}

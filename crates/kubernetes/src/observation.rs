@@ -1,0 +1,91 @@
+//! What the driver hears: objects applied or deleted (already converted), a kind listed for
+//! the first time, and the answers of cloud calls that ran in the background.
+
+use spotter_cloud::{CloudError, Launched};
+use spotter_controllers::pod_disruption_budget::PodDisruptionBudget;
+use spotter_core::pod::Pod;
+
+use crate::convert::{ConvertError, NodeClaimView, NodePoolView, NodeView, PodView};
+
+/// One thing that happened.
+#[derive(Debug)]
+pub enum Observation {
+    /// An object was created or changed.
+    Applied(Box<Object>),
+    /// An object of a kind was deleted (by key).
+    Deleted(Kind, String),
+    /// An object could not be converted: it is reported and ignored.
+    Invalid(Kind, String, ConvertError),
+    /// A kind was listed completely (the driver is ready once every kind is).
+    Synced(Kind),
+    /// A launch answered.
+    LaunchCompleted {
+        /// The NodeClaim.
+        node_claim: String,
+        /// The answer.
+        result: Result<Launched, CloudError>,
+    },
+    /// A NodeClaim's instance is gone (terminated, or found missing).
+    InstanceGone {
+        /// The NodeClaim.
+        node_claim: String,
+    },
+}
+
+/// A converted object.
+#[derive(Debug)]
+pub enum Object {
+    /// A NodePool.
+    NodePool(NodePoolView),
+    /// A NodeClaim.
+    NodeClaim(NodeClaimView),
+    /// A Node.
+    Node(NodeView),
+    /// A pod.
+    Pod(PodView),
+    /// A DaemonSet (by key) and the pod it runs on every node.
+    DaemonSet(String, Pod),
+    /// A PodDisruptionBudget.
+    PodDisruptionBudget(PodDisruptionBudget),
+}
+
+/// The kinds the driver watches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    /// `karpenter.sh/v1` NodePool.
+    NodePool,
+    /// `karpenter.sh/v1` NodeClaim.
+    NodeClaim,
+    /// v1 Node.
+    Node,
+    /// v1 Pod.
+    Pod,
+    /// apps/v1 DaemonSet.
+    DaemonSet,
+    /// policy/v1 PodDisruptionBudget.
+    PodDisruptionBudget,
+}
+
+impl Kind {
+    /// Every kind, in the order a restarted controller applies them.
+    pub const ALL: [Kind; 6] = [
+        Kind::NodePool,
+        Kind::DaemonSet,
+        Kind::PodDisruptionBudget,
+        Kind::NodeClaim,
+        Kind::Node,
+        Kind::Pod,
+    ];
+
+    /// The kind's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::NodePool => "NodePool",
+            Kind::NodeClaim => "NodeClaim",
+            Kind::Node => "Node",
+            Kind::Pod => "Pod",
+            Kind::DaemonSet => "DaemonSet",
+            Kind::PodDisruptionBudget => "PodDisruptionBudget",
+        }
+    }
+}
