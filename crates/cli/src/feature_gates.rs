@@ -13,7 +13,7 @@ pub const KNOWN_GATES: [(&str, bool); 5] = [
     ("NodeOverlay", false),
     ("NodeRepair", false),
     ("ReservedCapacity", false),
-    ("SpotToSpotConsolidation", false),
+    ("SpotToSpotConsolidation", true),
     ("StaticCapacity", false),
 ];
 
@@ -89,8 +89,10 @@ impl FeatureGates {
             .collect()
     }
 
-    /// Applies the gates to `settings`, logging each one turned on that has no effect.
-    pub fn apply(&self, _settings: &mut Settings) {
+    /// Applies the gates to `settings` (`SpotToSpotConsolidation` lets consolidation replace
+    /// Spot nodes with cheaper Spot nodes), logging each one turned on that has no effect.
+    pub fn apply(&self, settings: &mut Settings) {
+        settings.spot_to_spot_consolidation = self.enabled("SpotToSpotConsolidation");
         for name in self.without_effect() {
             tracing::warn!(
                 gate = name,
@@ -152,6 +154,25 @@ mod tests {
     fn gates_without_effect_are_the_enabled_unimplemented_ones() -> Result<(), FeatureGateError> {
         let gates: FeatureGates = "NodeRepair=true,StaticCapacity=false".parse()?;
         assert_eq!(gates.without_effect(), vec!["NodeRepair"]);
+        let gates: FeatureGates = "SpotToSpotConsolidation=true".parse()?;
+        assert!(gates.without_effect().is_empty());
+        Ok(())
+    }
+
+    #[test]
+    fn spot_to_spot_consolidation_follows_its_gate() -> Result<(), FeatureGateError> {
+        for (text, expected) in [
+            ("", false),
+            ("SpotToSpotConsolidation=false", false),
+            ("SpotToSpotConsolidation=true", true),
+        ] {
+            let mut settings = Settings {
+                spot_to_spot_consolidation: !expected,
+                ..Settings::default()
+            };
+            text.parse::<FeatureGates>()?.apply(&mut settings);
+            assert_eq!(settings.spot_to_spot_consolidation, expected, "{text:?}");
+        }
         Ok(())
     }
 }

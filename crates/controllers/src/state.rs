@@ -259,6 +259,27 @@ pub enum NoticeKind {
 }
 
 impl DisruptionReason {
+    /// Every reason.
+    pub const ALL: [DisruptionReason; 12] = [
+        DisruptionReason::Empty,
+        DisruptionReason::InsufficientCapacity,
+        DisruptionReason::LaunchTimeout,
+        DisruptionReason::RegistrationTimeout,
+        DisruptionReason::SpotInterrupted,
+        DisruptionReason::InstanceStopped,
+        DisruptionReason::ScheduledChange,
+        DisruptionReason::ReturnToSpot,
+        DisruptionReason::Underutilized,
+        DisruptionReason::Drifted,
+        DisruptionReason::Expired,
+        DisruptionReason::Deleted,
+    ];
+
+    /// The reason whose label value is `text` (see [`DisruptionReason::as_str`]).
+    pub fn from_label(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|reason| reason.as_str() == text)
+    }
+
     /// The label value Karpenter uses.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -472,5 +493,38 @@ impl ClusterState {
             unschedulable: node.unschedulable,
             pods: node.pods.values().cloned().chain(extra).collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_disruption_reason_is_listed_once_and_read_back_from_its_label() {
+        for reason in DisruptionReason::ALL {
+            // A new variant fails to compile here: list it in this match and in `ALL`.
+            match reason {
+                DisruptionReason::Empty
+                | DisruptionReason::InsufficientCapacity
+                | DisruptionReason::LaunchTimeout
+                | DisruptionReason::RegistrationTimeout
+                | DisruptionReason::SpotInterrupted
+                | DisruptionReason::InstanceStopped
+                | DisruptionReason::ScheduledChange
+                | DisruptionReason::ReturnToSpot
+                | DisruptionReason::Underutilized
+                | DisruptionReason::Drifted
+                | DisruptionReason::Expired
+                | DisruptionReason::Deleted => {}
+            }
+            assert_eq!(DisruptionReason::from_label(reason.as_str()), Some(reason));
+        }
+        let labels: BTreeSet<&str> = DisruptionReason::ALL
+            .iter()
+            .map(|reason| reason.as_str())
+            .collect();
+        assert_eq!(labels.len(), DisruptionReason::ALL.len());
+        assert_eq!(DisruptionReason::from_label("bored"), None);
     }
 }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use kube::Client;
 use spotter_cloud::{CloudError, CloudProvider, Instance, OfferingKey};
+use spotter_controllers::drift;
 use spotter_controllers::state::{
     Deletion, DisruptionReason, InterruptionNotice, LaunchState, NoticeKind, PodState,
     ReturnToSpotRecord,
@@ -420,7 +421,7 @@ impl<P: CloudProvider + 'static> Driver<P> {
             reason: view
                 .annotations
                 .get(protocol::DISRUPTION_REASON_ANNOTATION)
-                .and_then(|reason| reason_of(reason))
+                .and_then(|reason| DisruptionReason::from_label(reason))
                 .unwrap_or(DisruptionReason::Deleted),
             requested_at: now,
             deadline: view
@@ -445,6 +446,14 @@ impl<P: CloudProvider + 'static> Driver<P> {
                 .get(protocol::FALLBACK_ANNOTATION)
                 .is_some_and(|value| value == "true"),
             replaces: view.annotations.get(protocol::REPLACES_ANNOTATION).cloned(),
+            // A hash of another version (Karpenter's own) is not compared: such a claim drifts
+            // only by its requirements.
+            node_pool_hash: view
+                .annotations
+                .get(drift::NODE_POOL_HASH_VERSION_ANNOTATION)
+                .filter(|version| *version == drift::NODE_POOL_HASH_VERSION)
+                .and_then(|_| view.annotations.get(drift::NODE_POOL_HASH_ANNOTATION))
+                .cloned(),
         };
         tracing::info!(
             node_claim = view.name,
@@ -880,20 +889,4 @@ fn instance_of(view: &NodeClaimView, provider_id: &str) -> Instance {
         price_per_hour: 0.0,
         launched_at: view.created_at,
     }
-}
-
-fn reason_of(text: &str) -> Option<DisruptionReason> {
-    [
-        DisruptionReason::Empty,
-        DisruptionReason::InsufficientCapacity,
-        DisruptionReason::LaunchTimeout,
-        DisruptionReason::RegistrationTimeout,
-        DisruptionReason::SpotInterrupted,
-        DisruptionReason::InstanceStopped,
-        DisruptionReason::ScheduledChange,
-        DisruptionReason::ReturnToSpot,
-        DisruptionReason::Deleted,
-    ]
-    .into_iter()
-    .find(|reason| reason.as_str() == text)
 }

@@ -15,6 +15,7 @@ use spotter_api::crd::node_claim::{
 use spotter_api::node_pool::NodeClassRef;
 use spotter_cloud::Instance;
 use spotter_controllers::action::NodeClaimRequest;
+use spotter_controllers::drift;
 use spotter_core::instance_type::InstanceType;
 use spotter_core::labels;
 use spotter_core::node_pool::NodePool;
@@ -62,6 +63,15 @@ pub fn new_node_claim(
     if let Some(replaces) = &request.replaces {
         annotations.insert(protocol::REPLACES_ANNOTATION.to_string(), replaces.clone());
     }
+    // Karpenter's drift protocol: the NodePool template's hash when the claim was made.
+    annotations.insert(
+        drift::NODE_POOL_HASH_ANNOTATION.to_string(),
+        drift::node_pool_hash(node_pool),
+    );
+    annotations.insert(
+        drift::NODE_POOL_HASH_VERSION_ANNOTATION.to_string(),
+        drift::NODE_POOL_HASH_VERSION.to_string(),
+    );
     let spec = NodeClaimSpec {
         taints: node_pool.taints.iter().map(taint_spec).collect(),
         startup_taints: node_pool.startup_taints.iter().map(taint_spec).collect(),
@@ -296,6 +306,16 @@ mod tests {
                     .get(protocol::REPLACES_ANNOTATION)
                     .map(String::as_str),
                 replaces
+            );
+            assert_eq!(
+                annotations.get(drift::NODE_POOL_HASH_ANNOTATION),
+                Some(&drift::node_pool_hash(&pool))
+            );
+            assert_eq!(
+                annotations
+                    .get(drift::NODE_POOL_HASH_VERSION_ANNOTATION)
+                    .map(String::as_str),
+                Some(drift::NODE_POOL_HASH_VERSION)
             );
             let owner = &metadata.owner_references.clone().unwrap_or_default()[0];
             assert_eq!(
