@@ -495,6 +495,11 @@ impl<P: CloudProvider + 'static> Driver<P> {
             }
             (None, _) => {}
         }
+        if view.deleting {
+            // Evicted or deleted but still running out its grace period: no capacity is
+            // planned for it (its owner's new pod gets the replacement it was planned onto).
+            self.state.pod_terminating(&view.key);
+        }
     }
 
     /// Brings a node's registration, readiness, startup taints, notices and deletion into the
@@ -888,6 +893,7 @@ fn pod_state(view: &PodView) -> PodState {
         created_at: view.created_at,
         daemon: view.daemon,
         retry_now: false,
+        terminating: false,
     }
 }
 
