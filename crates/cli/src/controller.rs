@@ -3,7 +3,8 @@
 //! leader election on a Lease, and once it leads runs the Kubernetes driver
 //! ([`spotter_kubernetes::run`]) with the chosen cloud provider until SIGTERM or Ctrl-C, or
 //! until it loses the Lease (then it exits with an error, and Kubernetes restarts it as a
-//! standby, as controller-runtime does).
+//! standby, as controller-runtime does). With `--interruption-queue` it also reads the SQS
+//! interruption queue ([`crate::interruption_queue`]) while it leads.
 //!
 //! Every flag also reads the environment variable Karpenter's chart uses for it
 //! (`CLUSTER_NAME`, `BATCH_IDLE_DURATION`, `FEATURE_GATES`, ...), so that the Helm chart sets
@@ -26,6 +27,7 @@ use spotter_server::{Endpoints, Exposition, ExpositionError, ExpositionFormat, S
 use tokio::sync::watch;
 
 use crate::feature_gates::FeatureGates;
+use crate::interruption_queue::{self, QueueSource};
 use crate::shutdown::shutdown_signal;
 use crate::{Failure, parse_duration_argument, policy_parser};
 
@@ -78,7 +80,8 @@ pub struct ControllerArguments {
     #[arg(long, env = "FEATURE_GATES", default_value = "")]
     pub feature_gates: String,
     /// The SQS queue EventBridge fills with EC2 interruption events (Karpenter's
-    /// INTERRUPTION_QUEUE).
+    /// INTERRUPTION_QUEUE), a name or a URL. Credentials and region come from the usual AWS
+    /// chain (the region falls back to --region); AWS_ENDPOINT_URL_SQS overrides the endpoint.
     #[arg(long, env = "INTERRUPTION_QUEUE")]
     pub interruption_queue: Option<String>,
     /// Serve /metrics (and /healthz, /readyz) on this address.
@@ -145,9 +148,17 @@ fn settings(arguments: &ControllerArguments) -> anyhow::Result<Settings> {
         ));
     }
     if let Some(queue) = &arguments.interruption_queue {
-        return Err(anyhow!(
-            "--interruption-queue {queue:?} (INTERRUPTION_QUEUE): spotter controller does not read the queue yet; unset it (spotter agent reports IMDS notices on the Node)"
-        ));
+        if !interruption_queue::AVAILABLE {
+            return Err(interruption_queue::QueueSourceError::Unavailable {
+                queue: queue.clone(),
+            }
+            .into());
+        }
+        if queue.trim().is_empty() {
+            return Err(anyhow!(
+                "--interruption-queue (INTERRUPTION_QUEUE) is empty: name the SQS queue, or unset it"
+            ));
+        }
     }
     if arguments.batch_idle_duration.is_zero() {
         return Err(anyhow!(
@@ -206,6 +217,22 @@ async fn run_controller(
         .await
         .map_err(Failure::Input)?;
     let identity = identity(arguments.identity.as_deref());
+    // Every replica finds the queue at start, so that a queue that does not exist or may not
+    // be read is an error at once, on the standby too; only the leader polls it (below).
+    let queue = match &arguments.interruption_queue {
+        Some(name) => {
+            let queue = QueueSource::open(name, &arguments.region)
+                .await
+                .map_err(|error| Failure::Input(error.into()))?;
+            tracing::info!(
+                queue = queue.name(),
+                region = queue.region(),
+                "found the interruption queue"
+            );
+            Some(queue)
+        }
+        None => None,
+    };
 
     let metrics = Arc::new(Mutex::new(Metrics::new(provider_label(
         arguments.cloud_provider,
@@ -273,9 +300,18 @@ async fn run_controller(
                     },
                 );
                 let kubelet = tokio::spawn(spotter_fake_cloud::run_kubelet(client.clone()));
-                run_driver(client.clone(), cloud, config, &metrics, &readiness, stop).await;
+                let result = run_driver(
+                    client.clone(),
+                    cloud,
+                    config,
+                    &metrics,
+                    &readiness,
+                    stop,
+                    queue.as_ref(),
+                )
+                .await;
                 kubelet.abort();
-                Ok(())
+                result
             }
             // Refused by `settings` before anything started.
             CloudProviderName::Aws => Err(Failure::Input(anyhow!(
@@ -298,6 +334,13 @@ async fn run_controller(
     result
 }
 
+/// Runs the driver until the stop signal, and with `queue` reads the interruption queue
+/// beside it, feeding the driver its notices. This runs only once the replica leads: a
+/// standby does not poll the queue (as Karpenter's interruption controller runs in the
+/// elected leader only), so a message is received by the one replica that acts on it and is
+/// not hidden from it by a standby's receive. A queue that can no longer be read (access
+/// taken away, the queue deleted) stops the controller with the error, rather than leaving it
+/// running deaf to interruptions.
 async fn run_driver<P: CloudProvider + 'static>(
     client: kube::Client,
     cloud: P,
@@ -305,16 +348,35 @@ async fn run_driver<P: CloudProvider + 'static>(
     metrics: &Arc<Mutex<Metrics>>,
     readiness: &spotter_server::Readiness,
     stop: watch::Receiver<bool>,
-) {
-    spotter_kubernetes::run(
-        client,
+    queue: Option<&QueueSource>,
+) -> Result<(), Failure> {
+    let driver = spotter_kubernetes::Driver::new(
+        client.clone(),
         Arc::new(cloud),
         config,
         metrics.clone(),
         readiness.flag(),
-        stopped(stop),
-    )
-    .await;
+    );
+    let observations = driver.sender();
+    let driving = spotter_kubernetes::run_driver(&client, driver, stopped(stop.clone()));
+    let Some(queue) = queue else {
+        driving.await;
+        return Ok(());
+    };
+    tokio::pin!(driving);
+    let feeding = queue.feed(metrics, observations, stopped(stop));
+    tokio::select! {
+        () = &mut driving => Ok(()),
+        fed = feeding => match fed {
+            Ok(()) => {
+                driving.await;
+                Ok(())
+            }
+            Err(error) => Err(Failure::Input(anyhow::Error::from(error).context(
+                "stopped reading the interruption queue; stopping so that the error is seen",
+            ))),
+        },
+    }
 }
 
 /// Completes once the stop signal has been given.
@@ -397,7 +459,7 @@ mod tests {
 
     #[test]
     fn flags_become_settings_or_a_clear_error() {
-        let cases: [(&[&str], Option<&str>); 7] = [
+        let cases: [(&[&str], Option<&str>); 8] = [
             (&["--cloud-provider=fake"], None),
             (
                 &[
@@ -410,7 +472,11 @@ mod tests {
             (&["--cloud-provider=aws"], Some("--cloud-provider aws")),
             (
                 &["--cloud-provider=fake", "--interruption-queue=spotter"],
-                Some("does not read the queue yet"),
+                (!interruption_queue::AVAILABLE).then_some("built without the `aws` cargo feature"),
+            ),
+            (
+                &["--cloud-provider=fake", "--interruption-queue= "],
+                Some("--interruption-queue (INTERRUPTION_QUEUE) is empty"),
             ),
             (
                 &["--cloud-provider=fake", "--batch-idle-duration=0s"],

@@ -12,6 +12,7 @@ mod agent;
 mod controller;
 mod crds;
 mod feature_gates;
+mod interruption_queue;
 mod output;
 mod plan;
 mod plan_output;

@@ -222,9 +222,9 @@ impl Provisioner {
 }
 
 /// Whether a pod needs the provisioner: pending without a live nomination, or bound to a node
-/// being deleted and not yet planned elsewhere.
+/// being deleted, not terminating, and not yet planned elsewhere.
 fn needs_capacity(state: &ClusterState, pod: &PodState, deleting_nodes: &BTreeSet<&str>) -> bool {
-    if pod.daemon {
+    if pod.daemon || pod.terminating {
         return false;
     }
     if pod
@@ -259,10 +259,11 @@ pub(crate) fn solver_nodes(
         let Some(claim) = &pod.nominated else {
             continue;
         };
-        if pod
-            .node
-            .as_deref()
-            .is_none_or(|node| state.node_is_deleting(node))
+        if !pod.terminating
+            && pod
+                .node
+                .as_deref()
+                .is_none_or(|node| state.node_is_deleting(node))
         {
             nominated
                 .entry(claim.as_str())

@@ -229,6 +229,13 @@ pub struct PodState {
     pub daemon: bool,
     /// Set when its NodeClaim failed to launch: solve it again at once.
     pub retry_now: bool,
+    /// Marked for deletion (evicted or deleted) while still on its node: it stays there until
+    /// it is gone, but it is leaving, so the provisioner plans no capacity for it (Karpenter's
+    /// `IsReschedulable` skips terminating pods too, except a StatefulSet's, whose successor
+    /// is created only once it is gone; Spotter's pods do not record their owner's kind, so
+    /// it treats those like the others); the pod its owner creates instead takes its place.
+    /// Only the Kubernetes driver sets it (the simulator's evicted pods come back).
+    pub terminating: bool,
 }
 
 /// An interruption notice about an instance.

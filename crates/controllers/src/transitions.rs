@@ -491,6 +491,22 @@ impl ClusterState {
         true
     }
 
+    /// A pod bound to a node was marked for deletion (evicted or deleted): it stays on its
+    /// node until it is gone, but no capacity is planned for it any more, and the capacity
+    /// it was planned onto is free for the pod that replaces it. True when that changed.
+    pub fn pod_terminating(&mut self, key: &str) -> bool {
+        let Some(pod) = self.pods.get_mut(key) else {
+            return false;
+        };
+        if pod.node.is_none() || pod.daemon {
+            return false;
+        }
+        let changed = !pod.terminating || pod.nominated.is_some();
+        pod.terminating = true;
+        pod.nominated = None;
+        changed
+    }
+
     /// A pod is gone (deleted, evicted, completed); returns it.
     pub fn pod_removed(&mut self, key: &str, now: Duration) -> Option<PodState> {
         let pod = self.remove_pod(key)?;

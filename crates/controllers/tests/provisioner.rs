@@ -392,6 +392,26 @@ fn nominations() {
             )],
         },
         Case {
+            name: "a terminating pod on a deleting node gets no capacity, and the pod replacing it takes the room it was planned onto",
+            steps: vec![step(
+                secs(0),
+                cluster()
+                    .claim_with_node(
+                        claim("batch-old", "batch")
+                            .spot(secs(0))
+                            .deleting(DisruptionReason::SpotInterrupted, secs(0))
+                            .deadline(secs(120)),
+                        secs(0),
+                    )
+                    .claim(launched())
+                    .pod(bound(web("a", "1500m"), "batch-old").terminating())
+                    .pod(pending(web("b", "500m")).retry_now())
+                    .build(),
+                &["nominate default/b -> batch-live"],
+                None,
+            )],
+        },
+        Case {
             name: "a pod with room on a registered node is nominated to that node's NodeClaim",
             steps: vec![step(
                 secs(0),

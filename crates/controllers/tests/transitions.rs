@@ -254,3 +254,41 @@ fn a_restart_forgets_memory_and_keeps_the_objects() {
     assert_eq!(state.pods["default/a"].nominated, None);
     assert!(state.unavailable_offerings.is_empty());
 }
+
+#[test]
+fn a_terminating_pod_keeps_its_node_and_loses_its_nomination() {
+    // (case, the pod, whether marking it terminating changes the state)
+    let cases = [
+        (
+            "bound and nominated elsewhere",
+            bound(pod("a").build(), "n1").nominated("c1").build(),
+            true,
+        ),
+        (
+            "bound, not nominated",
+            bound(pod("a").build(), "n1").build(),
+            true,
+        ),
+        (
+            "already terminating",
+            bound(pod("a").build(), "n1").terminating().build(),
+            false,
+        ),
+        (
+            "pending (it is removed instead)",
+            pending(pod("a").build()).nominated("c1").build(),
+            false,
+        ),
+    ];
+    for (case, pod_state, expected) in cases {
+        let node = pod_state.node.clone();
+        let mut state = state().pod(pod_state).build();
+        assert_eq!(state.pod_terminating("default/a"), expected, "{case}");
+        let after = &state.pods["default/a"];
+        assert_eq!(after.node, node, "{case}: the pod stays where it is");
+        if node.is_some() {
+            assert!(after.terminating && after.nominated.is_none(), "{case}");
+        }
+    }
+    assert!(!state().build().pod_terminating("default/missing"));
+}

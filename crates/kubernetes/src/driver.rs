@@ -13,8 +13,7 @@ use kube::Client;
 use spotter_cloud::{CloudError, CloudProvider, Instance, OfferingKey};
 use spotter_controllers::drift;
 use spotter_controllers::state::{
-    Deletion, DisruptionReason, InterruptionNotice, LaunchState, NoticeKind, PodState,
-    ReturnToSpotRecord,
+    Deletion, DisruptionReason, LaunchState, PodState, ReturnToSpotRecord,
 };
 use spotter_controllers::{Action, ClusterState, Controllers, Outcome, ReconcileLoop, Settings};
 use spotter_core::instance_type::InstanceType;
@@ -28,6 +27,7 @@ use crate::clock;
 use crate::convert::{NodeClaimView, NodePoolView, NodeView, PodView};
 use crate::events::{Events, Severity};
 use crate::node_claim_object::{self, ClaimConditions};
+use crate::notice_intake::NoticeIntake;
 use crate::observation::{Kind, Object, Observation};
 use crate::protocol;
 
@@ -74,8 +74,8 @@ pub struct Driver<P: CloudProvider + 'static> {
     claim_conditions: BTreeMap<String, (ClaimConditions, BTreeMap<&'static str, Duration>)>,
     /// Pods with a deletion timestamp (evicted or deleted): they leave when the API says so.
     pub(crate) terminating_pods: HashSet<String>,
-    /// Interruption notices already taken, by (instance, condition).
-    notices_taken: HashSet<(String, String)>,
+    /// Interruption notices already taken from the queue and the agents, by (instance, class).
+    notice_intake: NoticeIntake,
     /// NodeClaims this driver removed (finalizer off, object deleted) whose deletion the
     /// watch has not reported yet: a late event for one is not a NodeClaim to adopt.
     pub(crate) removed_claims: HashSet<String>,
@@ -138,7 +138,7 @@ impl<P: CloudProvider + 'static> Driver<P> {
             claim_objects: BTreeSet::new(),
             claim_conditions: BTreeMap::new(),
             terminating_pods: HashSet::new(),
-            notices_taken: HashSet::new(),
+            notice_intake: NoticeIntake::default(),
             removed_claims: HashSet::new(),
             reported_invalid: BTreeMap::new(),
             reported_unschedulable: BTreeMap::new(),
@@ -256,6 +256,9 @@ impl<P: CloudProvider + 'static> Driver<P> {
             }
             Observation::InstanceGone { node_claim } => {
                 self.state.instance_terminated(&node_claim, now);
+            }
+            Observation::QueueNotice { notice, message_id } => {
+                self.take_queue_notice(&notice, &message_id, now);
             }
         }
     }
@@ -501,6 +504,11 @@ impl<P: CloudProvider + 'static> Driver<P> {
             }
             (None, _) => {}
         }
+        if view.deleting {
+            // Evicted or deleted but still running out its grace period: no capacity is
+            // planned for it (its owner's new pod gets the replacement it was planned onto).
+            self.state.pod_terminating(&view.key);
+        }
     }
 
     /// Brings a node's registration, readiness, startup taints, notices and deletion into the
@@ -616,7 +624,8 @@ impl<P: CloudProvider + 'static> Driver<P> {
         self.take_notices(&claim_name, &view, now);
     }
 
-    /// The agent's conditions on a node, as interruption notices (once per instance and kind).
+    /// The agent's conditions on a node, as interruption notices (once per instance and class,
+    /// counting those the queue brought).
     fn take_notices(&mut self, claim_name: &str, view: &NodeView, now: Duration) {
         let Some(instance_id) = self
             .state
@@ -627,39 +636,70 @@ impl<P: CloudProvider + 'static> Driver<P> {
         else {
             return;
         };
-        for notice in &view.notices {
-            if !self
-                .notices_taken
-                .insert((instance_id.clone(), notice.condition.clone()))
-            {
+        for condition in &view.notices {
+            let Some(notice) = self.notice_intake.from_agent(&instance_id, condition, now) else {
                 continue;
-            }
-            let kind = match notice.condition.as_str() {
-                // EC2 gives two minutes from the notice; the agent reports within seconds.
-                "SpotInterruption" => NoticeKind::SpotInterruption {
-                    terminate_at: notice.since.max(now.saturating_sub(Duration::from_secs(5)))
-                        + Duration::from_secs(120),
-                },
-                "RebalanceRecommendation" => NoticeKind::RebalanceRecommendation,
-                "ScheduledChange" => NoticeKind::ScheduledChange,
-                _ => NoticeKind::StateChange,
             };
             tracing::info!(
                 node_claim = claim_name,
                 instance = instance_id,
-                notice = notice.condition,
+                notice = condition.condition,
                 "interruption notice from the node's agent"
             );
-            self.metrics().interruption_received(kind);
-            self.state.interruption_received(
-                InterruptionNotice {
-                    instance_id: instance_id.clone(),
-                    kind,
-                    received_at: now,
-                },
-                now,
-            );
+            self.metrics().interruption_received(notice.kind);
+            self.state.interruption_received(notice, now);
         }
+    }
+
+    /// A notice read from the interruption queue: acted on through the same path as the
+    /// agent's, once per instance and class. A notice for an instance no NodeClaim of this
+    /// cluster has is dropped (its message is deleted all the same, as Karpenter does: the
+    /// queue may carry other clusters' instances). The message was counted in
+    /// `karpenter_interruption_received_messages_total` by the queue's poller, so it is not
+    /// counted again here.
+    fn take_queue_notice(
+        &mut self,
+        notice: &spotter_interruption::notice::Notice,
+        message_id: &str,
+        now: Duration,
+    ) {
+        let node_claim = self
+            .state
+            .node_claims
+            .values()
+            .find(|claim| {
+                claim
+                    .instance()
+                    .is_some_and(|instance| instance.id == notice.instance_id)
+            })
+            .map(|claim| claim.name.clone());
+        let Some(node_claim) = node_claim else {
+            tracing::debug!(
+                instance = notice.instance_id,
+                notice = %notice.kind.class(),
+                message_id,
+                "ignoring an interruption queue notice for an instance no NodeClaim has"
+            );
+            return;
+        };
+        let Some(taken) = self.notice_intake.from_queue(notice, now) else {
+            tracing::debug!(
+                node_claim,
+                instance = notice.instance_id,
+                notice = %notice.kind.class(),
+                message_id,
+                "interruption queue notice already taken (from the node's agent, or delivered again)"
+            );
+            return;
+        };
+        tracing::info!(
+            node_claim,
+            instance = notice.instance_id,
+            notice = %notice.kind.class(),
+            message_id,
+            "interruption notice from the queue"
+        );
+        self.state.interruption_received(taken, now);
     }
 
     fn launch_completed(
@@ -862,6 +902,7 @@ fn pod_state(view: &PodView) -> PodState {
         created_at: view.created_at,
         daemon: view.daemon,
         retry_now: false,
+        terminating: false,
     }
 }
 

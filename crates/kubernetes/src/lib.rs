@@ -5,7 +5,9 @@
 //! `CloudProvider` ([`perform`]), speaking Karpenter's object protocol ([`protocol`]):
 //! NodeClaims owned by their NodePool and held by the `karpenter.sh/termination` finalizer,
 //! nodes registered by provider ID, drains through the Eviction API. Leader election keeps one
-//! of several replicas active ([`leader_election`]).
+//! of several replicas active ([`leader_election`]). Interruption notices arrive from the SQS
+//! queue (as observations) and from `spotter agent` (as Node conditions); [`notice_intake`]
+//! takes each (instance, class) once, whichever source comes first.
 //!
 //! A restarted controller rebuilds its state from the objects (and the cloud) before acting:
 //! the driver is ready only once every kind has been listed.
@@ -16,6 +18,7 @@ pub mod driver;
 pub mod events;
 pub mod leader_election;
 pub mod node_claim_object;
+pub mod notice_intake;
 pub mod observation;
 mod perform;
 pub mod protocol;
@@ -41,7 +44,18 @@ pub async fn run<P: CloudProvider + 'static>(
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let driver = Driver::new(client.clone(), cloud, config, metrics, ready);
-    let watches = watch::spawn_all(&client, &driver.sender());
+    run_driver(&client, driver, shutdown).await;
+}
+
+/// Runs `driver` with its watches until `shutdown` completes. For a caller that sends the
+/// driver observations of its own (the interruption queue's notices) through
+/// [`Driver::sender`] before handing it over.
+pub async fn run_driver<P: CloudProvider + 'static>(
+    client: &Client,
+    driver: Driver<P>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let watches = watch::spawn_all(client, &driver.sender());
     driver.run(shutdown).await;
     for watch in watches {
         watch.abort();

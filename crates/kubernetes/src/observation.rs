@@ -1,9 +1,11 @@
 //! What the driver hears: objects applied or deleted (already converted), a kind listed for
-//! the first time, and the answers of cloud calls that ran in the background.
+//! the first time, the answers of cloud calls that ran in the background, and interruption
+//! notices read from the SQS queue.
 
 use spotter_cloud::{CloudError, Launched};
 use spotter_controllers::pod_disruption_budget::PodDisruptionBudget;
 use spotter_core::pod::Pod;
+use spotter_interruption::notice::Notice;
 
 use crate::convert::{ConvertError, NodeClaimView, NodePoolView, NodeView, PodView};
 
@@ -29,6 +31,15 @@ pub enum Observation {
     InstanceGone {
         /// The NodeClaim.
         node_claim: String,
+    },
+    /// An interruption notice read from the SQS interruption queue (the agent's notices
+    /// arrive as Node conditions instead). The message it came in is deleted from the queue
+    /// once this is sent.
+    QueueNotice {
+        /// The instance and what is about to happen to it.
+        notice: Notice,
+        /// SQS's id of the message, for the logs.
+        message_id: String,
     },
 }
 

@@ -81,6 +81,7 @@ fn cluster() -> ClusterState {
             created_at: Duration::ZERO,
             daemon: false,
             retry_now: false,
+            terminating: false,
         },
     );
     state.unavailable_offerings.mark(OfferingSelector {
@@ -171,6 +172,7 @@ fn bind(state: &mut ClusterState, pod: spotter_core::pod::Pod, node: &str, daemo
             created_at: Duration::ZERO,
             daemon,
             retry_now: false,
+            terminating: false,
         },
     );
 }

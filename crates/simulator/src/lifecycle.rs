@@ -91,6 +91,7 @@ impl Simulation {
                 created_at: self.now,
                 daemon: false,
                 retry_now: false,
+                terminating: false,
             },
         );
         let sequence = self.workloads.next_pod;
@@ -233,6 +234,7 @@ impl Simulation {
                     created_at: self.now,
                     daemon: true,
                     retry_now: false,
+                    terminating: false,
                 },
             );
             self.state.pod_bound_to(&key, &name, self.now);

@@ -460,6 +460,7 @@ pub fn pending(pod: Pod) -> PodBuilder {
             created_at: Duration::ZERO,
             daemon: false,
             retry_now: false,
+            terminating: false,
         },
     }
 }
@@ -494,6 +495,13 @@ impl PodBuilder {
     /// Nominated to a NodeClaim.
     pub fn nominated(mut self, claim: &str) -> Self {
         self.pod.nominated = Some(claim.into());
+        self
+    }
+
+    /// Evicted or deleted, still on its node (what `ClusterState::pod_terminating` leaves).
+    pub fn terminating(mut self) -> Self {
+        self.pod.terminating = true;
+        self.pod.nominated = None;
         self
     }
 

@@ -1,0 +1,562 @@
+//! `spotter controller --cloud-provider fake --interruption-queue NAME` on a real control plane
+//! (`spotter-test-support`) with the queue on a moto server (`MOTO_SERVER`), run as the binary
+//! a user runs:
+//!
+//! - a queue that does not exist stops the controller at start with an error naming the queue
+//!   and the region;
+//! - a Spot interruption warning for a fake node's instance, sent to the queue as EventBridge
+//!   delivers it, AND the agent's condition on the same node (written by the fake kubelet, as
+//!   `spotter agent` writes it), 1 s apart, in both orders: exactly one replacement NodeClaim,
+//!   one deletion (drain) of the interrupted NodeClaim, one notice taken, and the message
+//!   deleted from the queue;
+//! - a warning for an instance of no NodeClaim is deleted too, and changes nothing.
+//!
+//! It prints the time from the queue message (queue first) and from the agent's condition
+//! (agent first) to the replacement NodeClaim. Without the control plane's binaries or moto
+//! the test fails under `CI=true` and is skipped otherwise.
+
+#[path = "../../aws/tests/support/moto.rs"]
+mod moto;
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, Result, anyhow, bail, ensure};
+use aws_config::BehaviorVersion;
+use aws_sdk_sqs::config::Credentials;
+use aws_sdk_sqs::types::QueueAttributeName;
+use moto::Moto;
+use serde_json::{Value, json};
+use spotter_test_support::{ControlPlane, Kubectl};
+
+const NAMESPACE: &str = "spotter";
+const DEPLOYMENT: &str = "batch-workers";
+const QUEUE: &str = "spotter-interruption";
+const REGION: &str = "us-east-1";
+/// The label the fake provider puts its instance id in.
+const INSTANCE_ID_LABEL: &str = "fake.spotter.dev/instance-id";
+/// Long enough for a launch (1 s), a batch (1 s idle) and the scheduler on a loaded machine.
+const SETTLE: Duration = Duration::from_secs(90);
+/// How long after the replacement the test looks for a second one.
+const LINGER: Duration = Duration::from_secs(5);
+
+#[test]
+fn one_interruption_from_the_queue_and_the_agent_gives_one_replacement() -> Result<()> {
+    let Some(plane) = ControlPlane::start_or_skip(
+        "one_interruption_from_the_queue_and_the_agent_gives_one_replacement",
+    )?
+    else {
+        return Ok(());
+    };
+    let Some(moto) = Moto::start() else {
+        return Ok(());
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let sqs = runtime.block_on(sqs_client(&moto.endpoint));
+    let queue_url = runtime
+        .block_on(sqs.create_queue().queue_name(QUEUE).send())
+        .context("failed to create the queue on moto")?
+        .queue_url
+        .context("moto returned no queue URL")?;
+    let kubectl = plane.kubectl();
+    let logs = tempfile::tempdir()?;
+    install(&kubectl)?;
+
+    // A queue that does not exist: an error at start, naming it and the region.
+    let missing = Controller::command(&plane, &moto.endpoint, "no-such-queue", "spotter-x")?
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .context("failed to run spotter controller")?;
+    let error = String::from_utf8_lossy(&missing.stderr);
+    ensure!(
+        missing.status.code() == Some(2)
+            && error.contains("`no-such-queue`")
+            && error.contains(&format!("in region {REGION}")),
+        "a missing queue should stop the controller with an error naming it and the region: {}\n{error}",
+        missing.status
+    );
+
+    let mut controller = Controller::start(&plane, &moto.endpoint, logs.path(), "spotter-a")?;
+    let metrics = controller.address;
+    kubectl.apply(&deployment(1)?)?;
+    wait_until("the pod to run", SETTLE, &mut controller, || {
+        Ok(running_pods(&kubectl)? == 1)
+    })?;
+
+    // A warning for an instance of no NodeClaim: deleted, and nothing happens.
+    let claims_before = names(&kubectl, "nodeclaims")?;
+    send(
+        &runtime,
+        &sqs,
+        &queue_url,
+        &spot_warning("i-0ffffffffffffffff"),
+    )?;
+    wait_until(
+        "the unknown instance's message to be deleted",
+        SETTLE,
+        &mut controller,
+        || Ok(metric(metrics, "karpenter_interruption_deleted_messages_total", "")? >= 1.0),
+    )?;
+    ensure!(
+        names(&kubectl, "nodeclaims")? == claims_before,
+        "a warning for an unknown instance changed the NodeClaims"
+    );
+
+    let mut timings = Vec::new();
+    for (case, queue_first) in [
+        ("the queue, then the agent 1 s later", true),
+        ("the agent, then the queue 1 s later", false),
+    ] {
+        let interrupted = pod_nodes(&kubectl)?
+            .into_iter()
+            .next()
+            .context("the pod runs on no node")?;
+        let node = get(&kubectl, &["get", "node", &interrupted])?;
+        let instance_id = node["metadata"]["labels"][INSTANCE_ID_LABEL]
+            .as_str()
+            .with_context(|| format!("node {interrupted} has no {INSTANCE_ID_LABEL} label"))?
+            .to_owned();
+        let claims_before = names(&kubectl, "nodeclaims")?;
+        let disrupted_before = metric(
+            metrics,
+            "karpenter_nodeclaims_disrupted_total",
+            "reason=\"spot_interrupted\"",
+        )?;
+        let deleted_before = metric(metrics, "karpenter_interruption_deleted_messages_total", "")?;
+
+        let started = Instant::now();
+        if queue_first {
+            send(&runtime, &sqs, &queue_url, &spot_warning(&instance_id))?;
+            std::thread::sleep(Duration::from_secs(1));
+            annotate_interruption(&kubectl, &interrupted)?;
+        } else {
+            annotate_interruption(&kubectl, &interrupted)?;
+            std::thread::sleep(Duration::from_secs(1));
+            send(&runtime, &sqs, &queue_url, &spot_warning(&instance_id))?;
+        }
+        wait_until(
+            &format!("{case}: a replacement NodeClaim"),
+            SETTLE,
+            &mut controller,
+            || Ok(!names(&kubectl, "nodeclaims")?.is_subset(&claims_before)),
+        )?;
+        let replaced_in = started.elapsed();
+        wait_until(
+            &format!("{case}: the interrupted NodeClaim to drain and go, the pod to run again"),
+            SETTLE,
+            &mut controller,
+            || {
+                Ok(!names(&kubectl, "nodeclaims")?.contains(&interrupted)
+                    && running_pods(&kubectl)? == 1)
+            },
+        )?;
+        wait_until(
+            &format!("{case}: the message to be deleted"),
+            SETTLE,
+            &mut controller,
+            || {
+                Ok(
+                    metric(metrics, "karpenter_interruption_deleted_messages_total", "")?
+                        > deleted_before,
+                )
+            },
+        )?;
+        std::thread::sleep(LINGER);
+
+        let created: BTreeSet<String> = names(&kubectl, "nodeclaims")?
+            .difference(&claims_before)
+            .cloned()
+            .collect();
+        ensure!(
+            created.len() == 1,
+            "{case}: {} replacement NodeClaims ({created:?}), expected one:\n{}",
+            created.len(),
+            controller.log_tail()
+        );
+        let disrupted = metric(
+            metrics,
+            "karpenter_nodeclaims_disrupted_total",
+            "reason=\"spot_interrupted\"",
+        )? - disrupted_before;
+        ensure!(
+            disrupted == 1.0,
+            "{case}: {disrupted} NodeClaims disrupted for spot_interrupted, expected one"
+        );
+        let log = controller.log();
+        let deletions = log
+            .lines()
+            .filter(|line| line.contains("deleting a NodeClaim") && line.contains(&interrupted))
+            .count();
+        let taken: Vec<&str> = log
+            .lines()
+            .filter(|line| line.contains("interruption notice from") && line.contains(&instance_id))
+            .collect();
+        ensure!(
+            deletions == 1 && taken.len() == 1,
+            "{case}: NodeClaim {interrupted} deleted (drained) {deletions} times and {} notices taken for {instance_id}, expected one each:\n{}",
+            taken.len(),
+            controller.log_tail()
+        );
+        let source = if taken[0].contains("from the queue") {
+            "queue"
+        } else {
+            "agent"
+        };
+        eprintln!(
+            "{case}: the {source}'s notice was taken; replacement NodeClaim {created:?} created {replaced_in:.1?} after the first notice"
+        );
+        timings.push((case, source, replaced_in));
+    }
+
+    // Every message was deleted: the queue is empty, in flight included.
+    let attributes = runtime
+        .block_on(
+            sqs.get_queue_attributes()
+                .queue_url(&queue_url)
+                .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+                .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+                .send(),
+        )
+        .context("failed to read the queue's attributes")?
+        .attributes
+        .unwrap_or_default();
+    let left: u64 = [
+        QueueAttributeName::ApproximateNumberOfMessages,
+        QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+    ]
+    .iter()
+    .filter_map(|name| attributes.get(name)?.parse::<u64>().ok())
+    .sum();
+    ensure!(
+        left == 0,
+        "{left} messages left on the queue: {attributes:?}"
+    );
+    let deleted = metric(metrics, "karpenter_interruption_deleted_messages_total", "")?;
+    ensure!(deleted == 3.0, "{deleted} messages deleted, expected 3");
+    controller.ensure_alive()?;
+    for (case, source, replaced_in) in timings {
+        eprintln!(
+            "timing: {case} (taken from the {source}) -> replacement NodeClaim in {replaced_in:.1?}"
+        );
+    }
+    Ok(())
+}
+
+async fn sqs_client(endpoint: &str) -> aws_sdk_sqs::Client {
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new(REGION))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
+        .load()
+        .await;
+    aws_sdk_sqs::Client::new(&config)
+}
+
+fn send(
+    runtime: &tokio::runtime::Runtime,
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    body: &str,
+) -> Result<()> {
+    runtime
+        .block_on(
+            sqs.send_message()
+                .queue_url(queue_url)
+                .message_body(body)
+                .send(),
+        )
+        .context("failed to send a message to the queue")?;
+    Ok(())
+}
+
+/// An EC2 Spot Instance Interruption Warning for `instance_id`, issued now, as EventBridge
+/// puts it on the queue.
+fn spot_warning(instance_id: &str) -> String {
+    json!({
+        "version": "0",
+        "id": format!("spot-{instance_id}"),
+        "detail-type": "EC2 Spot Instance Interruption Warning",
+        "source": "aws.ec2",
+        "account": "123456789012",
+        "time": spotter_interruption::timestamp::format_rfc3339(SystemTime::now()),
+        "region": REGION,
+        "resources": [format!("arn:aws:ec2:{REGION}b:instance/{instance_id}")],
+        "detail": {"instance-id": instance_id, "instance-action": "terminate"},
+    })
+    .to_string()
+}
+
+/// Asks the fake kubelet to write what `spotter agent` writes for a Spot warning on `node`.
+fn annotate_interruption(kubectl: &Kubectl, node: &str) -> Result<()> {
+    kubectl.run(
+        &[
+            "annotate",
+            "node",
+            node,
+            "fake.spotter.dev/interrupt=spot-interruption",
+        ],
+        None,
+    )?;
+    Ok(())
+}
+
+/// A `spotter controller` process, killed when dropped.
+struct Controller {
+    child: Child,
+    log: PathBuf,
+    address: SocketAddr,
+}
+
+impl Controller {
+    /// The command line of a controller reading `queue` on moto at `endpoint`.
+    fn command(
+        plane: &ControlPlane,
+        endpoint: &str,
+        queue: &str,
+        identity: &str,
+    ) -> Result<Command> {
+        let address = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+        Self::command_on(plane, endpoint, queue, identity, address)
+    }
+
+    fn command_on(
+        plane: &ControlPlane,
+        endpoint: &str,
+        queue: &str,
+        identity: &str,
+        address: SocketAddr,
+    ) -> Result<Command> {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_spotter"));
+        command
+            .args([
+                "controller",
+                "--cloud-provider=fake",
+                "--fake-launch-delay=1s",
+                "--batch-idle-duration=1s",
+                "--batch-max-duration=3s",
+                "--log-format=text",
+                "--log-level=info",
+            ])
+            .arg(format!("--interruption-queue={queue}"))
+            .arg(format!("--kubeconfig={}", plane.kubeconfig().display()))
+            .arg(format!("--identity={identity}"))
+            .arg(format!("--metrics-address={address}"))
+            .arg(format!("--health-address={address}"))
+            .env_remove("KUBECONFIG")
+            .env_remove("POD_NAME")
+            .env_remove("CLOUD_PROVIDER")
+            .env_remove("DISABLE_LEADER_ELECTION")
+            .env_remove("INTERRUPTION_QUEUE")
+            .env_remove("AWS_PROFILE")
+            .env("AWS_REGION", REGION)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_ENDPOINT_URL_SQS", endpoint)
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+        Ok(command)
+    }
+
+    fn start(plane: &ControlPlane, endpoint: &str, logs: &Path, identity: &str) -> Result<Self> {
+        let log = logs.join(format!("{identity}.log"));
+        let address = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+        let child = Self::command_on(plane, endpoint, QUEUE, identity, address)?
+            .stdout(Stdio::null())
+            .stderr(File::create(&log)?)
+            .spawn()
+            .context("failed to start spotter controller")?;
+        Ok(Controller {
+            child,
+            log,
+            address,
+        })
+    }
+
+    /// An error with the end of the log when the process has exited.
+    fn ensure_alive(&mut self) -> Result<()> {
+        if let Some(status) = self.child.try_wait()? {
+            bail!("spotter controller exited ({status}):\n{}", self.log_tail());
+        }
+        Ok(())
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn log_tail(&self) -> String {
+        let text = self.log();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(60)..].join("\n")
+    }
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The value of the series of `family` whose labels contain `labels` (summed over the
+/// matching series; 0 when none).
+fn metric(metrics: SocketAddr, family: &str, labels: &str) -> Result<f64> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    let text = agent
+        .get(format!("http://{metrics}/metrics"))
+        .call()?
+        .body_mut()
+        .read_to_string()?;
+    Ok(text
+        .lines()
+        .filter(|line| {
+            line.strip_prefix(family)
+                .is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{'))
+                && line.contains(labels)
+        })
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum())
+}
+
+fn install(kubectl: &Kubectl) -> Result<()> {
+    let crds = Command::new(env!("CARGO_BIN_EXE_spotter"))
+        .arg("crds")
+        .output()
+        .context("failed to run spotter crds")?;
+    ensure!(crds.status.success(), "spotter crds failed");
+    kubectl.apply(&String::from_utf8(crds.stdout)?)?;
+    for crd in [
+        "nodepools.karpenter.sh",
+        "nodeclaims.karpenter.sh",
+        "ec2nodeclasses.karpenter.k8s.aws",
+    ] {
+        kubectl.run(
+            &[
+                "wait",
+                "--for=condition=Established",
+                "--timeout=60s",
+                &format!("crd/{crd}"),
+            ],
+            None,
+        )?;
+    }
+    kubectl.run(&["create", "namespace", NAMESPACE], None)?;
+    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/seed");
+    for file in ["ec2nodeclass.yaml", "nodepools.yaml"] {
+        let text = std::fs::read_to_string(seed.join(file))
+            .with_context(|| format!("failed to read examples/seed/{file}"))?;
+        kubectl.apply(&text)?;
+    }
+    Ok(())
+}
+
+/// The seed's Deployment with `replicas` and a short grace period.
+fn deployment(replicas: u32) -> Result<String> {
+    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/seed/deployment.yaml");
+    let text =
+        std::fs::read_to_string(seed).context("failed to read examples/seed/deployment.yaml")?;
+    ensure!(
+        text.contains("replicas: 20") && text.contains("      containers:\n"),
+        "examples/seed/deployment.yaml changed shape: update this test's edits"
+    );
+    Ok(text
+        .replace("replicas: 20", &format!("replicas: {replicas}"))
+        .replace(
+            "      containers:\n",
+            "      terminationGracePeriodSeconds: 5\n      containers:\n",
+        ))
+}
+
+fn get(kubectl: &Kubectl, arguments: &[&str]) -> Result<Value> {
+    let mut all = arguments.to_vec();
+    all.extend(["-o", "json"]);
+    let text = kubectl.run(&all, None)?;
+    serde_json::from_str(&text).context("kubectl printed no JSON")
+}
+
+fn items(value: &Value) -> &[Value] {
+    value["items"].as_array().map_or(&[], Vec::as_slice)
+}
+
+fn names(kubectl: &Kubectl, resource: &str) -> Result<BTreeSet<String>> {
+    let list = get(kubectl, &["get", resource])?;
+    Ok(items(&list)
+        .iter()
+        .filter_map(|item| item["metadata"]["name"].as_str().map(str::to_owned))
+        .collect())
+}
+
+/// The nodes the Deployment's running pods are on.
+fn pod_nodes(kubectl: &Kubectl) -> Result<BTreeSet<String>> {
+    let list = get(
+        kubectl,
+        &[
+            "get",
+            "pods",
+            "-n",
+            "default",
+            "-l",
+            &format!("app={DEPLOYMENT}"),
+        ],
+    )?;
+    Ok(items(&list)
+        .iter()
+        .filter(|pod| {
+            pod["status"]["phase"] == "Running" && pod["metadata"]["deletionTimestamp"].is_null()
+        })
+        .filter_map(|pod| pod["spec"]["nodeName"].as_str().map(str::to_owned))
+        .collect())
+}
+
+fn running_pods(kubectl: &Kubectl) -> Result<usize> {
+    let list = get(
+        kubectl,
+        &[
+            "get",
+            "pods",
+            "-n",
+            "default",
+            "-l",
+            &format!("app={DEPLOYMENT}"),
+        ],
+    )?;
+    Ok(items(&list)
+        .iter()
+        .filter(|pod| {
+            pod["status"]["phase"] == "Running" && pod["metadata"]["deletionTimestamp"].is_null()
+        })
+        .count())
+}
+
+/// Polls `done` every 250 ms until it holds; fails after `timeout`, or at once when the
+/// controller exited, with the end of its log.
+fn wait_until(
+    what: &str,
+    timeout: Duration,
+    controller: &mut Controller,
+    mut done: impl FnMut() -> Result<bool>,
+) -> Result<()> {
+    let started = Instant::now();
+    loop {
+        controller.ensure_alive()?;
+        if done()? {
+            return Ok(());
+        }
+        if started.elapsed() > timeout {
+            return Err(anyhow!(
+                "timed out after {timeout:?} waiting for {what}\n{}",
+                controller.log_tail()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
