@@ -111,6 +111,8 @@ pub struct Consolidation {
     /// Single-node: the candidates simulated in vain, with the cluster then; one is simulated
     /// again only once the cluster is better for it.
     fruitless: BTreeMap<String, Snapshot>,
+    /// Where the next single-node look starts among the candidates not simulated in vain.
+    next_try: usize,
     /// No new look before this time after one that found nothing.
     next_look: Option<Duration>,
     /// Looks in vain since the last command found.
@@ -179,6 +181,7 @@ impl Consolidation {
             replacing: Vec::new(),
             settled: None,
             fruitless: BTreeMap::new(),
+            next_try: 0,
             next_look: None,
             looks_in_vain: 0,
         }
@@ -259,7 +262,12 @@ impl Consolidation {
                     .collect();
                 let free = FreeCapacity::new(state);
                 let mut found = None;
-                for candidate in untried.iter().take(SINGLE_NODE_MAX_TRIES) {
+                // Each look goes on where the last one stopped, so that every candidate is
+                // simulated in turn however many there are.
+                let start = self.next_try % untried.len().max(1);
+                let tries = untried.len().min(SINGLE_NODE_MAX_TRIES);
+                let in_turn = (0..tries).map(|offset| untried[(start + offset) % untried.len()]);
+                for candidate in in_turn {
                     found = if free.worth_solving(state, candidate, settings) {
                         self.command(state, &[candidate], settings)
                     } else {
@@ -271,9 +279,11 @@ impl Consolidation {
                     self.fruitless
                         .insert(candidate.name.clone(), snapshot.clone());
                 }
+                self.next_try = if found.is_some() { 0 } else { start + tries };
                 if found.is_none() && untried.len() > SINGLE_NODE_MAX_TRIES {
-                    // The rest of the candidates in the next look.
-                    self.next_look = Some(now + self.look_in_vain());
+                    // The rest of the candidates in the next look (a round not finished yet is
+                    // not a look in vain).
+                    self.next_look = Some(now + LOOK_INTERVAL);
                     return (actions, wake_at);
                 }
                 found

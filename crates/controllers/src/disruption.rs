@@ -1,6 +1,6 @@
-//! The disruption pipeline: the methods that remove or replace nodes voluntarily (today
-//! emptiness and return to Spot; consolidation, drift and expiry plug in the same way) run in
-//! a fixed order, every [`crate::settings::Settings::disruption_poll`], through one
+//! The disruption pipeline: the methods that remove or replace nodes voluntarily (emptiness,
+//! Spotter's return to Spot, drift, multi-node and single-node consolidation; see
+//! [`crate::disruption_methods`]) run in a fixed order, every [`crate::settings::Settings::disruption_poll`], through one
 //! [`DisruptionPass`]: one budget count per NodePool for the whole pass, and a node taken by
 //! one method is not offered to the next.
 
