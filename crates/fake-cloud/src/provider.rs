@@ -43,7 +43,10 @@ struct Inner {
     nodes: Api<Node>,
     config_maps: Api<ConfigMap>,
     settings: FakeCloudSettings,
-    instance_types: HashMap<String, InstanceType>,
+    /// The instance types, shared with the driver (not copied: they are megabytes).
+    instance_types: Arc<Vec<InstanceType>>,
+    /// Their positions in `instance_types`, by name.
+    instance_type_index: HashMap<String, usize>,
     region: Option<String>,
     zones: BTreeSet<String>,
     /// Launches of this process by NodeClaim, until their instance is deleted.
@@ -105,9 +108,10 @@ impl FakeCloud {
                 .and_then(|requirement| requirement.values().next())
                 .map(str::to_owned)
         });
-        let instance_types = instance_types
+        let instance_type_index = instance_types
             .iter()
-            .map(|instance_type| (instance_type.name.clone(), instance_type.clone()))
+            .enumerate()
+            .map(|(position, instance_type)| (instance_type.name.clone(), position))
             .collect();
         FakeCloud {
             inner: Arc::new(Inner {
@@ -115,6 +119,7 @@ impl FakeCloud {
                 config_maps: Api::namespaced(client, &settings.namespace),
                 settings,
                 instance_types,
+                instance_type_index,
                 region,
                 zones,
                 launches: Mutex::new(HashMap::new()),
@@ -188,7 +193,7 @@ impl FakeCloud {
             let offering = &requested.offering;
             if !self
                 .inner
-                .instance_types
+                .instance_type_index
                 .contains_key(&offering.instance_type)
             {
                 return Err(CloudError::InvalidRequest {
@@ -309,8 +314,9 @@ impl FakeCloud {
         }
         let Some(instance_type) = self
             .inner
-            .instance_types
+            .instance_type_index
             .get(&instance.offering.instance_type)
+            .and_then(|position| self.inner.instance_types.get(*position))
         else {
             return;
         };
