@@ -611,16 +611,21 @@ impl Simulation {
                     })
             })
             .collect();
+        let spot_back_at = self.cloud.capacity_since(&offerings, launched_at, until);
         Some(FallbackOutcome {
-            spot_back_at: self.cloud.capacity_since(&offerings, launched_at, until),
-            // Returned: by Spotter's return to Spot, or by consolidation (Karpenter's only way
-            // back: a cheaper Spot replacement, or its pods moved to other nodes).
-            returned: claim.deletion.as_ref().is_some_and(|deletion| {
-                matches!(
-                    deletion.reason,
-                    DisruptionReason::ReturnToSpot | DisruptionReason::Underutilized
-                )
-            }),
+            spot_back_at,
+            // Returned: by Spotter's return to Spot, or by consolidation once Spot is back
+            // (Karpenter's only way back: a cheaper Spot replacement, or its pods moved to
+            // other nodes). A fallback node consolidated away while Spot is still out is only
+            // removed, not returned.
+            returned: claim
+                .deletion
+                .as_ref()
+                .is_some_and(|deletion| match deletion.reason {
+                    DisruptionReason::ReturnToSpot => true,
+                    DisruptionReason::Underutilized => spot_back_at.is_some(),
+                    _ => false,
+                }),
         })
     }
 
