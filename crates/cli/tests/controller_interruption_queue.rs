@@ -31,7 +31,7 @@ use aws_sdk_sqs::config::Credentials;
 use aws_sdk_sqs::types::QueueAttributeName;
 use moto::Moto;
 use serde_json::{Value, json};
-use spotter_test_support::{ControlPlane, Kubectl};
+use spotter_test_support::{ControlPlane, Kubectl, SPOTTER_CRDS};
 
 const NAMESPACE: &str = "spotter";
 const DEPLOYMENT: &str = "batch-workers";
@@ -433,22 +433,7 @@ fn install(kubectl: &Kubectl) -> Result<()> {
         .output()
         .context("failed to run spotter crds")?;
     ensure!(crds.status.success(), "spotter crds failed");
-    kubectl.apply(&String::from_utf8(crds.stdout)?)?;
-    for crd in [
-        "nodepools.karpenter.sh",
-        "nodeclaims.karpenter.sh",
-        "ec2nodeclasses.karpenter.k8s.aws",
-    ] {
-        kubectl.run(
-            &[
-                "wait",
-                "--for=condition=Established",
-                "--timeout=60s",
-                &format!("crd/{crd}"),
-            ],
-            None,
-        )?;
-    }
+    kubectl.install_crds(&String::from_utf8(crds.stdout)?, &SPOTTER_CRDS)?;
     kubectl.run(&["create", "namespace", NAMESPACE], None)?;
     let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/seed");
     for file in ["ec2nodeclass.yaml", "nodepools.yaml"] {

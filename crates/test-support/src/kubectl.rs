@@ -5,6 +5,13 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
+/// The CustomResourceDefinitions `spotter crds` prints.
+pub const SPOTTER_CRDS: [&str; 3] = [
+    "nodepools.karpenter.sh",
+    "nodeclaims.karpenter.sh",
+    "ec2nodeclasses.karpenter.k8s.aws",
+];
+
 /// kubectl with a kubeconfig.
 #[derive(Clone, Debug)]
 pub struct Kubectl {
@@ -98,6 +105,24 @@ impl Kubectl {
     /// `kubectl apply -f -` with `manifests`.
     pub fn apply(&self, manifests: &str) -> Result<String, KubectlError> {
         self.run(&["apply", "-f", "-"], Some(manifests))
+    }
+
+    /// `kubectl apply -f -` with CustomResourceDefinitions, then waits (up to 60 s each) until
+    /// every one named in `names` is Established.
+    pub fn install_crds(&self, manifests: &str, names: &[&str]) -> Result<(), KubectlError> {
+        self.apply(manifests)?;
+        for name in names {
+            self.run(
+                &[
+                    "wait",
+                    "--for=condition=Established",
+                    "--timeout=60s",
+                    &format!("crd/{name}"),
+                ],
+                None,
+            )?;
+        }
+        Ok(())
     }
 
     /// `kubectl create -f -` with `manifests`.

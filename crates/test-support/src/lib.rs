@@ -13,4 +13,4 @@ mod pki;
 
 pub use assets::{Assets, AssetsError};
 pub use control_plane::{ControlPlane, ControlPlaneError};
-pub use kubectl::{Kubectl, KubectlError};
+pub use kubectl::{Kubectl, KubectlError, SPOTTER_CRDS};

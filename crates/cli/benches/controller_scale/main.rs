@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
-use spotter_test_support::{Assets, ControlPlane, Kubectl};
+use spotter_test_support::{Assets, ControlPlane, Kubectl, SPOTTER_CRDS};
 
 use crate::memory::{Sampler, mib};
 use crate::observer::{BENCH_LABEL, WAVE_LABEL};
@@ -449,22 +449,7 @@ fn install(kubectl: &Kubectl) -> Result<()> {
         .output()
         .context("failed to run spotter crds")?;
     ensure!(crds.status.success(), "spotter crds failed");
-    kubectl.apply(&String::from_utf8(crds.stdout)?)?;
-    for crd in [
-        "nodepools.karpenter.sh",
-        "nodeclaims.karpenter.sh",
-        "ec2nodeclasses.karpenter.k8s.aws",
-    ] {
-        kubectl.run(
-            &[
-                "wait",
-                "--for=condition=Established",
-                "--timeout=60s",
-                &format!("crd/{crd}"),
-            ],
-            None,
-        )?;
-    }
+    kubectl.install_crds(&String::from_utf8(crds.stdout)?, &SPOTTER_CRDS)?;
     kubectl.run(&["create", "namespace", NAMESPACE], None)?;
     let node_class =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/seed/ec2nodeclass.yaml");
