@@ -8,10 +8,14 @@
 //! by their tags ([`instances`]) and leaked ones collected ([`garbage_collector`]). Every EC2
 //! call goes through the narrow [`ec2::Ec2`] seam, implemented on the SDK clients in [`sdk`].
 //! The interruption queue (SQS, fed by EventBridge) is read by [`interruption_queue`], in the
-//! loop a driver runs, [`interruption_poller`]. The SDK crates are used in this crate only.
+//! loop a driver runs, [`interruption_poller`]. What nodes need to join the cluster (endpoint,
+//! CA, service CIDR) comes from EKS ([`cluster_discovery`]), and an EC2NodeClass object's
+//! status is written from its resolution ([`node_class_status`]). The SDK crates are used in
+//! this crate only.
 
 pub mod catalog;
 pub mod cluster;
+pub mod cluster_discovery;
 pub mod ec2;
 pub mod embedded_catalog;
 pub mod errors;
@@ -24,12 +28,14 @@ pub mod interruption_queue;
 pub mod launch_template;
 pub mod node_class;
 pub mod node_class_spec;
+pub mod node_class_status;
 pub mod provider;
 pub mod retry;
 pub mod sdk;
 pub mod user_data;
 
 pub use cluster::ClusterSettings;
+pub use cluster_discovery::{ClusterOverrides, DiscoveryError};
 pub use ec2::Ec2;
 pub use garbage_collector::{ExistingNodeClaim, Garbage};
 pub use interruption_poller::{QueueMetrics, QueueNotice, Stopped, poll_interruption_queue};

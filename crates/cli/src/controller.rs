@@ -34,6 +34,9 @@ use crate::{Failure, parse_duration_argument, policy_parser};
 /// The Lease the replicas elect their leader on.
 pub const LEASE_NAME: &str = "spotter-leader-election";
 
+/// Where EKS publishes its optimized AMI IDs in SSM (the default of --ami-parameter-prefix).
+pub const AMI_PARAMETER_PREFIX: &str = "/aws/service/eks/optimized-ami";
+
 /// Arguments of `spotter controller`.
 #[derive(Debug, clap::Args)]
 pub struct ControllerArguments {
@@ -48,11 +51,24 @@ pub struct ControllerArguments {
     /// The cluster's name (tags and node bootstrap; required with --cloud-provider aws).
     #[arg(long, env = "CLUSTER_NAME")]
     pub cluster_name: Option<String>,
-    /// The cluster's API endpoint (node bootstrap with --cloud-provider aws).
+    /// The cluster's API endpoint nodes join (--cloud-provider aws) [default: from EKS
+    /// DescribeCluster].
     #[arg(long, env = "CLUSTER_ENDPOINT")]
     pub cluster_endpoint: Option<String>,
-    /// The AWS region: the instance types and prices of the embedded catalog that the fake
-    /// provider launches.
+    /// The cluster's CA bundle, base64-encoded, for node bootstrap (--cloud-provider aws)
+    /// [default: from EKS DescribeCluster].
+    #[arg(long, env = "CLUSTER_CA_BUNDLE")]
+    pub cluster_ca_bundle: Option<String>,
+    /// The cluster's service CIDR, for node bootstrap (--cloud-provider aws) [default: from
+    /// EKS DescribeCluster].
+    #[arg(long, env = "SERVICE_CIDR")]
+    pub service_cidr: Option<String>,
+    /// The SSM path under which the EKS-optimized AMI IDs are published (amiSelectorTerms
+    /// aliases such as al2023@latest).
+    #[arg(long, env = "AMI_PARAMETER_PREFIX", default_value = AMI_PARAMETER_PREFIX)]
+    pub ami_parameter_prefix: String,
+    /// The AWS region when the AWS chain has none (with --cloud-provider fake: the region of
+    /// the embedded catalog whose instance types and prices it launches).
     #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
     pub region: String,
     /// The policy the controllers run with: spotter (Spot ranking, backoff, interruption
@@ -143,9 +159,20 @@ pub fn run(arguments: &ControllerArguments) -> Result<(), Failure> {
 /// The controllers' settings from the flags.
 fn settings(arguments: &ControllerArguments) -> anyhow::Result<Settings> {
     if arguments.cloud_provider == CloudProviderName::Aws {
-        return Err(anyhow!(
-            "--cloud-provider aws (CLOUD_PROVIDER) is not wired into spotter controller yet; use --cloud-provider fake"
-        ));
+        if !cfg!(feature = "aws") {
+            return Err(anyhow!(
+                "--cloud-provider aws (CLOUD_PROVIDER): this spotter was built without the `aws` cargo feature; use a build with the default features, or --cloud-provider fake"
+            ));
+        }
+        if arguments
+            .cluster_name
+            .as_deref()
+            .is_none_or(|name| name.trim().is_empty())
+        {
+            return Err(anyhow!(
+                "--cloud-provider aws needs --cluster-name (CLUSTER_NAME): the EKS cluster's name, which tags the instances and finds its endpoint"
+            ));
+        }
     }
     if let Some(queue) = &arguments.interruption_queue {
         if !interruption_queue::AVAILABLE {
@@ -208,14 +235,36 @@ async fn run_controller(
     arguments: &ControllerArguments,
     settings: Settings,
 ) -> Result<(), Failure> {
-    let catalog = spotter_catalog::embedded();
-    let region = catalog
-        .region(&arguments.region)
-        .map_err(|error| Failure::Input(anyhow!(error).context("--region (AWS_REGION)")))?;
-    let instance_types = Arc::new(spotter_catalog::instance_types::instance_types(region));
     let client = client(arguments.kubeconfig.as_ref())
         .await
         .map_err(Failure::Input)?;
+    // Every replica sets its provider up at start, so that a cluster or region it cannot use
+    // is an error at once, on the standby too.
+    #[cfg(feature = "aws")]
+    let aws = match arguments.cloud_provider {
+        CloudProviderName::Aws => Some(
+            crate::aws_provider::start(&aws_arguments(arguments), &client)
+                .await
+                .map_err(Failure::Input)?,
+        ),
+        CloudProviderName::Fake => None,
+    };
+    let instance_types = {
+        #[cfg(feature = "aws")]
+        let from_aws = aws.as_ref().map(|aws| aws.instance_types.clone());
+        #[cfg(not(feature = "aws"))]
+        let from_aws = None;
+        match from_aws {
+            Some(instance_types) => Arc::new(instance_types),
+            None => {
+                let catalog = spotter_catalog::embedded();
+                let region = catalog.region(&arguments.region).map_err(|error| {
+                    Failure::Input(anyhow!(error).context("--region (AWS_REGION)"))
+                })?;
+                Arc::new(spotter_catalog::instance_types::instance_types(region))
+            }
+        }
+    };
     let identity = identity(arguments.identity.as_deref());
     // Every replica finds the queue at start, so that a queue that does not exist or may not
     // be read is an error at once, on the standby too; only the leader polls it (below).
@@ -302,7 +351,7 @@ async fn run_controller(
                 let kubelet = tokio::spawn(spotter_fake_cloud::run_kubelet(client.clone()));
                 let result = run_driver(
                     client.clone(),
-                    cloud,
+                    Arc::new(cloud),
                     config,
                     &metrics,
                     &readiness,
@@ -313,9 +362,47 @@ async fn run_controller(
                 kubelet.abort();
                 result
             }
+            #[cfg(feature = "aws")]
+            CloudProviderName::Aws => {
+                let Some(aws) = aws.as_ref() else {
+                    return Err(Failure::Internal(anyhow!(
+                        "the AWS provider was not set up"
+                    )));
+                };
+                let events = spotter_kubernetes::events::Events::new(
+                    client.clone(),
+                    config.identity.clone(),
+                );
+                crate::aws_provider::node_classes::NodeClasses::new(
+                    client.clone(),
+                    aws.provider.clone(),
+                    events.clone(),
+                )
+                .load_all()
+                .await
+                .map_err(Failure::Input)?;
+                let beside = tokio::spawn(crate::aws_provider::run_beside_driver(
+                    client.clone(),
+                    aws.provider.clone(),
+                    events,
+                ));
+                let result = run_driver(
+                    client.clone(),
+                    aws.provider.clone(),
+                    config,
+                    &metrics,
+                    &readiness,
+                    stop,
+                    queue.as_ref(),
+                )
+                .await;
+                beside.abort();
+                result
+            }
             // Refused by `settings` before anything started.
+            #[cfg(not(feature = "aws"))]
             CloudProviderName::Aws => Err(Failure::Input(anyhow!(
-                "--cloud-provider aws is not wired into spotter controller yet"
+                "--cloud-provider aws needs the `aws` cargo feature"
             ))),
         }
     };
@@ -343,7 +430,7 @@ async fn run_controller(
 /// running deaf to interruptions.
 async fn run_driver<P: CloudProvider + 'static>(
     client: kube::Client,
-    cloud: P,
+    cloud: Arc<P>,
     config: DriverConfig,
     metrics: &Arc<Mutex<Metrics>>,
     readiness: &spotter_server::Readiness,
@@ -352,7 +439,7 @@ async fn run_driver<P: CloudProvider + 'static>(
 ) -> Result<(), Failure> {
     let driver = spotter_kubernetes::Driver::new(
         client.clone(),
-        Arc::new(cloud),
+        cloud,
         config,
         metrics.clone(),
         readiness.flag(),
@@ -400,6 +487,21 @@ async fn client(kubeconfig: Option<&PathBuf>) -> anyhow::Result<kube::Client> {
         )?,
     };
     kube::Client::try_from(config).context("failed to make a Kubernetes client")
+}
+
+/// What the AWS provider needs from the flags.
+#[cfg(feature = "aws")]
+fn aws_arguments(arguments: &ControllerArguments) -> crate::aws_provider::AwsArguments {
+    crate::aws_provider::AwsArguments {
+        cluster_name: arguments.cluster_name.clone().unwrap_or_default(),
+        overrides: spotter_aws::ClusterOverrides {
+            endpoint: arguments.cluster_endpoint.clone(),
+            certificate_authority: arguments.cluster_ca_bundle.clone(),
+            service_cidr: arguments.service_cidr.clone(),
+        },
+        ami_parameter_prefix: arguments.ami_parameter_prefix.clone(),
+        fallback_region: arguments.region.clone(),
+    }
 }
 
 /// This replica's name: the flag (POD_NAME), else the host name, else the process id.

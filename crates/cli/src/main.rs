@@ -9,6 +9,8 @@
 //! (see `output`).
 
 mod agent;
+#[cfg(feature = "aws")]
+mod aws_provider;
 mod controller;
 mod crds;
 mod feature_gates;

@@ -1,4 +1,4 @@
-//! Kubernetes Events (`events.k8s.io/v1`) on NodeClaims, NodePools and pods: launches,
+//! Kubernetes Events (`events.k8s.io/v1`) on NodeClaims, NodePools, EC2NodeClasses and pods: launches,
 //! fallbacks to on-demand, insufficient capacity, returns to Spot, disruptions and pods
 //! Spotter cannot place, as `kubectl describe` shows Karpenter's. Publishing never blocks the
 //! driver: each event is sent from its own task, and a failure is only logged.
@@ -64,6 +64,16 @@ impl Events {
     pub fn on_node_pool(&self, name: &str, severity: Severity, reason: &str, note: String) {
         self.publish(
             reference("karpenter.sh/v1", "NodePool", None, name),
+            severity,
+            reason,
+            note,
+        );
+    }
+
+    /// An event on an EC2NodeClass.
+    pub fn on_ec2_node_class(&self, name: &str, severity: Severity, reason: &str, note: String) {
+        self.publish(
+            reference("karpenter.k8s.aws/v1", "EC2NodeClass", None, name),
             severity,
             reason,
             note,

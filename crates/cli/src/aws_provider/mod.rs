@@ -1,0 +1,156 @@
+//! `spotter controller --cloud-provider aws`: the AWS provider (`spotter-aws`) set up for the
+//! Kubernetes driver, and the two loops that run beside the driver while the replica leads.
+//!
+//! At start ([`start`]) the SDK clients are made from the usual AWS chain (region from the
+//! chain, else `--region`; `AWS_ENDPOINT_URL` points them at a local peer in the tests), the
+//! cluster's endpoint, CA bundle and service CIDR are taken from the flags or else from EKS
+//! `DescribeCluster` (as Karpenter does), the Kubernetes version from the API server, and the
+//! region's instance types from EC2 over the embedded catalog. Every EC2NodeClass is then
+//! resolved once, so that the driver's first launches find them. While leading,
+//! [`node_classes`] keeps each EC2NodeClass's resolution and status current and
+//! [`garbage_collection`] terminates leaked instances and deletes NodeClaims whose instance
+//! is gone.
+
+pub mod garbage_collection;
+pub mod node_classes;
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use anyhow::Context;
+use aws_config::BehaviorVersion;
+use aws_config::Region;
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::retry::RetryConfig;
+use spotter_aws::catalog::{CatalogSource, RegionCatalog};
+use spotter_aws::{AwsCloudProvider, ClusterOverrides, SdkEc2};
+use spotter_core::instance_type::InstanceType;
+use spotter_kubernetes::events::Events;
+
+/// What `--cloud-provider aws` needs from the command line.
+#[derive(Clone, Debug)]
+pub struct AwsArguments {
+    /// `--cluster-name`.
+    pub cluster_name: String,
+    /// `--cluster-endpoint`, `--cluster-ca-bundle`, `--service-cidr`.
+    pub overrides: ClusterOverrides,
+    /// `--ami-parameter-prefix`.
+    pub ami_parameter_prefix: String,
+    /// `--region`, used when the AWS chain has no region.
+    pub fallback_region: String,
+}
+
+/// The provider, ready for the driver.
+#[derive(Debug)]
+pub struct AwsProvider {
+    /// The provider, shared by the driver and the loops.
+    pub provider: Arc<AwsCloudProvider<SdkEc2>>,
+    /// The region's instance types.
+    pub instance_types: Vec<InstanceType>,
+}
+
+/// Sets the provider up: clients, cluster settings, instance types, and every EC2NodeClass
+/// resolved once.
+pub async fn start(arguments: &AwsArguments, client: &kube::Client) -> anyhow::Result<AwsProvider> {
+    let region_chain = RegionProviderChain::default_provider()
+        .or_else(Region::new(arguments.fallback_region.clone()));
+    // The provider retries with its own policy; the SDK's retries are off.
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .region(region_chain)
+        .retry_config(RetryConfig::disabled())
+        .load()
+        .await;
+    let region = config
+        .region()
+        .map_or_else(|| arguments.fallback_region.clone(), ToString::to_string);
+    let version = client
+        .apiserver_version()
+        .await
+        .context("failed to read the Kubernetes version from the API server")?;
+    let kubernetes_version = kubernetes_version(&version.major, &version.minor);
+    let mut cluster = spotter_aws::cluster_discovery::discover(
+        &aws_sdk_eks::Client::new(&config),
+        &arguments.cluster_name,
+        &arguments.overrides,
+        &kubernetes_version,
+    )
+    .await?;
+    cluster.ami_parameter_prefix = arguments.ami_parameter_prefix.clone();
+    tracing::info!(
+        cluster = %cluster.name,
+        endpoint = %cluster.endpoint,
+        service_cidr = %cluster.service_cidr,
+        kubernetes_version = %cluster.kubernetes_version,
+        %region,
+        "found the cluster nodes join"
+    );
+    let provider = Arc::new(AwsCloudProvider::new(
+        SdkEc2::new(&config),
+        cluster,
+        region.clone(),
+    ));
+    let (instance_types, source) = RegionCatalog::default()
+        .instance_types(provider.ec2(), &region, SystemTime::now())
+        .await
+        .context("--region (AWS_REGION)")?;
+    match source {
+        CatalogSource::Api => tracing::info!(
+            instance_types = instance_types.len(),
+            %region,
+            "read the region's instance types, zones and Spot prices from EC2"
+        ),
+        CatalogSource::Embedded { reason } => tracing::warn!(
+            instance_types = instance_types.len(),
+            %region,
+            %reason,
+            "using the embedded EC2 catalog: EC2 did not answer; allow ec2:DescribeInstanceTypes, ec2:DescribeInstanceTypeOfferings and ec2:DescribeSpotPriceHistory"
+        ),
+    }
+    node_classes::NodeClasses::new(
+        client.clone(),
+        provider.clone(),
+        Events::new(client.clone(), None),
+    )
+    .load_all()
+    .await?;
+    Ok(AwsProvider {
+        provider,
+        instance_types,
+    })
+}
+
+/// Runs the EC2NodeClass and garbage-collection loops until the future is dropped.
+pub async fn run_beside_driver(
+    client: kube::Client,
+    provider: Arc<AwsCloudProvider<SdkEc2>>,
+    events: Events,
+) {
+    let node_classes =
+        node_classes::NodeClasses::new(client.clone(), provider.clone(), events.clone());
+    tokio::join!(
+        node_classes.run(),
+        garbage_collection::run(client, provider, events),
+    );
+}
+
+/// `1.34` from the API server's major and minor (EKS answers minors like `34+`).
+fn kubernetes_version(major: &str, minor: &str) -> String {
+    let digits = |text: &str| -> String { text.chars().take_while(char::is_ascii_digit).collect() };
+    format!("{}.{}", digits(major), digits(minor))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::kubernetes_version;
+
+    #[test]
+    fn the_kubernetes_version_drops_what_eks_appends() {
+        for (major, minor, expected) in [
+            ("1", "34", "1.34"),
+            ("1", "34+", "1.34"),
+            ("1", "28", "1.28"),
+        ] {
+            assert_eq!(kubernetes_version(major, minor), expected);
+        }
+    }
+}
