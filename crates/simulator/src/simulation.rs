@@ -21,6 +21,7 @@ use spotter_core::unavailable_offerings::UnavailableOfferings;
 use spotter_market::{CloudEvent, MarketModel, Outage, PoolOverride, SimulatedCloud};
 use spotter_report::{Comparison, EventKind, Report};
 
+use crate::baseline::Baseline;
 use crate::invariants::Invariants;
 use crate::observer::{NoObserver, Observer};
 use crate::recorder::{FallbackOutcome, Recorder};
@@ -219,6 +220,7 @@ impl Simulation {
         let sample_interval = Duration::from_secs((end.as_secs() / SAMPLES).max(300));
         let workloads = Workloads::new(&scenario);
         let random = Random::new(scenario.seed).fork(0x5EED);
+        let baseline = Baseline::of(&scenario, &state.instance_types);
         let mut simulation = Self {
             now: Duration::ZERO,
             end,
@@ -230,7 +232,7 @@ impl Simulation {
             controllers: Controllers::with_seed(settings, scenario.seed),
             cloud,
             random,
-            recorder: Recorder::new(&scenario, options.policy),
+            recorder: Recorder::new(&scenario, options.policy, baseline),
             invariants: Invariants::default(),
             workloads,
             scenario,
@@ -464,12 +466,12 @@ impl Simulation {
         let Some(claim_name) = self.claim_of_instance.remove(instance_id) else {
             return;
         };
-        let outcome = self
-            .state
-            .node_claims
-            .get(&claim_name)
-            .cloned()
-            .and_then(|claim| self.fallback_outcome(&claim, self.now));
+        let claim = self.state.node_claims.get(&claim_name).cloned();
+        let interrupted = claim
+            .as_ref()
+            .and_then(|claim| claim.deletion.as_ref())
+            .is_some_and(|deletion| deletion.reason == DisruptionReason::SpotInterrupted);
+        let outcome = claim.and_then(|claim| self.fallback_outcome(&claim, self.now));
         self.recorder.instance_gone(instance_id, self.now, outcome);
         let applied = self.state.instance_terminated(&claim_name, self.now);
         // A node's machine is gone: any pod still on it is lost.
@@ -486,7 +488,7 @@ impl Simulation {
                 &format!("pod {pod} was still running on {node_name} and was killed"),
             );
         }
-        self.pods_left_with_node(&applied.removed_pods);
+        self.pods_left_with_node(&applied.removed_pods, interrupted);
         self.request_reconcile(self.now);
     }
 
@@ -659,8 +661,15 @@ impl Simulation {
                 outcomes.insert(instance, outcome);
             }
         }
+        let still_pending: Vec<(String, Duration, Option<String>)> = self
+            .state
+            .pending_pods()
+            .filter(|(_, pod)| !pod.daemon)
+            .map(|(key, pod)| (key.clone(), pod.created_at, pod.nominated.clone()))
+            .collect();
         let scenario = self.scenario.clone();
-        self.recorder.finish(&scenario, self.end, &outcomes)
+        self.recorder
+            .finish(&scenario, self.end, &outcomes, &still_pending)
     }
 }
 
