@@ -281,6 +281,7 @@ impl Simulation {
                 let offerings = offerings.clone();
                 self.recorder
                     .ice(self.now, &node_pool, claim_name, &offerings);
+                self.recorder.launch_refused(claim_name);
                 self.recorder.left_pending_by_ice(self.now, &before.pods);
             }
             LaunchState::InsufficientCapacity { .. } | LaunchState::Retrying { .. } => {

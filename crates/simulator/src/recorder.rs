@@ -64,6 +64,27 @@ pub(crate) struct Recorder {
     disruptions: BTreeMap<String, u64>,
     /// Pods left pending by an insufficient-capacity answer, and when the first one came.
     left_pending_by_ice: BTreeMap<String, Duration>,
+    /// Spot replacements requested for fallback nodes whose launch has not answered yet.
+    return_requests: BTreeMap<String, ReturnRequest>,
+    /// Each NodePool's run of refused Spot replacements, told as one event when it ends.
+    refusals: BTreeMap<String, Refusals>,
+}
+
+/// A Spot replacement requested for a fallback node.
+#[derive(Debug, Clone)]
+struct ReturnRequest {
+    node_pool: String,
+    fallback: String,
+    requested_at: Duration,
+}
+
+/// Spot replacements of one NodePool refused in a row (insufficient capacity).
+#[derive(Debug, Clone)]
+struct Refusals {
+    count: u64,
+    first: Duration,
+    last: Duration,
+    fallback: String,
 }
 
 /// How long a pod left pending by an insufficient-capacity answer is remembered for its time
@@ -139,6 +160,8 @@ impl Recorder {
             time_to_return: Vec::new(),
             disruptions: BTreeMap::new(),
             left_pending_by_ice: BTreeMap::new(),
+            return_requests: BTreeMap::new(),
+            refusals: BTreeMap::new(),
             series: Series {
                 interval_seconds: 0.0,
                 time_seconds: Vec::new(),
@@ -193,6 +216,10 @@ impl Recorder {
             .iter()
             .filter_map(|pod| self.left_pending_by_ice.remove(pod))
             .min();
+        if let Some(request) = self.return_requests.remove(&instance.node_claim) {
+            self.flush_refusals(&request.node_pool);
+            self.return_event(&request, &instance.node_claim);
+        }
         let totals = self.pools.entry(instance.node_pool.clone()).or_default();
         totals.launches += 1;
         if fallback {
@@ -324,7 +351,8 @@ impl Recorder {
         *self.disruptions.entry(reason.to_string()).or_default() += 1;
     }
 
-    /// A Spot replacement requested for a fallback node (of `node_pool`).
+    /// A Spot replacement requested for a fallback node (of `node_pool`). Its event waits
+    /// for the launch's answer: refused ones in a row are told as one event.
     pub fn return_started(
         &mut self,
         now: Duration,
@@ -332,12 +360,49 @@ impl Recorder {
         fallback: &str,
         replacement: &str,
     ) {
+        self.return_requests.insert(
+            replacement.to_string(),
+            ReturnRequest {
+                node_pool: node_pool.to_string(),
+                fallback: fallback.to_string(),
+                requested_at: now,
+            },
+        );
+    }
+
+    /// The event of a Spot replacement requested (at its request time).
+    fn return_event(&mut self, request: &ReturnRequest, replacement: &str) {
         self.event(
-            now,
+            request.requested_at,
+            EventKind::ReturnToSpot,
+            Some(request.node_pool.clone()),
+            Some(request.fallback.clone()),
+            format!("Spot replacement {replacement} requested"),
+        );
+    }
+
+    /// Tells a NodePool's run of refused Spot replacements as one event, at the first.
+    fn flush_refusals(&mut self, node_pool: &str) {
+        let Some(refusals) = self.refusals.remove(node_pool) else {
+            return;
+        };
+        let detail = if refusals.count == 1 {
+            "Spot replacement requested, refused: insufficient capacity".to_string()
+        } else {
+            format!(
+                "Spot replacement requested {} times from {} to {}, refused each time: \
+                 insufficient capacity",
+                refusals.count,
+                clock_duration(refusals.first.as_secs_f64()),
+                clock_duration(refusals.last.as_secs_f64())
+            )
+        };
+        self.event(
+            refusals.first,
             EventKind::ReturnToSpot,
             Some(node_pool.to_string()),
-            Some(fallback.to_string()),
-            format!("Spot replacement {replacement} requested"),
+            Some(refusals.fallback),
+            detail,
         );
     }
 
@@ -380,6 +445,25 @@ impl Recorder {
                 totals.eligible_spot_hours += hours;
             }
         }
+    }
+
+    /// The launch of `node_claim` was refused for want of capacity: if it was a Spot
+    /// replacement for a fallback node, it joins its NodePool's run of refusals.
+    pub fn launch_refused(&mut self, node_claim: &str) {
+        let Some(request) = self.return_requests.remove(node_claim) else {
+            return;
+        };
+        let refusals = self
+            .refusals
+            .entry(request.node_pool.clone())
+            .or_insert_with(|| Refusals {
+                count: 0,
+                first: request.requested_at,
+                last: request.requested_at,
+                fallback: request.fallback.clone(),
+            });
+        refusals.count += 1;
+        refusals.last = request.requested_at;
     }
 
     /// One insufficient-capacity answer to a launch, naming the offerings that had none.
@@ -566,6 +650,17 @@ impl Recorder {
             };
             *self.never_scheduled.entry(reason).or_default() += 1;
         }
+        // Requests still unanswered, then runs of refusals, are told; events go in time order.
+        let requests = std::mem::take(&mut self.return_requests);
+        for (replacement, request) in &requests {
+            self.return_event(request, replacement);
+        }
+        let pools: Vec<String> = self.refusals.keys().cloned().collect();
+        for node_pool in pools {
+            self.flush_refusals(&node_pool);
+        }
+        self.events
+            .sort_by(|left, right| left.time_seconds.total_cmp(&right.time_seconds));
         let running = std::mem::take(&mut self.running);
         for (instance_id, instance) in &running {
             self.account(instance, end);

@@ -613,6 +613,18 @@ impl Simulation {
                     })
             })
             .collect();
+        // The Spot offerings its replacements launched into are compatible too, whatever
+        // types and zones the fallback claim listed: a return proves Spot back.
+        let mut offerings = offerings;
+        offerings.extend(
+            self.state
+                .node_claims
+                .values()
+                .filter(|other| other.replaces.as_deref() == Some(claim.name.as_str()))
+                .filter_map(|other| other.instance())
+                .filter(|instance| instance.offering.capacity_type == CapacityType::Spot)
+                .map(|instance| instance.offering.clone()),
+        );
         let spot_back_at = self.cloud.capacity_since(&offerings, launched_at, until);
         Some(FallbackOutcome {
             spot_back_at,
