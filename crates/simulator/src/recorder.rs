@@ -186,6 +186,11 @@ impl Recorder {
         recorder
     }
 
+    /// The run's all-on-demand baseline.
+    pub fn baseline(&self) -> &Baseline {
+        &self.baseline
+    }
+
     pub fn event(
         &mut self,
         now: Duration,

@@ -64,7 +64,7 @@ pub fn run_observed(
     progress: &mut dyn FnMut(f64),
     observer: Box<dyn Observer>,
 ) -> Result<Report, SimulationError> {
-    let mut simulation = Simulation::new(scenario, options)?;
+    let mut simulation = Simulation::new(scenario, options, None)?;
     simulation.observer = observer;
     simulation.run(progress);
     Ok(simulation.finish())
@@ -81,14 +81,19 @@ pub fn compare(
     let mut reports = BTreeMap::new();
     let runs = policies.len().max(1) as f64;
     let mut first: Option<Report> = None;
+    // The baseline depends on the scenario only: computed once for every run.
+    let mut baseline: Option<Baseline> = None;
     for (index, &policy) in policies.iter().enumerate() {
         let options = Options {
             policy,
             ..options.clone()
         };
-        let report = run(scenario, &options, &mut |done| {
+        let mut simulation = Simulation::new(scenario, &options, baseline.clone())?;
+        baseline = Some(simulation.recorder.baseline().clone());
+        simulation.run(&mut |done| {
             progress((index as f64 + done) / runs);
-        })?;
+        });
+        let report = simulation.finish();
         if first.is_none() {
             first = Some(report.clone());
         }
@@ -177,7 +182,13 @@ const SWEEP_PERIOD: Duration = Duration::from_secs(300);
 const SAMPLES: u64 = 2_000;
 
 impl Simulation {
-    pub fn new(scenario: &Scenario, options: &Options) -> Result<Self, SimulationError> {
+    /// The world at the start of a run of `scenario` shaped by `options`; `baseline` is the
+    /// scenario's all-on-demand baseline when it is known already (computed otherwise).
+    pub fn new(
+        scenario: &Scenario,
+        options: &Options,
+        baseline: Option<Baseline>,
+    ) -> Result<Self, SimulationError> {
         let mut scenario = scenario.clone();
         if let Some(seed) = options.seed {
             scenario.seed = seed;
@@ -220,7 +231,7 @@ impl Simulation {
         let sample_interval = Duration::from_secs((end.as_secs() / SAMPLES).max(300));
         let workloads = Workloads::new(&scenario);
         let random = Random::new(scenario.seed).fork(0x5EED);
-        let baseline = Baseline::of(&scenario, &state.instance_types);
+        let baseline = baseline.unwrap_or_else(|| Baseline::of(&scenario, &state.instance_types));
         let mut simulation = Self {
             now: Duration::ZERO,
             end,
