@@ -273,7 +273,8 @@ pub struct Series {
     pub spot_share: Vec<f64>,
     /// What the running nodes cost per hour at each sample, in USD.
     pub cost_per_hour: Vec<f64>,
-    /// What the running nodes would cost per hour all on-demand, in USD.
+    /// The all-on-demand baseline per hour at each sample (the scenario's workload on
+    /// on-demand capacity alone, the same for every policy), in USD.
     pub on_demand_baseline_per_hour: Vec<f64>,
     /// Pods pending at each sample.
     pub pending_pods: Vec<u32>,
