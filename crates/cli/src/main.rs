@@ -5,7 +5,8 @@
 //!
 //! Exit codes: 0 on success, 2 for bad input (a file, a flag, a manifest, a scenario), 3 when a
 //! simulation broke an invariant, 4 when `plan` left some pod unschedulable (the plan is still
-//! printed), 1 for anything else. A reader that closes stdout early (`| head`) is not an error
+//! printed), 5 when a simulation kept pods pending longer than its scenario's
+//! `pendingThreshold` (the report is still written), 1 for anything else. A reader that closes stdout early (`| head`) is not an error
 //! (see `output`).
 
 mod agent;
@@ -156,6 +157,9 @@ pub enum Failure {
     InvariantViolated,
     /// `plan` left this many pods unschedulable: exit code 4 (the plan is printed).
     Unschedulable(usize),
+    /// A simulation kept pods pending longer than its scenario's `pendingThreshold`: exit
+    /// code 5 (the report is written; an invariant violation takes precedence, with 3).
+    PodsWaitedTooLong,
 }
 
 fn main() -> ExitCode {
@@ -181,6 +185,7 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
         Err(Failure::InvariantViolated) => ExitCode::from(3),
+        Err(Failure::PodsWaitedTooLong) => ExitCode::from(5),
         Err(Failure::Unschedulable(count)) => {
             eprintln!("{count} pod(s) cannot be scheduled; exit status 4");
             ExitCode::from(4)

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
 use indicatif::{ProgressBar, ProgressStyle};
-use spotter_report::Comparison;
+use spotter_report::{Comparison, Report};
 use spotter_simulator::{NoObserver, Observer, Options, Policy, Scenario};
 
 use crate::output::write_stdout;
@@ -107,6 +107,9 @@ pub fn run(arguments: &SimulateArguments) -> Result<(), Failure> {
             report.summary.invariant_violations
         );
     }
+    if report.pods_waited_too_long() {
+        eprintln!("error: {}", pending_failure(&report));
+    }
     if let Some((served, _)) = served {
         match arguments.linger {
             Some(linger) => eprintln!(
@@ -126,11 +129,15 @@ pub fn run(arguments: &SimulateArguments) -> Result<(), Failure> {
     if report.summary.invariant_violations > 0 {
         return Err(Failure::InvariantViolated);
     }
+    if report.pods_waited_too_long() {
+        return Err(Failure::PodsWaitedTooLong);
+    }
     Ok(())
 }
 
 /// Writes a comparison's report.json and report.html, prints its summary (or its JSON), and
-/// fails with exit code 3 when any run broke an invariant.
+/// fails with exit code 3 when any run broke an invariant, else 5 when any kept pods pending
+/// beyond the scenario's threshold.
 fn finish_comparison(
     arguments: &SimulateArguments,
     comparison: &Comparison,
@@ -162,6 +169,14 @@ fn finish_comparison(
         .filter(|(_, report)| report.summary.invariant_violations > 0)
         .map(|(name, report)| format!("{name} ({})", report.summary.invariant_violations))
         .collect();
+    let waited: Vec<String> = policies
+        .iter()
+        .filter(|(_, report)| report.pods_waited_too_long())
+        .map(|(name, report)| format!("{name}: {}", pending_failure(report)))
+        .collect();
+    for line in &waited {
+        eprintln!("error: {line}");
+    }
     if !broken.is_empty() {
         eprintln!(
             "error: invariant violation(s) under {}; see policies.<policy>.invariantViolations in the report",
@@ -169,7 +184,24 @@ fn finish_comparison(
         );
         return Err(Failure::InvariantViolated);
     }
+    if !waited.is_empty() {
+        return Err(Failure::PodsWaitedTooLong);
+    }
     Ok(())
+}
+
+/// What the run's pods that waited too long say on stderr (exit code 5).
+fn pending_failure(report: &Report) -> String {
+    let summary = &report.summary;
+    format!(
+        "{} pod(s) waited longer than the pending threshold ({}), {} never scheduled; see \
+         the report's podsNeverScheduledReasons (exit status 5)",
+        summary.pods_over_pending_threshold,
+        spotter_simulator::scenario::format_duration(Duration::from_secs_f64(
+            summary.pending_threshold_seconds.max(0.0)
+        )),
+        summary.pods_never_scheduled
+    )
 }
 
 /// Creates `out` and writes `json` to report.json and `html` to report.html in it; returns

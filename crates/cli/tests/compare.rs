@@ -173,3 +173,61 @@ fn bad_policy_flags_are_usage_errors() {
         );
     }
 }
+
+/// Guards item 5 of issue 15: a run whose pods wait longer than the scenario's
+/// `pendingThreshold` exits with 5 (the report written, the reason on stderr), alone and under
+/// `--compare`; the same run with a threshold it meets exits 0.
+#[test]
+fn pods_waiting_beyond_the_threshold_exit_with_5() {
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/seed");
+    let scenario = |threshold: &str| {
+        format!(
+            "name: giant
+region: ap-northeast-2
+duration: 1h
+pendingThreshold: {threshold}
+manifests: [{seed}/nodepools.yaml, {seed}/ec2nodeclass.yaml]
+workloads:
+  - deployment:
+      apiVersion: apps/v1
+      kind: Deployment
+      metadata: {{name: giant}}
+      spec:
+        selector: {{matchLabels: {{app: giant}}}}
+        template:
+          metadata: {{labels: {{app: giant}}}}
+          spec: {{containers: [{{name: c, image: x, resources: {{requests: {{cpu: '500'}}}}}}]}}
+    replicas: 2
+",
+            seed = seed.display()
+        )
+    };
+    for (threshold, extra, code) in [
+        ("15m", &[][..], 5),
+        ("15m", &["--compare", "karpenter"][..], 5),
+        ("2h", &[][..], 0),
+    ] {
+        let file = folder.path().join(format!("giant-{threshold}.yaml"));
+        std::fs::write(&file, scenario(threshold)).expect("the scenario is written");
+        let out = folder
+            .path()
+            .join(format!("out-{threshold}-{}", extra.len()));
+        let mut arguments = vec![file.to_str().expect("a UTF-8 temporary path")];
+        arguments.extend_from_slice(extra);
+        let output = simulate(&out, &arguments);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "{threshold} {extra:?}: {stderr}"
+        );
+        assert!(out.join("report.json").exists(), "{threshold} {extra:?}");
+        if code == 5 {
+            assert!(
+                stderr.contains("2 pod(s) waited longer than the pending threshold (15m)"),
+                "{stderr}"
+            );
+        }
+    }
+}

@@ -8,11 +8,17 @@
 //!   an insufficient-capacity answer or an interruption for the minimum time (and the fallback
 //!   node has run that long);
 //! - a NodePool sends one replacement (a probe) per minimum time until one launches, then
-//!   has up to its limit in flight;
+//!   has up to its limit in flight; while probes keep failing, the wait between them grows
+//!   exponentially (Settings `probe_backoff_factor`, up to `max_probe_interval`) unless a
+//!   Spot node launched since the last probe;
 //! - a NodePool that falls back again within the flap window after a return waits out that
 //!   window before its next return;
 //! - replacements never launch into offerings that are unavailable or avoided for their
 //!   interruptions; as probes, they ignore insufficient-capacity backoff beyond the TTL.
+//!
+//! A return never starts while a PodDisruptionBudget allows no eviction of a pod on the
+//! fallback node (the replacement could not be used), and a replacement that waits for such a
+//! node longer than `blocked_replacement_patience` is deleted.
 //!
 //! Each NodePool can turn it off or tune it with `spotter.dev/return-to-spot*` annotations.
 
@@ -28,6 +34,7 @@ use spotter_core::solver::{PreparedPools, SchedulingInput, solve_prepared};
 use spotter_core::unavailable_offerings::UnavailableOfferings;
 
 use crate::action::{Action, NodeClaimRequest};
+use crate::consolidation::{blocked_by_pod_disruption_budget, blocking_budgets};
 use crate::disruption::DisruptionMethod;
 use crate::disruption_budgets::{BudgetReason, DisruptionPass};
 use crate::node_claim_lifecycle::launch_offerings;
@@ -52,6 +59,17 @@ pub struct ReturnToSpot {
     waiting: BTreeMap<String, Duration>,
     /// Where the replacements' names come from.
     names: NodeClaimNames,
+    /// Each NodePool's probes: the claims of the one in flight, and how many failed in a row.
+    probes: BTreeMap<String, Probes>,
+}
+
+/// A NodePool's probes while Spot is not proven back.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct Probes {
+    /// The NodeClaims of the probe in flight (none launched yet).
+    in_flight: Vec<String>,
+    /// Probes in a row that never launched.
+    failures: u32,
 }
 
 /// The settings that apply to one NodePool's fallback nodes.
@@ -63,6 +81,21 @@ pub struct PoolReturnSettings {
     pub max_concurrent: u32,
     /// The flap window.
     pub flap_window: Duration,
+    /// How much longer each probe after a failed one waits.
+    pub probe_backoff_factor: u32,
+    /// The longest wait between probes.
+    pub max_probe_interval: Duration,
+}
+
+/// When the latest Spot instance of the cluster was launched, if any runs.
+fn latest_spot_launch_of(state: &ClusterState) -> Option<Duration> {
+    state
+        .node_claims
+        .values()
+        .filter_map(NodeClaim::instance)
+        .filter(|instance| instance.offering.capacity_type == CapacityType::Spot)
+        .map(|instance| instance.launched_at)
+        .max()
 }
 
 /// The NodePool's effective settings, or `None` when it does not return to Spot.
@@ -78,7 +111,26 @@ pub fn pool_settings(pool: &NodePool, settings: &Settings) -> Option<PoolReturnS
             .unwrap_or(defaults.min_spot_available),
         max_concurrent: overrides.max_concurrent.unwrap_or(defaults.max_concurrent),
         flap_window: defaults.flap_window,
+        probe_backoff_factor: defaults.probe_backoff_factor,
+        max_probe_interval: defaults.max_probe_interval,
     })
+}
+
+impl PoolReturnSettings {
+    /// The wait before the next probe after `failures` failed probes in a row: the minimum
+    /// wait, times the factor for each failure, at most the longest interval (and never less
+    /// than the minimum wait).
+    pub fn probe_interval(&self, failures: u32) -> Duration {
+        let longest = self.max_probe_interval.max(self.min_spot_available);
+        let factor = self
+            .probe_backoff_factor
+            .max(1)
+            .checked_pow(failures)
+            .unwrap_or(u32::MAX);
+        self.min_spot_available
+            .checked_mul(factor)
+            .map_or(longest, |interval| interval.min(longest))
+    }
 }
 
 impl DisruptionMethod for ReturnToSpot {
@@ -129,6 +181,7 @@ impl ReturnToSpot {
         if settings.return_to_spot.is_none() {
             return (Vec::new(), None);
         }
+        self.follow_probes(state);
         let fallbacks: Vec<&NodeClaim> = state
             .node_claims
             .values()
@@ -165,14 +218,51 @@ impl ReturnToSpot {
                     .any(|claim| matches!(claim.launch, LaunchState::Launched { .. }));
             }
         }
+        // A launched replacement proves Spot back: the pool's failed probes are forgotten.
+        for (node_pool, (_, proven)) in &in_flight {
+            if *proven {
+                self.probes.remove(*node_pool);
+            }
+        }
 
-        // Drain the fallback nodes whose replacements are all initialized, within budgets.
+        // Fallback nodes a PodDisruptionBudget keeps from being drained now.
+        let blocking = blocking_budgets(state);
+        let blocked = |fallback: &NodeClaim| {
+            fallback
+                .node
+                .as_deref()
+                .is_some_and(|node| blocked_by_pod_disruption_budget(state, node, &blocking))
+        };
+
+        // Drain the fallback nodes whose replacements are all initialized, within budgets;
+        // release the replacements of a node a PodDisruptionBudget has blocked too long.
         // The pools' return history as this pass changes it; written back by action.
         let mut records = state.return_to_spot.clone();
+        let patience = settings
+            .return_to_spot
+            .as_ref()
+            .map_or(Duration::ZERO, |defaults| {
+                defaults.blocked_replacement_patience
+            });
         for fallback in &fallbacks {
             let Some(claims) = replacements.get(fallback.name.as_str()) else {
                 continue;
             };
+            if blocked(fallback) {
+                for claim in claims {
+                    let release_at = claim.created_at + patience;
+                    if release_at <= now {
+                        actions.push(Action::DeleteNodeClaim {
+                            node_claim: claim.name.clone(),
+                            reason: DisruptionReason::Empty,
+                            deadline: None,
+                        });
+                    } else {
+                        wake(release_at);
+                    }
+                }
+                continue;
+            }
             if !claims.iter().all(|claim| claim.initialized) || !state.disruptable(fallback) {
                 continue;
             }
@@ -197,10 +287,12 @@ impl ReturnToSpot {
 
         // Start new returns.
         let mut probe_view: Option<UnavailableOfferings> = None;
+        let mut latest_spot_launch: Option<Option<Duration>> = None;
         for fallback in &fallbacks {
             if replacements.contains_key(fallback.name.as_str())
                 || !fallback.initialized
                 || !state.disruptable(fallback)
+                || blocked(fallback)
                 || self
                     .unplannable
                     .get(&fallback.name)
@@ -247,11 +339,25 @@ impl ReturnToSpot {
                 continue;
             }
             if !proven {
-                // One probe per NodePool per minimum wait: a failed probe says Spot is not back.
-                if let Some(next) = records
+                // One probe per NodePool per minimum wait, longer after each failed one: a
+                // failed probe says Spot is not back.
+                // A Spot node launched since the last probe says Spot may be back: no backoff.
+                let last_probe = records
                     .get(&fallback.node_pool)
-                    .and_then(|record| record.last_probe)
-                    .map(|last| last + pool_settings.min_spot_available)
+                    .and_then(|record| record.last_probe);
+                let spot_launched_since = last_probe.is_some_and(|last| {
+                    *latest_spot_launch.get_or_insert_with(|| latest_spot_launch_of(state))
+                        > Some(last)
+                });
+                let failures = if spot_launched_since {
+                    0
+                } else {
+                    self.probes
+                        .get(&fallback.node_pool)
+                        .map_or(0, |probes| probes.failures)
+                };
+                if let Some(next) = last_probe
+                    .map(|last| last + pool_settings.probe_interval(failures))
                     .filter(|next| *next > now)
                 {
                     wake(next);
@@ -295,6 +401,10 @@ impl ReturnToSpot {
                     .entry(fallback.node_pool.clone())
                     .or_default()
                     .last_probe = Some(now);
+                self.probes
+                    .entry(fallback.node_pool.clone())
+                    .or_default()
+                    .in_flight = planned.iter().map(|claim| claim.name.clone()).collect();
             }
             for claim in planned {
                 actions.push(Action::CreateNodeClaim(NodeClaimRequest {
@@ -314,6 +424,37 @@ impl ReturnToSpot {
             }
         }
         (actions, wake_at)
+    }
+
+    /// Follows each NodePool's probe in flight: one that launched proves Spot back (the
+    /// failures are forgotten); one whose claims are gone, or failed, without launching is a
+    /// failure.
+    fn follow_probes(&mut self, state: &ClusterState) {
+        for probes in self.probes.values_mut() {
+            if probes.in_flight.is_empty() {
+                continue;
+            }
+            let claims: Vec<Option<&NodeClaim>> = probes
+                .in_flight
+                .iter()
+                .map(|name| state.node_claims.get(name))
+                .collect();
+            let launched = claims.iter().flatten().any(|claim| {
+                matches!(claim.launch, LaunchState::Launched { .. }) || claim.node.is_some()
+            });
+            let failed = claims.iter().all(|claim| {
+                claim.is_none_or(|claim| {
+                    matches!(claim.launch, LaunchState::InsufficientCapacity { .. })
+                        || claim.deletion.is_some()
+                })
+            });
+            if launched {
+                *probes = Probes::default();
+            } else if failed {
+                probes.in_flight.clear();
+                probes.failures = probes.failures.saturating_add(1);
+            }
+        }
     }
 
     /// Until when a NodePool waits after flapping: it fell back again within the flap window

@@ -94,6 +94,19 @@ pub struct ReturnToSpot {
     /// A NodePool that falls back again within this long of a return waits this long after
     /// that return before the next one (1 h): it does not flap between Spot and on-demand.
     pub flap_window: Duration,
+    /// While a NodePool's probes keep failing (the replacement never launched: Spot answered
+    /// insufficient capacity), the wait before its next probe is the minimum wait times this
+    /// factor for each failure in a row (2: 5, 10, then 15 min with the cap below), ...
+    pub probe_backoff_factor: u32,
+    /// ... up to this long (15 min); a probe that launches, or a Spot node launched since the
+    /// last probe, resets it. Kept in the controller's memory: a restarted controller probes
+    /// at the minimum wait again.
+    pub max_probe_interval: Duration,
+    /// A Spot replacement whose fallback node cannot be drained because a
+    /// PodDisruptionBudget allows no eviction of its pods is deleted once it has existed this
+    /// long (10 min), rather than running empty beside the fallback node (no return starts
+    /// while the budget blocks).
+    pub blocked_replacement_patience: Duration,
 }
 
 impl Policy {
@@ -174,6 +187,9 @@ impl Default for ReturnToSpot {
             min_spot_available: Duration::from_secs(300),
             max_concurrent: 25,
             flap_window: Duration::from_secs(3600),
+            probe_backoff_factor: 2,
+            max_probe_interval: Duration::from_secs(15 * 60),
+            blocked_replacement_patience: Duration::from_secs(10 * 60),
         }
     }
 }

@@ -121,6 +121,21 @@ fn fell_back_again(at: Duration) -> ClusterState {
         .build()
 }
 
+/// The cluster with pod `g` on `f1`, covered by a PodDisruptionBudget (`maxUnavailable:
+/// <allowed>`) over its one pod.
+fn guarded(allowed: u32) -> ClusterStateBuilder {
+    cluster()
+        .pod(bound(
+            pod("g").cpu("100m").label("app", "guarded").build(),
+            "f1",
+        ))
+        .pdb(pdb(
+            "guarded",
+            Budget::MaxUnavailable(Amount::Count(allowed)),
+            1,
+        ))
+}
+
 fn worker(name: &str) -> Pod {
     pod(name).cpu("500m").memory("1Gi").build()
 }
@@ -316,29 +331,144 @@ fn return_to_spot_table() {
             )],
         },
         Case {
-            name: "while Spot is unproven a NodePool sends one probe per 5 min; a launched one lets the rest go",
+            name: "while Spot is unproven a NodePool sends one probe at a time, 10 min after a failed one; a launched one lets the rest go",
             policy: Policy::Spotter,
             steps: vec![
                 step(after, two_fallbacks().build(), &[&replacement(1, "f1")]),
-                // The probe failed (it is gone); the next one waits 5 min after it.
+                // The probe failed (it is gone); the next one waits twice the minimum wait.
                 step(after + secs(MINUTE), two_fallbacks().build(), &[]),
+                step(after + secs(5 * MINUTE), two_fallbacks().build(), &[]),
                 step(
-                    after + secs(5 * MINUTE),
+                    after + secs(10 * MINUTE),
                     two_fallbacks().build(),
                     &[&replacement(2, "f1")],
                 ),
                 // That probe launched: Spot is proven, the other fallback node follows.
                 step(
-                    after + secs(5 * MINUTE + 10),
+                    after + secs(10 * MINUTE + 10),
                     two_fallbacks()
                         .claim(
                             claim("batch-00002", "batch")
                                 .spot_only()
                                 .replaces("f1")
-                                .spot(after + secs(5 * MINUTE)),
+                                .spot(after + secs(10 * MINUTE)),
                         )
                         .build(),
                     &[&replacement(3, "f2")],
+                ),
+            ],
+        },
+        Case {
+            // Guards item 8 of issue 15: a long outage is probed ever less often.
+            name: "probes that keep failing back off: 5, 10, then at most 15 min apart",
+            policy: Policy::Spotter,
+            steps: vec![
+                step(after, cluster().build(), &[&replacement(1, "f1")]),
+                step(after + secs(MINUTE), cluster().build(), &[]),
+                step(after + secs(9 * MINUTE), cluster().build(), &[]),
+                step(
+                    after + secs(10 * MINUTE),
+                    cluster().build(),
+                    &[&replacement(2, "f1")],
+                ),
+                step(after + secs(11 * MINUTE), cluster().build(), &[]),
+                step(after + secs(24 * MINUTE), cluster().build(), &[]),
+                step(
+                    after + secs(25 * MINUTE),
+                    cluster().build(),
+                    &[&replacement(3, "f1")],
+                ),
+                step(after + secs(26 * MINUTE), cluster().build(), &[]),
+                step(after + secs(39 * MINUTE), cluster().build(), &[]),
+                step(
+                    after + secs(40 * MINUTE),
+                    cluster().build(),
+                    &[&replacement(4, "f1")],
+                ),
+                // That one launched: Spot is proven; once it is gone, probes start over at
+                // the minimum wait.
+                step(
+                    after + secs(40 * MINUTE + 10),
+                    cluster()
+                        .claim(
+                            claim("batch-00004", "batch")
+                                .spot_only()
+                                .replaces("f1")
+                                .spot(after + secs(40 * MINUTE)),
+                        )
+                        .build(),
+                    &[],
+                ),
+                step(
+                    after + secs(45 * MINUTE),
+                    cluster().build(),
+                    &[&replacement(5, "f1")],
+                ),
+            ],
+        },
+        Case {
+            name: "a Spot node launched since the last probe ends the backoff",
+            policy: Policy::Spotter,
+            steps: vec![
+                step(after, cluster().build(), &[&replacement(1, "f1")]),
+                step(after + secs(MINUTE), cluster().build(), &[]),
+                step(
+                    after + secs(5 * MINUTE),
+                    cluster()
+                        .claim(claim("s1", "batch").spot(after + secs(3 * MINUTE)))
+                        .build(),
+                    &[&replacement(2, "f1")],
+                ),
+            ],
+        },
+        Case {
+            // Guards item 4 of issue 15: no replacement that could not be used.
+            name: "a PodDisruptionBudget that allows no eviction of a fallback node's pod holds the return",
+            policy: Policy::Spotter,
+            steps: vec![step(after, guarded(0).build(), &[])],
+        },
+        Case {
+            name: "a PodDisruptionBudget that allows an eviction lets the return start",
+            policy: Policy::Spotter,
+            steps: vec![step(after, guarded(1).build(), &[&replacement(1, "f1")])],
+        },
+        Case {
+            // Guards item 4 of issue 15: a replacement does not run empty beside a fallback
+            // node it cannot replace.
+            name: "a replacement whose fallback node a budget blocks is released after 10 min",
+            policy: Policy::Spotter,
+            steps: vec![
+                step(
+                    after + secs(5 * MINUTE),
+                    guarded(0)
+                        .claim_with_node(
+                            claim("batch-00001", "batch")
+                                .created_at(after)
+                                .spot_only()
+                                .replaces("f1")
+                                .spot(after),
+                            after + secs(MINUTE),
+                        )
+                        .build(),
+                    &[],
+                ),
+                step(
+                    after + secs(10 * MINUTE),
+                    guarded(0)
+                        .claim_with_node(
+                            claim("batch-00001", "batch")
+                                .created_at(after)
+                                .spot_only()
+                                .replaces("f1")
+                                .spot(after),
+                            after + secs(MINUTE),
+                        )
+                        .build(),
+                    &[&describe(&delete(
+                        "batch-00001",
+                        DisruptionReason::Empty,
+                        None,
+                    ))],
                 ),
             ],
         },

@@ -158,10 +158,15 @@ struct Metric {
 }
 
 /// The side-by-side metrics, in row order.
-const METRICS: [Metric; 21] = [
+const METRICS: [Metric; 27] = [
     metric("Spot share of node-hours", Measure::Share, |summary| {
         Some(summary.spot_share_of_node_hours)
     }),
+    metric(
+        "Spot share of eligible node-hours",
+        Measure::Share,
+        |summary| Some(summary.spot_share_of_eligible_node_hours),
+    ),
     metric("Node-hours, Spot", Measure::Hours, |summary| {
         Some(summary.node_hours.spot)
     }),
@@ -217,6 +222,25 @@ const METRICS: [Metric; 21] = [
     metric("Pending p99", Measure::Seconds, |summary| {
         Some(summary.pending_seconds.p99)
     }),
+    metric("Pods pending at the end", Measure::Count, |summary| {
+        Some(summary.pods_pending_at_end as f64)
+    }),
+    metric("Pending pod-hours", Measure::Hours, |summary| {
+        Some(summary.pending_pod_hours)
+    }),
+    metric("Pods never scheduled", Measure::Count, |summary| {
+        Some(summary.pods_never_scheduled as f64)
+    }),
+    metric(
+        "Pods over the pending threshold",
+        Measure::Count,
+        |summary| Some(summary.pods_over_pending_threshold as f64),
+    ),
+    metric(
+        "Interruption pending pod-seconds",
+        Measure::Seconds,
+        |summary| Some(summary.interruption_pending_pod_seconds),
+    ),
     metric("Invariant violations", Measure::Count, |summary| {
         Some(summary.invariant_violations as f64)
     }),

@@ -22,6 +22,19 @@ pub(super) fn disruptions(by_reason: &BTreeMap<String, u64>) -> String {
         .join(", ")
 }
 
+/// Pods that never ran, with their reasons: `2 (incompatible with every NodePool 2)`, or
+/// `0`.
+pub(super) fn never_scheduled(pods: u64, by_reason: &BTreeMap<String, u64>) -> String {
+    if pods == 0 || by_reason.is_empty() {
+        return count(pods);
+    }
+    let reasons: Vec<String> = by_reason
+        .iter()
+        .map(|(reason, pods)| format!("{reason}: {}", count(*pods)))
+        .collect();
+    format!("{} ({})", count(pods), reasons.join("; "))
+}
+
 /// A fraction (0..1) as a percentage with one decimal: `0.873` → `87.3%`.
 pub(super) fn fraction_as_percent(fraction: f64) -> String {
     percent(fraction * 100.0)

@@ -36,19 +36,23 @@ impl Report {
         close_page(page)
     }
 
-    /// The class (`ok`, `bad`) and text of the red/green invariant banner.
+    /// The class (`ok`, `bad`) and text of the red/green banner: the invariants, and pods
+    /// that waited longer than the pending threshold.
     pub(super) fn invariant_status(&self) -> (&'static str, String) {
         let violations = self
             .summary
             .invariant_violations
             .max(self.invariant_violations.len() as u64);
-        match violations {
-            0 => ("ok", "✔ All invariants held".to_owned()),
-            1 => ("bad", "✘ 1 invariant violation".to_owned()),
-            many => (
-                "bad",
-                format!("✘ {} invariant violations", format::count(many)),
-            ),
+        let invariants = match violations {
+            0 => None,
+            1 => Some("✘ 1 invariant violation".to_owned()),
+            many => Some(format!("✘ {} invariant violations", format::count(many))),
+        };
+        match (invariants, self.pending_failure()) {
+            (None, None) => ("ok", "✔ All invariants held".to_owned()),
+            (Some(invariants), None) => ("bad", invariants),
+            (None, Some(pending)) => ("bad", format!("✘ {pending}")),
+            (Some(invariants), Some(pending)) => ("bad", format!("{invariants} · ✘ {pending}")),
         }
     }
 
@@ -57,11 +61,21 @@ impl Report {
         let summary = &self.summary;
         let warn_if = |count: u64| if count > 0 { "figure warn" } else { "figure" };
         let bad_if = |count: u64| if count > 0 { "figure bad" } else { "figure ok" };
+        let pending_note = format!(
+            "waited over {}",
+            format::compact_duration(summary.pending_threshold_seconds)
+        );
         let headline = [
             (
                 "Spot share",
                 format::fraction_as_percent(summary.spot_share_of_node_hours),
                 "of node-hours",
+                "figure",
+            ),
+            (
+                "Spot share, eligible",
+                format::fraction_as_percent(summary.spot_share_of_eligible_node_hours),
+                "of node-hours that could be Spot",
                 "figure",
             ),
             (
@@ -73,7 +87,7 @@ impl Report {
             (
                 "All-on-demand baseline",
                 format::usd(summary.on_demand_baseline_cost_usd),
-                "same node-hours",
+                "same workload",
                 "figure",
             ),
             (
@@ -119,6 +133,18 @@ impl Report {
                 bad_if(summary.pods_lost),
             ),
             (
+                "Pods pending at the end",
+                format::count(summary.pods_pending_at_end),
+                "never placed or still waiting",
+                bad_if(summary.pods_pending_at_end),
+            ),
+            (
+                "Pods over the pending threshold",
+                format::count(summary.pods_over_pending_threshold),
+                pending_note.as_str(),
+                bad_if(summary.pods_over_pending_threshold),
+            ),
+            (
                 "Invariant violations",
                 format::count(summary.invariant_violations),
                 "must be zero",
@@ -147,6 +173,21 @@ impl Report {
             ("Time to return max", return_max),
             ("Pods disrupted", format::count(summary.pods_disrupted)),
             ("Pods created", format::count(summary.pods_created)),
+            (
+                "Pending pod-hours",
+                format::number(summary.pending_pod_hours, 1),
+            ),
+            (
+                "Pods never scheduled",
+                format::never_scheduled(
+                    summary.pods_never_scheduled,
+                    &summary.pods_never_scheduled_reasons,
+                ),
+            ),
+            (
+                "Interruption pending pod-seconds",
+                format::number(summary.interruption_pending_pod_seconds, 1),
+            ),
             ("Pending p50", format::seconds(pending.p50)),
             ("Pending p99", format::seconds(pending.p99)),
             ("Pending max", format::seconds(pending.max)),
@@ -340,7 +381,7 @@ impl Report {
     /// The timeline lanes, one per notable event kind and one for violations. The
     /// violation lane shows `invariant_violations`, or the violation events when that list
     /// is empty.
-    pub(super) fn lanes(&self) -> Vec<Lane<'_>> {
+    pub(super) fn lanes(&self) -> Vec<Lane> {
         let lane_of = |kind: EventKind, label, color| Lane {
             label,
             color,
@@ -350,7 +391,7 @@ impl Report {
                 .filter(|event| event.kind == kind)
                 .map(|event| Mark {
                     time_seconds: event.time_seconds,
-                    time: &event.time,
+                    time: crate::clock_duration(event.time_seconds),
                     text: event_subject(event),
                 })
                 .collect(),
@@ -362,7 +403,7 @@ impl Report {
                 .iter()
                 .map(|violation| Mark {
                     time_seconds: violation.time_seconds,
-                    time: &violation.time,
+                    time: crate::clock_duration(violation.time_seconds),
                     text: format!(
                         "{} during {}: {}",
                         violation.invariant, violation.event, violation.detail
@@ -441,7 +482,7 @@ impl Report {
             let _ = writeln!(
                 page,
                 "<tr><td class=\"time\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape_html(&violation.time),
+                escape_html(&crate::clock_duration(violation.time_seconds)),
                 escape_html(&violation.invariant),
                 escape_html(&violation.event),
                 escape_html(&violation.detail),
@@ -467,7 +508,7 @@ impl Report {
             let _ = writeln!(
                 page,
                 "<tr><td class=\"time\">{}</td><td><span class=\"kind kind-{kind}\">{kind}</span></td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape_html(&event.time),
+                escape_html(&crate::clock_duration(event.time_seconds)),
                 escape_html(event.node_pool.as_deref().unwrap_or("")),
                 escape_html(event.node.as_deref().unwrap_or("")),
                 escape_html(&event.detail),
@@ -691,6 +732,43 @@ mod tests {
     }
 
     #[test]
+    fn html_event_and_violation_times_read_as_days_and_a_clock() {
+        let mut report = sample_report(1, 600.0);
+        let long = 227.0 * 3600.0 + 55.0 * 60.0 + 1.0;
+        report.events.truncate(1);
+        report.events[0].time = iso8601_duration(long);
+        report.events[0].time_seconds = long;
+        report.invariant_violations[0].time = iso8601_duration(long);
+        report.invariant_violations[0].time_seconds = long;
+        let html = report.html();
+        assert!(!html.contains("PT227H55M1S"), "ISO 8601 for people");
+        assert_eq!(
+            html.matches(r#"<td class="time">9d 11:55:01</td>"#).count(),
+            2,
+            "the event and the violation"
+        );
+    }
+
+    /// Guards item 5 of issue 15 on the page: the banner is red when pods waited beyond the
+    /// threshold, and the figures show them.
+    #[test]
+    fn html_banner_fails_when_pods_waited_beyond_the_threshold() {
+        let mut report = empty_report();
+        assert!(report.html().contains(r#"<p class="status ok">"#));
+        report.summary.pods_pending_at_end = 3;
+        report.summary.pods_never_scheduled = 3;
+        report.summary.pods_over_pending_threshold = 4;
+        let html = report.html();
+        for needle in [
+            r#"<p class="status bad">✘ PENDING FAILED: 4 pods waited over 15m (3 never scheduled)</p>"#,
+            r#"<div class="figure bad"><div class="label">Pods pending at the end</div><div class="value">3</div>"#,
+            r#"<div class="figure bad"><div class="label">Pods over the pending threshold</div><div class="value">4</div>"#,
+        ] {
+            assert!(html.contains(needle), "missing {needle}");
+        }
+    }
+
+    #[test]
     fn html_escapes_report_strings() {
         let nasty = r#"<b>&"x"</b>"#;
         let mut report = sample_report(1, 600.0);
@@ -783,7 +861,7 @@ mod tests {
         assert!(html.contains("Showing the first 2,000 of 20,000 events"));
         assert!(html.contains("Showing the first 2,000 of 3,000 invariant violations"));
         assert!(
-            html.contains("events, PT"),
+            html.contains(" events, 0:00:00 to "),
             "merged ticks say how many events they hold"
         );
         assert!(html.len() < 2 * 1024 * 1024, "{} bytes", html.len());

@@ -21,7 +21,7 @@ mod svg;
 mod terminal;
 
 pub use comparison::POLICY_ORDER;
-pub use measure::{iso8601_duration, percentiles, spread};
+pub use measure::{clock_duration, iso8601_duration, percentiles, spread};
 pub use model::{
     Comparison, Event, EventKind, NodeHours, NodePoolSummary, Percentiles, Report, Series, Spread,
     Summary, Violation,

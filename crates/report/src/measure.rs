@@ -1,5 +1,5 @@
-//! Measurements turned into report values: times as ISO 8601 durations, nearest-rank
-//! percentiles and spreads of a sample.
+//! Measurements turned into report values: times as ISO 8601 durations (for JSON) and as
+//! clock durations (for people), nearest-rank percentiles and spreads of a sample.
 
 use crate::model::{Percentiles, Spread};
 
@@ -20,6 +20,29 @@ pub fn iso8601_duration(seconds: f64) -> String {
         }
     }
     duration
+}
+
+/// `seconds` as a duration for people, in whole seconds (rounded down): `0:00:45`,
+/// `3:12:00`, and with days once it reaches one, `9d 11:55:01`. Negative or non-finite input
+/// gives `0:00:00`. JSON keeps ISO 8601 ([`iso8601_duration`]); tables and event details use
+/// this.
+pub fn clock_duration(seconds: f64) -> String {
+    let total = if seconds.is_finite() && seconds >= 1.0 {
+        seconds.floor() as u64
+    } else {
+        0
+    };
+    let (days, hours, minutes, seconds) = (
+        total / 86_400,
+        total / 3600 % 24,
+        total / 60 % 60,
+        total % 60,
+    );
+    if days > 0 {
+        format!("{days}d {hours:02}:{minutes:02}:{seconds:02}")
+    } else {
+        format!("{hours}:{minutes:02}:{seconds:02}")
+    }
 }
 
 /// The nearest-rank median and the largest of `values`, which it sorts in place; NaN values
@@ -79,6 +102,24 @@ mod tests {
         ];
         for (seconds, expected) in cases {
             assert_eq!(iso8601_duration(seconds), expected, "{seconds} s");
+        }
+    }
+
+    #[test]
+    fn clock_duration_reads_as_days_and_a_clock() {
+        let cases = [
+            (0.0, "0:00:00"),
+            (-5.0, "0:00:00"),
+            (f64::NAN, "0:00:00"),
+            (f64::INFINITY, "0:00:00"),
+            (45.99, "0:00:45"),
+            (3.0 * 3600.0 + 12.0 * 60.0, "3:12:00"),
+            (86_399.0, "23:59:59"),
+            (86_400.0, "1d 00:00:00"),
+            (227.0 * 3600.0 + 55.0 * 60.0 + 1.0, "9d 11:55:01"),
+        ];
+        for (seconds, expected) in cases {
+            assert_eq!(clock_duration(seconds), expected, "{seconds} s");
         }
     }
 

@@ -39,6 +39,11 @@ pub struct Report {
 pub struct Summary {
     /// The fraction (0..1) of node-hours that ran on Spot capacity.
     pub spot_share_of_node_hours: f64,
+    /// The fraction (0..1) of Spot-eligible node-hours that ran on Spot: only nodes of
+    /// NodePools that allow Spot whose pods could all have run on Spot count (a node that
+    /// held a pod pinned to on-demand does not).
+    #[serde(default)]
+    pub spot_share_of_eligible_node_hours: f64,
     /// Node-hours by capacity type.
     pub node_hours: NodeHours,
     /// How many launches fell back from Spot to on-demand.
@@ -55,12 +60,40 @@ pub struct Summary {
     pub invariant_violations: u64,
     /// What the run's nodes cost, in USD.
     pub cost_usd: f64,
-    /// What the same node-hours would have cost all on-demand, in USD.
+    /// What the scenario's workload costs all on-demand, in USD: the same for every policy
+    /// (see the README's "Savings baseline").
     pub on_demand_baseline_cost_usd: f64,
     /// The saving against the all-on-demand baseline, in percent (0..100).
     pub savings_pct: f64,
-    /// How long pods stayed pending, in seconds.
+    /// How long pods stayed pending, in seconds: pods that started, and pods still pending at
+    /// the end (their wait so far).
     pub pending_seconds: Percentiles,
+    /// Pods still pending when the run ended (DaemonSet pods aside).
+    #[serde(default)]
+    pub pods_pending_at_end: u64,
+    /// Pod-hours spent pending, by every pod: those that started, those removed while
+    /// pending and those still pending at the end.
+    #[serde(default)]
+    pub pending_pod_hours: f64,
+    /// Pods that never ran: still pending at the end, or removed (scaled down) while pending.
+    #[serde(default)]
+    pub pods_never_scheduled: u64,
+    /// Why the pods that never ran did not: the provisioner's last reason for each, counted.
+    #[serde(default)]
+    pub pods_never_scheduled_reasons: BTreeMap<String, u64>,
+    /// The scenario's pending threshold, in seconds: a pod that waits longer makes the run not
+    /// OK.
+    #[serde(default)]
+    pub pending_threshold_seconds: f64,
+    /// Pods that waited longer than the pending threshold (whether they ran in the end or
+    /// not).
+    #[serde(default)]
+    pub pods_over_pending_threshold: u64,
+    /// Pod-seconds pods spent pending because their node was interrupted: the waits of the
+    /// pods that replaced those evicted from (or lost with) an interrupted Spot node. The goal
+    /// is 0: the replacement node is Ready before the eviction.
+    #[serde(default)]
+    pub interruption_pending_pod_seconds: f64,
     /// How many nodes were launched.
     pub launches: u64,
     /// How many nodes were terminated.
@@ -240,7 +273,8 @@ pub struct Series {
     pub spot_share: Vec<f64>,
     /// What the running nodes cost per hour at each sample, in USD.
     pub cost_per_hour: Vec<f64>,
-    /// What the running nodes would cost per hour all on-demand, in USD.
+    /// The all-on-demand baseline per hour at each sample (the scenario's workload on
+    /// on-demand capacity alone, the same for every policy), in USD.
     pub on_demand_baseline_per_hour: Vec<f64>,
     /// Pods pending at each sample.
     pub pending_pods: Vec<u32>,
@@ -284,6 +318,12 @@ impl EventKind {
 }
 
 impl Report {
+    /// Whether some pod waited for a node longer than the scenario's pending threshold (the
+    /// run is then not OK, and `spotter simulate` exits with its own code).
+    pub fn pods_waited_too_long(&self) -> bool {
+        self.summary.pods_over_pending_threshold > 0
+    }
+
     /// The report as pretty-printed JSON with a trailing newline. Deterministic: fields in
     /// declaration order, series maps sorted by key. Non-finite numbers become `null`
     /// (serde_json's rule), so a report should carry only finite ones.
@@ -341,6 +381,14 @@ mod tests {
             "timeToFallbackSeconds",
             "timeToReturnSeconds",
             "count",
+            "spotShareOfEligibleNodeHours",
+            "podsPendingAtEnd",
+            "pendingPodHours",
+            "podsNeverScheduled",
+            "podsNeverScheduledReasons",
+            "pendingThresholdSeconds",
+            "podsOverPendingThreshold",
+            "interruptionPendingPodSeconds",
             "nodePools",
             "name",
             "events",

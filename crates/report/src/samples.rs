@@ -105,6 +105,14 @@ pub(crate) fn empty_report() -> Report {
         duration_hours: 0.0,
         summary: Summary {
             spot_share_of_node_hours: 0.0,
+            spot_share_of_eligible_node_hours: 0.0,
+            pods_pending_at_end: 0,
+            pending_pod_hours: 0.0,
+            pods_never_scheduled: 0,
+            pods_never_scheduled_reasons: BTreeMap::new(),
+            pending_threshold_seconds: 900.0,
+            pods_over_pending_threshold: 0,
+            interruption_pending_pod_seconds: 0.0,
             node_hours: NodeHours {
                 spot: 0.0,
                 on_demand: 0.0,
@@ -293,6 +301,14 @@ pub(crate) fn sample_report(days: u32, interval_seconds: f64) -> Report {
         duration_hours: duration_seconds / 3600.0,
         summary: Summary {
             spot_share_of_node_hours: spot_hours / (spot_hours + on_demand_hours),
+            spot_share_of_eligible_node_hours: 0.9,
+            pods_pending_at_end: 0,
+            pending_pod_hours: 3.25,
+            pods_never_scheduled: 1,
+            pods_never_scheduled_reasons: BTreeMap::from([("removed while pending".to_owned(), 1)]),
+            pending_threshold_seconds: 900.0,
+            pods_over_pending_threshold: 0,
+            interruption_pending_pod_seconds: 12.5,
             node_hours: NodeHours {
                 spot: spot_hours,
                 on_demand: on_demand_hours,

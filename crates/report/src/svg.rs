@@ -75,22 +75,22 @@ pub(super) struct ValueChart<'a> {
 
 /// One lane of the event timeline.
 #[derive(Debug, Clone)]
-pub(super) struct Lane<'a> {
+pub(super) struct Lane {
     /// Its label, left of the lane.
     pub label: &'static str,
     /// Its CSS colour.
     pub color: &'static str,
     /// Its events.
-    pub marks: Vec<Mark<'a>>,
+    pub marks: Vec<Mark>,
 }
 
 /// One event on a timeline lane.
 #[derive(Debug, Clone)]
-pub(super) struct Mark<'a> {
+pub(super) struct Mark {
     /// When, in seconds.
     pub time_seconds: f64,
-    /// When, as written in the report (`PT3H12M`).
-    pub time: &'a str,
+    /// When, for people (`3:12:00`, `9d 11:55:01`).
+    pub time: String,
     /// What happened, unescaped.
     pub text: String,
 }
@@ -276,7 +276,7 @@ pub(super) fn value_chart(chart: &ValueChart<'_>, axis: TimeAxis) -> String {
 /// The `<svg>` of the event timeline: one lane per entry of `lanes`, one tick per
 /// `TICK_COLUMN`-pixel column holding events, each with a `<title>` tooltip; so a lane has
 /// at most a few hundred ticks however many events it holds.
-pub(super) fn timeline(title: &str, lanes: &[Lane<'_>], axis: TimeAxis) -> String {
+pub(super) fn timeline(title: &str, lanes: &[Lane], axis: TimeAxis) -> String {
     let height = TIMELINE_TOP + LANE_HEIGHT * lanes.len() as f64 + BOTTOM;
     let bottom = height - BOTTOM;
     let mut svg = open_svg(title, height);
@@ -296,7 +296,7 @@ pub(super) fn timeline(title: &str, lanes: &[Lane<'_>], axis: TimeAxis) -> Strin
             name = escape_html(lane.label),
             count = format::count(lane.marks.len() as u64),
         );
-        let mut columns: BTreeMap<i64, Vec<&Mark<'_>>> = BTreeMap::new();
+        let mut columns: BTreeMap<i64, Vec<&Mark>> = BTreeMap::new();
         for mark in &lane.marks {
             let column = ((axis.x(mark.time_seconds) - LEFT) / TICK_COLUMN).round() as i64;
             columns.entry(column).or_default().push(mark);
@@ -562,8 +562,8 @@ fn write_legend(svg: &mut String, entries: &[(&str, &str, bool)]) {
 }
 
 /// The tooltip of a tick: the event, or how many it merges with the first few listed.
-fn tooltip(marks: &[&Mark<'_>]) -> String {
-    let line = |mark: &Mark<'_>| {
+fn tooltip(marks: &[&Mark]) -> String {
+    let line = |mark: &Mark| {
         format!(
             "{} · {}",
             mark.time,

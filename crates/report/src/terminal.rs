@@ -40,10 +40,14 @@ impl Report {
         let violations = summary
             .invariant_violations
             .max(self.invariant_violations.len() as u64);
-        let status = match violations {
-            0 => "invariants OK".to_owned(),
-            1 => "invariants FAILED (1 violation)".to_owned(),
-            many => format!("invariants FAILED ({} violations)", format::count(many)),
+        let status = match (violations, self.pending_failure()) {
+            (0, None) => "invariants OK".to_owned(),
+            (0, Some(pending)) => format!("{pending}; no invariant violation"),
+            (1, pending) => with_pending("invariants FAILED (1 violation)", pending),
+            (many, pending) => with_pending(
+                &format!("invariants FAILED ({} violations)", format::count(many)),
+                pending,
+            ),
         };
         format!(
             "Spot share {} of node-hours, cost {} vs {} all-on-demand (savings {}), {status}",
@@ -52,6 +56,24 @@ impl Report {
             format::usd(summary.on_demand_baseline_cost_usd),
             format::percent(summary.savings_pct),
         )
+    }
+
+    /// What the headline says when pods waited longer than the pending threshold:
+    /// `PENDING FAILED: 26 pods waited over 15m (26 never scheduled)`; `None` when none did.
+    pub(super) fn pending_failure(&self) -> Option<String> {
+        let summary = &self.summary;
+        if !self.pods_waited_too_long() {
+            return None;
+        }
+        let pods = match summary.pods_over_pending_threshold {
+            1 => "1 pod".to_owned(),
+            many => format!("{} pods", format::count(many)),
+        };
+        Some(format!(
+            "PENDING FAILED: {pods} waited over {} ({} never scheduled)",
+            format::compact_duration(summary.pending_threshold_seconds),
+            format::count(summary.pods_never_scheduled)
+        ))
     }
 
     /// Appends the table of the first `MAX_VIOLATION_ROWS` invariant violations under
@@ -81,6 +103,10 @@ impl Report {
             (
                 "Spot share of node-hours",
                 format::fraction_as_percent(summary.spot_share_of_node_hours),
+            ),
+            (
+                "Spot share of eligible node-hours",
+                format::fraction_as_percent(summary.spot_share_of_eligible_node_hours),
             ),
             (
                 "Node-hours Spot / on-demand",
@@ -118,6 +144,33 @@ impl Report {
             ("ICE events", format::count(summary.ice_events)),
             ("Pods disrupted", format::count(summary.pods_disrupted)),
             ("Pods lost", format::count(summary.pods_lost)),
+            (
+                "Pods pending at the end",
+                format::count(summary.pods_pending_at_end),
+            ),
+            (
+                "Pending pod-hours",
+                format::number(summary.pending_pod_hours, 1),
+            ),
+            (
+                "Pods never scheduled",
+                format::never_scheduled(
+                    summary.pods_never_scheduled,
+                    &summary.pods_never_scheduled_reasons,
+                ),
+            ),
+            (
+                "Pods over the pending threshold",
+                format!(
+                    "{} (over {})",
+                    format::count(summary.pods_over_pending_threshold),
+                    format::compact_duration(summary.pending_threshold_seconds)
+                ),
+            ),
+            (
+                "Interruption pending pod-seconds",
+                format::number(summary.interruption_pending_pod_seconds, 1),
+            ),
             (
                 "Pending p50 / p99 / max",
                 format!(
@@ -185,7 +238,7 @@ impl Report {
         let mut table = new_table(["Time", "Invariant", "Event", "Detail"]);
         for violation in self.invariant_violations.iter().take(MAX_VIOLATION_ROWS) {
             table.add_row(vec![
-                printable(&violation.time),
+                crate::clock_duration(violation.time_seconds),
                 printable(&violation.invariant),
                 printable(&truncate(&violation.event, MAX_CELL_CHARS)),
                 printable(&truncate(&violation.detail, MAX_CELL_CHARS)),
@@ -207,7 +260,7 @@ impl Report {
         let mut table = new_table(["Time", "Kind", "NodePool", "Node", "Detail"]);
         for event in notable {
             table.add_row(vec![
-                printable(&event.time),
+                crate::clock_duration(event.time_seconds),
                 event.kind.as_str().to_owned(),
                 printable(event.node_pool.as_deref().unwrap_or("")),
                 printable(event.node.as_deref().unwrap_or("")),
@@ -224,6 +277,14 @@ const NOTABLE_EVENTS: usize = 10;
 const MAX_VIOLATION_ROWS: usize = 50;
 /// The most characters of a free-text cell.
 const MAX_CELL_CHARS: usize = 100;
+
+/// `status`, then the pending failure if there is one.
+fn with_pending(status: &str, pending: Option<String>) -> String {
+    match pending {
+        Some(pending) => format!("{status}, {pending}"),
+        None => status.to_owned(),
+    }
+}
 
 /// A sample's median and largest value as `p50 / max`, or `—` when it is empty.
 fn spread_pair(spread: Spread) -> String {
@@ -306,13 +367,94 @@ mod tests {
             .split_once("Last 10 notable events")
             .unwrap_or_default();
         assert_eq!(
-            notable.lines().filter(|line| line.contains("PT")).count(),
+            notable
+                .lines()
+                .filter(|line| line.starts_with('│') && !line.contains("Time"))
+                .count(),
             10
         );
         assert!(!notable.contains("launch"), "launches are not notable");
         for kind in ["return-to-spot", "avoid"] {
             assert!(notable.contains(kind), "{kind} is notable:\n{notable}");
         }
+    }
+
+    #[test]
+    fn event_and_violation_times_read_as_days_and_a_clock() {
+        let mut report = sample_report(1, 600.0);
+        let long = 227.0 * 3600.0 + 55.0 * 60.0 + 1.0;
+        for event in &mut report.events {
+            event.time = crate::iso8601_duration(long);
+            event.time_seconds = long;
+        }
+        report.invariant_violations[0].time = crate::iso8601_duration(long);
+        report.invariant_violations[0].time_seconds = long;
+        let text = report.terminal_summary();
+        assert!(
+            !text.contains("PT227H55M1S"),
+            "ISO 8601 for people:\n{text}"
+        );
+        let (_, tables) = text
+            .split_once("Invariant violations (")
+            .unwrap_or_default();
+        let rows = tables
+            .lines()
+            .filter(|line| line.starts_with('│') && !line.contains("Time"));
+        for row in rows {
+            assert!(row.contains("9d 11:55:01"), "row without the clock: {row}");
+        }
+    }
+
+    /// Guards item 5 of issue 15: pods that waited beyond the threshold (here, never ran)
+    /// make the headline not OK, and the summary lists them with their reasons.
+    #[test]
+    fn pods_waiting_beyond_the_threshold_fail_the_headline() {
+        let mut report = empty_report();
+        let ok = report.terminal_summary();
+        assert!(
+            ok.lines()
+                .next()
+                .unwrap_or_default()
+                .ends_with("invariants OK")
+        );
+        report.summary.pods_pending_at_end = 26;
+        report.summary.pods_never_scheduled = 26;
+        report.summary.pods_never_scheduled_reasons =
+            [("incompatible with every NodePool".to_owned(), 26)].into();
+        report.summary.pending_pod_hours = 624.0;
+        report.summary.pods_over_pending_threshold = 26;
+        assert!(report.pods_waited_too_long());
+        let text = report.terminal_summary();
+        let headline = text.lines().next().unwrap_or_default();
+        assert!(!headline.contains("OK"), "{headline}");
+        assert!(
+            headline.ends_with(
+                "PENDING FAILED: 26 pods waited over 15m (26 never scheduled); no invariant violation"
+            ),
+            "{headline}"
+        );
+        let cases = [
+            ("Pods pending at the end", "26"),
+            ("Pending pod-hours", "624.0"),
+            (
+                "Pods never scheduled",
+                "26 (incompatible with every NodePool: 26)",
+            ),
+            ("Pods over the pending threshold", "26 (over 15m)"),
+        ];
+        for (metric, value) in cases {
+            assert_eq!(table_row(&text, metric), [metric, value], "{metric}");
+        }
+        report.summary.invariant_violations = 2;
+        let headline = report.terminal_summary();
+        assert!(
+            headline
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .contains("invariants FAILED (2 violations), PENDING FAILED: 26 pods"),
+            "{headline}"
+        );
     }
 
     #[test]

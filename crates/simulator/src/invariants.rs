@@ -147,7 +147,7 @@ impl Invariants {
                     &format!(
                         "instance {} has had no NodeClaim since {}",
                         instance.id,
-                        spotter_report::iso8601_duration(since.as_secs_f64())
+                        spotter_report::clock_duration(since.as_secs_f64())
                     ),
                 );
             } else {

@@ -7,6 +7,7 @@
 //! The simulator is a driver: it performs the actions the controllers return; the controllers
 //! do not know they are simulated.
 
+mod baseline;
 mod invariants;
 mod lifecycle;
 pub mod observer;

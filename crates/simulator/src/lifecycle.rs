@@ -8,7 +8,10 @@
 use std::sync::Arc;
 
 use spotter_controllers::state::PodState;
+use spotter_core::labels;
+use spotter_core::offering::CapacityType;
 use spotter_core::pod::Pod;
+use spotter_core::requirements::Requirements;
 use spotter_core::taints::first_untolerated;
 
 use crate::simulation::{Event, Simulation};
@@ -73,7 +76,8 @@ impl Simulation {
         }
     }
 
-    fn create_pod(&mut self, owner: Owner) {
+    /// Creates a pod of `owner`; returns its key.
+    fn create_pod(&mut self, owner: Owner) -> String {
         self.workloads.next_pod += 1;
         let template = match owner {
             Owner::Deployment(index) => &self.scenario.deployments[index].template,
@@ -103,6 +107,7 @@ impl Simulation {
         self.recorder.pod_created();
         self.request_reconcile(self.now);
         self.request_scheduling();
+        key
     }
 
     /// Removes a pod; its owner replaces it unless it scaled down or the pod completed.
@@ -110,12 +115,21 @@ impl Simulation {
         let Some(state) = self.state.pod_removed(pod, self.now) else {
             return;
         };
+        if state.node.is_none() && !state.daemon {
+            self.recorder
+                .pod_removed_pending(pod, self.now.saturating_sub(state.created_at));
+        }
         self.pod_gone(pod, removal, state.node.is_some());
     }
 
     /// A pod left the cluster state: its owner learns of it and replaces it unless it scaled
-    /// down or the pod completed.
-    pub(crate) fn pod_gone(&mut self, pod: &str, removal: Removal, was_bound: bool) {
+    /// down or the pod completed; returns the replacement's key.
+    pub(crate) fn pod_gone(
+        &mut self,
+        pod: &str,
+        removal: Removal,
+        was_bound: bool,
+    ) -> Option<String> {
         self.invariants.forget(pod);
         self.workloads.runs.remove(pod);
         let owned = self.workloads.owners.remove(pod);
@@ -126,19 +140,20 @@ impl Simulation {
         if was_bound {
             self.request_scheduling();
         }
-        match (removal, owner) {
+        let replacement = match (removal, owner) {
             (Removal::Disrupted | Removal::Lost, Some(Owner::Deployment(index)))
                 if (self.workloads.deployment_pods[index].len() as u32)
                     < self.workloads.desired[index] =>
             {
-                self.create_pod(Owner::Deployment(index));
+                Some(self.create_pod(Owner::Deployment(index)))
             }
             (Removal::Disrupted | Removal::Lost, Some(Owner::Job(index))) => {
-                self.create_pod(Owner::Job(index))
+                Some(self.create_pod(Owner::Job(index)))
             }
-            _ => {}
-        }
+            _ => None,
+        };
         self.request_reconcile(self.now);
+        replacement
     }
 
     /// Binds a pod to a node (the kube-scheduler stand-in decided).
@@ -148,7 +163,18 @@ impl Simulation {
         };
         self.state.pod_bound_to(pod, node, self.now);
         let waited = self.now.saturating_sub(created_at);
-        self.recorder.pod_started(waited);
+        let may_run_on_spot = self
+            .state
+            .pods
+            .get(pod)
+            .is_some_and(|state| self.may_run_on_spot(&state.pod));
+        let node_claim = self
+            .state
+            .claim_of_node(node)
+            .map(|claim| claim.name.clone())
+            .unwrap_or_default();
+        self.recorder
+            .pod_started(pod, &node_claim, may_run_on_spot, waited);
         self.observer.pod_started(self.now, waited);
         if let Some((Owner::Job(index), _)) = self.workloads.owners.get(pod).copied() {
             self.workloads.next_run += 1;
@@ -163,6 +189,30 @@ impl Simulation {
                 },
             );
         }
+    }
+
+    /// Whether `pod` could run on Spot: its node selector and one of its required node
+    /// affinity terms allow Spot and a NodePool that allows Spot (for the Spot share of
+    /// eligible node-hours).
+    fn may_run_on_spot(&self, pod: &Pod) -> bool {
+        let spot = CapacityType::Spot.as_str();
+        let selected = Requirements::from_labels(&pod.node_selector);
+        let terms: Vec<Requirements> = if pod.required_node_affinity.is_empty() {
+            vec![selected]
+        } else {
+            pod.required_node_affinity
+                .iter()
+                .filter_map(|term| Requirements::from_expressions(term).ok())
+                .map(|term| term.intersection(&selected))
+                .collect()
+        };
+        terms.iter().any(|term| {
+            term.allows(labels::CAPACITY_TYPE, spot)
+                && self.state.node_pools.iter().any(|pool| {
+                    pool.requirements.allows(labels::CAPACITY_TYPE, spot)
+                        && term.allows(labels::NODE_POOL, &pool.name)
+                })
+        })
     }
 
     /// Keeps each PodDisruptionBudget's expected count equal to the Deployments it covers (what

@@ -142,30 +142,41 @@ impl Simulation {
                         &format!("node {node} still had pods when its NodeClaim was removed"),
                     );
                 }
-                self.pods_left_with_node(&applied.removed_pods);
+                self.pods_left_with_node(&applied.removed_pods, false);
             }
             Action::EvictPod { pod } | Action::DeletePod { pod, .. } if applied.changed => {
                 if before.interrupted_node {
                     self.recorder.pod_disrupted();
                 }
-                self.pod_gone(pod, Removal::Disrupted, true);
+                let replacement = self.pod_gone(pod, Removal::Disrupted, true);
+                if let Some(replacement) = replacement.filter(|_| before.interrupted_node) {
+                    self.recorder.displaced_by_interruption(replacement);
+                }
+            }
+            Action::PodUnschedulable { pod, reason } => {
+                self.recorder.pod_unschedulable(pod, reason);
             }
             Action::LaunchNodeClaim { node_claim, .. } => self.launch_recorded(node_claim, before),
             _ => {}
         }
     }
 
-    /// DaemonSet pods go with their node; anything else that was still there is lost.
+    /// DaemonSet pods go with their node; anything else that was still there is lost (and its
+    /// replacement's wait is interruption impact when the node was `interrupted`).
     pub(crate) fn pods_left_with_node(
         &mut self,
         removed: &[(String, spotter_controllers::state::PodState)],
+        interrupted: bool,
     ) {
         for (key, pod) in removed {
             if pod.daemon {
                 self.invariants.forget(key);
             } else {
                 self.recorder.pod_lost();
-                self.pod_gone(key, Removal::Lost, true);
+                let replacement = self.pod_gone(key, Removal::Lost, true);
+                if let Some(replacement) = replacement.filter(|_| interrupted) {
+                    self.recorder.displaced_by_interruption(replacement);
+                }
             }
         }
     }
@@ -254,13 +265,8 @@ impl Simulation {
                 }
                 let fallback =
                     before.fallback && instance.offering.capacity_type == CapacityType::OnDemand;
-                self.recorder.launched(
-                    self.now,
-                    &instance,
-                    self.on_demand_price(&instance),
-                    fallback,
-                    &before.pods,
-                );
+                self.recorder
+                    .launched(self.now, &instance, fallback, &before.pods);
                 self.invariants
                     .check_limits(&self.state, &node_pool, &mut self.recorder, self.now);
                 let (low, high) = self.scenario.timing.launch_seconds;
@@ -275,6 +281,7 @@ impl Simulation {
                 let offerings = offerings.clone();
                 self.recorder
                     .ice(self.now, &node_pool, claim_name, &offerings);
+                self.recorder.launch_refused(claim_name);
                 self.recorder.left_pending_by_ice(self.now, &before.pods);
             }
             LaunchState::InsufficientCapacity { .. } | LaunchState::Retrying { .. } => {
@@ -332,26 +339,5 @@ impl Simulation {
             ),
         );
         Outcome::Terminated(deleted)
-    }
-
-    /// The on-demand price of the instance's type in its zone (for the all-on-demand baseline).
-    pub(crate) fn on_demand_price(&self, instance: &spotter_cloud::Instance) -> f64 {
-        self.state
-            .instance_type(&instance.offering.instance_type)
-            .and_then(|instance_type| {
-                instance_type
-                    .offerings
-                    .iter()
-                    .filter(|offering| offering.capacity_type == CapacityType::OnDemand)
-                    .find(|offering| offering.zone == instance.offering.zone)
-                    .or_else(|| {
-                        instance_type
-                            .offerings
-                            .iter()
-                            .find(|offering| offering.capacity_type == CapacityType::OnDemand)
-                    })
-                    .map(|offering| offering.price_per_hour)
-            })
-            .unwrap_or(instance.price_per_hour)
     }
 }

@@ -1,9 +1,10 @@
-//! What a run measured: node-hours and cost per capacity type and NodePool against the
-//! all-on-demand baseline, counters (launches, fallbacks, interruptions, ICE, pods disrupted
-//! and lost), how long pods waited, notable events, and the series sampled over time. At the
-//! end it becomes the [`Report`].
+//! What a run measured: node-hours and cost per capacity type and NodePool (and of the nodes
+//! whose pods could all have run on Spot) against the all-on-demand baseline, counters
+//! (launches, fallbacks, interruptions, ICE, pods disrupted and lost), how long pods waited
+//! (those that started, those that never did and why, those displaced by an interruption),
+//! notable events, and the series sampled over time. At the end it becomes the [`Report`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use spotter_cloud::{Instance, OfferingKey};
@@ -11,9 +12,10 @@ use spotter_controllers::{ClusterState, Policy};
 use spotter_core::offering::CapacityType;
 use spotter_report::{
     Event, EventKind, NodeHours, NodePoolSummary, Report, Series, Summary, Violation,
-    iso8601_duration, percentiles, spread,
+    clock_duration, iso8601_duration, percentiles, spread,
 };
 
+use crate::baseline::Baseline;
 use crate::scenario::Scenario;
 
 /// The measurements of one run.
@@ -26,6 +28,24 @@ pub(crate) struct Recorder {
     events: Vec<Event>,
     violations: Vec<Violation>,
     pending_seconds: Vec<f64>,
+    /// How long a pod may wait before the run is not OK.
+    pending_threshold: Duration,
+    /// Seconds pods spent pending, all pods together.
+    pending_pod_seconds: f64,
+    /// Pods that waited longer than the threshold.
+    over_pending_threshold: u64,
+    /// The provisioner's last reason for each pod it could not place.
+    unschedulable_reasons: BTreeMap<String, String>,
+    /// Pods that never ran, by reason.
+    never_scheduled: BTreeMap<String, u64>,
+    pods_pending_at_end: u64,
+    /// Pods created to replace pods evicted from (or lost with) an interrupted node.
+    displaced_by_interruption: BTreeSet<String>,
+    interruption_pending_seconds: f64,
+    /// The instance behind each running NodeClaim.
+    instance_of_claim: BTreeMap<String, String>,
+    /// The all-on-demand baseline.
+    baseline: Baseline,
     fallbacks: u64,
     interruptions: u64,
     ice_events: u64,
@@ -44,6 +64,27 @@ pub(crate) struct Recorder {
     disruptions: BTreeMap<String, u64>,
     /// Pods left pending by an insufficient-capacity answer, and when the first one came.
     left_pending_by_ice: BTreeMap<String, Duration>,
+    /// Spot replacements requested for fallback nodes whose launch has not answered yet.
+    return_requests: BTreeMap<String, ReturnRequest>,
+    /// Each NodePool's run of refused Spot replacements, told as one event when it ends.
+    refusals: BTreeMap<String, Refusals>,
+}
+
+/// A Spot replacement requested for a fallback node.
+#[derive(Debug, Clone)]
+struct ReturnRequest {
+    node_pool: String,
+    fallback: String,
+    requested_at: Duration,
+}
+
+/// Spot replacements of one NodePool refused in a row (insufficient capacity).
+#[derive(Debug, Clone)]
+struct Refusals {
+    count: u64,
+    first: Duration,
+    last: Duration,
+    fallback: String,
 }
 
 /// How long a pod left pending by an insufficient-capacity answer is remembered for its time
@@ -65,8 +106,9 @@ struct RunningInstance {
     capacity_type: CapacityType,
     started: Duration,
     price: f64,
-    on_demand_price: f64,
     fallback: bool,
+    /// Whether every pod it held could have run on Spot.
+    eligible: bool,
 }
 
 #[derive(Debug, Default)]
@@ -74,7 +116,9 @@ struct PoolTotals {
     spot_hours: f64,
     on_demand_hours: f64,
     cost: f64,
-    baseline: f64,
+    /// Node-hours of the nodes whose pods could all have run on Spot, and of those on Spot.
+    eligible_hours: f64,
+    eligible_spot_hours: f64,
     launches: u64,
     fallbacks: u64,
     interruptions: u64,
@@ -83,7 +127,7 @@ struct PoolTotals {
 }
 
 impl Recorder {
-    pub fn new(scenario: &Scenario, policy: Policy) -> Self {
+    pub fn new(scenario: &Scenario, policy: Policy, baseline: Baseline) -> Self {
         let mut recorder = Self {
             policy,
             running: BTreeMap::new(),
@@ -91,6 +135,16 @@ impl Recorder {
             events: Vec::new(),
             violations: Vec::new(),
             pending_seconds: Vec::new(),
+            pending_threshold: scenario.pending_threshold,
+            pending_pod_seconds: 0.0,
+            over_pending_threshold: 0,
+            unschedulable_reasons: BTreeMap::new(),
+            never_scheduled: BTreeMap::new(),
+            pods_pending_at_end: 0,
+            displaced_by_interruption: BTreeSet::new(),
+            interruption_pending_seconds: 0.0,
+            instance_of_claim: BTreeMap::new(),
+            baseline,
             fallbacks: 0,
             interruptions: 0,
             ice_events: 0,
@@ -106,6 +160,8 @@ impl Recorder {
             time_to_return: Vec::new(),
             disruptions: BTreeMap::new(),
             left_pending_by_ice: BTreeMap::new(),
+            return_requests: BTreeMap::new(),
+            refusals: BTreeMap::new(),
             series: Series {
                 interval_seconds: 0.0,
                 time_seconds: Vec::new(),
@@ -130,6 +186,11 @@ impl Recorder {
         recorder
     }
 
+    /// The run's all-on-demand baseline.
+    pub fn baseline(&self) -> &Baseline {
+        &self.baseline
+    }
+
     pub fn event(
         &mut self,
         now: Duration,
@@ -152,7 +213,6 @@ impl Recorder {
         &mut self,
         now: Duration,
         instance: &Instance,
-        on_demand_price: f64,
         fallback: bool,
         pods: &[String],
     ) {
@@ -161,6 +221,10 @@ impl Recorder {
             .iter()
             .filter_map(|pod| self.left_pending_by_ice.remove(pod))
             .min();
+        if let Some(request) = self.return_requests.remove(&instance.node_claim) {
+            self.flush_refusals(&request.node_pool);
+            self.return_event(&request, &instance.node_claim);
+        }
         let totals = self.pools.entry(instance.node_pool.clone()).or_default();
         totals.launches += 1;
         if fallback {
@@ -202,10 +266,12 @@ impl Recorder {
                 capacity_type: instance.offering.capacity_type,
                 started: now,
                 price: instance.price_per_hour,
-                on_demand_price,
                 fallback,
+                eligible: true,
             },
         );
+        self.instance_of_claim
+            .insert(instance.node_claim.clone(), instance.id.clone());
         self.peak_nodes = self.peak_nodes.max(self.running.len() as u64);
     }
 
@@ -218,6 +284,7 @@ impl Recorder {
         let Some(instance) = self.running.remove(instance_id) else {
             return;
         };
+        self.instance_of_claim.remove(&instance.node_claim);
         self.terminations += 1;
         self.account(&instance, now);
         let Some(outcome) = outcome.filter(|_| instance.fallback) else {
@@ -242,7 +309,7 @@ impl Recorder {
                     "fallback node removed, returned to Spot {} after Spot was back",
                     outcome.spot_back_at.map_or_else(
                         || "(Spot never seen back)".to_string(),
-                        |back| iso8601_duration(now.saturating_sub(back).as_secs_f64())
+                        |back| clock_duration(now.saturating_sub(back).as_secs_f64())
                     )
                 ),
             );
@@ -289,7 +356,8 @@ impl Recorder {
         *self.disruptions.entry(reason.to_string()).or_default() += 1;
     }
 
-    /// A Spot replacement requested for a fallback node (of `node_pool`).
+    /// A Spot replacement requested for a fallback node (of `node_pool`). Its event waits
+    /// for the launch's answer: refused ones in a row are told as one event.
     pub fn return_started(
         &mut self,
         now: Duration,
@@ -297,12 +365,49 @@ impl Recorder {
         fallback: &str,
         replacement: &str,
     ) {
+        self.return_requests.insert(
+            replacement.to_string(),
+            ReturnRequest {
+                node_pool: node_pool.to_string(),
+                fallback: fallback.to_string(),
+                requested_at: now,
+            },
+        );
+    }
+
+    /// The event of a Spot replacement requested (at its request time).
+    fn return_event(&mut self, request: &ReturnRequest, replacement: &str) {
         self.event(
-            now,
+            request.requested_at,
+            EventKind::ReturnToSpot,
+            Some(request.node_pool.clone()),
+            Some(request.fallback.clone()),
+            format!("Spot replacement {replacement} requested"),
+        );
+    }
+
+    /// Tells a NodePool's run of refused Spot replacements as one event, at the first.
+    fn flush_refusals(&mut self, node_pool: &str) {
+        let Some(refusals) = self.refusals.remove(node_pool) else {
+            return;
+        };
+        let detail = if refusals.count == 1 {
+            "Spot replacement requested, refused: insufficient capacity".to_string()
+        } else {
+            format!(
+                "Spot replacement requested {} times from {} to {}, refused each time: \
+                 insufficient capacity",
+                refusals.count,
+                clock_duration(refusals.first.as_secs_f64()),
+                clock_duration(refusals.last.as_secs_f64())
+            )
+        };
+        self.event(
+            refusals.first,
             EventKind::ReturnToSpot,
             Some(node_pool.to_string()),
-            Some(fallback.to_string()),
-            format!("Spot replacement {replacement} requested"),
+            Some(refusals.fallback),
+            detail,
         );
     }
 
@@ -326,7 +431,7 @@ impl Recorder {
             None,
             format!(
                 "{offering} interrupted too often: avoided for {}",
-                iso8601_duration(until.saturating_sub(now).as_secs_f64())
+                clock_duration(until.saturating_sub(now).as_secs_f64())
             ),
         );
     }
@@ -339,7 +444,31 @@ impl Recorder {
             _ => totals.on_demand_hours += hours,
         }
         totals.cost += hours * instance.price;
-        totals.baseline += hours * instance.on_demand_price;
+        if instance.eligible {
+            totals.eligible_hours += hours;
+            if instance.capacity_type == CapacityType::Spot {
+                totals.eligible_spot_hours += hours;
+            }
+        }
+    }
+
+    /// The launch of `node_claim` was refused for want of capacity: if it was a Spot
+    /// replacement for a fallback node, it joins its NodePool's run of refusals.
+    pub fn launch_refused(&mut self, node_claim: &str) {
+        let Some(request) = self.return_requests.remove(node_claim) else {
+            return;
+        };
+        let refusals = self
+            .refusals
+            .entry(request.node_pool.clone())
+            .or_insert_with(|| Refusals {
+                count: 0,
+                first: request.requested_at,
+                last: request.requested_at,
+                fallback: request.fallback.clone(),
+            });
+        refusals.count += 1;
+        refusals.last = request.requested_at;
     }
 
     /// One insufficient-capacity answer to a launch, naming the offerings that had none.
@@ -381,8 +510,64 @@ impl Recorder {
         self.pods_created += 1;
     }
 
-    pub fn pod_started(&mut self, waited: Duration) {
+    /// A pod started on the node of `node_claim` after waiting `waited`; `may_run_on_spot`
+    /// says whether it could have run on Spot (a node that held one that could not is not
+    /// Spot-eligible).
+    pub fn pod_started(
+        &mut self,
+        pod: &str,
+        node_claim: &str,
+        may_run_on_spot: bool,
+        waited: Duration,
+    ) {
         self.pending_seconds.push(waited.as_secs_f64());
+        self.waited(pod, waited);
+        self.unschedulable_reasons.remove(pod);
+        if !may_run_on_spot
+            && let Some(instance) = self
+                .instance_of_claim
+                .get(node_claim)
+                .and_then(|id| self.running.get_mut(id))
+        {
+            instance.eligible = false;
+        }
+    }
+
+    /// A pod that never started was removed (scaled down) after waiting `waited`.
+    pub fn pod_removed_pending(&mut self, pod: &str, waited: Duration) {
+        self.waited(pod, waited);
+        let reason = self.unschedulable_reasons.remove(pod).map_or_else(
+            || "removed while pending".to_string(),
+            |reason| format!("removed while pending ({reason})"),
+        );
+        *self.never_scheduled.entry(reason).or_default() += 1;
+    }
+
+    /// The provisioner cannot place `pod`, for `reason` (the last reason counts).
+    pub fn pod_unschedulable(&mut self, pod: &str, reason: &str) {
+        if self.unschedulable_reasons.get(pod).map(String::as_str) != Some(reason) {
+            self.unschedulable_reasons
+                .insert(pod.to_string(), reason.to_string());
+        }
+    }
+
+    /// `pod` replaces one evicted from (or lost with) an interrupted node: its wait counts as
+    /// interruption impact.
+    pub fn displaced_by_interruption(&mut self, pod: String) {
+        self.displaced_by_interruption.insert(pod);
+    }
+
+    /// A pod's wait ended (it started, was removed, or the run ended): it counts in the
+    /// pending pod-hours, against the threshold, and as interruption impact if it replaced a
+    /// pod of an interrupted node.
+    fn waited(&mut self, pod: &str, waited: Duration) {
+        self.pending_pod_seconds += waited.as_secs_f64();
+        if waited > self.pending_threshold {
+            self.over_pending_threshold += 1;
+        }
+        if self.displaced_by_interruption.remove(pod) {
+            self.interruption_pending_seconds += waited.as_secs_f64();
+        }
     }
 
     pub fn pod_disrupted(&mut self) {
@@ -415,7 +600,6 @@ impl Recorder {
         let mut spot = 0u32;
         let mut on_demand = 0u32;
         let mut cost = 0.0;
-        let mut baseline = 0.0;
         let mut by_pool: BTreeMap<&str, u32> = BTreeMap::new();
         for instance in self.running.values() {
             match instance.capacity_type {
@@ -423,7 +607,6 @@ impl Recorder {
                 _ => on_demand += 1,
             }
             cost += instance.price;
-            baseline += instance.on_demand_price;
             *by_pool.entry(instance.node_pool.as_str()).or_default() += 1;
         }
         let series = &mut self.series;
@@ -437,7 +620,9 @@ impl Recorder {
             f64::from(spot) / f64::from(total)
         });
         series.cost_per_hour.push(cost);
-        series.on_demand_baseline_per_hour.push(baseline);
+        series
+            .on_demand_baseline_per_hour
+            .push(self.baseline.per_hour_at(now));
         series
             .pending_pods
             .push(state.pending_pods().filter(|(_, pod)| !pod.daemon).count() as u32);
@@ -446,12 +631,41 @@ impl Recorder {
         }
     }
 
+    /// The run's report at `end`: `fallback_outcomes` for the fallback nodes still running (by
+    /// instance), `still_pending` the pods pending then (with their creation times and, when
+    /// nominated, their NodeClaim).
     pub fn finish(
         mut self,
         scenario: &Scenario,
         end: Duration,
         fallback_outcomes: &BTreeMap<String, FallbackOutcome>,
+        still_pending: &[(String, Duration, Option<String>)],
     ) -> Report {
+        for (pod, created_at, nominated) in still_pending {
+            let waited = end.saturating_sub(*created_at);
+            self.pending_seconds.push(waited.as_secs_f64());
+            self.waited(pod, waited);
+            self.pods_pending_at_end += 1;
+            let reason = match (self.unschedulable_reasons.remove(pod), nominated) {
+                (Some(reason), _) => reason,
+                (None, Some(node_claim)) => {
+                    format!("waiting for its NodeClaim ({node_claim} was not Ready)")
+                }
+                (None, None) => "never placed by the provisioner".to_string(),
+            };
+            *self.never_scheduled.entry(reason).or_default() += 1;
+        }
+        // Requests still unanswered, then runs of refusals, are told; events go in time order.
+        let requests = std::mem::take(&mut self.return_requests);
+        for (replacement, request) in &requests {
+            self.return_event(request, replacement);
+        }
+        let pools: Vec<String> = self.refusals.keys().cloned().collect();
+        for node_pool in pools {
+            self.flush_refusals(&node_pool);
+        }
+        self.events
+            .sort_by(|left, right| left.time_seconds.total_cmp(&right.time_seconds));
         let running = std::mem::take(&mut self.running);
         for (instance_id, instance) in &running {
             self.account(instance, end);
@@ -469,7 +683,17 @@ impl Recorder {
             .map(|totals| totals.on_demand_hours)
             .sum();
         let cost: f64 = self.pools.values().map(|totals| totals.cost).sum();
-        let baseline: f64 = self.pools.values().map(|totals| totals.baseline).sum();
+        let baseline = self.baseline.cost_until(end);
+        let eligible_hours: f64 = self
+            .pools
+            .values()
+            .map(|totals| totals.eligible_hours)
+            .sum();
+        let eligible_spot_hours: f64 = self
+            .pools
+            .values()
+            .map(|totals| totals.eligible_spot_hours)
+            .sum();
         let total_hours = spot_hours + on_demand_hours;
         self.series.interval_seconds = if self.series.time_seconds.len() > 1 {
             self.series.time_seconds[1] - self.series.time_seconds[0]
@@ -479,6 +703,11 @@ impl Recorder {
         let summary = Summary {
             spot_share_of_node_hours: if total_hours > 0.0 {
                 spot_hours / total_hours
+            } else {
+                0.0
+            },
+            spot_share_of_eligible_node_hours: if eligible_hours > 0.0 {
+                eligible_spot_hours / eligible_hours
             } else {
                 0.0
             },
@@ -500,6 +729,13 @@ impl Recorder {
                 0.0
             },
             pending_seconds: percentiles(&mut self.pending_seconds),
+            pods_pending_at_end: self.pods_pending_at_end,
+            pending_pod_hours: round(self.pending_pod_seconds / 3600.0, 3),
+            pods_never_scheduled: self.never_scheduled.values().sum(),
+            pods_never_scheduled_reasons: std::mem::take(&mut self.never_scheduled),
+            pending_threshold_seconds: self.pending_threshold.as_secs_f64(),
+            pods_over_pending_threshold: self.over_pending_threshold,
+            interruption_pending_pod_seconds: round(self.interruption_pending_seconds, 1),
             launches: self.launches,
             terminations: self.terminations,
             pods_created: self.pods_created,

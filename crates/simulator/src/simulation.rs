@@ -21,6 +21,7 @@ use spotter_core::unavailable_offerings::UnavailableOfferings;
 use spotter_market::{CloudEvent, MarketModel, Outage, PoolOverride, SimulatedCloud};
 use spotter_report::{Comparison, EventKind, Report};
 
+use crate::baseline::Baseline;
 use crate::invariants::Invariants;
 use crate::observer::{NoObserver, Observer};
 use crate::recorder::{FallbackOutcome, Recorder};
@@ -63,7 +64,7 @@ pub fn run_observed(
     progress: &mut dyn FnMut(f64),
     observer: Box<dyn Observer>,
 ) -> Result<Report, SimulationError> {
-    let mut simulation = Simulation::new(scenario, options)?;
+    let mut simulation = Simulation::new(scenario, options, None)?;
     simulation.observer = observer;
     simulation.run(progress);
     Ok(simulation.finish())
@@ -80,14 +81,19 @@ pub fn compare(
     let mut reports = BTreeMap::new();
     let runs = policies.len().max(1) as f64;
     let mut first: Option<Report> = None;
+    // The baseline depends on the scenario only: computed once for every run.
+    let mut baseline: Option<Baseline> = None;
     for (index, &policy) in policies.iter().enumerate() {
         let options = Options {
             policy,
             ..options.clone()
         };
-        let report = run(scenario, &options, &mut |done| {
+        let mut simulation = Simulation::new(scenario, &options, baseline.clone())?;
+        baseline = Some(simulation.recorder.baseline().clone());
+        simulation.run(&mut |done| {
             progress((index as f64 + done) / runs);
-        })?;
+        });
+        let report = simulation.finish();
         if first.is_none() {
             first = Some(report.clone());
         }
@@ -176,7 +182,13 @@ const SWEEP_PERIOD: Duration = Duration::from_secs(300);
 const SAMPLES: u64 = 2_000;
 
 impl Simulation {
-    pub fn new(scenario: &Scenario, options: &Options) -> Result<Self, SimulationError> {
+    /// The world at the start of a run of `scenario` shaped by `options`; `baseline` is the
+    /// scenario's all-on-demand baseline when it is known already (computed otherwise).
+    pub fn new(
+        scenario: &Scenario,
+        options: &Options,
+        baseline: Option<Baseline>,
+    ) -> Result<Self, SimulationError> {
         let mut scenario = scenario.clone();
         if let Some(seed) = options.seed {
             scenario.seed = seed;
@@ -219,6 +231,7 @@ impl Simulation {
         let sample_interval = Duration::from_secs((end.as_secs() / SAMPLES).max(300));
         let workloads = Workloads::new(&scenario);
         let random = Random::new(scenario.seed).fork(0x5EED);
+        let baseline = baseline.unwrap_or_else(|| Baseline::of(&scenario, &state.instance_types));
         let mut simulation = Self {
             now: Duration::ZERO,
             end,
@@ -230,7 +243,7 @@ impl Simulation {
             controllers: Controllers::with_seed(settings, scenario.seed),
             cloud,
             random,
-            recorder: Recorder::new(&scenario, options.policy),
+            recorder: Recorder::new(&scenario, options.policy, baseline),
             invariants: Invariants::default(),
             workloads,
             scenario,
@@ -464,12 +477,12 @@ impl Simulation {
         let Some(claim_name) = self.claim_of_instance.remove(instance_id) else {
             return;
         };
-        let outcome = self
-            .state
-            .node_claims
-            .get(&claim_name)
-            .cloned()
-            .and_then(|claim| self.fallback_outcome(&claim, self.now));
+        let claim = self.state.node_claims.get(&claim_name).cloned();
+        let interrupted = claim
+            .as_ref()
+            .and_then(|claim| claim.deletion.as_ref())
+            .is_some_and(|deletion| deletion.reason == DisruptionReason::SpotInterrupted);
+        let outcome = claim.and_then(|claim| self.fallback_outcome(&claim, self.now));
         self.recorder.instance_gone(instance_id, self.now, outcome);
         let applied = self.state.instance_terminated(&claim_name, self.now);
         // A node's machine is gone: any pod still on it is lost.
@@ -486,7 +499,7 @@ impl Simulation {
                 &format!("pod {pod} was still running on {node_name} and was killed"),
             );
         }
-        self.pods_left_with_node(&applied.removed_pods);
+        self.pods_left_with_node(&applied.removed_pods, interrupted);
         self.request_reconcile(self.now);
     }
 
@@ -611,6 +624,18 @@ impl Simulation {
                     })
             })
             .collect();
+        // The Spot offerings its replacements launched into are compatible too, whatever
+        // types and zones the fallback claim listed: a return proves Spot back.
+        let mut offerings = offerings;
+        offerings.extend(
+            self.state
+                .node_claims
+                .values()
+                .filter(|other| other.replaces.as_deref() == Some(claim.name.as_str()))
+                .filter_map(|other| other.instance())
+                .filter(|instance| instance.offering.capacity_type == CapacityType::Spot)
+                .map(|instance| instance.offering.clone()),
+        );
         let spot_back_at = self.cloud.capacity_since(&offerings, launched_at, until);
         Some(FallbackOutcome {
             spot_back_at,
@@ -659,8 +684,15 @@ impl Simulation {
                 outcomes.insert(instance, outcome);
             }
         }
+        let still_pending: Vec<(String, Duration, Option<String>)> = self
+            .state
+            .pending_pods()
+            .filter(|(_, pod)| !pod.daemon)
+            .map(|(key, pod)| (key.clone(), pod.created_at, pod.nominated.clone()))
+            .collect();
         let scenario = self.scenario.clone();
-        self.recorder.finish(&scenario, self.end, &outcomes)
+        self.recorder
+            .finish(&scenario, self.end, &outcomes, &still_pending)
     }
 }
 

@@ -38,6 +38,9 @@ pub const MAX_JOB_ARRIVALS: usize = 100_000;
 /// How often a diurnal replica curve is re-evaluated.
 pub const DIURNAL_STEP: Duration = Duration::from_secs(300);
 
+/// How long a pod may wait for a node before a run is not OK, unless the scenario says.
+pub const DEFAULT_PENDING_THRESHOLD: Duration = Duration::from_secs(15 * 60);
+
 /// One simulation scenario, read and checked.
 #[derive(Clone, Debug)]
 pub struct Scenario {
@@ -49,6 +52,9 @@ pub struct Scenario {
     pub duration: Duration,
     /// The seed of the run's random number generator.
     pub seed: u64,
+    /// How long a pod may wait for a node before the run's headline is no longer OK (and
+    /// `spotter simulate` fails): `pendingThreshold`, [`DEFAULT_PENDING_THRESHOLD`] unless set.
+    pub pending_threshold: Duration,
     /// The NodePools, converted by the API layer.
     pub node_pools: Vec<NodePool>,
     /// One pod per DaemonSet: every node runs one of each.

@@ -19,8 +19,9 @@ use super::spec::{
     TimingSpec, WorkloadSpec,
 };
 use super::{
-    Change, DeploymentWorkload, Fault, FaultKind, JobWorkload, MAX_DURATION, MAX_JOB_ARRIVALS,
-    MarketSettings, PoolOverride, ReplicaCurve, Scenario, ScenarioError, Timing,
+    Change, DEFAULT_PENDING_THRESHOLD, DeploymentWorkload, Fault, FaultKind, JobWorkload,
+    MAX_DURATION, MAX_JOB_ARRIVALS, MarketSettings, PoolOverride, ReplicaCurve, Scenario,
+    ScenarioError, Timing,
 };
 use spotter_api::locate::line_of;
 
@@ -99,6 +100,20 @@ impl Reader<'_> {
                 ),
             ));
         }
+        let pending_threshold = match spec.pending_threshold {
+            None => DEFAULT_PENDING_THRESHOLD,
+            Some(DurationText(threshold)) if threshold.is_zero() => {
+                return Err(self.invalid(
+                    "pendingThreshold",
+                    format!(
+                        "must be more than 0: how long a pod may wait for a node before the run \
+                         fails (default {})",
+                        format_duration(DEFAULT_PENDING_THRESHOLD)
+                    ),
+                ));
+            }
+            Some(DurationText(threshold)) => threshold,
+        };
         let name = match spec.name {
             Some(name) if name.trim().is_empty() => {
                 return Err(self.invalid("name", "must not be empty"));
@@ -121,6 +136,7 @@ impl Reader<'_> {
             region: region.name.clone(),
             duration,
             seed: spec.seed,
+            pending_threshold,
             node_pools: cluster.node_pools,
             daemon_set_pods: cluster.daemon_set_pods,
             deployments: Vec::new(),

@@ -23,6 +23,8 @@ pub(super) struct ScenarioSpec {
     #[serde(default)]
     pub seed: u64,
     #[serde(default)]
+    pub pending_threshold: Option<DurationText>,
+    #[serde(default)]
     pub manifests: Vec<String>,
     #[serde(default)]
     pub node_pools: Vec<Value>,

@@ -108,6 +108,7 @@ fn the_builtin_default_is_the_seed_cluster() {
     );
     assert_eq!(scenario.market, MarketSettings::default());
     assert_eq!(scenario.timing, Timing::default());
+    assert_eq!(scenario.pending_threshold, 15 * Duration::from_secs(60));
     assert!(scenario.warnings.is_empty(), "{:?}", scenario.warnings);
 }
 
@@ -320,6 +321,18 @@ fn errors_name_the_file_the_line_and_the_field() {
             &["missing field `region`"],
         ),
         case("seed: lots\n", 5, Some("seed"), &["invalid type"]),
+        case(
+            "pendingThreshold: 0s\n",
+            5,
+            Some("pendingThreshold"),
+            &["must be more than 0", "default 15m"],
+        ),
+        case(
+            "pendingThreshold: 15\n",
+            5,
+            Some("pendingThreshold"),
+            &["15 has no unit"],
+        ),
         case(
             &format!("{WEB}    replicas: {{diurnal: {{min: 50, max: 10, peakHour: 14}}}}\n"),
             15,
