@@ -85,7 +85,7 @@ pub fn allocation(capacity_type: CapacityType, strategy: AllocationStrategy) -> 
 /// Builds the CreateFleet request. `templates` holds the launch template name per
 /// architecture, `architecture_of` says which architecture an instance type is. Offerings
 /// without a subnet in their zone or an AMI for their architecture are left out; none left is
-/// an error.
+/// insufficient capacity for every requested offering.
 pub fn fleet_request(
     cluster: &ClusterSettings,
     node_class: &ResolvedNodeClass,
@@ -122,22 +122,32 @@ pub fn fleet_request(
         }
     }
     if configs.is_empty() {
-        return Err(CloudError::InvalidRequest {
-            reason: format!(
-                "no offering of NodeClaim {} can launch with EC2NodeClass {}: its subnets are in zones {:?} and its AMIs are for {:?}",
-                request.node_claim,
-                node_class.name,
-                node_class
-                    .subnets
-                    .iter()
-                    .map(|subnet| subnet.zone.as_str())
-                    .collect::<std::collections::BTreeSet<_>>(),
-                node_class
-                    .amis
-                    .iter()
-                    .map(|ami| ami.architecture.ec2_name())
-                    .collect::<Vec<_>>()
-            ),
+        // No capacity for these offerings through this node class: answered as EC2 answers
+        // offerings it cannot fill, so that they are left alone for a while and the next
+        // launch takes offerings in the node class's zones (an error the launch would retry
+        // as it is could only fail again).
+        tracing::warn!(
+            node_claim = %request.node_claim,
+            node_class = %node_class.name,
+            zones = ?node_class
+                .subnets
+                .iter()
+                .map(|subnet| subnet.zone.as_str())
+                .collect::<std::collections::BTreeSet<_>>(),
+            architectures = ?node_class
+                .amis
+                .iter()
+                .map(|ami| ami.architecture.ec2_name())
+                .collect::<Vec<_>>(),
+            "no requested offering can launch through the EC2NodeClass: none is in a zone of its subnets with an AMI for its architecture"
+        );
+        return Err(CloudError::InsufficientCapacity {
+            offerings: request
+                .offerings
+                .iter()
+                .take(MAX_OFFERINGS)
+                .map(|offering| offering.offering.clone())
+                .collect(),
         });
     }
     Ok(FleetRequest {

@@ -6,11 +6,6 @@
 //! Karpenter makes, throttling, access denied with the IAM action, KMS, an invalid receipt
 //! handle, a message without receipt handle.
 
-/// The moto server only (the ICE injector of `support` is for the provider's tests).
-mod support {
-    pub mod moto;
-}
-
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -34,7 +29,7 @@ use spotter_aws::interruption_queue::{InterruptionQueue, QueueError, ReceivedMes
 use spotter_interruption::event_bridge::{EventBridgeError, InterruptionEvent, MessageType};
 use spotter_interruption::notice::{InstanceState, NoticeClass, SpotAction};
 use spotter_metrics::Metrics;
-use support::moto::Moto;
+use spotter_test_support::Moto;
 use tokio::sync::{mpsc, oneshot};
 
 const REGION: &str = "us-east-1";

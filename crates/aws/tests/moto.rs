@@ -2,11 +2,9 @@
 //! subnets and security groups and the SSM AMI parameter, launch templates created, a Spot
 //! NodeClaim of the `batch` pool launched with CreateFleet (tags, launch template, subnet in
 //! the chosen zone), described, terminated, a leaked instance collected; and, with capacity
-//! refused at the EC2 seam, Spot ICE for every offering as a typed error naming them all (the
+//! refused in CreateFleet by moto with the test support's extension, Spot ICE for every offering as a typed error naming them all (the
 //! next NodeClaim launching on-demand from `batch-fallback`), and one zone's ICE landing the
 //! launch in another zone.
-
-mod support;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -23,8 +21,7 @@ use spotter_cloud::{
     AllocationStrategy, CloudError, CloudProvider, LaunchRequest, OfferingKey, OfferingRequest,
 };
 use spotter_core::offering::CapacityType;
-use support::ice::IceInjector;
-use support::moto::Moto;
+use spotter_test_support::Moto;
 
 const REGION: &str = "us-east-1";
 const PARAMETER_PREFIX: &str = "/spotter-test/eks/optimized-ami";
@@ -451,16 +448,18 @@ async fn a_batch_node_claim_launches_spot_is_described_terminated_and_leaks_are_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_capacity_is_named_and_launches_go_elsewhere() {
-    let Some(moto) = Moto::start() else {
+    let folder = tempfile::tempdir().expect("a folder");
+    let Some(moto) = Moto::start_refusing(folder.path()) else {
         return;
     };
     let config = sdk_config(&moto).await;
     seed_network(&config).await;
-    let provider = provider_on(IceInjector::new(SdkEc2::new(&config)));
+    let provider = provider_on(SdkEc2::new(&config));
 
-    // Spot refused for every offering: the error names each of them.
+    // Spot refused for every offering, in CreateFleet's `Errors` as EC2 answers: the error
+    // names each of them.
     let spot = batch_offerings(CapacityType::Spot);
-    provider.ec2().refuse(spot.clone());
+    moto.refuse(&["spot:*:*"]);
     let error = provider
         .create(&launch("batch-spot", "batch", &spot))
         .await
@@ -496,7 +495,7 @@ async fn refused_capacity_is_named_and_launches_go_elsewhere() {
         .filter(|offering| offering.zone == "us-east-1a")
         .cloned()
         .collect();
-    provider.ec2().refuse(zone_a.clone());
+    moto.refuse(&["spot:*:us-east-1a"]);
     let launched = provider
         .create(&launch("batch-zone", "batch", &spot))
         .await

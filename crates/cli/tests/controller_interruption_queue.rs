@@ -15,9 +15,6 @@
 //! (agent first) to the replacement NodeClaim. Without the control plane's binaries or moto
 //! the test fails under `CI=true` and is skipped otherwise.
 
-#[path = "../../aws/tests/support/moto.rs"]
-mod moto;
-
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::net::{SocketAddr, TcpListener};
@@ -29,9 +26,8 @@ use anyhow::{Context, Result, anyhow, bail, ensure};
 use aws_config::BehaviorVersion;
 use aws_sdk_sqs::config::Credentials;
 use aws_sdk_sqs::types::QueueAttributeName;
-use moto::Moto;
 use serde_json::{Value, json};
-use spotter_test_support::{ControlPlane, Kubectl, SPOTTER_CRDS};
+use spotter_test_support::{ControlPlane, Kubectl, Moto, SPOTTER_CRDS};
 
 const NAMESPACE: &str = "spotter";
 const DEPLOYMENT: &str = "batch-workers";

@@ -280,8 +280,17 @@ impl ClusterState {
             Err(CloudError::InsufficientCapacity { offerings }) => {
                 claim.launch = LaunchState::InsufficientCapacity { offerings };
             }
+            // Throttling and transient failures pass; a missing permission or a request the
+            // cloud refuses needs the user (an IAM policy, an EC2NodeClass whose selectors match
+            // nothing), and trying again at once, or deleting the claim and solving its pods
+            // into the same request, would only repeat the refusal in a tight loop: each is
+            // retried with backoff, the claim kept, as Karpenter requeues a failed launch.
             Err(error)
-                if error.is_transient() || matches!(error, CloudError::PermissionDenied { .. }) =>
+                if error.is_transient()
+                    || matches!(
+                        error,
+                        CloudError::PermissionDenied { .. } | CloudError::InvalidRequest { .. }
+                    ) =>
             {
                 let attempts = match &claim.launch {
                     LaunchState::Retrying { attempts, .. } => attempts + 1,
@@ -309,7 +318,7 @@ impl ClusterState {
                 };
             }
             Err(_) => {
-                // The request cannot succeed as it is: the claim goes, its pods are solved
+                // The claim's instance is not found: the claim goes, its pods are solved
                 // again.
                 claim.launch = LaunchState::InsufficientCapacity {
                     offerings: Vec::new(),

@@ -110,6 +110,27 @@ fn a_launch_answer_changes_the_claim_and_the_cache() {
             false,
             Some(secs(101)),
         ),
+        (
+            "a request the cloud refuses (an unresolvable node class): retried with backoff, not in a loop",
+            Err(CloudError::InvalidRequest {
+                reason: "subnetSelectorTerms matched no subnet".into(),
+            }),
+            "retrying",
+            true,
+            false,
+            Some(secs(101)),
+        ),
+        (
+            "a missing permission: retried with backoff",
+            Err(CloudError::PermissionDenied {
+                operation: "CreateFleet".into(),
+                instruction: "allow ec2:CreateFleet".into(),
+            }),
+            "retrying",
+            true,
+            false,
+            Some(secs(101)),
+        ),
     ];
     for (name, answer, launch_state, fallback, ice_cached, wake_at) in cases {
         let mut state = pending_claim();

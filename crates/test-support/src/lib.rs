@@ -3,14 +3,17 @@
 //! in the folder `KUBEBUILDER_ASSETS` names (controller-runtime's envtest convention), with
 //! certificates made by `openssl`, an admin kubeconfig, and every process stopped and the
 //! state folder removed on drop. Without the binaries a test is skipped with a message, unless
-//! `CI=true`, where it fails. Used only as a dev-dependency.
+//! `CI=true`, where it fails. [`Moto`] runs a moto server (AWS), optionally refusing chosen
+//! offerings' capacity. Used only as a dev-dependency.
 
 pub mod assets;
 pub mod control_plane;
 pub mod examples;
 pub mod kubectl;
+pub mod moto;
 mod pki;
 
 pub use assets::{Assets, AssetsError};
 pub use control_plane::{ControlPlane, ControlPlaneError};
 pub use kubectl::{Kubectl, KubectlError, SPOTTER_CRDS};
+pub use moto::Moto;

@@ -1,4 +1,0 @@
-//! Test support for the AWS provider's tests against a real peer.
-
-pub mod ice;
-pub mod moto;
