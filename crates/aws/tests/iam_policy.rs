@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 use spotter_aws::ClusterSettings;
+use spotter_aws::cluster_discovery;
 use spotter_aws::ec2::OPERATIONS;
 use spotter_aws::fleet::launch_tags;
 use spotter_aws::instance_profile::instance_profile_tags;
@@ -47,6 +48,24 @@ fn every_operation_the_crate_calls_is_allowed() {
             !allowing(action).is_empty(),
             "{operation} needs {action}, which docs/iam-policy.json does not allow"
         );
+    }
+}
+
+#[test]
+fn the_cluster_is_described_on_its_own_arn_only() {
+    for (operation, action) in cluster_discovery::OPERATIONS {
+        let statements = allowing(action);
+        assert!(
+            !statements.is_empty(),
+            "{operation} needs {action}, which docs/iam-policy.json does not allow"
+        );
+        for statement in statements {
+            assert_eq!(
+                strings(&statement["Resource"]),
+                vec!["arn:aws:eks:${AWS::Region}:${AWS::AccountId}:cluster/${ClusterName}"],
+                "{action} is allowed on the cluster only"
+            );
+        }
     }
 }
 

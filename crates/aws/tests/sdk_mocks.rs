@@ -807,3 +807,84 @@ async fn a_node_claim_that_has_an_instance_gets_it_back_without_a_fleet() {
     );
     assert_eq!(fleet.num_calls(), 0, "no second launch");
 }
+
+#[tokio::test]
+async fn describe_cluster_answers_become_settings_or_errors_that_say_what_to_do() {
+    use aws_sdk_eks::operation::describe_cluster::{DescribeClusterError, DescribeClusterOutput};
+    use aws_sdk_eks::types::{Certificate, Cluster, KubernetesNetworkConfigResponse};
+    use spotter_aws::cluster_discovery::{DescribedCluster, DiscoveryError, describe};
+
+    let answered = || {
+        mock!(aws_sdk_eks::Client::describe_cluster).then_output(|| {
+            DescribeClusterOutput::builder()
+                .cluster(
+                    Cluster::builder()
+                        .endpoint("https://seed.eks.example")
+                        .certificate_authority(Certificate::builder().data("Q0E=").build())
+                        .kubernetes_network_config(
+                            KubernetesNetworkConfigResponse::builder()
+                                .service_ipv4_cidr("172.20.0.0/16")
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        })
+    };
+    let refused = |code: &'static str| {
+        mock!(aws_sdk_eks::Client::describe_cluster).then_error(move || {
+            DescribeClusterError::generic(
+                ErrorMetadata::builder()
+                    .code(code)
+                    .message("mocked")
+                    .build(),
+            )
+        })
+    };
+    let cases: [(&str, Rule, Result<DescribedCluster, &str>); 4] = [
+        (
+            "answered",
+            answered(),
+            Ok(DescribedCluster {
+                endpoint: Some("https://seed.eks.example".to_string()),
+                certificate_authority: Some("Q0E=".to_string()),
+                service_cidr: Some("172.20.0.0/16".to_string()),
+            }),
+        ),
+        (
+            "no such cluster",
+            refused("ResourceNotFoundException"),
+            Err("not-found"),
+        ),
+        (
+            "not allowed",
+            refused("AccessDeniedException"),
+            Err("denied"),
+        ),
+        ("anything else", refused("ServerException"), Err("call")),
+    ];
+    for (name, rule, expected) in cases {
+        let eks = mock_client!(aws_sdk_eks, RuleMode::MatchAny, [&rule], |config| config
+            .region(aws_sdk_eks::config::Region::new("us-east-1"))
+            .retry_config(aws_sdk_eks::config::retry::RetryConfig::disabled()));
+        let answer = describe(&eks, "seed").await;
+        match (answer, expected) {
+            (Ok(described), Ok(expected)) => assert_eq!(described, expected, "{name}"),
+            (Err(error), Err(kind)) => {
+                let message = error.to_string();
+                let matched = match (&error, kind) {
+                    (DiscoveryError::NotFound { cluster, region }, "not-found") => {
+                        cluster == "seed" && region == "us-east-1"
+                    }
+                    (DiscoveryError::PermissionDenied { .. }, "denied") => {
+                        message.contains("eks:DescribeCluster")
+                    }
+                    (DiscoveryError::Call { .. }, "call") => message.contains("--cluster-endpoint"),
+                    _ => false,
+                };
+                assert!(matched, "{name}: {error:?}");
+            }
+            (answer, expected) => panic!("{name}: got {answer:?}, expected {expected:?}"),
+        }
+    }
+}

@@ -531,6 +531,8 @@ fn the_controller_gets_its_settings_as_its_environment_variables() -> Result<()>
         "INTERRUPTION_QUEUE",
         "FEATURE_GATES",
         "CLUSTER_ENDPOINT",
+        "CLUSTER_CA_BUNDLE",
+        "SERVICE_CIDR",
         "CLUSTER_NAME",
     ] {
         ensure!(
