@@ -245,6 +245,7 @@ async fn run_controller(
         CloudProviderName::Aws => Some(
             crate::aws_provider::start(&aws_arguments(arguments), &client)
                 .await
+                .map(Arc::new)
                 .map_err(Failure::Input)?,
         ),
         CloudProviderName::Fake => None,
@@ -286,6 +287,13 @@ async fn run_controller(
     let metrics = Arc::new(Mutex::new(Metrics::new(provider_label(
         arguments.cloud_provider,
     ))));
+    #[cfg(feature = "aws")]
+    if let Some(aws) = &aws {
+        metrics
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .catalog_read(aws.embedded);
+    }
     let endpoints = Endpoints::new(Arc::new(SharedMetrics(metrics.clone())));
     let readiness = endpoints.readiness();
     let _metrics_server = ServerThread::start(arguments.metrics_address, &endpoints)
@@ -357,6 +365,7 @@ async fn run_controller(
                     &readiness,
                     stop,
                     queue.as_ref(),
+                    |_| Vec::new(),
                 )
                 .await;
                 kubelet.abort();
@@ -364,7 +373,7 @@ async fn run_controller(
             }
             #[cfg(feature = "aws")]
             CloudProviderName::Aws => {
-                let Some(aws) = aws.as_ref() else {
+                let Some(aws) = aws.clone() else {
                     return Err(Failure::Internal(anyhow!(
                         "the AWS provider was not set up"
                     )));
@@ -386,14 +395,23 @@ async fn run_controller(
                     aws.provider.clone(),
                     events,
                 ));
+                let provider = aws.provider.clone();
+                let refresh_metrics = metrics.clone();
                 let result = run_driver(
                     client.clone(),
-                    aws.provider.clone(),
+                    provider,
                     config,
                     &metrics,
                     &readiness,
                     stop,
                     queue.as_ref(),
+                    move |observations| {
+                        vec![tokio::spawn(crate::aws_provider::refresh_catalog(
+                            aws,
+                            refresh_metrics,
+                            observations,
+                        ))]
+                    },
                 )
                 .await;
                 beside.abort();
@@ -427,7 +445,9 @@ async fn run_controller(
 /// elected leader only), so a message is received by the one replica that acts on it and is
 /// not hidden from it by a standby's receive. A queue that can no longer be read (access
 /// taken away, the queue deleted) stops the controller with the error, rather than leaving it
-/// running deaf to interruptions.
+/// running deaf to interruptions. `beside` starts the provider's own tasks that feed the
+/// driver (given its observation channel); they are stopped with it.
+#[allow(clippy::too_many_arguments)]
 async fn run_driver<P: CloudProvider + 'static>(
     client: kube::Client,
     cloud: Arc<P>,
@@ -436,6 +456,9 @@ async fn run_driver<P: CloudProvider + 'static>(
     readiness: &spotter_server::Readiness,
     stop: watch::Receiver<bool>,
     queue: Option<&QueueSource>,
+    beside: impl FnOnce(
+        tokio::sync::mpsc::Sender<spotter_kubernetes::observation::Observation>,
+    ) -> Vec<tokio::task::JoinHandle<()>>,
 ) -> Result<(), Failure> {
     let driver = spotter_kubernetes::Driver::new(
         client.clone(),
@@ -445,6 +468,8 @@ async fn run_driver<P: CloudProvider + 'static>(
         readiness.flag(),
     );
     let observations = driver.sender();
+    let tasks = beside(driver.sender());
+    let _stop_tasks = AbortOnDrop(tasks);
     let driving = spotter_kubernetes::run_driver(&client, driver, stopped(stop.clone()));
     let Some(queue) = queue else {
         driving.await;
@@ -463,6 +488,17 @@ async fn run_driver<P: CloudProvider + 'static>(
                 "stopped reading the interruption queue; stopping so that the error is seen",
             ))),
         },
+    }
+}
+
+/// Aborts its tasks when dropped.
+struct AbortOnDrop(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
     }
 }
 

@@ -260,6 +260,15 @@ impl<P: CloudProvider + 'static> Driver<P> {
             Observation::QueueNotice { notice, message_id } => {
                 self.take_queue_notice(&notice, &message_id, now);
             }
+            Observation::InstanceTypes(instance_types) => {
+                tracing::info!(
+                    instance_types = instance_types.len(),
+                    "instance types, zones and prices read again"
+                );
+                self.state.instance_types = instance_types;
+                // New prices or offerings may place pods or allow a cheaper node.
+                self.state.capacity_generation += 1;
+            }
         }
     }
 

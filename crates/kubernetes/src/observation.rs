@@ -32,6 +32,9 @@ pub enum Observation {
         /// The NodeClaim.
         node_claim: String,
     },
+    /// The region's instance types were read again (new Spot prices, zones that stopped or
+    /// started offering a type), by the cloud provider's catalog refresh.
+    InstanceTypes(std::sync::Arc<Vec<spotter_core::instance_type::InstanceType>>),
     /// An interruption notice read from the SQS interruption queue (the agent's notices
     /// arrive as Node conditions instead). The message it came in is deleted from the queue
     /// once this is sent.

@@ -82,6 +82,7 @@ pub struct Metrics {
     returns_to_spot: Family<NodePoolLabels, Counter>,
     fallback_nodes: Family<NodePoolLabels, Gauge>,
     spot_ratio: GaugeF64,
+    catalog_embedded: Gauge,
     estimated_savings: Family<NodePoolLabels, GaugeF64>,
     unavailable_offerings: Family<CapacityTypeLabels, Gauge>,
 }
@@ -242,6 +243,11 @@ impl Metrics {
                 "The share of the nodes that run on Spot capacity, 0 to 1 (0 without nodes)",
                 GaugeF64::default(),
             ),
+            catalog_embedded: registrar.metric(
+                "spotter_cloudprovider_catalog_embedded",
+                "1 while the instance types, zones and prices come from the embedded catalog alone because the cloud's API did not answer; 0 when they come from the cloud",
+                Gauge::default(),
+            ),
             estimated_savings: registrar.family(
                 "spotter_estimated_savings_usd_per_hour",
                 "What the NodePool's running instances would cost per hour on-demand, less what they cost (USD)",
@@ -355,6 +361,12 @@ impl Metrics {
         if claim.fallback && instance.offering.capacity_type == CapacityType::OnDemand {
             self.fallback_series(&claim.node_pool).inc();
         }
+    }
+
+    /// The instance types were read: from the embedded catalog alone (`embedded`), or from
+    /// the cloud's API.
+    pub fn catalog_read(&self, embedded: bool) {
+        self.catalog_embedded.set(i64::from(embedded));
     }
 
     /// A launch failed with `error`.

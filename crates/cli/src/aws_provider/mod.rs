@@ -5,17 +5,18 @@
 //! chain, else `--region`; `AWS_ENDPOINT_URL` points them at a local peer in the tests), the
 //! cluster's endpoint, CA bundle and service CIDR are taken from the flags or else from EKS
 //! `DescribeCluster` (as Karpenter does), the Kubernetes version from the API server, and the
-//! region's instance types from EC2 over the embedded catalog. Every EC2NodeClass is then
-//! resolved once, so that the driver's first launches find them. While leading,
-//! [`node_classes`] keeps each EC2NodeClass's resolution and status current and
+//! region's instance types from EC2 over the embedded catalog. While leading, every
+//! EC2NodeClass is resolved once before the driver starts, so that its first launches find
+//! them; then [`node_classes`] keeps each EC2NodeClass's resolution and status current,
 //! [`garbage_collection`] terminates leaked instances and deletes NodeClaims whose instance
-//! is gone.
+//! is gone, and [`refresh_catalog`] reads the instance types again every
+//! [`CATALOG_REFRESH`].
 
 pub mod garbage_collection;
 pub mod node_classes;
 
-use std::sync::Arc;
-use std::time::SystemTime;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 use aws_config::BehaviorVersion;
@@ -26,6 +27,14 @@ use spotter_aws::catalog::{CatalogSource, RegionCatalog};
 use spotter_aws::{AwsCloudProvider, ClusterOverrides, SdkEc2};
 use spotter_core::instance_type::InstanceType;
 use spotter_kubernetes::events::Events;
+use spotter_kubernetes::observation::Observation;
+use spotter_metrics::Metrics;
+use tokio::sync::mpsc;
+
+/// How often the instance types, their zones and Spot prices are read again. Karpenter's
+/// pricing controller refreshes every 12 hours; Spotter ranks Spot offerings by their prices,
+/// which move within hours, so it reads them every hour (three paged calls).
+pub const CATALOG_REFRESH: Duration = Duration::from_secs(60 * 60);
 
 /// What `--cloud-provider aws` needs from the command line.
 #[derive(Clone, Debug)]
@@ -47,6 +56,12 @@ pub struct AwsProvider {
     pub provider: Arc<AwsCloudProvider<SdkEc2>>,
     /// The region's instance types.
     pub instance_types: Vec<InstanceType>,
+    /// Whether they are the embedded catalog's alone (EC2 did not answer).
+    pub embedded: bool,
+    /// The region the clients call.
+    pub region: String,
+    /// The catalog reader (it logs a fallback to the embedded catalog once).
+    pub catalog: Arc<RegionCatalog>,
 }
 
 /// Sets the provider up: clients, cluster settings, instance types, and every EC2NodeClass
@@ -89,10 +104,12 @@ pub async fn start(arguments: &AwsArguments, client: &kube::Client) -> anyhow::R
         cluster,
         region.clone(),
     ));
-    let (instance_types, source) = RegionCatalog::default()
+    let catalog = Arc::new(RegionCatalog::default());
+    let (instance_types, source) = catalog
         .instance_types(provider.ec2(), &region, SystemTime::now())
         .await
         .context("--region (AWS_REGION)")?;
+    let embedded = matches!(source, CatalogSource::Embedded { .. });
     match source {
         CatalogSource::Api => tracing::info!(
             instance_types = instance_types.len(),
@@ -106,16 +123,12 @@ pub async fn start(arguments: &AwsArguments, client: &kube::Client) -> anyhow::R
             "using the embedded EC2 catalog: EC2 did not answer; allow ec2:DescribeInstanceTypes, ec2:DescribeInstanceTypeOfferings and ec2:DescribeSpotPriceHistory"
         ),
     }
-    node_classes::NodeClasses::new(
-        client.clone(),
-        provider.clone(),
-        Events::new(client.clone(), None),
-    )
-    .load_all()
-    .await?;
     Ok(AwsProvider {
         provider,
         instance_types,
+        embedded,
+        region,
+        catalog,
     })
 }
 
@@ -131,6 +144,35 @@ pub async fn run_beside_driver(
         node_classes.run(),
         garbage_collection::run(client, provider, events),
     );
+}
+
+/// Reads the region's instance types every [`CATALOG_REFRESH`] and hands them to the driver
+/// through `observations`, until the driver is gone.
+pub async fn refresh_catalog(
+    aws: Arc<AwsProvider>,
+    metrics: Arc<Mutex<Metrics>>,
+    observations: mpsc::Sender<Observation>,
+) {
+    let mut every = tokio::time::interval(CATALOG_REFRESH);
+    every.tick().await;
+    loop {
+        every.tick().await;
+        let read = aws
+            .catalog
+            .instance_types(aws.provider.ec2(), &aws.region, SystemTime::now())
+            .await;
+        let Ok((instance_types, source)) = read else {
+            continue;
+        };
+        metrics
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .catalog_read(matches!(source, CatalogSource::Embedded { .. }));
+        let observation = Observation::InstanceTypes(Arc::new(instance_types));
+        if observations.send(observation).await.is_err() {
+            return;
+        }
+    }
 }
 
 /// `1.34` from the API server's major and minor (EKS answers minors like `34+`).
