@@ -390,14 +390,15 @@ async fn run_controller(
                 .load_all()
                 .await
                 .map_err(Failure::Input)?;
-                let beside = tokio::spawn(crate::aws_provider::run_beside_driver(
-                    client.clone(),
-                    aws.provider.clone(),
-                    events,
-                ));
+                let _beside =
+                    AbortOnDrop(vec![tokio::spawn(crate::aws_provider::run_beside_driver(
+                        client.clone(),
+                        aws.provider.clone(),
+                        events,
+                    ))]);
                 let provider = aws.provider.clone();
                 let refresh_metrics = metrics.clone();
-                let result = run_driver(
+                run_driver(
                     client.clone(),
                     provider,
                     config,
@@ -413,9 +414,7 @@ async fn run_controller(
                         ))]
                     },
                 )
-                .await;
-                beside.abort();
-                result
+                .await
             }
             // Refused by `settings` before anything started.
             #[cfg(not(feature = "aws"))]
@@ -597,7 +596,7 @@ mod tests {
 
     #[test]
     fn flags_become_settings_or_a_clear_error() {
-        let cases: [(&[&str], Option<&str>); 8] = [
+        let cases: [(&[&str], Option<&str>); 10] = [
             (&["--cloud-provider=fake"], None),
             (
                 &[
@@ -607,7 +606,15 @@ mod tests {
                 ],
                 None,
             ),
-            (&["--cloud-provider=aws"], Some("--cloud-provider aws")),
+            (&["--cloud-provider=aws"], Some("needs --cluster-name")),
+            (
+                &["--cloud-provider=aws", "--cluster-name= "],
+                Some("needs --cluster-name"),
+            ),
+            (
+                &["--cloud-provider=aws", "--cluster-name=seed"],
+                (!cfg!(feature = "aws")).then_some("built without the `aws` cargo feature"),
+            ),
             (
                 &["--cloud-provider=fake", "--interruption-queue=spotter"],
                 (!interruption_queue::AVAILABLE).then_some("built without the `aws` cargo feature"),

@@ -64,8 +64,7 @@ pub struct AwsProvider {
     pub catalog: Arc<RegionCatalog>,
 }
 
-/// Sets the provider up: clients, cluster settings, instance types, and every EC2NodeClass
-/// resolved once.
+/// Sets the provider up: clients, cluster settings and instance types.
 pub async fn start(arguments: &AwsArguments, client: &kube::Client) -> anyhow::Result<AwsProvider> {
     let region_chain = RegionProviderChain::default_provider()
         .or_else(Region::new(arguments.fallback_region.clone()));
