@@ -324,7 +324,9 @@ mod tests {
             field: "blockDeviceMappings[0].ebs.volumeSize".to_string(),
             reason: "not a size".to_string(),
         };
-        let cases: [(NodeClassError, [(&str, &str, &str); 6]); 3] = [
+        // Each case: the error, then (condition, status, reason) for every condition.
+        type Expected<'a> = [(&'a str, &'a str, &'a str); 6];
+        let cases: [(NodeClassError, Expected); 3] = [
             (
                 no_subnets,
                 [
