@@ -14,19 +14,19 @@
 //! Without the control plane's binaries or moto the test fails under `CI=true` and is skipped
 //! otherwise.
 
+mod e2e;
+
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow, bail, ensure};
+use anyhow::{Context, Result, anyhow, ensure};
 use aws_config::BehaviorVersion;
 use aws_sdk_ec2::config::Credentials;
 use aws_sdk_ec2::types as ec2_types;
+use e2e::{ControllerProcess, get, install_seed, items, wait_until};
 use serde_json::{Value, json};
-use spotter_test_support::{ControlPlane, Kubectl, Moto, SPOTTER_CRDS};
+use spotter_test_support::{ControlPlane, Kubectl, Moto};
 
 const REGION: &str = "us-east-1";
 const CLUSTER: &str = "seed";
@@ -55,9 +55,9 @@ fn seed_pods_launch_spot_on_ec2_and_fall_back_to_on_demand_when_spot_is_refused(
     let kubernetes_version = kubernetes_version(&plane.kubectl())?;
     let subnets = runtime.block_on(seed_cloud(&aws, &kubernetes_version))?;
     let kubectl = plane.kubectl();
-    install(&kubectl)?;
+    install_seed(&kubectl)?;
 
-    let mut controller = Controller::start(&plane, &moto.endpoint, folder.path())?;
+    let mut controller = start_controller(&plane, &moto.endpoint, folder.path())?;
     wait_until(
         "the EC2NodeClass to be Ready",
         SETTLE,
@@ -371,23 +371,6 @@ fn tags_of(tags: &[ec2_types::Tag]) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn install(kubectl: &Kubectl) -> Result<()> {
-    let crds = Command::new(env!("CARGO_BIN_EXE_spotter"))
-        .arg("crds")
-        .output()
-        .context("failed to run spotter crds")?;
-    ensure!(crds.status.success(), "spotter crds failed");
-    kubectl.install_crds(&String::from_utf8(crds.stdout)?, &SPOTTER_CRDS)?;
-    kubectl.run(&["create", "namespace", "spotter"], None)?;
-    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/seed");
-    for file in ["ec2nodeclass.yaml", "nodepools.yaml"] {
-        let text = std::fs::read_to_string(seed.join(file))
-            .with_context(|| format!("failed to read examples/seed/{file}"))?;
-        kubectl.apply(&text)?;
-    }
-    Ok(())
-}
-
 /// The seed's Deployment named `name` with `replicas`; with `apart_from`, its pods may not
 /// share a node with that Deployment's.
 fn deployment(name: &str, replicas: u32, apart_from: Option<&str>) -> Result<String> {
@@ -415,7 +398,7 @@ fn deployment(name: &str, replicas: u32, apart_from: Option<&str>) -> Result<Str
 /// Waits for a NodeClaim of `node_pool` with an instance, and returns it.
 fn wait_for_launch(
     kubectl: &Kubectl,
-    controller: &mut Controller,
+    controller: &mut ControllerProcess,
     node_pool: &str,
 ) -> Result<Value> {
     let mut found = None;
@@ -527,103 +510,26 @@ fn pod_nodes(kubectl: &Kubectl, deployment: &str) -> Result<Vec<String>> {
         .collect())
 }
 
-fn get(kubectl: &Kubectl, arguments: &[&str]) -> Result<Value> {
-    let mut all = arguments.to_vec();
-    all.extend(["-o", "json"]);
-    let text = kubectl.run(&all, None)?;
-    serde_json::from_str(&text).context("kubectl printed no JSON")
-}
-
-fn items(value: &Value) -> &[Value] {
-    value["items"].as_array().map_or(&[], Vec::as_slice)
-}
-
-/// A `spotter controller --cloud-provider aws` process on moto, killed when dropped.
-struct Controller {
-    child: Child,
-    log: std::path::PathBuf,
-}
-
-impl Controller {
-    fn start(plane: &ControlPlane, endpoint: &str, logs: &Path) -> Result<Self> {
-        let log = logs.join("controller.log");
-        let address = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
-        let child = Command::new(env!("CARGO_BIN_EXE_spotter"))
-            .args([
-                "controller",
-                "--cloud-provider=aws",
-                "--batch-idle-duration=1s",
-                "--batch-max-duration=3s",
-                "--log-format=text",
-                "--disable-leader-election",
-            ])
-            .arg(format!("--cluster-name={CLUSTER}"))
-            .arg(format!("--ami-parameter-prefix={PARAMETER_PREFIX}"))
-            .arg(format!("--kubeconfig={}", plane.kubeconfig().display()))
-            .arg(format!("--metrics-address={address}"))
-            .arg(format!("--health-address={address}"))
-            .env_remove("KUBECONFIG")
-            .env_remove("CLUSTER_ENDPOINT")
-            .env_remove("CLUSTER_CA_BUNDLE")
-            .env_remove("SERVICE_CIDR")
-            .env_remove("AWS_PROFILE")
-            .env("AWS_REGION", REGION)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_ENDPOINT_URL", endpoint)
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .stdout(Stdio::null())
-            .stderr(File::create(&log)?)
-            .spawn()
-            .context("failed to start spotter controller")?;
-        Ok(Controller { child, log })
-    }
-
-    fn ensure_alive(&mut self) -> Result<()> {
-        if let Some(status) = self.child.try_wait()? {
-            bail!("spotter controller exited ({status}):\n{}", self.log_tail());
-        }
-        Ok(())
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn log_tail(&self) -> String {
-        let text = self.log();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(60)..].join("\n")
-    }
-}
-
-impl Drop for Controller {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Polls `done` every 250 ms until it holds; fails after `timeout`, or at once when the
-/// controller exited, with the end of its log.
-fn wait_until(
-    what: &str,
-    timeout: Duration,
-    controller: &mut Controller,
-    mut done: impl FnMut() -> Result<bool>,
-) -> Result<()> {
-    let started = Instant::now();
-    loop {
-        controller.ensure_alive()?;
-        if done()? {
-            return Ok(());
-        }
-        if started.elapsed() > timeout {
-            return Err(anyhow!(
-                "timed out after {timeout:?} waiting for {what}\n{}",
-                controller.log_tail()
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
+/// `spotter controller --cloud-provider aws` on moto.
+fn start_controller(
+    plane: &ControlPlane,
+    endpoint: &str,
+    logs: &Path,
+) -> Result<ControllerProcess> {
+    let (mut command, address) = ControllerProcess::command(plane)?;
+    command
+        .args([
+            "--cloud-provider=aws",
+            "--batch-idle-duration=1s",
+            "--batch-max-duration=3s",
+            "--disable-leader-election",
+        ])
+        .arg(format!("--cluster-name={CLUSTER}"))
+        .arg(format!("--ami-parameter-prefix={PARAMETER_PREFIX}"))
+        .env("AWS_REGION", REGION)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    ControllerProcess::spawn(command, address, logs, "controller")
 }

@@ -15,21 +15,22 @@
 //! (agent first) to the replacement NodeClaim. Without the control plane's binaries or moto
 //! the test fails under `CI=true` and is skipped otherwise.
 
+mod e2e;
+
 use std::collections::BTreeSet;
-use std::fs::File;
-use std::net::{SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use anyhow::{Context, Result, anyhow, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use aws_config::BehaviorVersion;
 use aws_sdk_sqs::config::Credentials;
 use aws_sdk_sqs::types::QueueAttributeName;
-use serde_json::{Value, json};
-use spotter_test_support::{ControlPlane, Kubectl, Moto, SPOTTER_CRDS};
+use e2e::{ControllerProcess, get, install_seed, items, wait_until};
+use serde_json::json;
+use spotter_test_support::{ControlPlane, Kubectl, Moto};
 
-const NAMESPACE: &str = "spotter";
 const DEPLOYMENT: &str = "batch-workers";
 const QUEUE: &str = "spotter-interruption";
 const REGION: &str = "us-east-1";
@@ -62,10 +63,11 @@ fn one_interruption_from_the_queue_and_the_agent_gives_one_replacement() -> Resu
         .context("moto returned no queue URL")?;
     let kubectl = plane.kubectl();
     let logs = tempfile::tempdir()?;
-    install(&kubectl)?;
+    install_seed(&kubectl)?;
 
     // A queue that does not exist: an error at start, naming it and the region.
-    let missing = Controller::command(&plane, &moto.endpoint, "no-such-queue", "spotter-x")?
+    let missing = controller_command(&plane, &moto.endpoint, "no-such-queue", "spotter-x")?
+        .0
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .output()
@@ -79,7 +81,7 @@ fn one_interruption_from_the_queue_and_the_agent_gives_one_replacement() -> Resu
         missing.status
     );
 
-    let mut controller = Controller::start(&plane, &moto.endpoint, logs.path(), "spotter-a")?;
+    let mut controller = start_controller(&plane, &moto.endpoint, logs.path(), "spotter-a")?;
     let metrics = controller.address;
     kubectl.apply(&deployment(1)?)?;
     wait_until("the pod to run", SETTLE, &mut controller, || {
@@ -303,101 +305,41 @@ fn annotate_interruption(kubectl: &Kubectl, node: &str) -> Result<()> {
     Ok(())
 }
 
-/// A `spotter controller` process, killed when dropped.
-struct Controller {
-    child: Child,
-    log: PathBuf,
-    address: SocketAddr,
+/// The command line of a controller reading `queue` on moto at `endpoint`, and its address.
+fn controller_command(
+    plane: &ControlPlane,
+    endpoint: &str,
+    queue: &str,
+    identity: &str,
+) -> Result<(Command, SocketAddr)> {
+    let (mut command, address) = ControllerProcess::command(plane)?;
+    command
+        .args([
+            "--cloud-provider=fake",
+            "--fake-launch-delay=1s",
+            "--batch-idle-duration=1s",
+            "--batch-max-duration=3s",
+            "--log-level=info",
+        ])
+        .arg(format!("--interruption-queue={queue}"))
+        .arg(format!("--identity={identity}"))
+        .env("AWS_REGION", REGION)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_ENDPOINT_URL_SQS", endpoint)
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    Ok((command, address))
 }
 
-impl Controller {
-    /// The command line of a controller reading `queue` on moto at `endpoint`.
-    fn command(
-        plane: &ControlPlane,
-        endpoint: &str,
-        queue: &str,
-        identity: &str,
-    ) -> Result<Command> {
-        let address = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
-        Self::command_on(plane, endpoint, queue, identity, address)
-    }
-
-    fn command_on(
-        plane: &ControlPlane,
-        endpoint: &str,
-        queue: &str,
-        identity: &str,
-        address: SocketAddr,
-    ) -> Result<Command> {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_spotter"));
-        command
-            .args([
-                "controller",
-                "--cloud-provider=fake",
-                "--fake-launch-delay=1s",
-                "--batch-idle-duration=1s",
-                "--batch-max-duration=3s",
-                "--log-format=text",
-                "--log-level=info",
-            ])
-            .arg(format!("--interruption-queue={queue}"))
-            .arg(format!("--kubeconfig={}", plane.kubeconfig().display()))
-            .arg(format!("--identity={identity}"))
-            .arg(format!("--metrics-address={address}"))
-            .arg(format!("--health-address={address}"))
-            .env_remove("KUBECONFIG")
-            .env_remove("POD_NAME")
-            .env_remove("CLOUD_PROVIDER")
-            .env_remove("DISABLE_LEADER_ELECTION")
-            .env_remove("INTERRUPTION_QUEUE")
-            .env_remove("AWS_PROFILE")
-            .env("AWS_REGION", REGION)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_ENDPOINT_URL_SQS", endpoint)
-            .env("AWS_EC2_METADATA_DISABLED", "true");
-        Ok(command)
-    }
-
-    fn start(plane: &ControlPlane, endpoint: &str, logs: &Path, identity: &str) -> Result<Self> {
-        let log = logs.join(format!("{identity}.log"));
-        let address = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
-        let child = Self::command_on(plane, endpoint, QUEUE, identity, address)?
-            .stdout(Stdio::null())
-            .stderr(File::create(&log)?)
-            .spawn()
-            .context("failed to start spotter controller")?;
-        Ok(Controller {
-            child,
-            log,
-            address,
-        })
-    }
-
-    /// An error with the end of the log when the process has exited.
-    fn ensure_alive(&mut self) -> Result<()> {
-        if let Some(status) = self.child.try_wait()? {
-            bail!("spotter controller exited ({status}):\n{}", self.log_tail());
-        }
-        Ok(())
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn log_tail(&self) -> String {
-        let text = self.log();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(60)..].join("\n")
-    }
-}
-
-impl Drop for Controller {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A controller reading the test's queue, its log in `logs`.
+fn start_controller(
+    plane: &ControlPlane,
+    endpoint: &str,
+    logs: &Path,
+    identity: &str,
+) -> Result<ControllerProcess> {
+    let (command, address) = controller_command(plane, endpoint, QUEUE, identity)?;
+    ControllerProcess::spawn(command, address, logs, identity)
 }
 
 /// The value of the series of `family` whose labels contain `labels` (summed over the
@@ -423,23 +365,6 @@ fn metric(metrics: SocketAddr, family: &str, labels: &str) -> Result<f64> {
         .sum())
 }
 
-fn install(kubectl: &Kubectl) -> Result<()> {
-    let crds = Command::new(env!("CARGO_BIN_EXE_spotter"))
-        .arg("crds")
-        .output()
-        .context("failed to run spotter crds")?;
-    ensure!(crds.status.success(), "spotter crds failed");
-    kubectl.install_crds(&String::from_utf8(crds.stdout)?, &SPOTTER_CRDS)?;
-    kubectl.run(&["create", "namespace", NAMESPACE], None)?;
-    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/seed");
-    for file in ["ec2nodeclass.yaml", "nodepools.yaml"] {
-        let text = std::fs::read_to_string(seed.join(file))
-            .with_context(|| format!("failed to read examples/seed/{file}"))?;
-        kubectl.apply(&text)?;
-    }
-    Ok(())
-}
-
 /// The seed's Deployment with `replicas` and a short grace period.
 fn deployment(replicas: u32) -> Result<String> {
     let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/seed/deployment.yaml");
@@ -455,17 +380,6 @@ fn deployment(replicas: u32) -> Result<String> {
             "      containers:\n",
             "      terminationGracePeriodSeconds: 5\n      containers:\n",
         ))
-}
-
-fn get(kubectl: &Kubectl, arguments: &[&str]) -> Result<Value> {
-    let mut all = arguments.to_vec();
-    all.extend(["-o", "json"]);
-    let text = kubectl.run(&all, None)?;
-    serde_json::from_str(&text).context("kubectl printed no JSON")
-}
-
-fn items(value: &Value) -> &[Value] {
-    value["items"].as_array().map_or(&[], Vec::as_slice)
 }
 
 fn names(kubectl: &Kubectl, resource: &str) -> Result<BTreeSet<String>> {
@@ -516,28 +430,4 @@ fn running_pods(kubectl: &Kubectl) -> Result<usize> {
             pod["status"]["phase"] == "Running" && pod["metadata"]["deletionTimestamp"].is_null()
         })
         .count())
-}
-
-/// Polls `done` every 250 ms until it holds; fails after `timeout`, or at once when the
-/// controller exited, with the end of its log.
-fn wait_until(
-    what: &str,
-    timeout: Duration,
-    controller: &mut Controller,
-    mut done: impl FnMut() -> Result<bool>,
-) -> Result<()> {
-    let started = Instant::now();
-    loop {
-        controller.ensure_alive()?;
-        if done()? {
-            return Ok(());
-        }
-        if started.elapsed() > timeout {
-            return Err(anyhow!(
-                "timed out after {timeout:?} waiting for {what}\n{}",
-                controller.log_tail()
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
 }
