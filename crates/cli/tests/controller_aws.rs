@@ -24,7 +24,7 @@ use anyhow::{Context, Result, anyhow, ensure};
 use aws_config::BehaviorVersion;
 use aws_sdk_ec2::config::Credentials;
 use aws_sdk_ec2::types as ec2_types;
-use e2e::{ControllerProcess, get, install_seed, items, wait_until};
+use e2e::{ControllerProcess, get, install_seed, items, use_moto, wait_until};
 use serde_json::{Value, json};
 use spotter_test_support::{ControlPlane, Kubectl, Moto};
 
@@ -525,11 +525,7 @@ fn start_controller(
             "--disable-leader-election",
         ])
         .arg(format!("--cluster-name={CLUSTER}"))
-        .arg(format!("--ami-parameter-prefix={PARAMETER_PREFIX}"))
-        .env("AWS_REGION", REGION)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_ENDPOINT_URL", endpoint)
-        .env("AWS_EC2_METADATA_DISABLED", "true");
+        .arg(format!("--ami-parameter-prefix={PARAMETER_PREFIX}"));
+    use_moto(&mut command, "AWS_ENDPOINT_URL", endpoint, REGION);
     ControllerProcess::spawn(command, address, logs, "controller")
 }

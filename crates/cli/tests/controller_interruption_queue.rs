@@ -27,7 +27,7 @@ use anyhow::{Context, Result, ensure};
 use aws_config::BehaviorVersion;
 use aws_sdk_sqs::config::Credentials;
 use aws_sdk_sqs::types::QueueAttributeName;
-use e2e::{ControllerProcess, get, install_seed, items, wait_until};
+use e2e::{ControllerProcess, get, install_seed, items, use_moto, wait_until};
 use serde_json::json;
 use spotter_test_support::{ControlPlane, Kubectl, Moto};
 
@@ -322,12 +322,8 @@ fn controller_command(
             "--log-level=info",
         ])
         .arg(format!("--interruption-queue={queue}"))
-        .arg(format!("--identity={identity}"))
-        .env("AWS_REGION", REGION)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_ENDPOINT_URL_SQS", endpoint)
-        .env("AWS_EC2_METADATA_DISABLED", "true");
+        .arg(format!("--identity={identity}"));
+    use_moto(&mut command, "AWS_ENDPOINT_URL_SQS", endpoint, REGION);
     Ok((command, address))
 }
 

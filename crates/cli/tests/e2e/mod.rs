@@ -100,6 +100,18 @@ impl Drop for ControllerProcess {
     }
 }
 
+/// Points `command`'s AWS clients at moto: `endpoint_variable` (`AWS_ENDPOINT_URL`, or a
+/// service's own) set to `endpoint`, moto's test credentials, `region`, and no instance
+/// metadata lookups.
+pub fn use_moto(command: &mut Command, endpoint_variable: &str, endpoint: &str, region: &str) {
+    command
+        .env("AWS_REGION", region)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env(endpoint_variable, endpoint)
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+}
+
 /// Polls `done` every 250 ms until it holds; fails after `timeout`, or at once when the
 /// controller exited, with the end of its log.
 pub fn wait_until(
