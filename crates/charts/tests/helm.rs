@@ -47,6 +47,7 @@ const CONTROLLER_ENVIRONMENT: &[&str] = &[
     "BATCH_IDLE_DURATION",
     "BATCH_MAX_DURATION",
     "INTERRUPTION_QUEUE",
+    "REBALANCE_REPLACEMENT",
     "FEATURE_GATES",
     "METRICS_ADDRESS",
     "HEALTH_ADDRESS",
@@ -504,6 +505,15 @@ fn the_controller_gets_its_settings_as_its_environment_variables() -> Result<()>
         ("CLUSTER_ENDPOINT", settings["clusterEndpoint"].clone()),
         ("INTERRUPTION_QUEUE", settings["interruptionQueue"].clone()),
         ("SPOTTER_POLICY", settings["policy"].clone()),
+        (
+            "REBALANCE_REPLACEMENT",
+            Value::from(
+                settings["rebalanceReplacement"]
+                    .as_bool()
+                    .context("values-prod.yaml: settings.rebalanceReplacement")?
+                    .to_string(),
+            ),
+        ),
         (
             "FEATURE_GATES",
             Value::from("SpotToSpotConsolidation=false"),

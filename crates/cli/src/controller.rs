@@ -95,6 +95,12 @@ pub struct ControllerArguments {
     /// SpotToSpotConsolidation=true).
     #[arg(long, env = "FEATURE_GATES", default_value = "")]
     pub feature_gates: String,
+    /// Replace a Spot node EC2 sends a rebalance recommendation for before it is interrupted:
+    /// a replacement of another instance type is launched, and the node is drained once the
+    /// replacement is ready, within the NodePool budgets that cover `Drifted`. Off by default,
+    /// as in Karpenter, which only records the recommendation.
+    #[arg(long, env = "REBALANCE_REPLACEMENT", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub rebalance_replacement: bool,
     /// The SQS queue EventBridge fills with EC2 interruption events (Karpenter's
     /// INTERRUPTION_QUEUE), a name or a URL. Credentials and region come from the usual AWS
     /// chain (the region falls back to --region); AWS_ENDPOINT_URL_SQS overrides the endpoint.
@@ -212,6 +218,7 @@ fn settings(arguments: &ControllerArguments) -> anyhow::Result<Settings> {
         batch_idle: arguments.batch_idle_duration,
         batch_max: arguments.batch_max_duration,
         unavailable_offering_ttl: arguments.unavailable_offering_ttl,
+        rebalance_replacement: arguments.rebalance_replacement,
         ..Settings::for_policy(arguments.policy)
     };
     if let Some(return_to_spot) = settings.return_to_spot.as_mut() {
@@ -596,8 +603,13 @@ mod tests {
 
     #[test]
     fn flags_become_settings_or_a_clear_error() {
-        let cases: [(&[&str], Option<&str>); 10] = [
+        let cases: [(&[&str], Option<&str>); 12] = [
             (&["--cloud-provider=fake"], None),
+            (&["--cloud-provider=fake", "--rebalance-replacement"], None),
+            (
+                &["--cloud-provider=fake", "--rebalance-replacement=yes"],
+                Some("--rebalance-replacement"),
+            ),
             (
                 &[
                     "--cloud-provider=fake",
@@ -637,13 +649,25 @@ mod tests {
             ),
         ];
         for (flags, expected) in cases {
-            let command =
-                Command::try_parse_from(std::iter::once("controller").chain(flags.iter().copied()))
-                    .unwrap_or_else(|error| panic!("{flags:?}: {error}"));
+            let command = match Command::try_parse_from(
+                std::iter::once("controller").chain(flags.iter().copied()),
+            ) {
+                Ok(command) => command,
+                Err(error) => {
+                    // A value clap refuses: its message must name the flag.
+                    let message = expected.unwrap_or_else(|| panic!("{flags:?}: {error}"));
+                    assert!(error.to_string().contains(message), "{flags:?}: {error}");
+                    continue;
+                }
+            };
             match (settings(&command.arguments), expected) {
                 (Ok(settings), None) => {
                     assert_eq!(settings.batch_idle, command.arguments.batch_idle_duration);
                     assert_eq!(settings.policy, command.arguments.policy);
+                    assert_eq!(
+                        settings.rebalance_replacement,
+                        flags.contains(&"--rebalance-replacement")
+                    );
                 }
                 (Err(error), Some(message)) => {
                     assert!(

@@ -1,7 +1,9 @@
 //! Consolidation with Karpenter v1's semantics, as two disruption methods: multi-node (several
 //! underutilised nodes removed at once, replaced by at most one node) and single-node (one
-//! node deleted, or replaced by one cheaper node); and drift ([`Scope::Drift`]), which moves
-//! drifted nodes' pods the same way without the price rule and the validation.
+//! node deleted, or replaced by one cheaper node); drift ([`Scope::Drift`]), which moves
+//! drifted nodes' pods the same way without the price rule and the validation; and Spotter's
+//! rebalance replacement ([`Scope::Rebalance`]), which moves the pods of a node EC2
+//! recommended rebalancing the same way, ahead of its interruption.
 //!
 //! A node is a candidate once it is initialized, its NodePool's policy is
 //! `WhenEmptyOrUnderutilized` and no pod came or went for the pool's `consolidateAfter` (the
@@ -51,7 +53,7 @@ use crate::node_claim_names::NodeClaimNames;
 use crate::provisioner::solver_nodes;
 use crate::return_to_spot::pool_settings;
 use crate::settings::Settings;
-use crate::state::{ClusterState, DisruptionReason, LaunchState, NodeClaim};
+use crate::state::{ClusterState, DisruptionReason, LaunchState, NodeClaim, NoticeKind};
 
 /// Spot-to-Spot single-node consolidation needs at least this many cheaper instance types,
 /// and launches the cheapest this many.
@@ -81,9 +83,22 @@ pub enum Scope {
     /// node whose pods need more than one new node is deleted and its pods provisioned for
     /// as it drains, like any deleting node's.
     Drift,
+    /// Rebalance replacement (when [`Settings::rebalance_replacement`] is on): one node with an
+    /// EC2 rebalance recommendation at a time, without validation; deleted when its pods fit
+    /// elsewhere, else replaced by one node of another instance type than its own where the
+    /// pool allows one (replacement first: the node is drained only once the replacement is
+    /// initialized). A node whose pods need more than one new node is left for its
+    /// interruption warning, should one come.
+    Rebalance,
 }
 
 impl Scope {
+    /// Whether its commands run at once, without the price rule and the validation (drift and
+    /// rebalance: the node must go whatever it costs).
+    pub fn replaces_at_once(self) -> bool {
+        matches!(self, Scope::Drift | Scope::Rebalance)
+    }
+
     /// The budget reason its disruptions draw from, and the reason they are recorded under.
     pub fn reasons(self) -> (BudgetReason, DisruptionReason) {
         match self {
@@ -91,6 +106,10 @@ impl Scope {
                 (BudgetReason::Underutilized, DisruptionReason::Underutilized)
             }
             Scope::Drift => (BudgetReason::Drifted, DisruptionReason::Drifted),
+            Scope::Rebalance => (
+                BudgetReason::Rebalance,
+                DisruptionReason::RebalanceRecommended,
+            ),
         }
     }
 }
@@ -245,7 +264,7 @@ impl Consolidation {
             return (actions, wake_at);
         }
         let found = match self.scope {
-            Scope::Drift => candidates
+            Scope::Drift | Scope::Rebalance => candidates
                 .iter()
                 .find_map(|candidate| self.command(state, &[candidate], settings)),
             Scope::SingleNode => {
@@ -296,7 +315,7 @@ impl Consolidation {
             return (actions, wake_at);
         };
         self.looks_in_vain = 0;
-        if self.scope == Scope::Drift {
+        if self.scope.replaces_at_once() {
             actions.extend(self.execute(command, pass, state));
             return (actions, wake_at);
         }
@@ -346,6 +365,16 @@ impl Consolidation {
             return None;
         }
         let mut planned = plan.node_claims;
+        if self.scope == Scope::Rebalance {
+            return match (planned.len(), planned.pop()) {
+                (0, _) => Some(Command::Delete { candidates: names }),
+                (1, Some(planned)) => Some(Command::Replace {
+                    replacement: away_from(candidates, planned),
+                    candidates: names,
+                }),
+                _ => None,
+            };
+        }
         if self.scope == Scope::Drift {
             return Some(match (planned.len(), planned.pop()) {
                 (1, Some(planned)) => Command::Replace {
@@ -522,10 +551,15 @@ impl Consolidation {
             .and_then(|node| state.nodes.get(node))
             .ok_or(None)?;
         let pool = state.node_pool(&claim.node_pool).ok_or(None)?;
-        if self.scope == Scope::Drift {
+        if self.scope.replaces_at_once() {
+            let flagged = match self.scope {
+                Scope::Drift => drift::drifted(state, claim).is_some(),
+                Scope::Rebalance => rebalance_recommended(state, claim),
+                Scope::MultiNode | Scope::SingleNode => false,
+            };
             let movable = node.ready
                 && !node.do_not_disrupt
-                && drift::drifted(state, claim).is_some()
+                && flagged
                 && state.disruptable(claim)
                 && !blocked_by_pod_disruption_budget(state, &node.name, &look.blocking);
             return if movable {
@@ -714,6 +748,43 @@ fn within_budgets(
             .node_pool(pool)
             .is_some_and(|pool| pass.room(pool, reason) >= count)
     })
+}
+
+/// Whether EC2 recommended rebalancing the NodeClaim's instance (a notice from the queue or
+/// the node's agent).
+fn rebalance_recommended(state: &ClusterState, claim: &NodeClaim) -> bool {
+    claim.instance().is_some_and(|instance| {
+        state.interruption_notices.iter().any(|notice| {
+            notice.instance_id == instance.id && notice.kind == NoticeKind::RebalanceRecommendation
+        })
+    })
+}
+
+/// The replacement of a node EC2 recommended rebalancing: the planned claim without the
+/// node's own instance type, the pool in the recommendation's danger, unless it is the only
+/// type the plan allows.
+fn away_from(candidates: &[&NodeClaim], planned: PlannedNodeClaim) -> NodeClaimRequest {
+    let current: BTreeSet<&str> = candidates
+        .iter()
+        .filter_map(|claim| claim.instance())
+        .map(|instance| instance.offering.instance_type.as_str())
+        .collect();
+    let mut instance_types = planned.instance_types;
+    if instance_types
+        .iter()
+        .any(|name| !current.contains(name.as_str()))
+    {
+        instance_types.retain(|name| !current.contains(name.as_str()));
+    }
+    NodeClaimRequest {
+        name: String::new(),
+        node_pool: planned.node_pool,
+        requirements: planned.requirements,
+        instance_types,
+        pods: Vec::new(),
+        fallback: false,
+        replaces: candidates.first().map(|claim| claim.name.clone()),
+    }
 }
 
 /// Whether Spotter's return to Spot looks after this fallback NodeClaim.

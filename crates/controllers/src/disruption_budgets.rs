@@ -36,16 +36,22 @@ pub enum BudgetReason {
     /// only its three names in `budgets[].reasons`, so a budget that lists `Underutilized`
     /// covers returns to Spot too (both replace a node to cut its cost).
     ReturnToSpot,
+    /// Spotter's own: a node EC2 recommended rebalancing replaced ahead of its interruption
+    /// ([`crate::settings::Settings::rebalance_replacement`]). A budget that lists `Drifted`
+    /// covers it too (both replace a node for what happened to it, not for its cost).
+    Rebalance,
 }
 
 impl BudgetReason {
-    /// The name a budget's `reasons` lists it by (`ReturnToSpot` is Spotter's).
+    /// The name a budget's `reasons` lists it by (`ReturnToSpot` and `Rebalance` are
+    /// Spotter's).
     pub fn as_str(self) -> &'static str {
         match self {
             BudgetReason::Empty => "Empty",
             BudgetReason::Underutilized => "Underutilized",
             BudgetReason::Drifted => "Drifted",
             BudgetReason::ReturnToSpot => "ReturnToSpot",
+            BudgetReason::Rebalance => "Rebalance",
         }
     }
 
@@ -54,6 +60,7 @@ impl BudgetReason {
         listed == self.as_str()
             || (self == BudgetReason::ReturnToSpot
                 && listed == BudgetReason::Underutilized.as_str())
+            || (self == BudgetReason::Rebalance && listed == BudgetReason::Drifted.as_str())
     }
 }
 

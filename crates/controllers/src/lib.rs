@@ -70,7 +70,8 @@ pub struct Reconciled {
 /// The disruption methods in the order they run: Karpenter's (emptiness, drift, multi-node
 /// then single-node consolidation, as on Karpenter's main branch), with Spotter's return to
 /// Spot after emptiness when the settings turn it on, so that a fallback node is returned to
-/// Spot (with its hysteresis) before consolidation would look at it.
+/// Spot (with its hysteresis) before consolidation would look at it, and Spotter's rebalance
+/// replacement before drift when the settings turn it on (its node may be reclaimed soon).
 pub fn disruption_methods(settings: &Settings, seed: u64) -> disruption::Pipeline {
     let names = |salt: u64| node_claim_names::NodeClaimNames::new(seed ^ salt);
     let mut methods: Vec<Box<dyn disruption::DisruptionMethod>> =
@@ -79,6 +80,12 @@ pub fn disruption_methods(settings: &Settings, seed: u64) -> disruption::Pipelin
         methods.push(Box::new(return_to_spot::ReturnToSpot::with_names(names(
             0x5350_4F54,
         ))));
+    }
+    if settings.rebalance_replacement {
+        methods.push(Box::new(consolidation::Consolidation::new(
+            consolidation::Scope::Rebalance,
+            names(0x5245_4241),
+        )));
     }
     methods.push(Box::new(consolidation::Consolidation::new(
         consolidation::Scope::Drift,

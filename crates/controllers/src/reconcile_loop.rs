@@ -4,7 +4,7 @@
 //! when to look again. It is a value the driver steps through, so that a driver performs
 //! actions its own way (at once in the simulator, through API and cloud calls in a cluster):
 //!
-//! ```ignore
+//! ```text
 //! let mut passes = ReconcileLoop::new(now);
 //! while let Some(actions) = passes.next_pass(&mut controllers, &mut state) {
 //!     for action in actions {

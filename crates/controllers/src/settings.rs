@@ -66,6 +66,11 @@ pub struct Settings {
     /// How long a consolidation command waits before it is computed again and, if it still
     /// holds, run (15 s, as Karpenter).
     pub consolidation_validation: Duration,
+    /// A node EC2 sent a rebalance recommendation for is replaced before it is interrupted: a
+    /// replacement is launched, and the node is drained once the replacement is initialized
+    /// (within the pool's `Drifted` budgets). Off by default in both presets, as in Karpenter,
+    /// which only records the recommendation.
+    pub rebalance_replacement: bool,
 }
 
 /// When an offering counts as interrupting too often, and what follows.
@@ -214,6 +219,7 @@ impl Default for Settings {
             return_to_spot: Some(ReturnToSpot::default()),
             spot_to_spot_consolidation: false,
             consolidation_validation: Duration::from_secs(15),
+            rebalance_replacement: false,
         }
     }
 }

@@ -171,6 +171,9 @@ pub enum DisruptionReason {
     InstanceStopped,
     /// AWS Health scheduled a change.
     ScheduledChange,
+    /// EC2 recommended rebalancing the Spot instance, and it was replaced ahead of its
+    /// interruption ([`crate::settings::Settings::rebalance_replacement`]).
+    RebalanceRecommended,
     /// A fallback node replaced by Spot capacity once Spot was available again.
     ReturnToSpot,
     /// Consolidation: the node's pods fit on other nodes (deleted) or on one cheaper node
@@ -267,7 +270,7 @@ pub enum NoticeKind {
 
 impl DisruptionReason {
     /// Every reason.
-    pub const ALL: [DisruptionReason; 12] = [
+    pub const ALL: [DisruptionReason; 13] = [
         DisruptionReason::Empty,
         DisruptionReason::InsufficientCapacity,
         DisruptionReason::LaunchTimeout,
@@ -275,6 +278,7 @@ impl DisruptionReason {
         DisruptionReason::SpotInterrupted,
         DisruptionReason::InstanceStopped,
         DisruptionReason::ScheduledChange,
+        DisruptionReason::RebalanceRecommended,
         DisruptionReason::ReturnToSpot,
         DisruptionReason::Underutilized,
         DisruptionReason::Drifted,
@@ -297,6 +301,7 @@ impl DisruptionReason {
             DisruptionReason::SpotInterrupted => "spot_interrupted",
             DisruptionReason::InstanceStopped => "instance_stopped",
             DisruptionReason::ScheduledChange => "scheduled_change",
+            DisruptionReason::RebalanceRecommended => "rebalance_recommended",
             DisruptionReason::ReturnToSpot => "return_to_spot",
             DisruptionReason::Underutilized => "underutilized",
             DisruptionReason::Drifted => "drifted",
@@ -519,6 +524,7 @@ mod tests {
                 | DisruptionReason::SpotInterrupted
                 | DisruptionReason::InstanceStopped
                 | DisruptionReason::ScheduledChange
+                | DisruptionReason::RebalanceRecommended
                 | DisruptionReason::ReturnToSpot
                 | DisruptionReason::Underutilized
                 | DisruptionReason::Drifted

@@ -20,7 +20,7 @@ use spotter_core::instance_type::InstanceType;
 use spotter_core::labels;
 use spotter_core::offering::CapacityType;
 use spotter_core::pod::Pod;
-use spotter_metrics::Metrics;
+use spotter_metrics::{Metrics, NoticeSource};
 use tokio::sync::mpsc::{self, Receiver, Sender};
 
 use crate::clock;
@@ -634,7 +634,9 @@ impl<P: CloudProvider + 'static> Driver<P> {
     }
 
     /// The agent's conditions on a node, as interruption notices (once per instance and class,
-    /// counting those the queue brought).
+    /// counting those the queue brought). They are counted in `spotter_interruption_notices_total`
+    /// only: `karpenter_interruption_received_messages_total` counts queue messages, as
+    /// Karpenter's does.
     fn take_notices(&mut self, claim_name: &str, view: &NodeView, now: Duration) {
         let Some(instance_id) = self
             .state
@@ -655,7 +657,8 @@ impl<P: CloudProvider + 'static> Driver<P> {
                 notice = condition.condition,
                 "interruption notice from the node's agent"
             );
-            self.metrics().interruption_received(notice.kind);
+            self.metrics()
+                .interruption_notice_taken(notice.kind, NoticeSource::Agent);
             self.state.interruption_received(notice, now);
         }
     }
@@ -708,6 +711,8 @@ impl<P: CloudProvider + 'static> Driver<P> {
             message_id,
             "interruption notice from the queue"
         );
+        self.metrics()
+            .interruption_notice_taken(taken.kind, NoticeSource::Queue);
         self.state.interruption_received(taken, now);
     }
 

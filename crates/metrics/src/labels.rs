@@ -121,6 +121,15 @@ pub(crate) struct MessageLabels {
     pub message_type: String,
 }
 
+/// `spotter_interruption_notices_total`.
+#[derive(
+    Clone, Debug, Default, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet,
+)]
+pub(crate) struct NoticeLabels {
+    pub message_type: String,
+    pub source: String,
+}
+
 /// `karpenter_cloudprovider_instance_type_offering_available` and `_price_estimate`.
 #[derive(
     Clone, Debug, Default, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet,

@@ -32,8 +32,8 @@ use crate::error::MetricsError;
 use crate::labels::{
     CapacityTypeLabels, CloudErrorLabels, ControllerLabels, FallbackLabels, MessageLabels,
     NodeClaimCreatedLabels, NodeClaimDisruptedLabels, NodeClaimTerminatedLabels, NodeEventLabels,
-    NodeLabels, NodePoolLabels, NodePoolReasonLabels, NodePoolResourceLabels, OfferingLabels,
-    PodLabels, WellKnownLabels, resource_type,
+    NodeLabels, NodePoolLabels, NodePoolReasonLabels, NodePoolResourceLabels, NoticeLabels,
+    OfferingLabels, PodLabels, WellKnownLabels, resource_type,
 };
 use crate::summary::Summary;
 
@@ -44,6 +44,26 @@ pub enum Format {
     OpenMetrics,
     /// The Prometheus text format 0.0.4: what `promtool check metrics` reads.
     PrometheusText,
+}
+
+/// Where the controller took an interruption notice from (`source` of
+/// `spotter_interruption_notices_total`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoticeSource {
+    /// The SQS interruption queue (or the simulated market, which stands for it).
+    Queue,
+    /// `spotter agent`, through its Node.
+    Agent,
+}
+
+impl NoticeSource {
+    /// The label value (`queue`, `agent`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeSource::Queue => "queue",
+            NoticeSource::Agent => "agent",
+        }
+    }
 }
 
 /// Every metric family, and the registry they are encoded from.
@@ -74,6 +94,7 @@ pub struct Metrics {
     interruption_deleted_messages: Counter,
     interruption_queue_duration: Histogram,
     interruption_malformed_messages: Counter,
+    interruption_notices: Family<NoticeLabels, Counter>,
     offering_available: Family<OfferingLabels, Gauge>,
     offering_price_estimate: Family<OfferingLabels, GaugeF64>,
     cloud_provider_errors: Family<CloudErrorLabels, Counter>,
@@ -197,7 +218,7 @@ impl Metrics {
             ),
             interruption_received_messages: registrar.family(
                 "karpenter_interruption_received_messages",
-                "Messages received from the interruption queue and read as EventBridge events (no_op: known but not acted on, or foreign), by message type; without a queue, the interruption notices received",
+                "Messages received from the interruption queue and read as EventBridge events (no_op: known but not acted on, or foreign), by message type (in the simulator and `serve`, the simulated queue's notices); the node agent's reports are not messages (see spotter_interruption_notices_total)",
             ),
             interruption_deleted_messages: registrar.metric(
                 "karpenter_interruption_deleted_messages",
@@ -213,6 +234,10 @@ impl Metrics {
                 "spotter_interruption_malformed_messages",
                 "Messages of the interruption queue whose body is not an EventBridge event Spotter can read (logged once, then deleted)",
                 Counter::default(),
+            ),
+            interruption_notices: registrar.family(
+                "spotter_interruption_notices",
+                "Interruption notices acted on, once per instance and kind whichever source reported it first (queue or agent): a notice both sources report counts once, under the source that came first",
             ),
             offering_available: registrar.family(
                 "karpenter_cloudprovider_instance_type_offering_available",
@@ -429,12 +454,26 @@ impl Metrics {
         }
     }
 
-    /// An interruption notice arrived from a source other than the queue (the simulated
-    /// market, the node agent).
+    /// An interruption notice arrived from a simulated queue (the simulated market of
+    /// `simulate` and `serve`): a message received, and a notice acted on.
     pub fn interruption_received(&self, kind: NoticeKind) {
         self.interruption_received_messages
             .get_or_create(&MessageLabels {
                 message_type: message_type(kind).to_string(),
+            })
+            .inc();
+        self.interruption_notice_taken(kind, NoticeSource::Queue);
+    }
+
+    /// The controller took an interruption notice from `source`: the first report of its
+    /// instance and kind (the other source's report of the same, or the queue delivering it
+    /// again, is not counted). The queue's messages are counted apart, as Karpenter does
+    /// ([`Metrics::record_message_received`]).
+    pub fn interruption_notice_taken(&self, kind: NoticeKind, source: NoticeSource) {
+        self.interruption_notices
+            .get_or_create(&NoticeLabels {
+                message_type: message_type(kind).to_string(),
+                source: source.as_str().to_string(),
             })
             .inc();
     }

@@ -55,6 +55,7 @@ fn every_family_is_documented_with_a_type_and_help() {
         "karpenter_interruption_deleted_messages_total",
         "karpenter_interruption_message_queue_duration_seconds",
         "spotter_interruption_malformed_messages_total",
+        "spotter_interruption_notices_total",
         "karpenter_cloudprovider_instance_type_offering_available",
         "karpenter_cloudprovider_instance_type_offering_price_estimate",
         "karpenter_cloudprovider_errors_total",
@@ -113,6 +114,10 @@ fn every_family_is_documented_with_a_type_and_help() {
     assert_eq!(
         labels_of("karpenter_interruption_received_messages_total"),
         ["message_type"]
+    );
+    assert_eq!(
+        labels_of("spotter_interruption_notices_total"),
+        ["message_type", "source"]
     );
     assert_eq!(
         labels_of("karpenter_interruption_message_queue_duration_seconds"),

@@ -17,7 +17,7 @@ use spotter_core::offering::CapacityType;
 use spotter_core::requirements::{Requirement, Requirements};
 use spotter_core::unavailable_offerings::{OfferingSelector, UnavailableOfferings};
 use spotter_interruption::event_bridge::MessageType;
-use spotter_metrics::{Format, Metrics};
+use spotter_metrics::{Format, Metrics, NoticeSource};
 
 /// A metric, some of its labels, and the value expected.
 type Case<'a, Value> = (&'a str, Vec<(&'a str, &'a str)>, Value);
@@ -505,6 +505,8 @@ fn events_move_the_counters() {
         terminate_at: Duration::from_secs(120),
     });
     metrics.interruption_received(NoticeKind::RebalanceRecommendation);
+    // The agent's report is a notice taken, not a queue message.
+    metrics.interruption_notice_taken(NoticeKind::RebalanceRecommendation, NoticeSource::Agent);
     metrics.scheduling_duration(0.002);
     metrics.scheduling_duration(0.3);
     for seconds in [30, 10, 20, 40] {
@@ -600,6 +602,27 @@ fn events_move_the_counters() {
         (
             "karpenter_interruption_received_messages_total",
             vec![("message_type", "rebalance_recommendation")],
+            1.0,
+        ),
+        (
+            "spotter_interruption_notices_total",
+            vec![("message_type", "spot_interrupted"), ("source", "queue")],
+            1.0,
+        ),
+        (
+            "spotter_interruption_notices_total",
+            vec![
+                ("message_type", "rebalance_recommendation"),
+                ("source", "queue"),
+            ],
+            1.0,
+        ),
+        (
+            "spotter_interruption_notices_total",
+            vec![
+                ("message_type", "rebalance_recommendation"),
+                ("source", "agent"),
+            ],
             1.0,
         ),
         (
