@@ -33,6 +33,14 @@ pub struct Requirement {
     pub verbs: Vec<String>,
     /// Where the permission is needed.
     pub scope: Scope,
+    /// For the namespace scope, a namespace other than the ServiceAccount's own (the fake
+    /// provider renews node Leases in `kube-node-lease`).
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// The cloud provider the permission is needed with (`fake`, `aws`); every provider when
+    /// unset.
+    #[serde(default)]
+    pub provider: Option<String>,
 }
 
 /// The permission list: the controller's and the agent's.
@@ -56,6 +64,8 @@ pub struct Permission {
     pub verb: String,
     /// Where.
     pub scope: Scope,
+    /// For the namespace scope, the namespace when it is not the ServiceAccount's own.
+    pub namespace: Option<String>,
 }
 
 /// A ServiceAccount, the subject of bindings.
@@ -70,7 +80,9 @@ pub struct ServiceAccount {
 /// The rules that reach one ServiceAccount, each with the scope it holds at.
 #[derive(Clone, Debug, Default)]
 pub struct Grants {
-    rules: Vec<(Scope, Rule)>,
+    /// Each rule with its scope and, for a RoleBinding outside the account's namespace, that
+    /// namespace.
+    rules: Vec<(Scope, Option<String>, Rule)>,
 }
 
 /// Reading the permission list or the rendered RBAC failed.
@@ -110,6 +122,21 @@ pub fn parse_requirements(text: &str) -> Result<Requirements, RbacError> {
     serde_yaml_ng::from_str(text).map_err(RbacError::Requirements)
 }
 
+/// The entries of a list a controller running `provider` needs: those of every provider and
+/// those of `provider`.
+pub fn for_provider(requirements: &[Requirement], provider: &str) -> Vec<Requirement> {
+    requirements
+        .iter()
+        .filter(|requirement| {
+            requirement
+                .provider
+                .as_deref()
+                .is_none_or(|only| only == provider)
+        })
+        .cloned()
+        .collect()
+}
+
 /// The permissions a list names, one per (group, resource, verb, scope).
 pub fn permissions(requirements: &[Requirement]) -> BTreeSet<Permission> {
     requirements
@@ -121,20 +148,46 @@ pub fn permissions(requirements: &[Requirement]) -> BTreeSet<Permission> {
                     resource: resource.clone(),
                     verb: verb.clone(),
                     scope: requirement.scope,
+                    namespace: requirement.namespace.clone(),
                 })
             })
         })
         .collect()
 }
 
+/// Whether the list names a request a process made (as the API server's audit log records
+/// it: the RBAC verb, the group, the resource with its subresource as `pods/eviction`, and the
+/// namespace of a namespaced request): an entry with its group, resource and verb at the
+/// cluster scope, or at the namespace scope when the request is in `own_namespace`.
+pub fn names_request(
+    requirements: &[Requirement],
+    request: &Permission,
+    namespace: Option<&str>,
+    own_namespace: &str,
+) -> bool {
+    requirements.iter().any(|requirement| {
+        let in_scope = match requirement.scope {
+            Scope::Cluster => true,
+            Scope::Namespace => {
+                namespace == Some(requirement.namespace.as_deref().unwrap_or(own_namespace))
+            }
+        };
+        in_scope
+            && requirement.group == request.group
+            && requirement.resources.contains(&request.resource)
+            && requirement.verbs.contains(&request.verb)
+    })
+}
+
 /// The rules `objects` grant `account` through ClusterRoleBindings (cluster scope) and
-/// RoleBindings in its own namespace (namespace scope).
+/// RoleBindings (namespace scope, in its own namespace or another one).
 pub fn grants(objects: &[Object], account: &ServiceAccount) -> Result<Grants, RbacError> {
     let mut found = Grants::default();
     for binding in objects {
-        let scope = match binding.kind() {
-            "ClusterRoleBinding" => Scope::Cluster,
-            "RoleBinding" if binding.namespace() == account.namespace => Scope::Namespace,
+        let (scope, namespace) = match binding.kind() {
+            "ClusterRoleBinding" => (Scope::Cluster, None),
+            "RoleBinding" if binding.namespace() == account.namespace => (Scope::Namespace, None),
+            "RoleBinding" => (Scope::Namespace, Some(binding.namespace().to_string())),
             _ => continue,
         };
         if !binds(binding, account) {
@@ -169,9 +222,11 @@ pub fn grants(objects: &[Object], account: &ServiceAccount) -> Result<Grants, Rb
                 })?
             }
         };
-        found
-            .rules
-            .extend(rules.into_iter().map(|rule| (scope, rule)));
+        found.rules.extend(
+            rules
+                .into_iter()
+                .map(|rule| (scope, namespace.clone(), rule)),
+        );
     }
     Ok(found)
 }
@@ -180,8 +235,9 @@ impl Grants {
     /// Whether some rule allows the permission: a cluster-wide rule also allows it in a
     /// namespace. A rule limited to `resourceNames` allows nothing a list entry means.
     pub fn allows(&self, permission: &Permission) -> bool {
-        self.rules.iter().any(|(scope, rule)| {
-            (*scope == permission.scope || *scope == Scope::Cluster)
+        self.rules.iter().any(|(scope, namespace, rule)| {
+            ((*scope == permission.scope && *namespace == permission.namespace)
+                || *scope == Scope::Cluster)
                 && rule.resource_names.is_empty()
                 && matches(&rule.api_groups, &permission.group)
                 && matches(&rule.resources, &permission.resource)
@@ -192,7 +248,7 @@ impl Grants {
     /// Every permission the rules grant, wildcards kept as `*`.
     pub fn granted(&self) -> BTreeSet<Permission> {
         let mut granted = BTreeSet::new();
-        for (scope, rule) in &self.rules {
+        for (scope, namespace, rule) in &self.rules {
             for group in &rule.api_groups {
                 for resource in &rule.resources {
                     for verb in &rule.verbs {
@@ -201,6 +257,7 @@ impl Grants {
                             resource: resource.clone(),
                             verb: verb.clone(),
                             scope: *scope,
+                            namespace: namespace.clone(),
                         });
                     }
                 }
@@ -226,13 +283,14 @@ impl Grants {
             .into_iter()
             .filter(|permission| !listed.contains(permission))
             .collect();
-        for (scope, rule) in &self.rules {
+        for (scope, namespace, rule) in &self.rules {
             for url in &rule.non_resource_urls {
                 extra.push(Permission {
                     group: String::new(),
                     resource: format!("nonResourceURL {url}"),
                     verb: rule.verbs.join(","),
                     scope: *scope,
+                    namespace: namespace.clone(),
                 });
             }
         }
@@ -247,9 +305,10 @@ impl fmt::Display for Permission {
         } else {
             &self.group
         };
-        let scope = match self.scope {
-            Scope::Cluster => "cluster",
-            Scope::Namespace => "namespace",
+        let scope = match (self.scope, &self.namespace) {
+            (Scope::Cluster, _) => "cluster".to_string(),
+            (Scope::Namespace, None) => "namespace".to_string(),
+            (Scope::Namespace, Some(namespace)) => format!("namespace {namespace}"),
         };
         write!(
             formatter,
@@ -295,6 +354,123 @@ fn binds(binding: &Object, account: &ServiceAccount) -> bool {
 mod tests {
     use super::*;
     use crate::manifests::objects;
+
+    #[test]
+    fn requests_are_named_by_group_resource_verb_and_scope() {
+        let requirements = parse_requirements(
+            "controller:
+  - {group: karpenter.sh, resources: [nodeclaims, nodeclaims/status], verbs: [get, patch], scope: cluster}
+  - {group: coordination.k8s.io, resources: [leases], verbs: [update], scope: namespace}
+  - {group: coordination.k8s.io, resources: [leases], verbs: [patch], scope: namespace, namespace: kube-node-lease}
+agent: []
+",
+        )
+        .expect("the list reads");
+        let request = |group: &str, resource: &str, verb: &str| Permission {
+            group: group.into(),
+            resource: resource.into(),
+            verb: verb.into(),
+            scope: Scope::Cluster,
+            namespace: None,
+        };
+        let cases = [
+            (
+                "listed",
+                request("karpenter.sh", "nodeclaims", "get"),
+                None,
+                true,
+            ),
+            (
+                "a listed subresource",
+                request("karpenter.sh", "nodeclaims/status", "patch"),
+                None,
+                true,
+            ),
+            (
+                "another verb",
+                request("karpenter.sh", "nodeclaims", "delete"),
+                None,
+                false,
+            ),
+            (
+                "another group",
+                request("", "nodeclaims", "get"),
+                None,
+                false,
+            ),
+            (
+                "an unlisted subresource",
+                request("karpenter.sh", "nodeclaims/eviction", "get"),
+                None,
+                false,
+            ),
+            (
+                "a cluster entry holds in any namespace",
+                request("karpenter.sh", "nodeclaims", "get"),
+                Some("default"),
+                true,
+            ),
+            (
+                "a namespace entry in its namespace",
+                request("coordination.k8s.io", "leases", "update"),
+                Some("spotter"),
+                true,
+            ),
+            (
+                "a namespace entry elsewhere",
+                request("coordination.k8s.io", "leases", "update"),
+                Some("kube-system"),
+                false,
+            ),
+            (
+                "a namespace entry cluster-wide",
+                request("coordination.k8s.io", "leases", "update"),
+                None,
+                false,
+            ),
+            (
+                "an entry of another namespace, there",
+                request("coordination.k8s.io", "leases", "patch"),
+                Some("kube-node-lease"),
+                true,
+            ),
+            (
+                "an entry of another namespace, in the own one",
+                request("coordination.k8s.io", "leases", "patch"),
+                Some("spotter"),
+                false,
+            ),
+        ];
+        for (name, request, namespace, expected) in cases {
+            assert_eq!(
+                names_request(&requirements.controller, &request, namespace, "spotter"),
+                expected,
+                "case {name:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn entries_of_another_provider_are_left_out() {
+        let requirements = parse_requirements(
+            "controller:
+  - {group: '', resources: [nodes], verbs: [get], scope: cluster}
+  - {group: '', resources: [nodes], verbs: [create], scope: cluster, provider: fake}
+  - {group: '', resources: [pods], verbs: [list], scope: cluster, provider: aws}
+agent: []
+",
+        )
+        .expect("the list reads");
+        let verbs = |provider: &str| -> Vec<String> {
+            for_provider(&requirements.controller, provider)
+                .iter()
+                .flat_map(|requirement| requirement.verbs.clone())
+                .collect()
+        };
+        assert_eq!(verbs("fake"), ["get", "create"]);
+        assert_eq!(verbs("aws"), ["get", "list"]);
+        assert_eq!(verbs("other"), ["get"]);
+    }
 
     const REQUIREMENTS: &str = r#"
 controller:
@@ -365,7 +541,10 @@ subjects: [{{kind: ServiceAccount, name: spotter, namespace: system}}]
                     "coordination.k8s.io leases get (namespace)",
                     "coordination.k8s.io leases update (namespace)",
                 ],
-                vec![],
+                vec![
+                    "coordination.k8s.io leases get (namespace elsewhere)",
+                    "coordination.k8s.io leases update (namespace elsewhere)",
+                ],
             ),
             (
                 "leases cluster-wide cover the namespace but are more than listed",

@@ -9,7 +9,7 @@
 //! `.ci/run` installs both. Without them (or without the control plane's binaries) the tests
 //! fail under `CI=true` and are skipped otherwise.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -396,17 +396,37 @@ fn rbac_grants_exactly_the_permission_list() -> Result<()> {
         chart("spotter").join("rbac-requirements.yaml"),
     )?)?;
     let mut checked = 0;
-    for environment in ENVIRONMENTS {
-        let name = describe("spotter", *environment);
-        let objects = rendered(&helm, &render_of("spotter", *environment))?;
+    // Every environment, and the fake provider (whose rules the chart renders only for it).
+    let mut renders: Vec<(String, Render)> = ENVIRONMENTS
+        .iter()
+        .map(|environment| {
+            (
+                describe("spotter", *environment),
+                render_of("spotter", *environment),
+            )
+        })
+        .collect();
+    let mut fake = render_of("spotter", None);
+    fake.set = vec![
+        "settings.cloudProvider=fake".to_string(),
+        "agent.enabled=true".to_string(),
+    ];
+    renders.push(("spotter with cloudProvider=fake".to_string(), fake));
+    let mut providers = BTreeSet::new();
+    for (name, render) in renders {
+        let objects = rendered(&helm, &render)?;
         let deployment = find(&objects, "Deployment", "spotter")?;
-        let mut subjects = vec![(
-            "controller",
-            service_account_of(deployment)?,
-            &requirements.controller,
-        )];
-        if let Ok(agent) = find(&objects, "DaemonSet", "spotter-agent") {
-            subjects.push(("agent", service_account_of(agent)?, &requirements.agent));
+        let provider = environment_of(deployment)
+            .get("CLOUD_PROVIDER")
+            .and_then(Value::as_str)
+            .with_context(|| format!("{name}: the controller has no CLOUD_PROVIDER"))?
+            .to_string();
+        let controller = rbac::for_provider(&requirements.controller, &provider);
+        let agent = rbac::for_provider(&requirements.agent, &provider);
+        providers.insert(provider);
+        let mut subjects = vec![("controller", service_account_of(deployment)?, &controller)];
+        if let Ok(daemon_set) = find(&objects, "DaemonSet", "spotter-agent") {
+            subjects.push(("agent", service_account_of(daemon_set)?, &agent));
         }
         for (who, account, listed) in subjects {
             ensure!(
@@ -443,6 +463,10 @@ fn rbac_grants_exactly_the_permission_list() -> Result<()> {
         }
     }
     ensure!(checked > 0, "no permission was checked");
+    ensure!(
+        providers.len() == 2,
+        "both providers' RBAC should be checked: {providers:?}"
+    );
     Ok(())
 }
 

@@ -18,10 +18,14 @@
 //! - a PodDisruptionBudget that allows no disruption holds a deleted NodeClaim's drain, and the
 //!   drain finishes once it is removed;
 //! - scaled to zero, the empty nodes are removed within the budgets and no NodeClaim or Node
-//!   (a fake instance) is left.
+//!   (a fake instance) is left;
+//! - every request the controller made (both replicas, leader election included) is in the
+//!   chart's permission list.
 //!
 //! One control plane serves every case (one test, in order); without the binaries the test
 //! fails under `CI=true` and is skipped otherwise.
+
+mod e2e;
 
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -31,6 +35,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
+use e2e::{ensure_permissions_listed, get, items, names};
 use serde_json::Value;
 use spotter_test_support::{ControlPlane, Kubectl, SPOTTER_CRDS};
 
@@ -240,6 +245,8 @@ fn controller_runs_a_cluster_on_a_real_control_plane() -> Result<()> {
         emptied.elapsed()
     );
     restarted.ensure_alive()?;
+    let checked = ensure_permissions_listed(&plane, NAMESPACE, "fake")?;
+    eprintln!("{checked} distinct requests of the controller are in the permission list");
     eprintln!("all cases done in {:.1?}", started.elapsed());
     Ok(())
 }
@@ -268,7 +275,10 @@ impl Controller {
                 "--log-format=text",
                 "--log-level=info",
             ])
-            .arg(format!("--kubeconfig={}", plane.kubeconfig().display()))
+            .arg(format!(
+                "--kubeconfig={}",
+                plane.controller_kubeconfig().display()
+            ))
             .arg(format!("--identity={identity}"))
             .arg(format!("--metrics-address={address}"))
             .arg(format!("--health-address={address}"))
@@ -445,25 +455,6 @@ fn blocking_pod_disruption_budget() -> String {
         "spec": {"maxUnavailable": 0, "selector": {"matchLabels": {"app": DEPLOYMENT}}},
     })
     .to_string()
-}
-
-fn get(kubectl: &Kubectl, arguments: &[&str]) -> Result<Value> {
-    let mut all = arguments.to_vec();
-    all.extend(["-o", "json"]);
-    let text = kubectl.run(&all, None)?;
-    serde_json::from_str(&text).context("kubectl printed no JSON")
-}
-
-fn items(value: &Value) -> &[Value] {
-    value["items"].as_array().map_or(&[], Vec::as_slice)
-}
-
-fn names(kubectl: &Kubectl, resource: &str) -> Result<BTreeSet<String>> {
-    let list = get(kubectl, &["get", resource])?;
-    Ok(items(&list)
-        .iter()
-        .filter_map(|item| item["metadata"]["name"].as_str().map(str::to_owned))
-        .collect())
 }
 
 /// The nodes the Deployment's pods run on.

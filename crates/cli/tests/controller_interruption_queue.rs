@@ -5,14 +5,15 @@
 //! - a queue that does not exist stops the controller at start with an error naming the queue
 //!   and the region;
 //! - a Spot interruption warning for a fake node's instance, sent to the queue as EventBridge
-//!   delivers it, AND the agent's condition on the same node (written by the fake kubelet, as
-//!   `spotter agent` writes it), 1 s apart, in both orders: exactly one replacement NodeClaim,
-//!   one deletion (drain) of the interrupted NodeClaim, one notice taken, and the message
-//!   deleted from the queue;
-//! - a warning for an instance of no NodeClaim is deleted too, and changes nothing.
+//!   delivers it, AND the same warning armed in the IMDS (a local mock) that a real
+//!   `spotter agent` for that node polls every second, 1 s apart, in both orders: exactly one
+//!   replacement NodeClaim, one deletion (drain) of the interrupted NodeClaim, one notice
+//!   taken, and the message deleted from the queue;
+//! - a warning for an instance of no NodeClaim is deleted too, and changes nothing;
+//! - every request the controller made is in the chart's permission list.
 //!
-//! It prints the time from the queue message (queue first) and from the agent's condition
-//! (agent first) to the replacement NodeClaim. Without the control plane's binaries or moto
+//! It prints the time from the queue message (queue first) and from the IMDS notice (agent
+//! first) to the replacement NodeClaim. Without the control plane's binaries or moto
 //! the test fails under `CI=true` and is skipped otherwise.
 
 mod e2e;
@@ -27,15 +28,16 @@ use anyhow::{Context, Result, ensure};
 use aws_config::BehaviorVersion;
 use aws_sdk_sqs::config::Credentials;
 use aws_sdk_sqs::types::QueueAttributeName;
-use e2e::{ControllerProcess, get, install_seed, items, use_moto, wait_until};
+use e2e::{
+    AgentProcess, ControllerProcess, INSTANCE_ID_LABEL, deployment, ensure_permissions_listed, get,
+    install_seed, metric, names, pod_nodes, running_pods, use_moto, wait_until,
+};
 use serde_json::json;
-use spotter_test_support::{ControlPlane, Kubectl, Moto};
+use spotter_agent::imds_mock::ImdsMock;
+use spotter_test_support::{ControlPlane, Moto};
 
-const DEPLOYMENT: &str = "batch-workers";
 const QUEUE: &str = "spotter-interruption";
 const REGION: &str = "us-east-1";
-/// The label the fake provider puts its instance id in.
-const INSTANCE_ID_LABEL: &str = "fake.spotter.dev/instance-id";
 /// Long enough for a launch (1 s), a batch (1 s idle) and the scheduler on a loaded machine.
 const SETTLE: Duration = Duration::from_secs(90);
 /// How long after the replacement the test looks for a second one.
@@ -52,7 +54,9 @@ fn one_interruption_from_the_queue_and_the_agent_gives_one_replacement() -> Resu
     let Some(moto) = Moto::start() else {
         return Ok(());
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    // A worker thread serves the IMDS mock while the test waits.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
         .enable_all()
         .build()?;
     let sqs = runtime.block_on(sqs_client(&moto.endpoint));
@@ -121,6 +125,13 @@ fn one_interruption_from_the_queue_and_the_agent_gives_one_replacement() -> Resu
             .as_str()
             .with_context(|| format!("node {interrupted} has no {INSTANCE_ID_LABEL} label"))?
             .to_owned();
+        // `spotter agent` on the node, polling an IMDS that will announce the interruption.
+        let imds = runtime.block_on(ImdsMock::start())?;
+        imds.set_instance_id(&instance_id);
+        let agent = AgentProcess::spawn(&plane, &imds, &interrupted, logs.path())?;
+        let terminate_at = spotter_interruption::timestamp::format_rfc3339(
+            SystemTime::now() + Duration::from_secs(120),
+        );
         let claims_before = names(&kubectl, "nodeclaims")?;
         let disrupted_before = metric(
             metrics,
@@ -133,9 +144,9 @@ fn one_interruption_from_the_queue_and_the_agent_gives_one_replacement() -> Resu
         if queue_first {
             send(&runtime, &sqs, &queue_url, &spot_warning(&instance_id))?;
             std::thread::sleep(Duration::from_secs(1));
-            annotate_interruption(&kubectl, &interrupted)?;
+            imds.arm_spot_interruption("terminate", &terminate_at);
         } else {
-            annotate_interruption(&kubectl, &interrupted)?;
+            imds.arm_spot_interruption("terminate", &terminate_at);
             std::thread::sleep(Duration::from_secs(1));
             send(&runtime, &sqs, &queue_url, &spot_warning(&instance_id))?;
         }
@@ -187,6 +198,12 @@ fn one_interruption_from_the_queue_and_the_agent_gives_one_replacement() -> Resu
             disrupted == 1.0,
             "{case}: {disrupted} NodeClaims disrupted for spot_interrupted, expected one"
         );
+        ensure!(
+            agent.log().contains("notice written on the Node"),
+            "{case}: the agent did not report the interruption on its Node:\n{}",
+            agent.log()
+        );
+        drop(agent);
         let log = controller.log();
         let deletions = log
             .lines()
@@ -239,6 +256,8 @@ fn one_interruption_from_the_queue_and_the_agent_gives_one_replacement() -> Resu
     let deleted = metric(metrics, "karpenter_interruption_deleted_messages_total", "")?;
     ensure!(deleted == 3.0, "{deleted} messages deleted, expected 3");
     controller.ensure_alive()?;
+    let checked = ensure_permissions_listed(&plane, "spotter", "fake")?;
+    eprintln!("{checked} distinct requests of the controller and the agent are in the permission list");
     for (case, source, replaced_in) in timings {
         eprintln!(
             "timing: {case} (taken from the {source}) -> replacement NodeClaim in {replaced_in:.1?}"
@@ -291,20 +310,6 @@ fn spot_warning(instance_id: &str) -> String {
     .to_string()
 }
 
-/// Asks the fake kubelet to write what `spotter agent` writes for a Spot warning on `node`.
-fn annotate_interruption(kubectl: &Kubectl, node: &str) -> Result<()> {
-    kubectl.run(
-        &[
-            "annotate",
-            "node",
-            node,
-            "fake.spotter.dev/interrupt=spot-interruption",
-        ],
-        None,
-    )?;
-    Ok(())
-}
-
 /// The command line of a controller reading `queue` on moto at `endpoint`, and its address.
 fn controller_command(
     plane: &ControlPlane,
@@ -336,94 +341,4 @@ fn start_controller(
 ) -> Result<ControllerProcess> {
     let (command, address) = controller_command(plane, endpoint, QUEUE, identity)?;
     ControllerProcess::spawn(command, address, logs, identity)
-}
-
-/// The value of the series of `family` whose labels contain `labels` (summed over the
-/// matching series; 0 when none).
-fn metric(metrics: SocketAddr, family: &str, labels: &str) -> Result<f64> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into();
-    let text = agent
-        .get(format!("http://{metrics}/metrics"))
-        .call()?
-        .body_mut()
-        .read_to_string()?;
-    Ok(text
-        .lines()
-        .filter(|line| {
-            line.strip_prefix(family)
-                .is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{'))
-                && line.contains(labels)
-        })
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum())
-}
-
-/// The seed's Deployment with `replicas` and a short grace period.
-fn deployment(replicas: u32) -> Result<String> {
-    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/seed/deployment.yaml");
-    let text =
-        std::fs::read_to_string(seed).context("failed to read examples/seed/deployment.yaml")?;
-    ensure!(
-        text.contains("replicas: 20") && text.contains("      containers:\n"),
-        "examples/seed/deployment.yaml changed shape: update this test's edits"
-    );
-    Ok(text
-        .replace("replicas: 20", &format!("replicas: {replicas}"))
-        .replace(
-            "      containers:\n",
-            "      terminationGracePeriodSeconds: 5\n      containers:\n",
-        ))
-}
-
-fn names(kubectl: &Kubectl, resource: &str) -> Result<BTreeSet<String>> {
-    let list = get(kubectl, &["get", resource])?;
-    Ok(items(&list)
-        .iter()
-        .filter_map(|item| item["metadata"]["name"].as_str().map(str::to_owned))
-        .collect())
-}
-
-/// The nodes the Deployment's running pods are on.
-fn pod_nodes(kubectl: &Kubectl) -> Result<BTreeSet<String>> {
-    let list = get(
-        kubectl,
-        &[
-            "get",
-            "pods",
-            "-n",
-            "default",
-            "-l",
-            &format!("app={DEPLOYMENT}"),
-        ],
-    )?;
-    Ok(items(&list)
-        .iter()
-        .filter(|pod| {
-            pod["status"]["phase"] == "Running" && pod["metadata"]["deletionTimestamp"].is_null()
-        })
-        .filter_map(|pod| pod["spec"]["nodeName"].as_str().map(str::to_owned))
-        .collect())
-}
-
-fn running_pods(kubectl: &Kubectl) -> Result<usize> {
-    let list = get(
-        kubectl,
-        &[
-            "get",
-            "pods",
-            "-n",
-            "default",
-            "-l",
-            &format!("app={DEPLOYMENT}"),
-        ],
-    )?;
-    Ok(items(&list)
-        .iter()
-        .filter(|pod| {
-            pod["status"]["phase"] == "Running" && pod["metadata"]["deletionTimestamp"].is_null()
-        })
-        .count())
 }

@@ -279,7 +279,9 @@ impl FakeCloud {
             .unwrap_or_default()
             .as_nanos();
         let hash = self.inner.id_hasher.hash_one((node_claim, sequence, nanos));
-        format!("fake-{:010x}", hash & 0xff_ffff_ffff)
+        // Shaped like EC2's (`i-` and 17 hex digits), so that what checks instance ids, such
+        // as `spotter agent` reading IMDS, takes them; the provider id says they are fake.
+        format!("i-0{hash:016x}")
     }
 
     fn start_node_creation(

@@ -199,7 +199,7 @@ async fn launches_create_nodes_after_the_delay(world: &World) -> Result<()> {
     let instance = &launched.instance;
     ensure!(launched.unavailable.is_empty());
     ensure!(
-        instance.id.starts_with("fake-") && instance.id.len() == 15,
+        instance.id.starts_with("i-0") && instance.id.len() == 19,
         "{}",
         instance.id
     );

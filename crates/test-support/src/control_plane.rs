@@ -1,7 +1,8 @@
 //! [`ControlPlane`]: etcd, kube-apiserver, kube-scheduler and kube-controller-manager on
 //! 127.0.0.1 with ports the OS picked, started in that order, waited on until the API server is
 //! ready, the scheduler and the controller-manager are healthy and the `default`
-//! ServiceAccount exists (which the controller-manager creates). The flags are those
+//! ServiceAccount exists (which the controller-manager creates). The API server audits the
+//! requests of Spotter's two users (see [`crate::audit`]). The flags are those
 //! `shared/tools/kube/README.md` verified for v1.28, including the controller-manager's
 //! `--node-monitor-grace-period=87600h`, which keeps kubelet-less Nodes `Ready`.
 //!
@@ -16,6 +17,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::assets::{Assets, AssetsError};
+use crate::audit::{self, AuditError, AuditedRequest};
 use crate::kubectl::Kubectl;
 use crate::pki;
 
@@ -134,6 +136,17 @@ impl ControlPlane {
         pki::kubeconfig(&pki_folder, "admin", api_port, &kubeconfig)?;
         let scheduler_kubeconfig = root.join("scheduler.kubeconfig");
         pki::kubeconfig(&pki_folder, "scheduler", api_port, &scheduler_kubeconfig)?;
+        for user in audit::SPOTTER_USERS {
+            pki::kubeconfig(
+                &pki_folder,
+                user,
+                api_port,
+                &root.join(format!("{user}.kubeconfig")),
+            )?;
+        }
+        let audit_policy = root.join("audit-policy.yaml");
+        std::fs::write(&audit_policy, audit::POLICY)
+            .map_err(|source| io("write the audit policy", source))?;
         let controller_manager_kubeconfig = root.join("controller-manager.kubeconfig");
         pki::kubeconfig(
             &pki_folder,
@@ -183,6 +196,13 @@ impl ControlPlane {
                 format!("--tls-private-key-file={}", file("apiserver.key")),
                 format!("--client-ca-file={}", file("ca.crt")),
                 "--authorization-mode=RBAC".into(),
+                format!("--audit-policy-file={}", audit_policy.display()),
+                format!(
+                    "--audit-log-path={}",
+                    root.join("logs").join("audit.log").display()
+                ),
+                "--audit-log-format=json".into(),
+                "--audit-log-mode=blocking".into(),
                 "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
                 format!("--service-account-key-file={}", file("sa.pub")),
                 format!("--service-account-signing-key-file={}", file("sa.key")),
@@ -258,6 +278,27 @@ impl ControlPlane {
     /// The admin kubeconfig (user `admin` in `system:masters`).
     pub fn kubeconfig(&self) -> &Path {
         &self.kubeconfig
+    }
+
+    /// The kubeconfig of `spotter controller` (user [`audit::CONTROLLER_USER`], whose
+    /// requests the audit log records).
+    pub fn controller_kubeconfig(&self) -> PathBuf {
+        self.user_kubeconfig(audit::CONTROLLER_USER)
+    }
+
+    /// The kubeconfig of `spotter agent` (user [`audit::AGENT_USER`], whose requests the
+    /// audit log records).
+    pub fn agent_kubeconfig(&self) -> PathBuf {
+        self.user_kubeconfig(audit::AGENT_USER)
+    }
+
+    /// Every distinct resource request Spotter's users made so far, from the audit log.
+    pub fn audited_requests(&self) -> Result<Vec<AuditedRequest>, AuditError> {
+        audit::read(&self.folder.path().join("logs").join("audit.log"))
+    }
+
+    fn user_kubeconfig(&self, user: &str) -> PathBuf {
+        self.folder.path().join(format!("{user}.kubeconfig"))
     }
 
     /// kubectl with the admin kubeconfig.

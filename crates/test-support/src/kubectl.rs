@@ -61,6 +61,17 @@ impl Kubectl {
         }
     }
 
+    /// kubectl with `arguments` as a command not started yet, for what runs on (a `--watch`):
+    /// the caller directs its output and owns the process.
+    pub fn command(&self, arguments: &[&str]) -> Command {
+        let mut command = Command::new(&self.program);
+        command
+            .arg(format!("--kubeconfig={}", self.kubeconfig.display()))
+            .args(arguments)
+            .stdin(Stdio::null());
+        command
+    }
+
     /// Runs kubectl with `arguments`, `stdin` piped in; returns its standard output.
     pub fn run(&self, arguments: &[&str], stdin: Option<&str>) -> Result<String, KubectlError> {
         let joined = arguments.join(" ");

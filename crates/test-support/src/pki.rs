@@ -1,7 +1,7 @@
 //! The control plane's certificates, made with the `openssl` command (EC P-256): a CA, the API
 //! server's serving certificate for loopback, client certificates for the admin (in
-//! `system:masters`), the scheduler and the controller-manager, and the service-account key
-//! pair; and a kubeconfig per client.
+//! `system:masters`), the scheduler, the controller-manager and Spotter's controller and
+//! agent, and the service-account key pair; and a kubeconfig per client.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,7 +10,8 @@ use crate::control_plane::ControlPlaneError;
 
 /// Who a client certificate is for.
 pub struct Client {
-    /// The file stem (`admin`, `scheduler`, `controller-manager`).
+    /// The file stem (`admin`, `scheduler`, `controller-manager`, ...), and the user name of
+    /// Spotter's users.
     pub name: &'static str,
     /// The certificate's subject.
     pub subject: &'static str,
@@ -31,6 +32,17 @@ pub const CLIENTS: &[Client] = &[
     Client {
         name: "controller-manager",
         subject: "/O=system:masters/CN=system:kube-controller-manager",
+    },
+    // Spotter's own users, in system:masters so that a missing permission does not change
+    // what the test exercises: the audit log records their requests, and the tests compare
+    // them with the chart's permission list (see `crate::audit`).
+    Client {
+        name: "spotter-controller",
+        subject: "/O=system:masters/CN=spotter-controller",
+    },
+    Client {
+        name: "spotter-agent",
+        subject: "/O=system:masters/CN=spotter-agent",
     },
 ];
 

@@ -1,11 +1,13 @@
 //! What the end-to-end tests of `spotter controller` share: the controller as a process (its
 //! log in a file, killed on drop), polling until a condition holds (failing early with the
-//! log's end when the process died), kubectl reads as JSON, and the seed's CRDs, namespace,
-//! EC2NodeClass and NodePools installed.
+//! log's end when the process died), kubectl reads as JSON, the seed's CRDs, namespace,
+//! EC2NodeClass and NodePools installed, `spotter agent` as a process, and the check that every
+//! request the controller and the agent made is in the chart's permission list.
 
 // Each test binary uses only part of this module.
 #![allow(dead_code)]
 
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -14,7 +16,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
 use serde_json::Value;
-use spotter_test_support::{ControlPlane, Kubectl, SPOTTER_CRDS};
+use spotter_agent::imds_mock::ImdsMock;
+use spotter_charts::rbac;
+use spotter_test_support::{AGENT_USER, CONTROLLER_USER, ControlPlane, Kubectl, SPOTTER_CRDS};
+
+/// The seed Deployment's name.
+pub const DEPLOYMENT: &str = "batch-workers";
+/// The label the fake provider puts its instance id in.
+pub const INSTANCE_ID_LABEL: &str = "fake.spotter.dev/instance-id";
 
 /// A `spotter controller` process, killed when dropped.
 pub struct ControllerProcess {
@@ -32,7 +41,10 @@ impl ControllerProcess {
         let mut command = Command::new(env!("CARGO_BIN_EXE_spotter"));
         command
             .args(["controller", "--log-format=text"])
-            .arg(format!("--kubeconfig={}", plane.kubeconfig().display()))
+            .arg(format!(
+                "--kubeconfig={}",
+                plane.controller_kubeconfig().display()
+            ))
             .arg(format!("--metrics-address={address}"))
             .arg(format!("--health-address={address}"));
         for variable in [
@@ -94,6 +106,108 @@ impl ControllerProcess {
 }
 
 impl Drop for ControllerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Fails when `spotter controller` or `spotter agent` made a request on the control plane that
+/// the chart's permission list (`charts/spotter/rbac-requirements.yaml`, which the chart's RBAC
+/// is checked against in `crates/charts/tests/helm.rs`) does not name for it, or one the API
+/// server refused; and when the controller made none at all (the audit is not working).
+/// `system_namespace` is where the list's namespace-scoped entries hold, and `provider` the
+/// cloud provider the controller ran with (the list's entries for other providers do not
+/// count). Returns how many distinct requests were checked.
+pub fn ensure_permissions_listed(
+    plane: &ControlPlane,
+    system_namespace: &str,
+    provider: &str,
+) -> Result<usize> {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../charts/spotter/rbac-requirements.yaml");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("failed to read {}", path.display()))?;
+    let requirements = rbac::parse_requirements(&text)?;
+    let controller = rbac::for_provider(&requirements.controller, provider);
+    let agent = rbac::for_provider(&requirements.agent, provider);
+    let requests = plane.audited_requests()?;
+    ensure!(
+        requests
+            .iter()
+            .any(|request| request.user == CONTROLLER_USER),
+        "the audit log has no request of {CONTROLLER_USER}: is the controller using plane.controller_kubeconfig()?"
+    );
+    let mut failures = Vec::new();
+    for request in &requests {
+        let listed = match request.user.as_str() {
+            CONTROLLER_USER => &controller,
+            AGENT_USER => &agent,
+            _ => continue,
+        };
+        let permission = rbac::Permission {
+            group: request.group.clone(),
+            resource: request.resource.clone(),
+            verb: request.verb.clone(),
+            scope: rbac::Scope::Cluster,
+            namespace: None,
+        };
+        if !rbac::names_request(
+            listed,
+            &permission,
+            request.namespace.as_deref(),
+            system_namespace,
+        ) {
+            failures.push(format!(
+                "{}: {} {} (namespace {:?}) is not in rbac-requirements.yaml",
+                request.user, request.verb, request.uri, request.namespace
+            ));
+        }
+        if request.code == Some(403) {
+            failures.push(format!(
+                "{}: {} {} was forbidden",
+                request.user, request.verb, request.uri
+            ));
+        }
+    }
+    ensure!(
+        failures.is_empty(),
+        "Spotter's requests and its permission list disagree (add the permission to charts/spotter/rbac-requirements.yaml and the chart's RBAC, or stop making the request):\n{}",
+        failures.join("\n")
+    );
+    Ok(requests.len())
+}
+
+/// `spotter agent` for `node`, polling `mock`, as the agent's user; killed when dropped.
+pub struct AgentProcess {
+    child: Child,
+    log: std::path::PathBuf,
+}
+
+impl AgentProcess {
+    /// Starts it, its log in `logs/agent-NODE.log`.
+    pub fn spawn(plane: &ControlPlane, mock: &ImdsMock, node: &str, logs: &Path) -> Result<Self> {
+        let log = logs.join(format!("agent-{node}.log"));
+        let child = Command::new(env!("CARGO_BIN_EXE_spotter"))
+            .args(["agent", "--poll-interval=1s", "--imds-url"])
+            .arg(mock.base_url())
+            .env("KUBECONFIG", plane.agent_kubeconfig())
+            .env("NODE_NAME", node)
+            .env_remove("SPOTTER_IMDS_URL")
+            .stdout(Stdio::null())
+            .stderr(File::create(&log)?)
+            .spawn()
+            .context("failed to start spotter agent")?;
+        Ok(AgentProcess { child, log })
+    }
+
+    /// Its log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for AgentProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -165,4 +279,96 @@ pub fn install_seed(kubectl: &Kubectl) -> Result<()> {
         kubectl.apply(&text)?;
     }
     Ok(())
+}
+
+/// The value of the series of `family` whose labels contain `labels` (summed over the
+/// matching series; 0 when none).
+pub fn metric(metrics: SocketAddr, family: &str, labels: &str) -> Result<f64> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    let text = agent
+        .get(format!("http://{metrics}/metrics"))
+        .call()?
+        .body_mut()
+        .read_to_string()?;
+    Ok(text
+        .lines()
+        .filter(|line| {
+            line.strip_prefix(family)
+                .is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{'))
+                && line.contains(labels)
+        })
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum())
+}
+
+/// The seed's Deployment with `replicas` and a short grace period.
+pub fn deployment(replicas: u32) -> Result<String> {
+    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/seed/deployment.yaml");
+    let text =
+        std::fs::read_to_string(seed).context("failed to read examples/seed/deployment.yaml")?;
+    ensure!(
+        text.contains("replicas: 20") && text.contains("      containers:\n"),
+        "examples/seed/deployment.yaml changed shape: update this test's edits"
+    );
+    Ok(text
+        .replace("replicas: 20", &format!("replicas: {replicas}"))
+        .replace(
+            "      containers:\n",
+            "      terminationGracePeriodSeconds: 5\n      containers:\n",
+        ))
+}
+
+/// The names of the objects of `resource`.
+pub fn names(kubectl: &Kubectl, resource: &str) -> Result<BTreeSet<String>> {
+    let list = get(kubectl, &["get", resource])?;
+    Ok(items(&list)
+        .iter()
+        .filter_map(|item| item["metadata"]["name"].as_str().map(str::to_owned))
+        .collect())
+}
+
+/// The nodes the Deployment's running pods are on.
+pub fn pod_nodes(kubectl: &Kubectl) -> Result<BTreeSet<String>> {
+    let list = get(
+        kubectl,
+        &[
+            "get",
+            "pods",
+            "-n",
+            "default",
+            "-l",
+            &format!("app={DEPLOYMENT}"),
+        ],
+    )?;
+    Ok(items(&list)
+        .iter()
+        .filter(|pod| {
+            pod["status"]["phase"] == "Running" && pod["metadata"]["deletionTimestamp"].is_null()
+        })
+        .filter_map(|pod| pod["spec"]["nodeName"].as_str().map(str::to_owned))
+        .collect())
+}
+
+/// How many of the Deployment's pods are running.
+pub fn running_pods(kubectl: &Kubectl) -> Result<usize> {
+    let list = get(
+        kubectl,
+        &[
+            "get",
+            "pods",
+            "-n",
+            "default",
+            "-l",
+            &format!("app={DEPLOYMENT}"),
+        ],
+    )?;
+    Ok(items(&list)
+        .iter()
+        .filter(|pod| {
+            pod["status"]["phase"] == "Running" && pod["metadata"]["deletionTimestamp"].is_null()
+        })
+        .count())
 }
