@@ -257,7 +257,9 @@ fn one_interruption_from_the_queue_and_the_agent_gives_one_replacement() -> Resu
     ensure!(deleted == 3.0, "{deleted} messages deleted, expected 3");
     controller.ensure_alive()?;
     let checked = ensure_permissions_listed(&plane, "spotter", "fake")?;
-    eprintln!("{checked} distinct requests of the controller and the agent are in the permission list");
+    eprintln!(
+        "{checked} distinct requests of the controller and the agent are in the permission list"
+    );
     for (case, source, replaced_in) in timings {
         eprintln!(
             "timing: {case} (taken from the {source}) -> replacement NodeClaim in {replaced_in:.1?}"

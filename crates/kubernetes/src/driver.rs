@@ -821,6 +821,14 @@ impl<P: CloudProvider + 'static> Driver<P> {
         }
         self.wake_at = passes.wake_at(&self.state);
         self.sync_conditions(now);
+        let state = &self.state;
+        self.notice_intake.forget(now, |instance_id| {
+            state.node_claims.values().any(|claim| {
+                claim
+                    .instance()
+                    .is_some_and(|instance| instance.id == instance_id)
+            })
+        });
     }
 
     /// Writes the NodeClaims' conditions that changed.

@@ -7,7 +7,8 @@
 //! one replacement and one drain. This part is pure (no client, no clock of its own): the
 //! driver gives it the time and acts on what it returns.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::time::{Duration, UNIX_EPOCH};
 
 use spotter_controllers::state::{InterruptionNotice, NoticeKind};
@@ -28,17 +29,22 @@ pub enum NoticeSource {
     Agent,
 }
 
-/// The notices taken so far, by (instance, class).
+/// How long a taken notice is remembered once its instance has no NodeClaim: EventBridge and
+/// SQS may deliver the same event again minutes later (a message whose deletion failed comes
+/// back after its visibility timeout), and a late copy must not count as a new interruption.
+pub const FORGET_AFTER: Duration = Duration::from_secs(3600);
+
+/// The notices taken so far, by (instance, class), with when each was taken.
 #[derive(Debug, Default)]
 pub struct NoticeIntake {
-    taken: HashSet<(String, NoticeClass)>,
+    taken: HashMap<(String, NoticeClass), Duration>,
 }
 
 impl NoticeIntake {
     /// The controllers' notice for a notice read from the queue, received at `now` (since the
     /// Unix epoch), or `None` when its instance and class were taken already.
     pub fn from_queue(&mut self, notice: &Notice, now: Duration) -> Option<InterruptionNotice> {
-        if !self.take(&notice.instance_id, notice.kind.class()) {
+        if !self.take(&notice.instance_id, notice.kind.class(), now) {
             return None;
         }
         Some(InterruptionNotice {
@@ -58,7 +64,7 @@ impl NoticeIntake {
         now: Duration,
     ) -> Option<InterruptionNotice> {
         let class = class_of_condition(&condition.condition)?;
-        if !self.take(instance_id, class) {
+        if !self.take(instance_id, class, now) {
             return None;
         }
         Some(InterruptionNotice {
@@ -68,9 +74,35 @@ impl NoticeIntake {
         })
     }
 
+    /// Forgets the notices taken [`FORGET_AFTER`] or longer before `now` whose instance
+    /// `is_live` no longer says is live (it has no NodeClaim), so that the intake does not
+    /// grow with every interruption the cluster ever had. A notice of a live instance is kept:
+    /// its Node's condition would otherwise be taken again.
+    pub fn forget(&mut self, now: Duration, is_live: impl Fn(&str) -> bool) {
+        self.taken.retain(|(instance_id, _), taken_at| {
+            is_live(instance_id) || now.saturating_sub(*taken_at) < FORGET_AFTER
+        });
+    }
+
+    /// How many notices it remembers.
+    pub fn len(&self) -> usize {
+        self.taken.len()
+    }
+
+    /// Whether it remembers none.
+    pub fn is_empty(&self) -> bool {
+        self.taken.is_empty()
+    }
+
     /// True the first time (instance, class) is taken.
-    fn take(&mut self, instance_id: &str, class: NoticeClass) -> bool {
-        self.taken.insert((instance_id.to_owned(), class))
+    fn take(&mut self, instance_id: &str, class: NoticeClass, now: Duration) -> bool {
+        match self.taken.entry((instance_id.to_owned(), class)) {
+            Entry::Occupied(_) => false,
+            Entry::Vacant(entry) => {
+                entry.insert(now);
+                true
+            }
+        }
     }
 }
 
@@ -192,6 +224,41 @@ mod tests {
             taken.extend(notice.map(|notice| (*source, notice)));
         }
         taken
+    }
+
+    #[test]
+    fn notices_are_forgotten_an_hour_after_their_instance_is_gone() {
+        let spot = |instance: &str| Notice {
+            instance_id: instance.to_owned(),
+            kind: source_kind(NoticeClass::SpotInterruption),
+        };
+        let mut intake = NoticeIntake::default();
+        assert!(intake.from_queue(&spot("i-gone"), NOW).is_some());
+        assert!(intake.from_queue(&spot("i-live"), NOW).is_some());
+        let live = |instance: &str| instance == "i-live";
+        // Cases: (time, remembered after forgetting, the gone instance's copy taken again).
+        let cases = [
+            (NOW + FORGET_AFTER - Duration::from_secs(1), 2, false),
+            (NOW + FORGET_AFTER, 1, true),
+        ];
+        for (at, remembered, taken_again) in cases {
+            let mut intake = NoticeIntake {
+                taken: intake.taken.clone(),
+            };
+            intake.forget(at, live);
+            assert_eq!(intake.len(), remembered, "at {at:?}");
+            assert_eq!(
+                intake.from_queue(&spot("i-gone"), at).is_some(),
+                taken_again,
+                "at {at:?}"
+            );
+            assert!(
+                intake.from_queue(&spot("i-live"), at).is_none(),
+                "a live instance's notice is never taken twice"
+            );
+        }
+        intake.forget(NOW + FORGET_AFTER * 10, |_| false);
+        assert!(intake.is_empty());
     }
 
     #[test]
