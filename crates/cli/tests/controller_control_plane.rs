@@ -11,6 +11,8 @@
 //!   was killed in the middle of a launch;
 //! - `/metrics` serves Karpenter's metric names with the cluster's values, and `/readyz` says
 //!   which replica leads;
+//! - `kubectl get nodepools` shows each pool's nodes and `Ready` (its `status.resources` and
+//!   conditions);
 //! - a pod pinned to on-demand gets a node of `batch-fallback`;
 //! - a Spot outage (the fake cloud's faults ConfigMap) sends the next pods to the on-demand
 //!   pool `batch-fallback` as fallback nodes, which are returned to Spot once it ends (the
@@ -68,6 +70,37 @@ fn controller_runs_a_cluster_on_a_real_control_plane() -> Result<()> {
     );
     nodes_are_registered_spot_nodes_of_batch(&kubectl)?;
     metrics_show_the_cluster(&leader)?;
+    // The NodePools' status: `kubectl get nodepools` shows their nodes and readiness.
+    wait_until(
+        "the NodePools' status to count their nodes and say Ready",
+        SETTLE,
+        &mut [&mut leader],
+        || {
+            let batch_nodes = names(&kubectl, "nodes")?.len().to_string();
+            let table = kubectl.run(&["get", "nodepools", "--no-headers"], None)?;
+            let rows: Vec<Vec<&str>> = table
+                .lines()
+                .map(|line| line.split_whitespace().collect())
+                .collect();
+            // NAME NODECLASS NODES READY AGE
+            Ok(rows.iter().any(|row| {
+                row.first() == Some(&"batch")
+                    && row.get(2) == Some(&batch_nodes.as_str())
+                    && row.get(3) == Some(&"True")
+            }) && rows.iter().any(|row| {
+                row.first() == Some(&"batch-fallback")
+                    && row.get(2) == Some(&"0")
+                    && row.get(3) == Some(&"True")
+            }))
+        },
+    )?;
+    let batch = get(&kubectl, &["get", "nodepool", "batch"])?;
+    ensure!(
+        batch["status"]["resources"]["cpu"].is_string()
+            && batch["status"]["resources"]["memory"].is_string(),
+        "NodePool batch's status.resources lacks cpu or memory: {}",
+        batch["status"]
+    );
 
     // A standby replica waits; when the leader dies it takes over, and launches nothing twice.
     let mut standby = Controller::start(&plane, logs.path(), "spotter-b")?;

@@ -4,9 +4,9 @@
 //! knows which.
 //!
 //! [`Controllers::reconcile`] runs them in a fixed order: interruption, NodeClaim lifecycle,
-//! termination, expiration, the disruption methods (every 10 s: emptiness, return to Spot when
-//! the settings turn it on, drift, multi-node and single-node consolidation), and
-//! provisioning.
+//! termination, expiration, the disruption methods (every 10 s: emptiness, return to Spot and
+//! rebalance replacement when the settings turn them on, drift, multi-node and single-node
+//! consolidation), and provisioning.
 //!
 //! Between the controllers and the drivers sits the state machine every driver shares:
 //! [`transitions`] (how performing an action, or observing the world, changes the
@@ -27,6 +27,7 @@ pub mod expiration;
 pub mod interruption;
 pub mod node_claim_lifecycle;
 pub mod node_claim_names;
+pub mod node_pool_usage;
 pub mod observed_objects;
 pub mod pod_disruption_budget;
 pub mod provisioner;

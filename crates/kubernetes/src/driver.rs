@@ -27,9 +27,11 @@ use crate::clock;
 use crate::convert::{NodeClaimView, NodePoolView, NodeView, PodView};
 use crate::events::{Events, Severity};
 use crate::node_claim_object::{self, ClaimConditions};
+use crate::node_pool_status::NodePoolStatus;
 use crate::notice_intake::NoticeIntake;
 use crate::observation::{Kind, Object, Observation};
 use crate::protocol;
+use spotter_controllers::node_pool_usage::node_pool_usage;
 
 /// How many observations queue up before the watches wait for the driver.
 const OBSERVATION_QUEUE: usize = 4096;
@@ -81,6 +83,10 @@ pub struct Driver<P: CloudProvider + 'static> {
     pub(crate) removed_claims: HashSet<String>,
     /// Objects already reported invalid, with the message (reported again when it changes).
     reported_invalid: BTreeMap<String, String>,
+    /// NodePools Spotter cannot read, with why (their status says so).
+    invalid_node_pools: BTreeMap<String, String>,
+    /// The status last written on each NodePool, and since when its `Ready` has held.
+    node_pool_statuses: BTreeMap<String, (NodePoolStatus, Duration)>,
     /// Pods reported unschedulable, with the reason (an event again when it changes).
     pub(crate) reported_unschedulable: BTreeMap<String, String>,
     wake_at: Option<Duration>,
@@ -141,6 +147,8 @@ impl<P: CloudProvider + 'static> Driver<P> {
             notice_intake: NoticeIntake::default(),
             removed_claims: HashSet::new(),
             reported_invalid: BTreeMap::new(),
+            invalid_node_pools: BTreeMap::new(),
+            node_pool_statuses: BTreeMap::new(),
             reported_unschedulable: BTreeMap::new(),
             wake_at: None,
             metrics_published: None,
@@ -239,6 +247,9 @@ impl<P: CloudProvider + 'static> Driver<P> {
             Observation::Deleted(kind, key) => self.deleted(kind, &key, now),
             Observation::Invalid(kind, key, error) => {
                 let message = error.to_string();
+                if kind == Kind::NodePool {
+                    self.invalid_node_pools.insert(key.clone(), message.clone());
+                }
                 let id = format!("{}/{key}", kind.as_str());
                 if self.reported_invalid.get(&id) != Some(&message) {
                     tracing::warn!(
@@ -297,6 +308,7 @@ impl<P: CloudProvider + 'static> Driver<P> {
         match kind {
             Kind::NodePool => {
                 self.node_pools.remove(key);
+                self.invalid_node_pools.remove(key);
                 self.state.node_pool_deleted(key);
             }
             Kind::DaemonSet => {
@@ -349,6 +361,7 @@ impl<P: CloudProvider + 'static> Driver<P> {
             Ok(node_pool) => {
                 self.reported_invalid
                     .remove(&format!("NodePool/{}", view.name));
+                self.invalid_node_pools.remove(&view.name);
                 self.state.node_pool_applied(node_pool.clone());
                 let record = view.return_to_spot;
                 if record != ReturnToSpotRecord::default() {
@@ -380,6 +393,8 @@ impl<P: CloudProvider + 'static> Driver<P> {
                     );
                     self.reported_invalid.insert(id, message.clone());
                 }
+                self.invalid_node_pools
+                    .insert(view.name.clone(), message.clone());
                 self.state.node_pool_deleted(&view.name);
             }
         }
@@ -821,6 +836,7 @@ impl<P: CloudProvider + 'static> Driver<P> {
         }
         self.wake_at = passes.wake_at(&self.state);
         self.sync_conditions(now);
+        self.sync_node_pool_statuses(now);
         let state = &self.state;
         self.notice_intake.forget(now, |instance_id| {
             state.node_claims.values().any(|claim| {
@@ -877,6 +893,36 @@ impl<P: CloudProvider + 'static> Driver<P> {
         }
         for (name, patch) in patches {
             crate::perform::patch_node_claim_status(self, &name, patch);
+        }
+    }
+
+    /// Writes the NodePools' statuses that changed: the usage of each pool Spotter reads, and
+    /// the error of each it cannot.
+    fn sync_node_pool_statuses(&mut self, now: Duration) {
+        let readable = self
+            .state
+            .node_pools
+            .iter()
+            .filter(|pool| !self.invalid_node_pools.contains_key(&pool.name))
+            .map(|pool| {
+                let usage = node_pool_usage(&self.state, &pool.name);
+                (pool.name.clone(), NodePoolStatus::valid(&usage))
+            });
+        let unreadable = self
+            .invalid_node_pools
+            .iter()
+            .map(|(name, error)| (name.clone(), NodePoolStatus::invalid(error)));
+        let wanted: BTreeMap<String, NodePoolStatus> = readable.chain(unreadable).collect();
+        self.node_pool_statuses
+            .retain(|name, _| wanted.contains_key(name));
+        for (name, status) in wanted {
+            let ready_since = match self.node_pool_statuses.get(&name) {
+                Some((written, _)) if *written == status => continue,
+                Some((written, since)) if written.ready() == status.ready() => *since,
+                _ => now,
+            };
+            crate::perform::patch_node_pool_status(self, &name, status.patch(ready_since));
+            self.node_pool_statuses.insert(name, (status, ready_since));
         }
     }
 

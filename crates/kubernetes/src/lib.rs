@@ -4,7 +4,8 @@
 //! machine, and performs the controllers' actions through the Kubernetes API and a
 //! `CloudProvider` ([`perform`]), speaking Karpenter's object protocol ([`protocol`]):
 //! NodeClaims owned by their NodePool and held by the `karpenter.sh/termination` finalizer,
-//! nodes registered by provider ID, drains through the Eviction API. Leader election keeps one
+//! nodes registered by provider ID, drains through the Eviction API, NodePool statuses
+//! ([`node_pool_status`]). Leader election keeps one
 //! of several replicas active ([`leader_election`]). Interruption notices arrive from the SQS
 //! queue (as observations) and from `spotter agent` (as Node conditions); [`notice_intake`]
 //! takes each (instance, class) once, whichever source comes first.
@@ -18,6 +19,7 @@ pub mod driver;
 pub mod events;
 pub mod leader_election;
 pub mod node_claim_object;
+pub mod node_pool_status;
 pub mod notice_intake;
 pub mod observation;
 mod perform;

@@ -20,6 +20,7 @@ use prometheus_client::registry::Registry;
 use spotter_cloud::{CloudError, Instance};
 use spotter_controllers::action::NodeClaimRequest;
 use spotter_controllers::disruption_budgets::{self, BudgetReason};
+use spotter_controllers::node_pool_usage::{node_pool_usage, running_instance};
 use spotter_controllers::state::{DisruptionReason, NodeClaim, NodeState, NoticeKind};
 use spotter_controllers::{Action, ClusterState};
 use spotter_core::instance_type::InstanceType;
@@ -588,8 +589,7 @@ impl Metrics {
         self.node_pools_limit.clear();
         self.node_pools_allowed_disruptions.clear();
         for pool in &state.node_pools {
-            let mut usage = Resources::new();
-            let mut instances = 0;
+            let usage = node_pool_usage(state, &pool.name);
             // Budgets count the pool's initialized nodes whose instance is not terminating;
             // those NotReady or being deleted use the budget up.
             let mut budgeted_nodes = 0u32;
@@ -600,13 +600,6 @@ impl Metrics {
                 .filter(|claim| claim.node_pool == pool.name)
             {
                 let deletion = claim.deletion.as_ref();
-                if let Some(instance) = running_instance(claim)
-                    && let Some(instance_type) =
-                        state.instance_type(&instance.offering.instance_type)
-                {
-                    usage.add(&instance_type.capacity);
-                    instances += 1;
-                }
                 let node = claim.node.as_ref().and_then(|node| state.nodes.get(node));
                 let terminating = deletion.is_some_and(|deletion| deletion.instance_terminating);
                 if let Some(node) = node
@@ -619,7 +612,8 @@ impl Metrics {
                     }
                 }
             }
-            for (name, amount) in reported_resources(&usage).chain([(resources::NODES, instances)])
+            for (name, amount) in
+                reported_resources(&usage.resources).chain([(resources::NODES, usage.nodes)])
             {
                 self.node_pools_usage
                     .get_or_create(&NodePoolResourceLabels {
@@ -898,16 +892,6 @@ fn node_pool_labels(node_pool: &str) -> NodePoolLabels {
     NodePoolLabels {
         nodepool: node_pool.to_string(),
     }
-}
-
-/// A NodeClaim's instance while it exists: launched and not terminated yet.
-fn running_instance(claim: &NodeClaim) -> Option<&Instance> {
-    claim.instance().filter(|_| {
-        !claim
-            .deletion
-            .as_ref()
-            .is_some_and(|deletion| deletion.instance_terminated)
-    })
 }
 
 /// The capacity type a NodeClaim launched as, or the one it was pinned to before launching.
