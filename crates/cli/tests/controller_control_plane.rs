@@ -19,7 +19,8 @@
 //!   node of the pod pinned to on-demand stays);
 //! - a PodDisruptionBudget that allows no disruption holds a deleted NodeClaim's drain, and the
 //!   drain finishes once it is removed;
-//! - scaled to zero, the empty nodes are removed within the budgets and no NodeClaim or Node
+//! - with `consolidateAfter: 1s`, NodeClaims get Karpenter's `Consolidatable` condition;
+//!   scaled to zero, the empty nodes are removed within the budgets and no NodeClaim or Node
 //!   (a fake instance) is left;
 //! - every request the controller made (both replicas, leader election included) is in the
 //!   chart's permission list.
@@ -264,6 +265,24 @@ fn controller_runs_a_cluster_on_a_real_control_plane() -> Result<()> {
             r#"{"spec":{"disruption":{"consolidateAfter":"1s"}}}"#,
         ],
         None,
+    )?;
+    // With no pod event for `consolidateAfter` (now 1 s), NodeClaims say Consolidatable.
+    wait_until(
+        "a NodeClaim to be Consolidatable",
+        SETTLE,
+        &mut [&mut restarted],
+        || {
+            let claims = get(&kubectl, &["get", "nodeclaims"])?;
+            Ok(items(&claims).iter().any(|claim| {
+                claim["status"]["conditions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|condition| {
+                        condition["type"] == "Consolidatable" && condition["status"] == "True"
+                    })
+            }))
+        },
     )?;
     kubectl.run(&["scale", "deployment", DEPLOYMENT, "--replicas=0"], None)?;
     let emptied = Instant::now();

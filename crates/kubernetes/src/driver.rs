@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use kube::Client;
 use spotter_cloud::{CloudError, CloudProvider, Instance, OfferingKey};
-use spotter_controllers::drift;
+use spotter_controllers::drift::{self, Drift};
+use spotter_controllers::node_pool_usage::node_pool_usage;
 use spotter_controllers::state::{
     Deletion, DisruptionReason, LaunchState, PodState, ReturnToSpotRecord,
 };
@@ -31,7 +32,6 @@ use crate::node_pool_status::NodePoolStatus;
 use crate::notice_intake::NoticeIntake;
 use crate::observation::{Kind, Object, Observation};
 use crate::protocol;
-use spotter_controllers::node_pool_usage::node_pool_usage;
 
 /// How many observations queue up before the watches wait for the driver.
 const OBSERVATION_QUEUE: usize = 4096;
@@ -854,10 +854,26 @@ impl<P: CloudProvider + 'static> Driver<P> {
             if !self.claim_objects.contains(&claim.name) {
                 continue;
             }
+            let consolidate_after = self
+                .state
+                .node_pool(&claim.node_pool)
+                .and_then(|pool| pool.disruption.consolidate_after);
+            let node = claim
+                .node
+                .as_ref()
+                .and_then(|node| self.state.nodes.get(node));
             let conditions = ClaimConditions {
                 launched: claim.instance().is_some(),
                 registered: claim.node.is_some(),
                 initialized: claim.initialized,
+                consolidatable: claim.initialized
+                    && consolidate_after
+                        .zip(node)
+                        .is_some_and(|(after, node)| node.last_pod_event + after <= now),
+                drifted: drift::drifted(&self.state, claim).map(|drift| match drift {
+                    Drift::NodePoolTemplate => "NodePoolDrifted",
+                    Drift::Requirements => "RequirementsDrifted",
+                }),
             };
             let entry = self
                 .claim_conditions
@@ -866,22 +882,9 @@ impl<P: CloudProvider + 'static> Driver<P> {
             if entry.0 == conditions && !entry.1.is_empty() {
                 continue;
             }
-            for (type_, status) in [
-                (protocol::LAUNCHED, conditions.launched),
-                (protocol::REGISTERED, conditions.registered),
-                (protocol::INITIALIZED, conditions.initialized),
-                (
-                    protocol::READY,
-                    conditions.launched && conditions.registered && conditions.initialized,
-                ),
-            ] {
-                let was = match type_ {
-                    protocol::LAUNCHED => entry.0.launched,
-                    protocol::REGISTERED => entry.0.registered,
-                    protocol::INITIALIZED => entry.0.initialized,
-                    _ => entry.0.launched && entry.0.registered && entry.0.initialized,
-                };
-                if status != was || !entry.1.contains_key(type_) {
+            let before: BTreeMap<&str, bool> = entry.0.statuses().into_iter().collect();
+            for (type_, status) in conditions.statuses() {
+                if before.get(type_) != Some(&status) || !entry.1.contains_key(type_) {
                     entry.1.insert(type_, now);
                 }
             }

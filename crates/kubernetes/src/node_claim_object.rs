@@ -35,6 +35,35 @@ pub struct ClaimConditions {
     pub registered: bool,
     /// Its node is Ready, startup taints gone.
     pub initialized: bool,
+    /// Initialized, and no pod came or went for its NodePool's `consolidateAfter` (Karpenter's
+    /// `Consolidatable`; absent while false, and with `consolidateAfter: Never`).
+    pub consolidatable: bool,
+    /// Why it drifted (`NodePoolDrifted`, `RequirementsDrifted`), if it did (Karpenter's
+    /// `Drifted`; absent otherwise).
+    pub drifted: Option<&'static str>,
+}
+
+impl ClaimConditions {
+    /// Each condition written, with whether it holds: `Launched`, `Registered`,
+    /// `Initialized` and `Ready` always, `Consolidatable` and `Drifted` only while true.
+    pub fn statuses(&self) -> Vec<(&'static str, bool)> {
+        let mut statuses = vec![
+            (protocol::LAUNCHED, self.launched),
+            (protocol::REGISTERED, self.registered),
+            (protocol::INITIALIZED, self.initialized),
+            (
+                protocol::READY,
+                self.launched && self.registered && self.initialized,
+            ),
+        ];
+        if self.consolidatable {
+            statuses.push((protocol::CONSOLIDATABLE, true));
+        }
+        if self.drifted.is_some() {
+            statuses.push((protocol::DRIFTED, true));
+        }
+        statuses
+    }
 }
 
 /// The NodeClaim object for a provisioner's request.
@@ -171,15 +200,23 @@ pub fn conditions_patch(
             "lastTransitionTime": clock::rfc3339(since.get(type_).copied().unwrap_or_default()),
         })
     };
-    let ready = conditions.launched && conditions.registered && conditions.initialized;
-    let mut status = json!({
-        "conditions": [
-            entry(protocol::LAUNCHED, conditions.launched, "AwaitingLaunch"),
-            entry(protocol::REGISTERED, conditions.registered, "AwaitingRegistration"),
-            entry(protocol::INITIALIZED, conditions.initialized, "AwaitingInitialization"),
-            entry(protocol::READY, ready, "AwaitingReady"),
-        ]
-    });
+    let listed: Vec<Value> = conditions
+        .statuses()
+        .into_iter()
+        .map(|(type_, status)| match type_ {
+            protocol::LAUNCHED => entry(type_, status, "AwaitingLaunch"),
+            protocol::REGISTERED => entry(type_, status, "AwaitingRegistration"),
+            protocol::INITIALIZED => entry(type_, status, "AwaitingInitialization"),
+            protocol::DRIFTED => {
+                let mut drifted = entry(type_, status, "");
+                drifted["reason"] = json!(conditions.drifted.unwrap_or(protocol::DRIFTED));
+                drifted
+            }
+            protocol::CONSOLIDATABLE => entry(type_, status, ""),
+            _ => entry(type_, status, "AwaitingReady"),
+        })
+        .collect();
+    let mut status = json!({ "conditions": listed });
     if let (Some(node_name), Some(object)) = (node_name, status.as_object_mut()) {
         object.insert("nodeName".to_string(), json!(node_name));
     }
@@ -332,6 +369,67 @@ mod tests {
                 instance_types,
                 Some(vec!["c5.large".to_string(), "m5.large".to_string()])
             );
+        }
+    }
+
+    #[test]
+    fn consolidatable_and_drifted_are_written_only_while_they_hold() {
+        let ready = ClaimConditions {
+            launched: true,
+            registered: true,
+            initialized: true,
+            ..ClaimConditions::default()
+        };
+        let cases = [
+            ("launching", ClaimConditions::default(), vec![]),
+            ("ready", ready, vec![]),
+            (
+                "consolidatable",
+                ClaimConditions {
+                    consolidatable: true,
+                    ..ready
+                },
+                vec![("Consolidatable", "Consolidatable")],
+            ),
+            (
+                "drifted and consolidatable",
+                ClaimConditions {
+                    consolidatable: true,
+                    drifted: Some("NodePoolDrifted"),
+                    ..ready
+                },
+                vec![
+                    ("Consolidatable", "Consolidatable"),
+                    ("Drifted", "NodePoolDrifted"),
+                ],
+            ),
+        ];
+        for (name, conditions, extra) in cases {
+            let patch = conditions_patch(conditions, &BTreeMap::new(), None);
+            let written: Vec<(String, String, String)> = patch["status"]["conditions"]
+                .as_array()
+                .expect("a list")
+                .iter()
+                .map(|condition| {
+                    let field = |key: &str| condition[key].as_str().unwrap_or_default().to_owned();
+                    (field("type"), field("status"), field("reason"))
+                })
+                .collect();
+            let ready_status = if conditions.initialized {
+                "True"
+            } else {
+                "Unknown"
+            };
+            assert_eq!(written.len(), 4 + extra.len(), "{name}: {written:?}");
+            assert_eq!(written[3].0, "Ready", "{name}");
+            assert_eq!(written[3].1, ready_status, "{name}");
+            for (index, (type_, reason)) in extra.iter().enumerate() {
+                assert_eq!(
+                    written[4 + index],
+                    ((*type_).to_owned(), "True".to_owned(), (*reason).to_owned()),
+                    "{name}"
+                );
+            }
         }
     }
 

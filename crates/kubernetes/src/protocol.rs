@@ -33,6 +33,10 @@ pub const REGISTERED: &str = "Registered";
 pub const INITIALIZED: &str = "Initialized";
 /// NodeClaim condition: all of the above.
 pub const READY: &str = "Ready";
+/// NodeClaim condition: no pod came or went for its NodePool's `consolidateAfter`.
+pub const CONSOLIDATABLE: &str = "Consolidatable";
+/// NodeClaim condition: it no longer matches its NodePool.
+pub const DRIFTED: &str = "Drifted";
 
 /// The node conditions `spotter agent` writes for interruption notices.
 pub const NOTICE_CONDITIONS: [&str; 5] = [
