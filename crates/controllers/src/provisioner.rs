@@ -18,7 +18,7 @@ use spotter_core::solver::{PreparedPools, SchedulingInput, solve_prepared};
 use crate::action::{Action, NodeClaimRequest};
 use crate::node_claim_names::NodeClaimNames;
 use crate::settings::Settings;
-use crate::state::{ClusterState, LaunchState, PodState};
+use crate::state::{ClusterState, LaunchState, NodeClaim, PodState};
 
 /// The provisioner's memory between reconciles.
 #[derive(Debug, Default)]
@@ -73,13 +73,15 @@ impl Provisioner {
             .pending_pods()
             .chain(draining)
             .filter(|(key, pod)| {
-                needs_capacity(state, pod, &deleting_nodes) && !self.waits_for_capacity(state, key)
+                needs_capacity(state, pod, &deleting_nodes, now, settings)
+                    && !self.waits_for_capacity(state, key)
             })
             .collect();
         candidates.sort_by_key(|(key, _)| *key);
+        let lapse = next_lapse(state, now, settings);
         if candidates.is_empty() {
             self.batch = None;
-            return (Vec::new(), None);
+            return (Vec::new(), lapse);
         }
         let batch = self.batch.get_or_insert_with(|| Batch {
             started: now,
@@ -99,11 +101,11 @@ impl Provisioner {
         let retry_now = candidates.iter().any(|(_, pod)| pod.retry_now);
         let due = (batch.last_change + settings.batch_idle).min(batch.started + settings.batch_max);
         if !retry_now && now < due {
-            return (Vec::new(), Some(due));
+            return (Vec::new(), Some(lapse.map_or(due, |lapse| lapse.min(due))));
         }
         self.batch = None;
         self.names.forget_issued();
-        (self.provision(state, &candidates), None)
+        (self.provision(state, &candidates), lapse)
     }
 
     fn waits_for_capacity(&self, state: &ClusterState, pod: &str) -> bool {
@@ -223,7 +225,13 @@ impl Provisioner {
 
 /// Whether a pod needs the provisioner: pending without a live nomination, or bound to a node
 /// being deleted, not terminating, and not yet planned elsewhere.
-fn needs_capacity(state: &ClusterState, pod: &PodState, deleting_nodes: &BTreeSet<&str>) -> bool {
+fn needs_capacity(
+    state: &ClusterState,
+    pod: &PodState,
+    deleting_nodes: &BTreeSet<&str>,
+    now: Duration,
+    settings: &Settings,
+) -> bool {
     if pod.daemon || pod.terminating {
         return false;
     }
@@ -238,12 +246,50 @@ fn needs_capacity(state: &ClusterState, pod: &PodState, deleting_nodes: &BTreeSe
         state.node_claims.get(claim).is_some_and(|claim| {
             claim.deletion.is_none()
                 && !matches!(claim.launch, LaunchState::InsufficientCapacity { .. })
+                && nomination_lapses_at(state, claim, pod, settings).is_none_or(|at| at > now)
         })
     });
     if nomination_live {
         return false;
     }
     true
+}
+
+/// When a pending pod's nomination to `claim` lapses, if it will: once the claim's node is up
+/// and the scheduler gave the room planned for the pod to other pods, the nomination holds a
+/// place for nothing. It lapses Karpenter's nomination window (twice the batch maximum, at
+/// least 10 s) after the last pod came to or left that node, so that a pod leaving soon can
+/// still make room; the pod is then provisioned for again.
+fn nomination_lapses_at(
+    state: &ClusterState,
+    claim: &NodeClaim,
+    pod: &PodState,
+    settings: &Settings,
+) -> Option<Duration> {
+    let node = claim
+        .node
+        .as_ref()
+        .and_then(|node| state.nodes.get(node))
+        .filter(|node| claim.initialized && node.ready)?;
+    let mut free = node.allocatable.clone();
+    free.subtract(&node.requested());
+    let window = (settings.batch_max * 2).max(MIN_NOMINATION_WINDOW);
+    (!pod.pod.requests.fits_in(&free)).then_some(node.last_pod_event + window)
+}
+
+/// The shortest nomination window (Karpenter's).
+const MIN_NOMINATION_WINDOW: Duration = Duration::from_secs(10);
+
+/// The earliest time after `now` at which a pending pod's nomination lapses.
+fn next_lapse(state: &ClusterState, now: Duration, settings: &Settings) -> Option<Duration> {
+    state
+        .pending_pods()
+        .filter_map(|(_, pod)| {
+            let claim = state.node_claims.get(pod.nominated.as_ref()?)?;
+            nomination_lapses_at(state, claim, pod, settings)
+        })
+        .filter(|at| *at > now)
+        .min()
 }
 
 /// Every node and in-flight NodeClaim that is not being deleted nor held for a return to Spot,

@@ -257,6 +257,61 @@ fn nominations() {
             )],
         },
         Case {
+            name: "a pod nominated to a NodeClaim whose node is up with room is left to the scheduler",
+            steps: vec![step(
+                secs(30),
+                cluster()
+                    .claim_with_node(launched(), secs(20))
+                    .pod(bound(web("b", "500m"), "batch-live"))
+                    .pod(pending(web("a", "500m")).nominated("batch-live"))
+                    .build(),
+                &[],
+                None,
+            )],
+        },
+        Case {
+            name: "a pod whose nominated node the scheduler filled with others is provisioned again once the nomination window passed",
+            steps: vec![
+                step(
+                    secs(30),
+                    cluster()
+                        .claim_with_node(launched(), secs(20))
+                        .pod(bound(web("b", "1800m"), "batch-live"))
+                        .pod(pending(web("a", "500m")).nominated("batch-live"))
+                        .build(),
+                    &[],
+                    // The last pod event at 20 s, plus twice the 10 s batch maximum.
+                    Some(secs(40)),
+                ),
+                step(
+                    secs(40),
+                    cluster()
+                        .claim_with_node(launched(), secs(20))
+                        .pod(bound(web("b", "1800m"), "batch-live"))
+                        .pod(pending(web("a", "500m")).nominated("batch-live"))
+                        .build(),
+                    &[],
+                    Some(secs(41)),
+                ),
+                step(
+                    secs(41),
+                    cluster()
+                        .claim_with_node(launched(), secs(20))
+                        .pod(bound(web("b", "1800m"), "batch-live"))
+                        .pod(pending(web("a", "500m")).nominated("batch-live"))
+                        .build(),
+                    &[&create(
+                        "batch-00001",
+                        "batch",
+                        "spot",
+                        &["default/a"],
+                        false,
+                    )],
+                    None,
+                ),
+            ],
+        },
+        Case {
             name: "a pod nominated to a NodeClaim that is gone is provisioned again",
             steps: vec![
                 step(

@@ -156,6 +156,15 @@ impl Simulation {
             Action::PodUnschedulable { pod, reason } => {
                 self.recorder.pod_unschedulable(pod, reason);
             }
+            Action::Nominate { pod, node_claim } => {
+                let fallback = self
+                    .state
+                    .node_claims
+                    .get(node_claim)
+                    .is_some_and(|claim| claim.fallback);
+                self.recorder
+                    .provisioned_on_existing(self.now, pod, fallback);
+            }
             Action::LaunchNodeClaim { node_claim, .. } => self.launch_recorded(node_claim, before),
             _ => {}
         }

@@ -346,6 +346,20 @@ impl Recorder {
         }
     }
 
+    /// The provisioner placed `pod` on an existing or in-flight NodeClaim (`fallback` if that
+    /// claim is a fallback one). If an insufficient-capacity answer had left it pending, that
+    /// answer has been dealt with: on a fallback claim its time to fallback ends now; on any
+    /// other claim it needed no fallback, and a fallback it gets later (displaced from that
+    /// claim's node by other pods) is not the answer's.
+    pub fn provisioned_on_existing(&mut self, now: Duration, pod: &str, fallback: bool) {
+        if let Some(since) = self.left_pending_by_ice.remove(pod)
+            && fallback
+        {
+            self.time_to_fallback
+                .push(now.saturating_sub(since).as_secs_f64());
+        }
+    }
+
     /// Whether some pods wait for capacity since an insufficient-capacity answer.
     pub fn waits_since_ice(&self) -> bool {
         !self.left_pending_by_ice.is_empty()
