@@ -115,6 +115,19 @@ pub struct ControllerArguments {
     /// This replica's name in the Lease and in events [default: POD_NAME, else the host name].
     #[arg(long, env = "POD_NAME")]
     pub identity: Option<String>,
+    /// With --cloud-provider aws: how often garbage is collected (leaked instances
+    /// terminated, NodeClaims whose instance is gone deleted). Karpenter's 2m; for tests.
+    #[arg(long, env = "GARBAGE_COLLECTION_INTERVAL", default_value = "2m", value_parser = parse_duration_argument, hide = true)]
+    pub garbage_collection_interval: Duration,
+    /// With --cloud-provider aws: how old an instance without NodeClaim (or a NodeClaim's
+    /// launch without instance) must be before garbage collection acts on it. Karpenter's
+    /// 30s; for tests.
+    #[arg(long, env = "GARBAGE_COLLECTION_GRACE", default_value = "30s", value_parser = parse_duration_argument, hide = true)]
+    pub garbage_collection_grace: Duration,
+    /// With --cloud-provider aws: how often the instance types, zones and prices are read
+    /// again from EC2 and the Pricing API. For tests.
+    #[arg(long, env = "CATALOG_REFRESH_INTERVAL", default_value = "1h", value_parser = parse_duration_argument, hide = true)]
+    pub catalog_refresh_interval: Duration,
     /// With --cloud-provider fake: the time from a launch to its Node.
     #[arg(long, default_value = "2s", value_parser = parse_duration_argument)]
     pub fake_launch_delay: Duration,
@@ -293,6 +306,10 @@ async fn run_controller(
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .catalog_read(aws.embedded);
+        metrics
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .on_demand_prices_read(aws.prices_embedded_because);
     }
     let endpoints = Endpoints::new(Arc::new(SharedMetrics(metrics.clone())));
     let readiness = endpoints.readiness();
@@ -395,6 +412,7 @@ async fn run_controller(
                         client.clone(),
                         aws.provider.clone(),
                         events,
+                        aws.timing,
                     ))]);
                 let provider = aws.provider.clone();
                 let refresh_metrics = metrics.clone();
@@ -536,6 +554,11 @@ fn aws_arguments(arguments: &ControllerArguments) -> crate::aws_provider::AwsArg
         },
         ami_parameter_prefix: arguments.ami_parameter_prefix.clone(),
         fallback_region: arguments.region.clone(),
+        timing: crate::aws_provider::Timing {
+            garbage_collection_interval: arguments.garbage_collection_interval,
+            garbage_collection_grace: arguments.garbage_collection_grace,
+            catalog_refresh: arguments.catalog_refresh_interval,
+        },
     }
 }
 

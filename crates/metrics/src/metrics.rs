@@ -33,7 +33,7 @@ use crate::labels::{
     CapacityTypeLabels, CloudErrorLabels, ControllerLabels, FallbackLabels, MessageLabels,
     NodeClaimCreatedLabels, NodeClaimDisruptedLabels, NodeClaimTerminatedLabels, NodeEventLabels,
     NodeLabels, NodePoolLabels, NodePoolReasonLabels, NodePoolResourceLabels, OfferingLabels,
-    PodLabels, WellKnownLabels, resource_type,
+    PodLabels, ReasonLabels, WellKnownLabels, resource_type,
 };
 use crate::summary::Summary;
 
@@ -83,6 +83,7 @@ pub struct Metrics {
     fallback_nodes: Family<NodePoolLabels, Gauge>,
     spot_ratio: GaugeF64,
     catalog_embedded: Gauge,
+    on_demand_prices_embedded: Family<ReasonLabels, Gauge>,
     estimated_savings: Family<NodePoolLabels, GaugeF64>,
     unavailable_offerings: Family<CapacityTypeLabels, Gauge>,
 }
@@ -248,6 +249,10 @@ impl Metrics {
                 "1 while the instance types, zones and prices come from the embedded catalog alone because the cloud's API did not answer; 0 when they come from the cloud",
                 Gauge::default(),
             ),
+            on_demand_prices_embedded: registrar.family(
+                "spotter_cloudprovider_on_demand_prices_embedded",
+                "1, labelled with the reason (not_permitted, throttled, unavailable, no_prices, failed), while the on-demand prices come from the embedded catalog because the Pricing API did not answer with prices; no series while they come from the Pricing API",
+            ),
             estimated_savings: registrar.family(
                 "spotter_estimated_savings_usd_per_hour",
                 "What the NodePool's running instances would cost per hour on-demand, less what they cost (USD)",
@@ -367,6 +372,19 @@ impl Metrics {
     /// the cloud's API.
     pub fn catalog_read(&self, embedded: bool) {
         self.catalog_embedded.set(i64::from(embedded));
+    }
+
+    /// The on-demand prices were read: from the Pricing API (`None`), or from the embedded
+    /// catalog because the Pricing API failed for `reason` (`not_permitted`, ...).
+    pub fn on_demand_prices_read(&self, embedded_because: Option<&str>) {
+        self.on_demand_prices_embedded.clear();
+        if let Some(reason) = embedded_because {
+            self.on_demand_prices_embedded
+                .get_or_create(&ReasonLabels {
+                    reason: reason.to_string(),
+                })
+                .set(1);
+        }
     }
 
     /// A launch failed with `error`.
