@@ -678,4 +678,37 @@ mod tests {
             }
         }
     }
+
+    #[cfg(feature = "aws")]
+    #[test]
+    fn the_hidden_timing_flags_default_to_karpenters_timings_and_can_be_shortened() {
+        let cases: [(&[&str], crate::aws_provider::Timing); 2] = [
+            (&[], crate::aws_provider::Timing::default()),
+            (
+                &[
+                    "--garbage-collection-interval=2s",
+                    "--garbage-collection-grace=10s",
+                    "--catalog-refresh-interval=1m",
+                ],
+                crate::aws_provider::Timing {
+                    garbage_collection_interval: Duration::from_secs(2),
+                    garbage_collection_grace: Duration::from_secs(10),
+                    catalog_refresh: Duration::from_secs(60),
+                },
+            ),
+        ];
+        for (flags, expected) in cases {
+            let command = Command::try_parse_from(
+                ["controller", "--cluster-name=seed"]
+                    .into_iter()
+                    .chain(flags.iter().copied()),
+            )
+            .unwrap_or_else(|error| panic!("{flags:?}: {error}"));
+            assert_eq!(
+                aws_arguments(&command.arguments).timing,
+                expected,
+                "{flags:?}"
+            );
+        }
+    }
 }
