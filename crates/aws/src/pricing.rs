@@ -173,6 +173,15 @@ pub enum PricingFailure {
 }
 
 impl PricingFailure {
+    /// Every kind.
+    pub const ALL: [PricingFailure; 5] = [
+        PricingFailure::NotPermitted,
+        PricingFailure::Throttled,
+        PricingFailure::Unavailable,
+        PricingFailure::NoPrices,
+        PricingFailure::Failed,
+    ];
+
     /// The kind of a failed call.
     pub fn of(error: &Ec2Error) -> Self {
         let code = error.code.as_deref().unwrap_or_default();

@@ -98,6 +98,16 @@ const BUDGET_REASONS: [(&str, BudgetReason); 3] = [
     ("underutilized", BudgetReason::Underutilized),
 ];
 
+/// The reasons `spotter_cloudprovider_on_demand_prices_embedded` is reported for (the AWS
+/// provider's kinds of Pricing API failure).
+pub const ON_DEMAND_PRICE_FALLBACK_REASONS: [&str; 5] = [
+    "not_permitted",
+    "throttled",
+    "unavailable",
+    "no_prices",
+    "failed",
+];
+
 /// Karpenter's duration buckets (seconds) for the scheduling histogram.
 const SCHEDULING_BUCKETS: [f64; 16] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0,
@@ -135,7 +145,7 @@ impl Metrics {
         };
         let registrar = &mut registrar;
         // Fields are initialised in the order written: the registry is taken last.
-        Self {
+        let metrics = Self {
             nodes_allocatable: registrar.node_family(
                 "karpenter_nodes_allocatable",
                 "Node allocatable: what pods can use after kubelet and system overhead, CPU in cores, memory and storage in bytes (labels of Karpenter after v1.0, without the phase the kubelet leaves empty)",
@@ -251,7 +261,7 @@ impl Metrics {
             ),
             on_demand_prices_embedded: registrar.family(
                 "spotter_cloudprovider_on_demand_prices_embedded",
-                "1, labelled with the reason (not_permitted, throttled, unavailable, no_prices, failed), while the on-demand prices come from the embedded catalog because the Pricing API did not answer with prices; no series while they come from the Pricing API",
+                "1 for the reason (not_permitted, throttled, unavailable, no_prices, failed) while the on-demand prices come from the embedded catalog because the Pricing API did not answer with prices; 0 for every reason while they come from the Pricing API (or the provider has no Pricing API)",
             ),
             estimated_savings: registrar.family(
                 "spotter_estimated_savings_usd_per_hour",
@@ -266,7 +276,9 @@ impl Metrics {
             offering_series: None,
             registry: std::mem::take(&mut registrar.registry),
             touch_families: std::mem::take(&mut registrar.touch_families),
-        }
+        };
+        metrics.on_demand_prices_read(None);
+        metrics
     }
 
     /// The whole exposition in the OpenMetrics text format, ending with `# EOF`.
@@ -375,15 +387,18 @@ impl Metrics {
     }
 
     /// The on-demand prices were read: from the Pricing API (`None`), or from the embedded
-    /// catalog because the Pricing API failed for `reason` (`not_permitted`, ...).
+    /// catalog because the Pricing API failed for `reason` (one of
+    /// [`ON_DEMAND_PRICE_FALLBACK_REASONS`]).
     pub fn on_demand_prices_read(&self, embedded_because: Option<&str>) {
-        self.on_demand_prices_embedded.clear();
-        if let Some(reason) = embedded_because {
+        for reason in ON_DEMAND_PRICE_FALLBACK_REASONS
+            .into_iter()
+            .chain(embedded_because)
+        {
             self.on_demand_prices_embedded
                 .get_or_create(&ReasonLabels {
                     reason: reason.to_string(),
                 })
-                .set(1);
+                .set(i64::from(embedded_because == Some(reason)));
         }
     }
 

@@ -851,8 +851,12 @@ fn the_catalog_gauges_say_what_comes_from_the_embedded_catalog() {
             value(&text, "spotter_cloudprovider_catalog_embedded", &[]),
             Some(if catalog_embedded { 1.0 } else { 0.0 })
         );
-        for reason in ["not_permitted", "throttled"] {
-            let expected = (prices_embedded_because == Some(reason)).then_some(1.0);
+        for reason in spotter_metrics::ON_DEMAND_PRICE_FALLBACK_REASONS {
+            let expected = Some(if prices_embedded_because == Some(reason) {
+                1.0
+            } else {
+                0.0
+            });
             assert_eq!(
                 value(
                     &text,

@@ -248,6 +248,21 @@ fn kubernetes_version(major: &str, minor: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::kubernetes_version;
+    use spotter_aws::pricing::PricingFailure;
+
+    #[test]
+    fn every_kind_of_pricing_failure_has_its_metric_series() {
+        for failure in PricingFailure::ALL {
+            assert!(
+                spotter_metrics::ON_DEMAND_PRICE_FALLBACK_REASONS.contains(&failure.as_str()),
+                "{failure:?}"
+            );
+        }
+        assert_eq!(
+            PricingFailure::ALL.len(),
+            spotter_metrics::ON_DEMAND_PRICE_FALLBACK_REASONS.len()
+        );
+    }
 
     #[test]
     fn the_kubernetes_version_drops_what_eks_appends() {
