@@ -175,15 +175,17 @@ fn seed_pods_launch_spot_on_ec2_and_fall_back_to_on_demand_when_spot_is_refused(
         to_fallback.as_secs_f64()
     );
 
-    // moto has no Pricing API: the on-demand prices are the embedded ones, and the metric says
-    // why.
+    // moto has no Pricing API (it answers GetProducts with an HTTP 500): the on-demand prices
+    // are the embedded ones, and the metric says why.
     let prices_embedded = metric_lines(
         controller.address,
         "spotter_cloudprovider_on_demand_prices_embedded",
     )?;
     ensure!(
-        prices_embedded.iter().any(|line| line.ends_with(" 1")),
-        "the embedded on-demand prices are reported: {prices_embedded:?}"
+        prices_embedded
+            .iter()
+            .any(|line| line.contains("reason=\"unavailable\"") && line.ends_with(" 1")),
+        "the embedded on-demand prices are reported as the Pricing API unavailable: {prices_embedded:?}"
     );
     eprintln!("Pricing API on moto: {prices_embedded:?}");
 
