@@ -46,9 +46,11 @@ pub struct TermMatch {
     pub value: String,
 }
 
-/// The filters of the on-demand Linux products of `region` (Karpenter's, less its
-/// `productFamily` split: one query for every family): shared tenancy, no pre-installed
-/// software, capacity status `Used` (not reservations), on-demand.
+/// The filters of the on-demand Linux products of `region`: shared tenancy, no pre-installed
+/// software, capacity status `Used` (not reservations), on-demand. These are Karpenter's
+/// filters for its first query, without its `productFamily=Compute Instance`; Karpenter also
+/// asks for `tenancy=Dedicated`, `productFamily=Compute Instance (bare metal)`, which Spotter
+/// does not, so bare-metal types keep their embedded on-demand price.
 pub fn product_filters(region: &str) -> Vec<TermMatch> {
     [
         ("regionCode", region),
