@@ -2,18 +2,22 @@
 //! `spotter-catalog`: specifications, allocatable, on-demand prices) brought up to date with
 //! the region's own answers — DescribeInstanceTypes (which types exist), DescribeInstanceType
 //! Offerings (which zones offer them; the others become unavailable) and
-//! DescribeSpotPriceHistory (the latest Spot price per type and zone). When a call fails the
-//! embedded catalog is used as it is, and that is logged once. On-demand prices come from the
-//! embedded catalog (the Pricing API is not called).
+//! DescribeSpotPriceHistory (the latest Spot price per type and zone) — and with the on-demand
+//! prices of the AWS Pricing API (GetProducts, [`crate::pricing`]), which override the
+//! embedded ones. When an EC2 call fails the embedded catalog is used as it is; when the
+//! Pricing API fails (not permitted, throttled, unreachable) the embedded on-demand prices are
+//! kept. Each is logged once per kind of failure, until the API answers again.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use spotter_core::instance_type::InstanceType;
 use spotter_core::offering::CapacityType;
 
 use crate::ec2::{Ec2, Ec2Error, SpotPrice};
+use crate::pricing::{OnDemandPrices, Pricing, PricingFailure, on_demand_prices, product_filters};
 
 /// How far back Spot prices are read.
 pub const SPOT_PRICE_WINDOW: Duration = Duration::from_secs(3 * 60 * 60);
@@ -28,6 +32,36 @@ pub enum CatalogSource {
         /// The failure.
         reason: String,
     },
+}
+
+/// Where the on-demand prices came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PriceSource {
+    /// The Pricing API.
+    Api {
+        /// Instance types it priced.
+        instance_types: usize,
+        /// Products skipped because they could not be read.
+        malformed: usize,
+    },
+    /// The embedded catalog, because the Pricing API did not answer with prices.
+    Embedded {
+        /// The kind of failure.
+        failure: PricingFailure,
+        /// The failure.
+        reason: String,
+    },
+}
+
+/// The region's instance types, and where their parts came from.
+#[derive(Clone, Debug)]
+pub struct CatalogRead {
+    /// The instance types with their offerings and prices.
+    pub instance_types: Vec<InstanceType>,
+    /// Where the types, zones and Spot prices came from.
+    pub source: CatalogSource,
+    /// Where the on-demand prices came from.
+    pub on_demand_prices: PriceSource,
 }
 
 /// Why no instance types could be given.
@@ -47,35 +81,122 @@ pub enum CatalogError {
 #[derive(Debug, Default)]
 pub struct RegionCatalog {
     fallback_logged: AtomicBool,
+    /// The kinds of Pricing API failure logged since it last answered.
+    pricing_failures_logged: Mutex<BTreeSet<PricingFailure>>,
 }
 
 impl RegionCatalog {
-    /// The instance types of `region` at `now`, and where they came from.
-    pub async fn instance_types<E: Ec2>(
+    /// The instance types of `region` at `now` from EC2 and the Pricing API over the embedded
+    /// catalog, and where each part came from.
+    pub async fn read<E: Ec2, P: Pricing>(
         &self,
         ec2: &E,
+        pricing: &P,
         region: &str,
         now: SystemTime,
-    ) -> Result<(Vec<InstanceType>, CatalogSource), CatalogError> {
+    ) -> Result<CatalogRead, CatalogError> {
         let embedded = embedded_instance_types(region)?;
-        match from_api(ec2, now).await {
+        let (instance_types, source) = match from_api(ec2, now).await {
             Ok(answers) => {
                 self.fallback_logged.store(false, Ordering::Relaxed);
-                Ok((overlay(embedded, &answers), CatalogSource::Api))
+                (overlay(embedded, &answers), CatalogSource::Api)
             }
             Err(error) => {
                 if !self.fallback_logged.swap(true, Ordering::Relaxed) {
                     tracing::warn!(%error, region, "using the embedded EC2 catalog: the region's API could not be read");
                 }
-                Ok((
+                (
                     embedded,
                     CatalogSource::Embedded {
                         reason: error.to_string(),
                     },
-                ))
+                )
+            }
+        };
+        let (instance_types, on_demand_prices) = match read_prices(pricing, region).await {
+            Ok(prices) => {
+                self.logged_failures().clear();
+                if prices.malformed > 0 {
+                    tracing::warn!(
+                        region,
+                        malformed = prices.malformed,
+                        "skipped Pricing API products that could not be read"
+                    );
+                }
+                let source = PriceSource::Api {
+                    instance_types: prices.prices.len(),
+                    malformed: prices.malformed,
+                };
+                (overlay_on_demand_prices(instance_types, &prices), source)
+            }
+            Err((failure, reason)) => {
+                if self.logged_failures().insert(failure) {
+                    tracing::warn!(
+                        region,
+                        failure = failure.as_str(),
+                        %reason,
+                        "using the embedded on-demand prices: the Pricing API did not answer; {}",
+                        failure.advice()
+                    );
+                }
+                (instance_types, PriceSource::Embedded { failure, reason })
+            }
+        };
+        Ok(CatalogRead {
+            instance_types,
+            source,
+            on_demand_prices,
+        })
+    }
+
+    fn logged_failures(&self) -> std::sync::MutexGuard<'_, BTreeSet<PricingFailure>> {
+        self.pricing_failures_logged
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The region's on-demand prices from the Pricing API, or why there are none.
+async fn read_prices<P: Pricing>(
+    pricing: &P,
+    region: &str,
+) -> Result<OnDemandPrices, (PricingFailure, String)> {
+    let items = pricing
+        .get_products(&product_filters(region))
+        .await
+        .map_err(|error| (PricingFailure::of(&error), error.to_string()))?;
+    let prices = on_demand_prices(&items);
+    if prices.prices.is_empty() {
+        return Err((
+            PricingFailure::NoPrices,
+            format!(
+                "GetProducts answered {} products, {} of them unreadable, and no on-demand price",
+                items.len(),
+                prices.malformed
+            ),
+        ));
+    }
+    Ok(prices)
+}
+
+/// The on-demand offerings of the types `prices` has take its price (no longer estimated);
+/// the others keep the embedded one.
+pub fn overlay_on_demand_prices(
+    mut instance_types: Vec<InstanceType>,
+    prices: &OnDemandPrices,
+) -> Vec<InstanceType> {
+    for instance_type in &mut instance_types {
+        let Some(price) = prices.prices.get(&instance_type.name) else {
+            continue;
+        };
+        for offering in &mut instance_type.offerings {
+            if offering.capacity_type == CapacityType::OnDemand {
+                offering.price_per_hour = *price;
+                offering.price_estimated = false;
             }
         }
     }
+    instance_types
 }
 
 /// What the region's API answered.
@@ -213,6 +334,42 @@ mod tests {
                 assert_eq!(offering.price_per_hour, 0.0123, "the latest price point");
                 assert!(!offering.price_estimated);
             }
+        }
+    }
+
+    #[test]
+    fn api_on_demand_prices_override_the_embedded_ones_of_their_types_only() {
+        let embedded = embedded_instance_types("us-east-1").expect("embedded region");
+        let price_of = |types: &[InstanceType], name: &str, capacity_type: CapacityType| {
+            types
+                .iter()
+                .find(|instance_type| instance_type.name == name)
+                .and_then(|instance_type| {
+                    instance_type
+                        .offerings
+                        .iter()
+                        .find(|offering| offering.capacity_type == capacity_type)
+                })
+                .map(|offering| offering.price_per_hour)
+        };
+        let c5_before = price_of(&embedded, "c5.large", CapacityType::OnDemand);
+        let m5_spot_before = price_of(&embedded, "m5.large", CapacityType::Spot);
+        let prices = OnDemandPrices {
+            prices: BTreeMap::from([("m5.large".to_string(), 0.5)]),
+            malformed: 0,
+        };
+        let updated = overlay_on_demand_prices(embedded, &prices);
+        let cases = [
+            ("m5.large", CapacityType::OnDemand, Some(0.5)),
+            ("m5.large", CapacityType::Spot, m5_spot_before),
+            ("c5.large", CapacityType::OnDemand, c5_before),
+        ];
+        for (name, capacity_type, expected) in cases {
+            assert_eq!(
+                price_of(&updated, name, capacity_type),
+                expected,
+                "{name} {capacity_type:?}"
+            );
         }
     }
 

@@ -12,7 +12,7 @@ use spotter_core::offering::CapacityType;
 
 /// Every API operation the [`Ec2`] trait calls, with the IAM action that allows it. The IAM
 /// policy test checks each against `docs/iam-policy.json`.
-pub const OPERATIONS: [(&str, &str); 17] = [
+pub const OPERATIONS: [(&str, &str); 18] = [
     ("CreateFleet", "ec2:CreateFleet"),
     ("CreateLaunchTemplate", "ec2:CreateLaunchTemplate"),
     ("DescribeLaunchTemplates", "ec2:DescribeLaunchTemplates"),
@@ -36,6 +36,7 @@ pub const OPERATIONS: [(&str, &str); 17] = [
         "RemoveRoleFromInstanceProfile",
         "iam:RemoveRoleFromInstanceProfile",
     ),
+    ("DeleteInstanceProfile", "iam:DeleteInstanceProfile"),
 ];
 
 /// The IAM action that allows `operation` (`ec2:CreateFleet`), if the crate calls it.
@@ -130,6 +131,11 @@ pub trait Ec2: Send + Sync {
         &self,
         name: &str,
         role: &str,
+    ) -> impl Future<Output = Result<(), Ec2Error>> + Send;
+    /// IAM DeleteInstanceProfile (it must hold no role).
+    fn delete_instance_profile(
+        &self,
+        name: &str,
     ) -> impl Future<Output = Result<(), Ec2Error>> + Send;
 }
 

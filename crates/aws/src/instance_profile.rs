@@ -1,6 +1,6 @@
 //! Instance profiles for EC2NodeClasses that name a `role` (as Karpenter v1 does): one
 //! profile per cluster, region and node class, named after their hash, created with the
-//! cluster's tags when missing, holding exactly that role.
+//! cluster's tags when missing, holding exactly that role, and deleted with its node class.
 
 use sha2::{Digest, Sha256};
 
@@ -70,6 +70,26 @@ pub async fn ensure_instance_profile<E: Ec2>(
         ec2.remove_role_from_instance_profile(name, other).await?;
     }
     ec2.add_role_to_instance_profile(name, role).await
+}
+
+/// Deletes the profile `name`: its roles removed, then the profile. Returns whether it
+/// existed.
+pub async fn delete_instance_profile<E: Ec2>(ec2: &E, name: &str) -> Result<bool, Ec2Error> {
+    let Some(roles) = ec2.get_instance_profile(name).await? else {
+        return Ok(false);
+    };
+    for role in &roles {
+        match ec2.remove_role_from_instance_profile(name, role).await {
+            Ok(()) => {}
+            Err(error) if error.code.as_deref() == Some("NoSuchEntity") => {}
+            Err(error) => return Err(error),
+        }
+    }
+    match ec2.delete_instance_profile(name).await {
+        Ok(()) => Ok(true),
+        Err(error) if error.code.as_deref() == Some("NoSuchEntity") => Ok(false),
+        Err(error) => Err(error),
+    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,8 @@
 //! loop a driver runs, [`interruption_poller`]. What nodes need to join the cluster (endpoint,
 //! CA, service CIDR) comes from EKS ([`cluster_discovery`]), and an EC2NodeClass object's
 //! status is written from its resolution ([`node_class_status`]). The SDK crates are used in
-//! this crate only.
+//! this crate only. On-demand prices come from the Pricing API ([`pricing`], on the SDK in
+//! [`sdk_pricing`]) over the embedded catalog, refreshed with EC2's answers in [`catalog`].
 
 pub mod catalog;
 pub mod cluster;
@@ -29,9 +30,11 @@ pub mod launch_template;
 pub mod node_class;
 pub mod node_class_spec;
 pub mod node_class_status;
+pub mod pricing;
 pub mod provider;
 pub mod retry;
 pub mod sdk;
+pub mod sdk_pricing;
 pub mod user_data;
 
 pub use cluster::ClusterSettings;
@@ -45,3 +48,4 @@ pub use node_class_spec::Ec2NodeClassSpec;
 pub use provider::AwsCloudProvider;
 pub use retry::RetryPolicy;
 pub use sdk::SdkEc2;
+pub use sdk_pricing::SdkPricing;

@@ -16,6 +16,7 @@ use crate::embedded_catalog::{architecture_of, price_of};
 use crate::errors::cloud_error;
 use crate::fleet::{fleet_request, launch_outcome};
 use crate::garbage_collector::{ExistingNodeClaim, GRACE_PERIOD, Garbage, find_garbage};
+use crate::instance_profile::{delete_instance_profile, instance_profile_name};
 use crate::instances::{cluster_filters, node_claim_filters, to_instance};
 use crate::launch_template::{LaunchTemplates, template_request};
 use crate::node_class::{Architecture, NodeClassError, ResolvedNodeClass, resolve};
@@ -26,6 +27,24 @@ use crate::sdk::SdkEc2;
 /// How long a node class's resolution is reused before its selectors are resolved again (new
 /// AMI releases, new subnets), as Karpenter refreshes its EC2NodeClass status.
 pub const RESOLUTION_TTL: Duration = Duration::from_secs(5 * 60);
+
+/// What deleting an EC2NodeClass removed from the cloud.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeletedNodeClass {
+    /// The launch templates deleted.
+    pub launch_templates: Vec<String>,
+    /// The instance profile deleted, when Spotter had made one for the class's `role`.
+    pub instance_profile: Option<String>,
+}
+
+/// Whether resolving `spec` makes an instance profile (a `role` and no `instanceProfile`).
+fn creates_instance_profile(spec: &Ec2NodeClassSpec) -> bool {
+    let named = spec
+        .instance_profile
+        .as_deref()
+        .is_some_and(|profile| !profile.is_empty());
+    !named && spec.role.as_deref().is_some_and(|role| !role.is_empty())
+}
 
 /// The AWS CloudProvider.
 #[derive(Debug)]
@@ -102,19 +121,42 @@ impl<E: Ec2> AwsCloudProvider<E> {
         }
     }
 
-    /// Removes an EC2NodeClass: forgets it and deletes the launch templates made from it;
-    /// returns their names.
-    pub async fn delete_node_class(&self, name: &str) -> Result<Vec<String>, CloudError> {
+    /// Removes an EC2NodeClass from the cloud: deletes the launch templates made from it and
+    /// the instance profile Spotter made for its `role` (none when it names an
+    /// `instanceProfile`), then forgets it. On error nothing is forgotten, so that a retry
+    /// deletes what is left.
+    pub async fn delete_node_class(&self, name: &str) -> Result<DeletedNodeClass, CloudError> {
+        let spec = self
+            .node_classes
+            .read()
+            .ok()
+            .and_then(|node_classes| node_classes.get(name).cloned());
+        let what = format!("launch templates of EC2NodeClass {name}");
+        let launch_templates = self
+            .call(&what, || {
+                self.launch_templates
+                    .delete_for_node_class(&self.ec2, &self.cluster, name)
+            })
+            .await?;
+        let mut instance_profile = None;
+        if spec.as_ref().is_some_and(creates_instance_profile) {
+            let profile = instance_profile_name(&self.cluster.name, &self.region, name);
+            let what = format!("instance profile {profile} of EC2NodeClass {name}");
+            let existed = self
+                .call(&what, || delete_instance_profile(&self.ec2, &profile))
+                .await?;
+            if existed {
+                instance_profile = Some(profile);
+            }
+        }
         if let Ok(mut node_classes) = self.node_classes.write() {
             node_classes.remove(name);
         }
         self.forget_resolution(name);
-        let what = format!("launch templates of EC2NodeClass {name}");
-        self.call(&what, || {
-            self.launch_templates
-                .delete_for_node_class(&self.ec2, &self.cluster, name)
+        Ok(DeletedNodeClass {
+            launch_templates,
+            instance_profile,
         })
-        .await
     }
 
     /// The EC2NodeClass `name` resolved (remembered for [`RESOLUTION_TTL`], until its spec

@@ -750,4 +750,14 @@ impl Ec2 for SdkEc2 {
             .map_err(|error| sdk_error("RemoveRoleFromInstanceProfile", error))?;
         Ok(())
     }
+
+    async fn delete_instance_profile(&self, name: &str) -> Result<(), Ec2Error> {
+        self.iam
+            .delete_instance_profile()
+            .instance_profile_name(name)
+            .send()
+            .await
+            .map_err(|error| sdk_error("DeleteInstanceProfile", error))?;
+        Ok(())
+    }
 }

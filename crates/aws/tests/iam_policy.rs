@@ -12,6 +12,7 @@ use spotter_aws::instance_profile::instance_profile_tags;
 use spotter_aws::interruption_queue;
 use spotter_aws::launch_template::template_request;
 use spotter_aws::node_class::{Architecture, ResolvedAmi, ResolvedNodeClass};
+use spotter_aws::pricing;
 use spotter_cloud::{AllocationStrategy, LaunchRequest};
 
 const POLICY: &str = include_str!("../../../docs/iam-policy.json");
@@ -48,6 +49,60 @@ fn every_operation_the_crate_calls_is_allowed() {
             !allowing(action).is_empty(),
             "{operation} needs {action}, which docs/iam-policy.json does not allow"
         );
+    }
+}
+
+/// The operations the crate's sources name where an SDK call's error is read
+/// (`sdk_error("CreateFleet", …)`), which is every call the crate makes.
+fn operations_called_in_sources() -> Vec<String> {
+    let sources = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut operations = Vec::new();
+    for entry in std::fs::read_dir(sources).expect("the crate's sources") {
+        let path = entry.expect("a source file").path();
+        let text = std::fs::read_to_string(&path).expect("a readable source");
+        for piece in text.split("sdk_error(\"").skip(1) {
+            if let Some((operation, _)) = piece.split_once('"') {
+                operations.push(operation.to_string());
+            }
+        }
+    }
+    operations.sort();
+    operations.dedup();
+    operations
+}
+
+#[test]
+fn every_call_in_the_sources_is_listed_with_its_action() {
+    let listed: Vec<&str> = OPERATIONS
+        .iter()
+        .chain(&pricing::OPERATIONS)
+        .chain(&cluster_discovery::OPERATIONS)
+        .chain(&interruption_queue::OPERATIONS)
+        .map(|(operation, _)| *operation)
+        .collect();
+    let called = operations_called_in_sources();
+    assert!(called.len() > 20, "the sources were read: {called:?}");
+    for operation in called {
+        assert!(
+            listed.contains(&operation.as_str()),
+            "{operation} is called but no OPERATIONS list names it and its IAM action"
+        );
+    }
+}
+
+#[test]
+fn the_pricing_api_is_allowed_on_every_resource_as_it_has_no_other() {
+    // The Pricing API has no resource-level permissions: Karpenter's policy allows
+    // pricing:GetProducts on "*" too.
+    for (operation, action) in pricing::OPERATIONS {
+        let statements = allowing(action);
+        assert!(
+            !statements.is_empty(),
+            "{operation} needs {action}, which docs/iam-policy.json does not allow"
+        );
+        for statement in statements {
+            assert_eq!(strings(&statement["Resource"]), vec!["*"], "{statement}");
+        }
     }
 }
 
@@ -100,6 +155,7 @@ fn mutating_actions_are_scoped_by_tags_or_resources() {
         "iam:CreateInstanceProfile",
         "iam:AddRoleToInstanceProfile",
         "iam:RemoveRoleFromInstanceProfile",
+        "iam:DeleteInstanceProfile",
     ] {
         for statement in allowing(action) {
             let on_everything = strings(&statement["Resource"]).iter().any(|r| r == "*");
@@ -108,8 +164,10 @@ fn mutating_actions_are_scoped_by_tags_or_resources() {
                 !on_everything || conditioned,
                 "{action} is allowed on every resource without condition: {statement}"
             );
-            let deletes =
-                action == "ec2:TerminateInstances" || action == "ec2:DeleteLaunchTemplate";
+            let deletes = matches!(
+                action,
+                "ec2:TerminateInstances" | "ec2:DeleteLaunchTemplate" | "iam:DeleteInstanceProfile"
+            );
             if deletes {
                 let text = statement["Condition"].to_string();
                 assert!(

@@ -431,19 +431,36 @@ async fn a_batch_node_claim_launches_spot_is_described_terminated_and_leaks_are_
     assert_eq!(provider.get("batch-abcde").await.expect("get"), None);
     assert!(provider.list().await.expect("list").is_empty());
 
-    // Deleting the EC2NodeClass deletes the launch templates made from it.
+    // Deleting the EC2NodeClass deletes the launch templates made from it and the instance
+    // profile made for its role.
     let deleted = provider
         .delete_node_class("default")
         .await
-        .expect("templates deleted");
-    assert_eq!(deleted.len(), 1, "{deleted:?}");
-    assert!(deleted[0].starts_with("spotter/seed/"), "{deleted:?}");
+        .expect("templates and profile deleted");
+    assert_eq!(deleted.launch_templates.len(), 1, "{deleted:?}");
+    assert!(
+        deleted.launch_templates[0].starts_with("spotter/seed/"),
+        "{deleted:?}"
+    );
+    assert_eq!(
+        deleted.instance_profile.as_deref(),
+        Some(resolved.instance_profile.as_str())
+    );
     let left = aws_sdk_ec2::Client::new(&config)
         .describe_launch_templates()
         .send()
         .await
         .expect("templates");
     assert!(left.launch_templates().is_empty(), "{left:?}");
+    let profile = aws_sdk_iam::Client::new(&config)
+        .get_instance_profile()
+        .instance_profile_name(&resolved.instance_profile)
+        .send()
+        .await;
+    assert!(
+        profile.is_err(),
+        "the instance profile is gone: {profile:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -26,7 +26,9 @@ use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use spotter_aws::node_class_spec::{
     AmiSelectorTerm, Ec2NodeClassSpec, SecurityGroupSelectorTerm, SubnetSelectorTerm,
 };
-use spotter_aws::{AwsCloudProvider, ClusterSettings, NodeClassError, RetryPolicy, SdkEc2};
+use spotter_aws::{
+    AwsCloudProvider, ClusterSettings, NodeClassError, RetryPolicy, SdkEc2, SdkPricing,
+};
 use spotter_cloud::{
     AllocationStrategy, CloudError, CloudProvider, LaunchRequest, OfferingKey, OfferingRequest,
 };
@@ -683,14 +685,11 @@ async fn deleting_an_instance_that_is_gone_is_not_found() {
     }
 }
 
-#[tokio::test]
-async fn the_catalog_reads_the_region_and_falls_back_to_the_embedded_one() {
+/// EC2's answers for the catalog: m5.large, offered in zone a, with a Spot price there.
+fn catalog_rules() -> [Rule; 3] {
     use aws_sdk_ec2::operation::describe_instance_type_offerings::DescribeInstanceTypeOfferingsOutput;
-    use aws_sdk_ec2::operation::describe_instance_types::{
-        DescribeInstanceTypesError, DescribeInstanceTypesOutput,
-    };
+    use aws_sdk_ec2::operation::describe_instance_types::DescribeInstanceTypesOutput;
     use aws_sdk_ec2::operation::describe_spot_price_history::DescribeSpotPriceHistoryOutput;
-    use spotter_aws::catalog::{CatalogSource, RegionCatalog};
 
     let types = mock!(Ec2Client::describe_instance_types).then_output(|| {
         DescribeInstanceTypesOutput::builder()
@@ -722,6 +721,37 @@ async fn the_catalog_reads_the_region_and_falls_back_to_the_embedded_one() {
             )
             .build()
     });
+    [types, offerings, prices]
+}
+
+/// A Pricing API client answering by `rules`.
+fn pricing(rules: &[&Rule]) -> SdkPricing {
+    SdkPricing::from_client(mock_client!(
+        aws_sdk_pricing,
+        RuleMode::MatchAny,
+        rules,
+        |config| config.retry_config(RetryConfig::disabled())
+    ))
+}
+
+/// A Pricing API that refuses the controller's credentials.
+fn pricing_denied() -> Rule {
+    use aws_sdk_pricing::operation::get_products::GetProductsError;
+    mock!(aws_sdk_pricing::Client::get_products).then_error(|| {
+        GetProductsError::generic(
+            aws_sdk_pricing::error::ErrorMetadata::builder()
+                .code("AccessDeniedException")
+                .message("not authorized to perform: pricing:GetProducts")
+                .build(),
+        )
+    })
+}
+
+#[tokio::test]
+async fn the_catalog_reads_the_region_and_falls_back_to_the_embedded_one() {
+    use aws_sdk_ec2::operation::describe_instance_types::DescribeInstanceTypesError;
+    use spotter_aws::catalog::{CatalogSource, RegionCatalog};
+
     let denied = mock!(Ec2Client::describe_instance_types).then_error(|| {
         DescribeInstanceTypesError::generic(
             ErrorMetadata::builder()
@@ -731,13 +761,16 @@ async fn the_catalog_reads_the_region_and_falls_back_to_the_embedded_one() {
     });
     let catalog = RegionCatalog::default();
     let now = std::time::SystemTime::now();
+    let no_prices = pricing_denied();
 
+    let [types, offerings, prices] = catalog_rules();
     let provider_ok = provider(&[&types, &offerings, &prices]);
-    let (instance_types, source) = catalog
-        .instance_types(provider_ok.ec2(), "us-east-1", now)
+    let read = catalog
+        .read(provider_ok.ec2(), &pricing(&[&no_prices]), "us-east-1", now)
         .await
         .expect("instance types");
-    assert_eq!(source, CatalogSource::Api);
+    assert_eq!(read.source, CatalogSource::Api);
+    let instance_types = read.instance_types;
     assert_eq!(instance_types.len(), 1);
     let spot_a = instance_types[0]
         .offerings
@@ -754,15 +787,238 @@ async fn the_catalog_reads_the_region_and_falls_back_to_the_embedded_one() {
     );
 
     let provider_denied = provider(&[&denied]);
-    let (instance_types, source) = catalog
-        .instance_types(provider_denied.ec2(), "us-east-1", now)
+    let read = catalog
+        .read(
+            provider_denied.ec2(),
+            &pricing(&[&no_prices]),
+            "us-east-1",
+            now,
+        )
         .await
         .expect("embedded instance types");
     assert!(
-        matches!(&source, CatalogSource::Embedded { reason } if reason.contains("DescribeInstanceTypes")),
-        "{source:?}"
+        matches!(&read.source, CatalogSource::Embedded { reason } if reason.contains("DescribeInstanceTypes")),
+        "{:?}",
+        read.source
     );
-    assert!(instance_types.len() > 100, "the whole embedded catalog");
+    assert!(
+        read.instance_types.len() > 100,
+        "the whole embedded catalog"
+    );
+}
+
+/// A price list item as GetProducts answers it (trimmed of attributes Spotter does not read).
+fn price_list_item(instance_type: &str, usd: &str) -> String {
+    serde_json::json!({
+        "product": {
+            "productFamily": "Compute Instance",
+            "attributes": {
+                "instanceType": instance_type,
+                "regionCode": "us-east-1",
+                "location": "US East (N. Virginia)",
+                "operatingSystem": "Linux",
+                "tenancy": "Shared",
+                "preInstalledSw": "NA",
+                "capacitystatus": "Used",
+                "marketoption": "OnDemand",
+                "servicecode": "AmazonEC2"
+            },
+            "sku": format!("SKU{instance_type}")
+        },
+        "serviceCode": "AmazonEC2",
+        "terms": {"OnDemand": {"SKU.JRTCKXETXF": {
+            "priceDimensions": {"SKU.JRTCKXETXF.6YS6EN2CT7": {
+                "unit": "Hrs",
+                "endRange": "Inf",
+                "description": format!("${usd} per On Demand Linux {instance_type} Instance Hour"),
+                "appliesTo": [],
+                "rateCode": "SKU.JRTCKXETXF.6YS6EN2CT7",
+                "beginRange": "0",
+                "pricePerUnit": {"USD": usd}
+            }},
+            "sku": "SKU",
+            "effectiveDate": "2025-12-01T00:00:00Z",
+            "offerTermCode": "JRTCKXETXF",
+            "termAttributes": {}
+        }}},
+        "version": "20251201000000",
+        "publicationDate": "2025-12-01T00:00:00Z"
+    })
+    .to_string()
+}
+
+/// Whether a GetProducts request asks for the region's Linux, shared-tenancy, on-demand EC2
+/// products.
+fn asks_for_linux_on_demand(
+    input: &aws_sdk_pricing::operation::get_products::GetProductsInput,
+) -> bool {
+    let has = |field: &str, value: &str| {
+        input
+            .filters()
+            .iter()
+            .any(|filter| filter.field() == field && filter.value() == value)
+    };
+    input.service_code() == Some("AmazonEC2")
+        && has("regionCode", "us-east-1")
+        && has("operatingSystem", "Linux")
+        && has("tenancy", "Shared")
+        && has("preInstalledSw", "NA")
+        && has("capacitystatus", "Used")
+}
+
+#[tokio::test]
+async fn on_demand_prices_come_from_the_pricing_api_or_stay_embedded() {
+    use aws_sdk_pricing::operation::get_products::{GetProductsError, GetProductsOutput};
+    use spotter_aws::catalog::{PriceSource, RegionCatalog};
+    use spotter_aws::pricing::PricingFailure;
+
+    let embedded_price = |name: &str| {
+        spotter_aws::catalog::embedded_instance_types("us-east-1")
+            .expect("embedded")
+            .into_iter()
+            .find(|instance_type| instance_type.name == name)
+            .and_then(|instance_type| {
+                instance_type
+                    .offerings
+                    .into_iter()
+                    .find(|offering| offering.capacity_type == CapacityType::OnDemand)
+            })
+            .map(|offering| offering.price_per_hour)
+            .expect("an embedded on-demand price")
+    };
+    let first_page = || {
+        mock!(aws_sdk_pricing::Client::get_products)
+            .match_requests(|input| input.next_token().is_none() && asks_for_linux_on_demand(input))
+            .then_output(|| {
+                GetProductsOutput::builder()
+                    .price_list(price_list_item("m5.large", "0.0960000000"))
+                    .price_list("{\"product\": {\"attributes\": ")
+                    .price_list(price_list_item("c5.large", "not a price"))
+                    .next_token("page-2")
+                    .build()
+            })
+    };
+    let second_page = || {
+        mock!(aws_sdk_pricing::Client::get_products)
+            .match_requests(|input| {
+                input.next_token() == Some("page-2") && asks_for_linux_on_demand(input)
+            })
+            .then_output(|| {
+                GetProductsOutput::builder()
+                    .price_list(price_list_item("m5.xlarge", "0.1920000000"))
+                    .build()
+            })
+    };
+    let throttled = || {
+        mock!(aws_sdk_pricing::Client::get_products).then_error(|| {
+            GetProductsError::ThrottlingException(
+                aws_sdk_pricing::types::error::ThrottlingException::builder()
+                    .message("Rate exceeded")
+                    .meta(
+                        aws_sdk_pricing::error::ErrorMetadata::builder()
+                            .code("ThrottlingException")
+                            .message("Rate exceeded")
+                            .build(),
+                    )
+                    .build(),
+            )
+        })
+    };
+    let unreadable = || {
+        mock!(aws_sdk_pricing::Client::get_products).then_output(|| {
+            GetProductsOutput::builder()
+                .price_list("[]")
+                .price_list(price_list_item("m5.large", "0"))
+                .build()
+        })
+    };
+    let m5_embedded = embedded_price("m5.large");
+    let c5_embedded = embedded_price("c5.large");
+    let cases: Vec<(&str, Vec<Rule>, PriceSource, [f64; 2])> = vec![
+        (
+            "two pages, two unreadable products",
+            vec![first_page(), second_page()],
+            PriceSource::Api {
+                instance_types: 2,
+                malformed: 2,
+            },
+            [0.096, c5_embedded],
+        ),
+        (
+            "access denied",
+            vec![pricing_denied()],
+            PriceSource::Embedded {
+                failure: PricingFailure::NotPermitted,
+                reason: String::new(),
+            },
+            [m5_embedded, c5_embedded],
+        ),
+        (
+            "throttled",
+            vec![throttled()],
+            PriceSource::Embedded {
+                failure: PricingFailure::Throttled,
+                reason: String::new(),
+            },
+            [m5_embedded, c5_embedded],
+        ),
+        (
+            "no readable price",
+            vec![unreadable()],
+            PriceSource::Embedded {
+                failure: PricingFailure::NoPrices,
+                reason: String::new(),
+            },
+            [m5_embedded, c5_embedded],
+        ),
+    ];
+    let now = std::time::SystemTime::now();
+    for (name, rules, expected_source, [m5_price, c5_price]) in cases {
+        let catalog = RegionCatalog::default();
+        let denied = mock!(Ec2Client::describe_instance_types).then_error(|| {
+            aws_sdk_ec2::operation::describe_instance_types::DescribeInstanceTypesError::generic(
+                ErrorMetadata::builder()
+                    .code("UnauthorizedOperation")
+                    .build(),
+            )
+        });
+        let provider = provider(&[&denied]);
+        let rules: Vec<&Rule> = rules.iter().collect();
+        let read = catalog
+            .read(provider.ec2(), &pricing(&rules), "us-east-1", now)
+            .await
+            .expect("instance types");
+        match (&read.on_demand_prices, &expected_source) {
+            (
+                PriceSource::Embedded { failure, reason },
+                PriceSource::Embedded {
+                    failure: expected, ..
+                },
+            ) => {
+                assert_eq!(failure, expected, "{name}: {reason}");
+                assert!(!reason.is_empty(), "{name}: the reason is kept");
+            }
+            (source, expected) => assert_eq!(source, expected, "{name}"),
+        }
+        for (instance_type, expected) in [("m5.large", m5_price), ("c5.large", c5_price)] {
+            let on_demand = read
+                .instance_types
+                .iter()
+                .find(|candidate| candidate.name == instance_type)
+                .and_then(|candidate| {
+                    candidate
+                        .offerings
+                        .iter()
+                        .find(|offering| offering.capacity_type == CapacityType::OnDemand)
+                })
+                .map(|offering| (offering.price_per_hour, offering.price_estimated));
+            assert_eq!(
+                on_demand.map(|(price, _)| price),
+                Some(expected),
+                "{name}: {instance_type}"
+            );
+        }
+    }
 }
 
 #[tokio::test]

@@ -121,6 +121,19 @@ pub struct ControllerArguments {
     /// This replica's name in the Lease and in events [default: POD_NAME, else the host name].
     #[arg(long, env = "POD_NAME")]
     pub identity: Option<String>,
+    /// With --cloud-provider aws: how often garbage is collected (leaked instances
+    /// terminated, NodeClaims whose instance is gone deleted). Karpenter's 2m; for tests.
+    #[arg(long, env = "GARBAGE_COLLECTION_INTERVAL", default_value = "2m", value_parser = parse_duration_argument, hide = true)]
+    pub garbage_collection_interval: Duration,
+    /// With --cloud-provider aws: how old an instance without NodeClaim (or a NodeClaim's
+    /// launch without instance) must be before garbage collection acts on it. Karpenter's
+    /// 30s; for tests.
+    #[arg(long, env = "GARBAGE_COLLECTION_GRACE", default_value = "30s", value_parser = parse_duration_argument, hide = true)]
+    pub garbage_collection_grace: Duration,
+    /// With --cloud-provider aws: how often the instance types, zones and prices are read
+    /// again from EC2 and the Pricing API. For tests.
+    #[arg(long, env = "CATALOG_REFRESH_INTERVAL", default_value = "1h", value_parser = parse_duration_argument, hide = true)]
+    pub catalog_refresh_interval: Duration,
     /// With --cloud-provider fake: the time from a launch to its Node.
     #[arg(long, default_value = "2s", value_parser = parse_duration_argument)]
     pub fake_launch_delay: Duration,
@@ -300,6 +313,10 @@ async fn run_controller(
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .catalog_read(aws.embedded);
+        metrics
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .on_demand_prices_read(aws.prices_embedded_because);
     }
     let endpoints = Endpoints::new(Arc::new(SharedMetrics(metrics.clone())));
     let readiness = endpoints.readiness();
@@ -402,6 +419,7 @@ async fn run_controller(
                         client.clone(),
                         aws.provider.clone(),
                         events,
+                        aws.timing,
                     ))]);
                 let provider = aws.provider.clone();
                 let refresh_metrics = metrics.clone();
@@ -543,6 +561,11 @@ fn aws_arguments(arguments: &ControllerArguments) -> crate::aws_provider::AwsArg
         },
         ami_parameter_prefix: arguments.ami_parameter_prefix.clone(),
         fallback_region: arguments.region.clone(),
+        timing: crate::aws_provider::Timing {
+            garbage_collection_interval: arguments.garbage_collection_interval,
+            garbage_collection_grace: arguments.garbage_collection_grace,
+            catalog_refresh: arguments.catalog_refresh_interval,
+        },
     }
 }
 
@@ -677,6 +700,39 @@ mod tests {
                 }
                 (result, expected) => panic!("{flags:?}: got {result:?}, expected {expected:?}"),
             }
+        }
+    }
+
+    #[cfg(feature = "aws")]
+    #[test]
+    fn the_hidden_timing_flags_default_to_karpenters_timings_and_can_be_shortened() {
+        let cases: [(&[&str], crate::aws_provider::Timing); 2] = [
+            (&[], crate::aws_provider::Timing::default()),
+            (
+                &[
+                    "--garbage-collection-interval=2s",
+                    "--garbage-collection-grace=10s",
+                    "--catalog-refresh-interval=1m",
+                ],
+                crate::aws_provider::Timing {
+                    garbage_collection_interval: Duration::from_secs(2),
+                    garbage_collection_grace: Duration::from_secs(10),
+                    catalog_refresh: Duration::from_secs(60),
+                },
+            ),
+        ];
+        for (flags, expected) in cases {
+            let command = Command::try_parse_from(
+                ["controller", "--cluster-name=seed"]
+                    .into_iter()
+                    .chain(flags.iter().copied()),
+            )
+            .unwrap_or_else(|error| panic!("{flags:?}: {error}"));
+            assert_eq!(
+                aws_arguments(&command.arguments).timing,
+                expected,
+                "{flags:?}"
+            );
         }
     }
 }

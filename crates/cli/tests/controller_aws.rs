@@ -10,6 +10,17 @@
 //!   launch template in a subnet of the NodeClaim's zone; registered, the pod binds to it.
 //! - With Spot capacity refused everywhere, the next pod's NodeClaim launches on-demand from
 //!   `batch-fallback`; the test prints the time from the pod to that launch.
+//! - moto has no Pricing API: the on-demand prices stay the embedded ones, which the metric
+//!   `spotter_cloudprovider_on_demand_prices_embedded` says (the Pricing API's answers are
+//!   tested on mocked clients in spotter-aws).
+//! - Garbage collection through the running binary (hidden flags: every 2 s, a 10 s grace): an
+//!   instance tagged for the cluster without NodeClaim, started behind Spotter's back, is
+//!   terminated once past the grace; a NodeClaim whose instance is terminated behind its back
+//!   is deleted.
+//! - The EC2NodeClass carries Karpenter's `karpenter.k8s.aws/termination` finalizer: deleted
+//!   while NodeClaims use it, it stays (deletionTimestamp set, a WaitingOnNodeClaimTermination
+//!   event naming them); once they are gone, it goes, and so do its launch templates and the
+//!   instance profile made for its role.
 //!
 //! Without the control plane's binaries or moto the test fails under `CI=true` and is skipped
 //! otherwise.
@@ -24,7 +35,9 @@ use anyhow::{Context, Result, anyhow, ensure};
 use aws_config::BehaviorVersion;
 use aws_sdk_ec2::config::Credentials;
 use aws_sdk_ec2::types as ec2_types;
-use e2e::{ControllerProcess, get, install_seed, items, use_moto, wait_until};
+use e2e::{
+    ControllerProcess, ensure_permissions_listed, get, install_seed, items, use_moto, wait_until,
+};
 use serde_json::{Value, json};
 use spotter_test_support::{ControlPlane, Kubectl, Moto};
 
@@ -35,6 +48,10 @@ const SERVICE_CIDR: &str = "172.20.0.0/16";
 /// Long enough for a batch (1 s idle, 3 s max), a launch on moto and the scheduler on a
 /// loaded machine.
 const SETTLE: Duration = Duration::from_secs(90);
+/// The garbage collector's interval and grace period given to the controller.
+const GC_INTERVAL: &str = "2s";
+const GC_GRACE: Duration = Duration::from_secs(10);
+const FINALIZER: &str = "karpenter.k8s.aws/termination";
 
 #[test]
 fn seed_pods_launch_spot_on_ec2_and_fall_back_to_on_demand_when_spot_is_refused() -> Result<()> {
@@ -159,7 +176,286 @@ fn seed_pods_launch_spot_on_ec2_and_fall_back_to_on_demand_when_spot_is_refused(
         "pod created -> on-demand fallback launched with Spot refused: {:.1} s",
         to_fallback.as_secs_f64()
     );
+
+    // moto has no Pricing API (it answers GetProducts with an HTTP 500): the on-demand prices
+    // are the embedded ones, and the metric says why.
+    let prices_embedded = metric_lines(
+        controller.address,
+        "spotter_cloudprovider_on_demand_prices_embedded",
+    )?;
+    ensure!(
+        prices_embedded
+            .iter()
+            .any(|line| line.contains("reason=\"unavailable\"") && line.ends_with(" 1")),
+        "the embedded on-demand prices are reported as the Pricing API unavailable: {prices_embedded:?}"
+    );
+    eprintln!("Pricing API on moto: {prices_embedded:?}");
+
+    // A leaked instance: tagged for the cluster, no NodeClaim; terminated past the grace.
+    let image = instance.image_id().unwrap_or_default().to_string();
+    let leaked = runtime.block_on(run_leaked_instance(&aws, &image, &subnets))?;
+    let leaked_at = Instant::now();
+    wait_until(
+        "the leaked instance to be terminated",
+        SETTLE,
+        &mut controller,
+        || Ok(!runtime.block_on(is_live(&aws, &leaked))?),
+    )?;
+    let to_terminated = leaked_at.elapsed();
+    // moto keeps launch times in whole seconds, so the instance may look up to 1 s older.
+    ensure!(
+        to_terminated + Duration::from_secs(1) >= GC_GRACE,
+        "the leak is left alone for the grace period: terminated after {to_terminated:?}"
+    );
+    eprintln!(
+        "leaked instance started -> terminated by garbage collection: {:.1} s",
+        to_terminated.as_secs_f64()
+    );
+
+    // The fallback NodeClaim's instance terminated behind Spotter's back: the NodeClaim goes.
+    let lost_claim = fallback_claim["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    runtime.block_on(terminate(&aws, &instance_of(&fallback_claim)?))?;
+    let lost_at = Instant::now();
+    wait_until(
+        "the NodeClaim whose instance is gone to be deleted",
+        SETTLE,
+        &mut controller,
+        || Ok(!node_claim_names(&kubectl)?.contains(&lost_claim)),
+    )?;
+    eprintln!(
+        "instance terminated behind Spotter's back -> NodeClaim {lost_claim} deleted: {:.1} s",
+        lost_at.elapsed().as_secs_f64()
+    );
+
+    // The EC2NodeClass is kept while NodeClaims use it.
+    wait_until(
+        "the EC2NodeClass to carry the finalizer",
+        SETTLE,
+        &mut controller,
+        || {
+            let node_class = get(&kubectl, &["get", "ec2nodeclass", "default"])?;
+            Ok(finalizers(&node_class).contains(&FINALIZER.to_string()))
+        },
+    )?;
+    kubectl.run(&["delete", "ec2nodeclass", "default", "--wait=false"], None)?;
+    let mut waiting_message = String::new();
+    wait_until(
+        "a WaitingOnNodeClaimTermination event",
+        SETTLE,
+        &mut controller,
+        || {
+            let events = get(&kubectl, &["get", "events", "-A"])?;
+            waiting_message = items(&events)
+                .iter()
+                .find(|event| {
+                    event["reason"] == "WaitingOnNodeClaimTermination"
+                        && event["involvedObject"]["name"] == "default"
+                })
+                .and_then(|event| event["message"].as_str())
+                .unwrap_or_default()
+                .to_string();
+            Ok(!waiting_message.is_empty())
+        },
+    )?;
+    ensure!(
+        waiting_message.contains(claim_name),
+        "the event names the NodeClaims that block the deletion: {waiting_message}"
+    );
+    std::thread::sleep(Duration::from_secs(6));
+    let node_class = get(&kubectl, &["get", "ec2nodeclass", "default"])?;
+    ensure!(
+        node_class["metadata"]["deletionTimestamp"].is_string()
+            && finalizers(&node_class).contains(&FINALIZER.to_string()),
+        "the EC2NodeClass in use is kept: {}",
+        node_class["metadata"]
+    );
+    let templates = runtime.block_on(spotter_launch_templates(&aws))?;
+    ensure!(
+        !templates.is_empty(),
+        "its launch templates are kept meanwhile"
+    );
+
+    // Its NodeClaims gone (no pods left: moto has no kubelet to end them, so they are
+    // force-deleted), the EC2NodeClass goes with its launch templates and instance profile.
+    kubectl.run(
+        &[
+            "scale",
+            "deployment",
+            "--all",
+            "-n",
+            "default",
+            "--replicas=0",
+        ],
+        None,
+    )?;
+    wait_until("the pods to be gone", SETTLE, &mut controller, || {
+        kubectl.run(
+            &[
+                "delete",
+                "pods",
+                "--all",
+                "-n",
+                "default",
+                "--force",
+                "--grace-period=0",
+            ],
+            None,
+        )?;
+        Ok(items(&get(&kubectl, &["get", "pods", "-n", "default"])?).is_empty())
+    })?;
+    kubectl.run(&["delete", "nodeclaims", "--all", "--wait=false"], None)?;
+    let claims_deleted = Instant::now();
+    wait_until(
+        "the deleted EC2NodeClass to go once its NodeClaims are gone",
+        SETTLE,
+        &mut controller,
+        || Ok(items(&get(&kubectl, &["get", "ec2nodeclasses"])?).is_empty()),
+    )?;
+    eprintln!(
+        "NodeClaims deleted -> EC2NodeClass finalized: {:.1} s",
+        claims_deleted.elapsed().as_secs_f64()
+    );
+    let templates = runtime.block_on(spotter_launch_templates(&aws))?;
+    ensure!(
+        templates.is_empty(),
+        "the EC2NodeClass's launch templates are deleted: {templates:?}"
+    );
+    let profiles = runtime.block_on(cluster_instance_profiles(&aws))?;
+    ensure!(
+        profiles.is_empty(),
+        "the instance profile made for its role is deleted: {profiles:?}"
+    );
+    let checked = ensure_permissions_listed(&plane, "spotter", "aws")?;
+    eprintln!("{checked} distinct requests of the controller are in the permission list");
     Ok(())
+}
+
+/// The lines of `family`'s series on the controller's `/metrics`.
+fn metric_lines(address: std::net::SocketAddr, family: &str) -> Result<Vec<String>> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    let text = agent
+        .get(format!("http://{address}/metrics"))
+        .call()?
+        .body_mut()
+        .read_to_string()?;
+    Ok(text
+        .lines()
+        .filter(|line| {
+            line.strip_prefix(family)
+                .is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{'))
+        })
+        .map(str::to_string)
+        .collect())
+}
+
+/// An instance tagged for the cluster and a NodeClaim that does not exist, as a launch whose
+/// NodeClaim was lost leaves behind.
+async fn run_leaked_instance(
+    config: &aws_config::SdkConfig,
+    image: &str,
+    subnets: &BTreeMap<String, String>,
+) -> Result<String> {
+    let tag = |key: &str, value: &str| ec2_types::Tag::builder().key(key).value(value).build();
+    aws_sdk_ec2::Client::new(config)
+        .run_instances()
+        .image_id(image)
+        .instance_type(ec2_types::InstanceType::M5Large)
+        .min_count(1)
+        .max_count(1)
+        .set_subnet_id(subnets.get("us-east-1a").cloned())
+        .tag_specifications(
+            ec2_types::TagSpecification::builder()
+                .resource_type(ec2_types::ResourceType::Instance)
+                .tags(tag("kubernetes.io/cluster/seed", "owned"))
+                .tags(tag("eks:eks-cluster-name", CLUSTER))
+                .tags(tag("karpenter.sh/nodepool", "batch"))
+                .tags(tag("karpenter.sh/nodeclaim", "batch-lost"))
+                .build(),
+        )
+        .send()
+        .await
+        .context("RunInstances")?
+        .instances()
+        .first()
+        .and_then(|instance| instance.instance_id())
+        .map(str::to_string)
+        .context("RunInstances answered no instance")
+}
+
+/// Whether the instance is pending or running.
+async fn is_live(config: &aws_config::SdkConfig, instance_id: &str) -> Result<bool> {
+    let instance = described(config, instance_id).await?;
+    Ok(matches!(
+        instance.state().and_then(|state| state.name()),
+        Some(ec2_types::InstanceStateName::Pending | ec2_types::InstanceStateName::Running)
+    ))
+}
+
+async fn terminate(config: &aws_config::SdkConfig, instance_id: &str) -> Result<()> {
+    aws_sdk_ec2::Client::new(config)
+        .terminate_instances()
+        .instance_ids(instance_id)
+        .send()
+        .await
+        .context("TerminateInstances")?;
+    Ok(())
+}
+
+/// The names of Spotter's launch templates on moto.
+async fn spotter_launch_templates(config: &aws_config::SdkConfig) -> Result<Vec<String>> {
+    let templates = aws_sdk_ec2::Client::new(config)
+        .describe_launch_templates()
+        .send()
+        .await
+        .context("DescribeLaunchTemplates")?;
+    Ok(templates
+        .launch_templates()
+        .iter()
+        .filter_map(|template| template.launch_template_name())
+        .filter(|name| name.starts_with("spotter/"))
+        .map(str::to_string)
+        .collect())
+}
+
+/// The instance profiles Spotter names after the cluster (`seed_<hash>`).
+async fn cluster_instance_profiles(config: &aws_config::SdkConfig) -> Result<Vec<String>> {
+    let profiles = aws_sdk_iam::Client::new(config)
+        .list_instance_profiles()
+        .send()
+        .await
+        .context("ListInstanceProfiles")?;
+    Ok(profiles
+        .instance_profiles()
+        .iter()
+        .map(|profile| profile.instance_profile_name().to_string())
+        .filter(|name| name.starts_with(&format!("{CLUSTER}_")))
+        .collect())
+}
+
+fn node_claim_names(kubectl: &Kubectl) -> Result<Vec<String>> {
+    let claims = get(kubectl, &["get", "nodeclaims"])?;
+    Ok(items(&claims)
+        .iter()
+        .filter_map(|claim| claim["metadata"]["name"].as_str().map(str::to_string))
+        .collect())
+}
+
+fn finalizers(object: &Value) -> Vec<String> {
+    object["metadata"]["finalizers"]
+        .as_array()
+        .map(|finalizers| {
+            finalizers
+                .iter()
+                .filter_map(|finalizer| finalizer.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
@@ -524,6 +820,11 @@ fn start_controller(
             "--batch-max-duration=3s",
             "--disable-leader-election",
         ])
+        .arg(format!("--garbage-collection-interval={GC_INTERVAL}"))
+        .arg(format!(
+            "--garbage-collection-grace={}s",
+            GC_GRACE.as_secs()
+        ))
         .arg(format!("--cluster-name={CLUSTER}"))
         .arg(format!("--ami-parameter-prefix={PARAMETER_PREFIX}"));
     use_moto(&mut command, "AWS_ENDPOINT_URL", endpoint, REGION);

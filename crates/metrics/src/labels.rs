@@ -170,6 +170,14 @@ pub(crate) struct NodePoolLabels {
     pub nodepool: String,
 }
 
+/// `spotter_cloudprovider_on_demand_prices_embedded`.
+#[derive(
+    Clone, Debug, Default, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet,
+)]
+pub(crate) struct ReasonLabels {
+    pub reason: String,
+}
+
 /// `spotter_unavailable_offerings`.
 #[derive(
     Clone, Debug, Default, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet,

@@ -21,4 +21,4 @@ pub mod metrics;
 mod summary;
 
 pub use error::MetricsError;
-pub use metrics::{Format, Metrics, NoticeSource};
+pub use metrics::{Format, Metrics, NoticeSource, ON_DEMAND_PRICE_FALLBACK_REASONS};

@@ -34,7 +34,7 @@ use crate::labels::{
     CapacityTypeLabels, CloudErrorLabels, ControllerLabels, FallbackLabels, MessageLabels,
     NodeClaimCreatedLabels, NodeClaimDisruptedLabels, NodeClaimTerminatedLabels, NodeEventLabels,
     NodeLabels, NodePoolLabels, NodePoolReasonLabels, NodePoolResourceLabels, NoticeLabels,
-    OfferingLabels, PodLabels, WellKnownLabels, resource_type,
+    OfferingLabels, PodLabels, ReasonLabels, WellKnownLabels, resource_type,
 };
 use crate::summary::Summary;
 
@@ -105,6 +105,7 @@ pub struct Metrics {
     fallback_nodes: Family<NodePoolLabels, Gauge>,
     spot_ratio: GaugeF64,
     catalog_embedded: Gauge,
+    on_demand_prices_embedded: Family<ReasonLabels, Gauge>,
     estimated_savings: Family<NodePoolLabels, GaugeF64>,
     unavailable_offerings: Family<CapacityTypeLabels, Gauge>,
 }
@@ -117,6 +118,16 @@ const BUDGET_REASONS: [(&str, BudgetReason); 3] = [
     ("empty", BudgetReason::Empty),
     ("drifted", BudgetReason::Drifted),
     ("underutilized", BudgetReason::Underutilized),
+];
+
+/// The reasons `spotter_cloudprovider_on_demand_prices_embedded` is reported for (the AWS
+/// provider's kinds of Pricing API failure).
+pub const ON_DEMAND_PRICE_FALLBACK_REASONS: [&str; 5] = [
+    "not_permitted",
+    "throttled",
+    "unavailable",
+    "no_prices",
+    "failed",
 ];
 
 /// Karpenter's duration buckets (seconds) for the scheduling histogram.
@@ -156,7 +167,7 @@ impl Metrics {
         };
         let registrar = &mut registrar;
         // Fields are initialised in the order written: the registry is taken last.
-        Self {
+        let metrics = Self {
             nodes_allocatable: registrar.node_family(
                 "karpenter_nodes_allocatable",
                 "Node allocatable: what pods can use after kubelet and system overhead, CPU in cores, memory and storage in bytes (labels of Karpenter after v1.0, without the phase the kubelet leaves empty)",
@@ -274,6 +285,10 @@ impl Metrics {
                 "1 while the instance types, zones and prices come from the embedded catalog alone because the cloud's API did not answer; 0 when they come from the cloud",
                 Gauge::default(),
             ),
+            on_demand_prices_embedded: registrar.family(
+                "spotter_cloudprovider_on_demand_prices_embedded",
+                "1 for the reason (not_permitted, throttled, unavailable, no_prices, failed) while the on-demand prices come from the embedded catalog because the Pricing API did not answer with prices; 0 for every reason while they come from the Pricing API (or the provider has no Pricing API)",
+            ),
             estimated_savings: registrar.family(
                 "spotter_estimated_savings_usd_per_hour",
                 "What the NodePool's running instances would cost per hour on-demand, less what they cost (USD)",
@@ -287,7 +302,9 @@ impl Metrics {
             offering_series: None,
             registry: std::mem::take(&mut registrar.registry),
             touch_families: std::mem::take(&mut registrar.touch_families),
-        }
+        };
+        metrics.on_demand_prices_read(None);
+        metrics
     }
 
     /// The whole exposition in the OpenMetrics text format, ending with `# EOF`.
@@ -393,6 +410,22 @@ impl Metrics {
     /// the cloud's API.
     pub fn catalog_read(&self, embedded: bool) {
         self.catalog_embedded.set(i64::from(embedded));
+    }
+
+    /// The on-demand prices were read: from the Pricing API (`None`), or from the embedded
+    /// catalog because the Pricing API failed for `reason` (one of
+    /// [`ON_DEMAND_PRICE_FALLBACK_REASONS`]).
+    pub fn on_demand_prices_read(&self, embedded_because: Option<&str>) {
+        for reason in ON_DEMAND_PRICE_FALLBACK_REASONS
+            .into_iter()
+            .chain(embedded_because)
+        {
+            self.on_demand_prices_embedded
+                .get_or_create(&ReasonLabels {
+                    reason: reason.to_string(),
+                })
+                .set(i64::from(embedded_because == Some(reason)));
+        }
     }
 
     /// A launch failed with `error`.

@@ -857,3 +857,38 @@ fn queue_messages_move_the_interruption_families() {
         None
     );
 }
+
+#[test]
+fn the_catalog_gauges_say_what_comes_from_the_embedded_catalog() {
+    let metrics = Metrics::new("aws");
+    let reads: [(bool, Option<&str>); 3] = [
+        (false, Some("not_permitted")),
+        (true, Some("throttled")),
+        (false, None),
+    ];
+    for (catalog_embedded, prices_embedded_because) in reads {
+        metrics.catalog_read(catalog_embedded);
+        metrics.on_demand_prices_read(prices_embedded_because);
+        let text = metrics.encode().expect("the metrics encode");
+        assert_eq!(
+            value(&text, "spotter_cloudprovider_catalog_embedded", &[]),
+            Some(if catalog_embedded { 1.0 } else { 0.0 })
+        );
+        for reason in spotter_metrics::ON_DEMAND_PRICE_FALLBACK_REASONS {
+            let expected = Some(if prices_embedded_because == Some(reason) {
+                1.0
+            } else {
+                0.0
+            });
+            assert_eq!(
+                value(
+                    &text,
+                    "spotter_cloudprovider_on_demand_prices_embedded",
+                    &[("reason", reason)]
+                ),
+                expected,
+                "{reason} after {prices_embedded_because:?}"
+            );
+        }
+    }
+}

@@ -1,4 +1,5 @@
-//! Garbage collection, every [`INTERVAL`] as Karpenter's: the NodeClaims that exist are
+//! Garbage collection, every [`INTERVAL`] as Karpenter's (a hidden flag changes it for
+//! tests): the NodeClaims that exist are
 //! listed, the provider terminates the cluster's instances that no NodeClaim owns (once past
 //! its grace period), and the NodeClaims whose instance is gone are deleted (their finalizer
 //! then lets the driver drain and remove the Node as for any deleted NodeClaim).
@@ -15,14 +16,19 @@ use spotter_kubernetes::events::{Events, Severity};
 /// How often garbage is collected (Karpenter's garbage collection runs every 2 minutes).
 pub const INTERVAL: Duration = Duration::from_secs(2 * 60);
 
-/// Collects garbage every [`INTERVAL`], forever.
-pub async fn run(client: kube::Client, provider: Arc<AwsCloudProvider<SdkEc2>>, events: Events) {
+/// Collects garbage every `interval`, forever.
+pub async fn run(
+    client: kube::Client,
+    provider: Arc<AwsCloudProvider<SdkEc2>>,
+    events: Events,
+    interval: Duration,
+) {
     let api: Api<NodeClaim> = Api::all(client);
-    let mut every = tokio::time::interval(INTERVAL);
+    let mut every = tokio::time::interval(interval);
     loop {
         every.tick().await;
         if let Err(error) = collect(&api, &provider, &events).await {
-            tracing::warn!(%error, "garbage collection failed; trying again in 2 minutes");
+            tracing::warn!(%error, ?interval, "garbage collection failed; trying again at the next interval");
         }
     }
 }
