@@ -27,8 +27,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, ensure};
 use e2e::{
-    AgentProcess, ControllerProcess, INSTANCE_ID_LABEL, deployment, ensure_permissions_listed, get,
-    install_seed, items, metric, names, pod_nodes, running_pods, wait_until,
+    AgentProcess, ControllerProcess, INSTANCE_ID_LABEL, condition, deployment,
+    ensure_permissions_listed, get, install_seed, items, metric, names, pod_nodes, running_pods,
+    wait_until,
 };
 use serde_json::Value;
 use spotter_agent::imds_mock::ImdsMock;
@@ -293,15 +294,6 @@ fn new_names(kubectl: &Kubectl, before: &BTreeSet<String>) -> Result<BTreeSet<St
         .difference(before)
         .cloned()
         .collect())
-}
-
-/// The status of an object's condition of `type_`.
-fn condition<'a>(object: &'a Value, type_: &str) -> Option<&'a str> {
-    object["status"]["conditions"]
-        .as_array()?
-        .iter()
-        .find(|condition| condition["type"] == type_)?["status"]
-        .as_str()
 }
 
 fn taint_keys(node: &Value) -> BTreeSet<String> {

@@ -36,7 +36,8 @@ use aws_config::BehaviorVersion;
 use aws_sdk_ec2::config::Credentials;
 use aws_sdk_ec2::types as ec2_types;
 use e2e::{
-    ControllerProcess, ensure_permissions_listed, get, install_seed, items, use_moto, wait_until,
+    ControllerProcess, condition, ensure_permissions_listed, get, install_seed, items,
+    metric_lines, use_moto, wait_until,
 };
 use serde_json::{Value, json};
 use spotter_test_support::{ControlPlane, Kubectl, Moto};
@@ -331,27 +332,6 @@ fn seed_pods_launch_spot_on_ec2_and_fall_back_to_on_demand_when_spot_is_refused(
     let checked = ensure_permissions_listed(&plane, "spotter", "aws")?;
     eprintln!("{checked} distinct requests of the controller are in the permission list");
     Ok(())
-}
-
-/// The lines of `family`'s series on the controller's `/metrics`.
-fn metric_lines(address: std::net::SocketAddr, family: &str) -> Result<Vec<String>> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into();
-    let text = agent
-        .get(format!("http://{address}/metrics"))
-        .call()?
-        .body_mut()
-        .read_to_string()?;
-    Ok(text
-        .lines()
-        .filter(|line| {
-            line.strip_prefix(family)
-                .is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{'))
-        })
-        .map(str::to_string)
-        .collect())
 }
 
 /// An instance tagged for the cluster and a NodeClaim that does not exist, as a launch whose
@@ -777,14 +757,6 @@ fn kubectl_time() -> String {
     k8s_openapi::jiff::Timestamp::now()
         .strftime("%Y-%m-%dT%H:%M:%SZ")
         .to_string()
-}
-
-fn condition<'a>(object: &'a Value, type_: &str) -> Option<&'a str> {
-    object["status"]["conditions"]
-        .as_array()?
-        .iter()
-        .find(|condition| condition["type"] == type_)?["status"]
-        .as_str()
 }
 
 /// The nodes the Deployment's pods are bound to.

@@ -16,7 +16,7 @@ use spotter_controllers::disruption_budgets::DisruptionPass;
 use spotter_controllers::node_claim_lifecycle;
 use spotter_controllers::node_claim_names::NodeClaimNames;
 use spotter_controllers::transitions::Outcome;
-use spotter_core::node_pool::{Budget as NodePoolBudget, ConsolidationPolicy};
+use spotter_core::node_pool::ConsolidationPolicy;
 use spotter_core::pod::DO_NOT_DISRUPT_ANNOTATION;
 use support::*;
 
@@ -43,15 +43,6 @@ fn pool() -> NodePool {
     pool.disruption.consolidate_after = Some(Duration::ZERO);
     pool.disruption.budgets = vec![budget(BudgetNodes::Percent(100), &[])];
     pool
-}
-
-fn budget(nodes: BudgetNodes, reasons: &[&str]) -> NodePoolBudget {
-    NodePoolBudget {
-        nodes,
-        schedule: None,
-        duration: None,
-        reasons: reasons.iter().map(|reason| reason.to_string()).collect(),
-    }
 }
 
 /// `pool()` changed by `change`.

@@ -10,7 +10,6 @@ use spotter_controllers::consolidation::{Consolidation, Scope};
 use spotter_controllers::disruption_budgets::DisruptionPass;
 use spotter_controllers::drift::{self, Drift};
 use spotter_controllers::node_claim_names::NodeClaimNames;
-use spotter_core::node_pool::Budget as NodePoolBudget;
 use support::*;
 
 /// A NodePool `batch` allowing Spot and on-demand, whose budgets let every node go.
@@ -20,15 +19,6 @@ fn pool() -> NodePool {
         .build();
     pool.disruption.budgets = vec![budget(BudgetNodes::Percent(100), &[])];
     pool
-}
-
-fn budget(nodes: BudgetNodes, reasons: &[&str]) -> NodePoolBudget {
-    NodePoolBudget {
-        nodes,
-        schedule: None,
-        duration: None,
-        reasons: reasons.iter().map(|reason| reason.to_string()).collect(),
-    }
 }
 
 #[test]

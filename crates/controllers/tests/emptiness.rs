@@ -26,15 +26,6 @@ fn pool(consolidate_after: Option<Duration>, budgets: Vec<NodePoolBudget>) -> No
     pool
 }
 
-fn budget(nodes: BudgetNodes, reasons: &[&str]) -> NodePoolBudget {
-    NodePoolBudget {
-        nodes,
-        schedule: None,
-        duration: None,
-        reasons: reasons.iter().map(|reason| reason.to_string()).collect(),
-    }
-}
-
 fn no_limit() -> Vec<NodePoolBudget> {
     vec![budget(BudgetNodes::Percent(100), &[])]
 }

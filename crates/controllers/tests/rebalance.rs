@@ -12,7 +12,6 @@ use spotter_controllers::consolidation::{Consolidation, Scope};
 use spotter_controllers::disruption_budgets::DisruptionPass;
 use spotter_controllers::node_claim_names::NodeClaimNames;
 use spotter_controllers::transitions::Outcome;
-use spotter_core::node_pool::Budget as NodePoolBudget;
 use support::*;
 
 const NOW: Duration = Duration::from_secs(600);
@@ -24,15 +23,6 @@ fn pool() -> NodePool {
         .build();
     pool.disruption.budgets = vec![budget(BudgetNodes::Percent(100), &[])];
     pool
-}
-
-fn budget(nodes: BudgetNodes, reasons: &[&str]) -> NodePoolBudget {
-    NodePoolBudget {
-        nodes,
-        schedule: None,
-        duration: None,
-        reasons: reasons.iter().map(|reason| reason.to_string()).collect(),
-    }
 }
 
 /// A cluster with `pool` and, per `(name, pods' CPU)`, a registered Spot `m5.large` node

@@ -284,6 +284,15 @@ pub fn install_seed(kubectl: &Kubectl) -> Result<()> {
 /// The value of the series of `family` whose labels contain `labels` (summed over the
 /// matching series; 0 when none).
 pub fn metric(metrics: SocketAddr, family: &str, labels: &str) -> Result<f64> {
+    Ok(metric_lines(metrics, family)?
+        .iter()
+        .filter(|line| line.contains(labels))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum())
+}
+
+/// The lines of `family`'s series on the controller's `/metrics`.
+pub fn metric_lines(metrics: SocketAddr, family: &str) -> Result<Vec<String>> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(10)))
         .build()
@@ -298,10 +307,18 @@ pub fn metric(metrics: SocketAddr, family: &str, labels: &str) -> Result<f64> {
         .filter(|line| {
             line.strip_prefix(family)
                 .is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{'))
-                && line.contains(labels)
         })
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum())
+        .map(str::to_string)
+        .collect())
+}
+
+/// The status of an object's condition of `type_`.
+pub fn condition<'a>(object: &'a Value, type_: &str) -> Option<&'a str> {
+    object["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|condition| condition["type"] == type_)?["status"]
+        .as_str()
 }
 
 /// The seed's Deployment with `replicas` and a short grace period.

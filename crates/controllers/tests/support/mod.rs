@@ -19,7 +19,7 @@ pub use spotter_controllers::{Controllers, Policy, Reconciled, Settings};
 pub use spotter_core::builders::{instance_type, node_pool, pod, selector};
 pub use spotter_core::instance_type::InstanceType;
 pub use spotter_core::labels;
-pub use spotter_core::node_pool::{BudgetNodes, NodePool};
+pub use spotter_core::node_pool::{Budget as NodePoolBudget, BudgetNodes, NodePool};
 pub use spotter_core::offering::CapacityType;
 pub use spotter_core::pod::Pod;
 pub use spotter_core::requirements::{Operator, Requirement, Requirements};
@@ -531,6 +531,17 @@ pub fn pdb(app: &str, budget: Budget, expected_pods: u32) -> PodDisruptionBudget
         selector: selector(&[("app", app)]),
         budget,
         expected_pods,
+    }
+}
+
+/// A NodePool disruption budget of `nodes` for `reasons` (every reason when empty), always
+/// active.
+pub fn budget(nodes: BudgetNodes, reasons: &[&str]) -> NodePoolBudget {
+    NodePoolBudget {
+        nodes,
+        schedule: None,
+        duration: None,
+        reasons: reasons.iter().map(|reason| reason.to_string()).collect(),
     }
 }
 
