@@ -361,6 +361,7 @@ async fn run_controller(
             .map_or(0, |since| since.as_nanos() as u64),
         instance_types: instance_types.clone(),
         identity: Some(identity),
+        node_class_status: arguments.cloud_provider == CloudProviderName::Aws,
     };
     tracing::info!(
         cloud_provider = ?arguments.cloud_provider,

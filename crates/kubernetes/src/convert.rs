@@ -13,6 +13,7 @@ use k8s_openapi::api::core::v1 as core_v1;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget as PodDisruptionBudgetObject;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use spotter_api::crd::ec2_node_class::Ec2NodeClass;
 use spotter_api::crd::node_claim::NodeClaim as NodeClaimObject;
 use spotter_api::crd::node_pool::NodePool as NodePoolObject;
 use spotter_api::node_pool::{Metadata, NodeClassRef, NodePoolManifest};
@@ -136,6 +137,31 @@ pub fn key_of(metadata: &ObjectMeta) -> String {
         metadata.namespace.as_deref().unwrap_or_default(),
         metadata.name.as_deref().unwrap_or_default()
     )
+}
+
+/// What the driver keeps of an EC2NodeClass: its name and whether its `Ready` condition holds
+/// (`None` while it has none: nobody wrote its status yet).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeClassView {
+    /// The name.
+    pub name: String,
+    /// Its `Ready` condition.
+    pub ready: Option<bool>,
+}
+
+/// Converts an EC2NodeClass.
+pub fn node_class(object: &Ec2NodeClass) -> NodeClassView {
+    let ready = object.status.as_ref().and_then(|status| {
+        status
+            .conditions
+            .iter()
+            .find(|condition| condition.type_ == "Ready")
+            .map(|condition| condition.status == "True")
+    });
+    NodeClassView {
+        name: object.metadata.name.clone().unwrap_or_default(),
+        ready,
+    }
 }
 
 /// Converts a NodePool.

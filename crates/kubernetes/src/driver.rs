@@ -28,7 +28,7 @@ use crate::clock;
 use crate::convert::{NodeClaimView, NodePoolView, NodeView, PodView};
 use crate::events::{Events, Severity};
 use crate::node_claim_object::{self, ClaimConditions};
-use crate::node_pool_status::NodePoolStatus;
+use crate::node_pool_status::{NodeClassReadiness, NodePoolStatus};
 use crate::notice_intake::NoticeIntake;
 use crate::observation::{Kind, Object, Observation};
 use crate::protocol;
@@ -53,6 +53,10 @@ pub struct DriverConfig {
     pub instance_types: Arc<Vec<InstanceType>>,
     /// The pod name, for events.
     pub identity: Option<String>,
+    /// Whether the cloud provider writes the EC2NodeClasses' status (the AWS provider does):
+    /// then a NodePool is `NodeClassReady` only once its class says `Ready`; otherwise (the
+    /// fake provider) once its class exists.
+    pub node_class_status: bool,
 }
 
 /// The Kubernetes driver.
@@ -85,6 +89,10 @@ pub struct Driver<P: CloudProvider + 'static> {
     reported_invalid: BTreeMap<String, String>,
     /// NodePools Spotter cannot read, with why (their status says so).
     invalid_node_pools: BTreeMap<String, String>,
+    /// The EC2NodeClasses, by name, with their `Ready` condition.
+    node_classes: BTreeMap<String, Option<bool>>,
+    /// Whether the provider writes the node classes' status (see [`DriverConfig`]).
+    node_class_status: bool,
     /// The status last written on each NodePool, and since when its `Ready` has held.
     node_pool_statuses: BTreeMap<String, (NodePoolStatus, Duration)>,
     /// Pods reported unschedulable, with the reason (an event again when it changes).
@@ -148,6 +156,8 @@ impl<P: CloudProvider + 'static> Driver<P> {
             removed_claims: HashSet::new(),
             reported_invalid: BTreeMap::new(),
             invalid_node_pools: BTreeMap::new(),
+            node_classes: BTreeMap::new(),
+            node_class_status: config.node_class_status,
             node_pool_statuses: BTreeMap::new(),
             reported_unschedulable: BTreeMap::new(),
             wake_at: None,
@@ -286,6 +296,9 @@ impl<P: CloudProvider + 'static> Driver<P> {
     async fn applied(&mut self, object: Object, now: Duration) {
         match object {
             Object::NodePool(view) => self.node_pool_applied(view),
+            Object::NodeClass(view) => {
+                self.node_classes.insert(view.name, view.ready);
+            }
             Object::DaemonSet(key, pod) => {
                 self.daemon_sets.insert(key, pod);
                 self.state
@@ -310,6 +323,9 @@ impl<P: CloudProvider + 'static> Driver<P> {
                 self.node_pools.remove(key);
                 self.invalid_node_pools.remove(key);
                 self.state.node_pool_deleted(key);
+            }
+            Kind::NodeClass => {
+                self.node_classes.remove(key);
             }
             Kind::DaemonSet => {
                 self.daemon_sets.remove(key);
@@ -909,7 +925,8 @@ impl<P: CloudProvider + 'static> Driver<P> {
             .filter(|pool| !self.invalid_node_pools.contains_key(&pool.name))
             .map(|pool| {
                 let usage = node_pool_usage(&self.state, &pool.name);
-                (pool.name.clone(), NodePoolStatus::valid(&usage))
+                let node_class = self.node_class_readiness(&pool.node_class);
+                (pool.name.clone(), NodePoolStatus::valid(&usage, node_class))
             });
         let unreadable = self
             .invalid_node_pools
@@ -926,6 +943,17 @@ impl<P: CloudProvider + 'static> Driver<P> {
             };
             crate::perform::patch_node_pool_status(self, &name, status.patch(ready_since));
             self.node_pool_statuses.insert(name, (status, ready_since));
+        }
+    }
+
+    /// Whether the EC2NodeClass named `name` is ready for its NodePools.
+    fn node_class_readiness(&self, name: &str) -> NodeClassReadiness {
+        match self.node_classes.get(name) {
+            None => NodeClassReadiness::Missing,
+            Some(_) if !self.node_class_status => NodeClassReadiness::Ready,
+            Some(Some(true)) => NodeClassReadiness::Ready,
+            Some(Some(false)) => NodeClassReadiness::NotReady,
+            Some(None) => NodeClassReadiness::Unknown,
         }
     }
 
@@ -961,6 +989,7 @@ impl Object {
             Object::Pod(_) => Kind::Pod,
             Object::DaemonSet(..) => Kind::DaemonSet,
             Object::PodDisruptionBudget(_) => Kind::PodDisruptionBudget,
+            Object::NodeClass(_) => Kind::NodeClass,
         }
     }
 }

@@ -1,5 +1,5 @@
-//! Spotter's Kubernetes driver (`spotter controller`): it watches NodePools, NodeClaims,
-//! Nodes, pods, DaemonSets and PodDisruptionBudgets, converts each object at the edge into the
+//! Spotter's Kubernetes driver (`spotter controller`): it watches EC2NodeClasses, NodePools,
+//! NodeClaims, Nodes, pods, DaemonSets and PodDisruptionBudgets, converts each object at the edge into the
 //! compact values the controllers use ([`convert`]), reports every change to the shared state
 //! machine, and performs the controllers' actions through the Kubernetes API and a
 //! `CloudProvider` ([`perform`]), speaking Karpenter's object protocol ([`protocol`]):

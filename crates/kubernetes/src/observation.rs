@@ -7,7 +7,7 @@ use spotter_controllers::pod_disruption_budget::PodDisruptionBudget;
 use spotter_core::pod::Pod;
 use spotter_interruption::notice::Notice;
 
-use crate::convert::{ConvertError, NodeClaimView, NodePoolView, NodeView, PodView};
+use crate::convert::{ConvertError, NodeClaimView, NodeClassView, NodePoolView, NodeView, PodView};
 
 /// One thing that happened.
 #[derive(Debug)]
@@ -61,6 +61,8 @@ pub enum Object {
     DaemonSet(String, Pod),
     /// A PodDisruptionBudget.
     PodDisruptionBudget(PodDisruptionBudget),
+    /// An EC2NodeClass.
+    NodeClass(NodeClassView),
 }
 
 /// The kinds the driver watches.
@@ -78,11 +80,14 @@ pub enum Kind {
     DaemonSet,
     /// policy/v1 PodDisruptionBudget.
     PodDisruptionBudget,
+    /// `karpenter.k8s.aws/v1` EC2NodeClass.
+    NodeClass,
 }
 
 impl Kind {
     /// Every kind, in the order a restarted controller applies them.
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
+        Kind::NodeClass,
         Kind::NodePool,
         Kind::DaemonSet,
         Kind::PodDisruptionBudget,
@@ -100,6 +105,7 @@ impl Kind {
             Kind::Pod => "Pod",
             Kind::DaemonSet => "DaemonSet",
             Kind::PodDisruptionBudget => "PodDisruptionBudget",
+            Kind::NodeClass => "EC2NodeClass",
         }
     }
 }

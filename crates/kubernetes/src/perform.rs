@@ -685,6 +685,7 @@ mod tests {
                     seed: 1,
                     instance_types: Arc::new(Vec::new()),
                     identity: None,
+                    node_class_status: false,
                 },
                 Arc::new(Mutex::new(Metrics::new("test"))),
                 Arc::new(AtomicBool::new(false)),

@@ -1,5 +1,5 @@
-//! The watches: one task per kind (NodePools, NodeClaims, Nodes, Pods, DaemonSets,
-//! PodDisruptionBudgets) runs a kube-runtime watcher, converts each object at once into the
+//! The watches: one task per kind (EC2NodeClasses, NodePools, NodeClaims, Nodes, Pods,
+//! DaemonSets, PodDisruptionBudgets) runs a kube-runtime watcher, converts each object at once into the
 //! driver's compact values ([`crate::convert`]) and sends it to the driver as an
 //! [`Observation`]; the object itself is dropped. Each task remembers the keys it has seen, so
 //! that an object deleted while the watch was down (a relist after `410 Gone`) is reported
@@ -16,6 +16,7 @@ use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event, watcher};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
+use spotter_api::crd::ec2_node_class::Ec2NodeClass;
 use spotter_api::crd::node_claim::NodeClaim;
 use spotter_api::crd::node_pool::NodePool;
 use tokio::sync::mpsc::Sender;
@@ -27,6 +28,7 @@ use crate::observation::{Kind, Object, Observation};
 /// Starts the watches of every kind; each sends [`Observation::Synced`] once listed.
 pub fn spawn_all(client: &Client, sender: &Sender<Observation>) -> Vec<JoinHandle<()>> {
     vec![
+        spawn::<Ec2NodeClass>(Api::all(client.clone()), sender.clone()),
         spawn::<NodePool>(Api::all(client.clone()), sender.clone()),
         spawn::<DaemonSet>(Api::all(client.clone()), sender.clone()),
         spawn::<PodDisruptionBudget>(Api::all(client.clone()), sender.clone()),
@@ -119,6 +121,16 @@ impl Watched for NodePool {
     }
     fn convert(&self) -> Result<Object, ConvertError> {
         Ok(Object::NodePool(convert::node_pool(self)))
+    }
+}
+
+impl Watched for Ec2NodeClass {
+    const KIND: Kind = Kind::NodeClass;
+    fn key(&self) -> String {
+        self.metadata.name.clone().unwrap_or_default()
+    }
+    fn convert(&self) -> Result<Object, ConvertError> {
+        Ok(Object::NodeClass(convert::node_class(self)))
     }
 }
 
