@@ -5,7 +5,8 @@
 //!
 //! Everything is a function of the seed and the calls made, on a virtual clock the caller
 //! passes in: the simulator asks for [`SimulatedCloud::next_event_time`] and calls
-//! [`SimulatedCloud::advance`] to receive what happened.
+//! [`SimulatedCloud::advance`] to receive what happened. It also answers what EC2 tells up
+//! front, Spot placement scores per zone, from its own ground truth.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 use spotter_core::instance_type::InstanceType;
 use spotter_core::offering::CapacityType;
+use spotter_core::placement_scores::PlacementScores;
 
 use spotter_cloud::{CloudError, CloudProvider, Instance, LaunchRequest, Launched, OfferingKey};
 use spotter_core::random::Random;
@@ -142,6 +144,38 @@ impl Market {
     /// Adds a forced outage.
     pub fn add_outage(&mut self, outage: Outage) {
         self.outages.push(outage);
+    }
+
+    /// The Spot placement score of every zone at `now`, from the ground truth: 1 plus 9 times
+    /// the share of the zone's Spot pools that have capacity and do not reclaim every node
+    /// they launch, rounded (EC2's scores are 1 to 10 per Availability Zone).
+    pub fn placement_scores(&self, now: Duration) -> PlacementScores {
+        let keys: Vec<&OfferingKey> = self
+            .pools
+            .keys()
+            .filter(|key| key.capacity_type == CapacityType::Spot)
+            .collect();
+        let mut by_zone: BTreeMap<String, (u32, u32)> = BTreeMap::new();
+        for key in keys {
+            let forced_out = self
+                .outages
+                .iter()
+                .any(|outage| outage.start <= now && now < outage.end && outage.covers(key));
+            let healthy = !forced_out
+                && self
+                    .pools
+                    .get(key)
+                    .is_some_and(|pool| pool.peek_available_at(now) && !pool.reclaims_at(now));
+            let (good, all) = by_zone.entry(key.zone.clone()).or_default();
+            *good += u32::from(healthy);
+            *all += 1;
+        }
+        let mut scores = PlacementScores::default();
+        for (zone, (good, all)) in by_zone {
+            let share = f64::from(good) / f64::from(all.max(1));
+            scores.set_spot(&zone, (1.0 + 9.0 * share).round() as u8);
+        }
+        scores
     }
 
     /// Whether an offering has capacity at `now`.
@@ -313,7 +347,7 @@ impl Market {
                 continue;
             };
             pool.acquire();
-            let interruption_after = pool.draw_interruption_after();
+            let interruption_after = pool.draw_interruption_after(now);
             let id = format!("i-{:017x}", self.next_instance);
             let instance = Instance {
                 provider_id: format!("sim:///{}/{id}", candidate.offering.zone),
@@ -407,6 +441,12 @@ impl SimulatedCloud {
     /// Whether an offering has capacity at `now`.
     pub fn has_capacity(&mut self, offering: &OfferingKey, now: Duration) -> bool {
         self.market().has_capacity(offering, now)
+    }
+
+    /// The up-front Spot placement score of every zone at `now` (see
+    /// [`Market::placement_scores`]): what the AWS provider reads from EC2.
+    pub fn placement_scores(&mut self, now: Duration) -> PlacementScores {
+        self.market().placement_scores(now)
     }
 
     /// The earliest time in `from..=to` (`to` being now) at which any of `offerings` had

@@ -10,6 +10,7 @@ use std::time::Duration;
 use spotter_cloud::{Instance, OfferingKey};
 use spotter_controllers::{ClusterState, Policy};
 use spotter_core::offering::CapacityType;
+use spotter_core::unavailable_offerings::AvoidLevel;
 use spotter_report::{
     Event, EventKind, NodeHours, NodePoolSummary, Report, Series, Summary, Violation,
     clock_duration, iso8601_duration, percentiles, spread,
@@ -422,18 +423,28 @@ impl Recorder {
         );
     }
 
-    /// An offering avoided for interrupting too often.
-    pub fn avoided(&mut self, now: Duration, offering: &OfferingKey, until: Duration) {
-        self.event(
-            now,
-            EventKind::Avoid,
-            None,
-            None,
-            format!(
-                "{offering} interrupted too often: avoided for {}",
-                clock_duration(until.saturating_sub(now).as_secs_f64())
+    /// An offering, or its family in its zone or its zone (`wider`), avoided for
+    /// interrupting too often.
+    pub fn avoided(
+        &mut self,
+        now: Duration,
+        offering: &OfferingKey,
+        wider: Option<&AvoidLevel>,
+        until: Duration,
+    ) {
+        let lasting = clock_duration(until.saturating_sub(now).as_secs_f64());
+        let detail = match wider {
+            None => format!("{offering} interrupted too often: avoided for {lasting}"),
+            Some(AvoidLevel::FamilyInZone { family }) => format!(
+                "{family} family interrupted too often in {} ({} {}): avoided there for {lasting}",
+                offering.zone, offering.capacity_type, offering.instance_type
             ),
-        );
+            Some(AvoidLevel::Zone) => format!(
+                "{} {} interrupted too often (last: {}): zone avoided for {lasting}; soft zone spreads (ScheduleAnyway) leave it out meanwhile",
+                offering.zone, offering.capacity_type, offering.instance_type
+            ),
+        };
+        self.event(now, EventKind::Avoid, None, None, detail);
     }
 
     fn account(&mut self, instance: &RunningInstance, until: Duration) {
