@@ -10,7 +10,7 @@ use std::time::Duration;
 use spotter_cloud::{Instance, OfferingKey};
 use spotter_controllers::{ClusterState, Policy};
 use spotter_core::offering::CapacityType;
-use spotter_core::unavailable_offerings::AvoidLevel;
+use spotter_core::unavailable_offerings::{AvoidLevel, UnavailableReason};
 use spotter_report::{
     Event, EventKind, NodeHours, NodePoolSummary, Report, Series, Summary, Violation,
     clock_duration, iso8601_duration, percentiles, spread,
@@ -173,6 +173,9 @@ impl Recorder {
                 on_demand_baseline_per_hour: Vec::new(),
                 pending_pods: Vec::new(),
                 nodes_by_node_pool: BTreeMap::new(),
+                avoided_offerings: Vec::new(),
+                avoided_families: Vec::new(),
+                avoided_zones: Vec::new(),
             },
         };
         for pool in &scenario.node_pools {
@@ -640,6 +643,22 @@ impl Recorder {
         for (pool, values) in &mut series.nodes_by_node_pool {
             values.push(by_pool.get(pool.as_str()).copied().unwrap_or(0));
         }
+        let cache = &state.unavailable_offerings;
+        series.avoided_offerings.push(
+            cache
+                .active()
+                .filter(|(_, _, _, record)| record.reason == UnavailableReason::InterruptionProne)
+                .count() as u32,
+        );
+        let families = cache
+            .avoided()
+            .iter()
+            .filter(|avoided| matches!(avoided.level, AvoidLevel::FamilyInZone { .. }))
+            .count() as u32;
+        series.avoided_families.push(families);
+        series
+            .avoided_zones
+            .push(cache.avoided().len() as u32 - families);
     }
 
     /// The run's report at `end`: `fallback_outcomes` for the fallback nodes still running (by
