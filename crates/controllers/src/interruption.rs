@@ -18,9 +18,9 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use spotter_cloud::OfferingKey;
-use spotter_core::interruption_evidence::{Evidence, avoid_decisions};
+use spotter_core::interruption_evidence::{Evidence, Exposure, avoid_decisions};
 use spotter_core::offering::CapacityType;
-use spotter_core::unavailable_offerings::UnavailableReason;
+use spotter_core::unavailable_offerings::{AvoidLevel, UnavailableReason};
 
 use crate::action::Action;
 use crate::settings::{InterruptionAwareness, Settings};
@@ -118,10 +118,13 @@ impl Interruption {
     }
 }
 
-/// The evidence at every level and the zones Spot is offered in, gathered once per pass.
+/// The evidence at every level, the zones Spot is offered in and the Spot nodes running in
+/// each, gathered once per pass; and the avoidances decided in the pass so far.
 struct Learnt {
     evidence: Evidence,
     zones: Vec<String>,
+    exposure: Exposure,
+    decided: Vec<(AvoidLevel, String, Duration)>,
 }
 
 impl Learnt {
@@ -133,23 +136,35 @@ impl Learnt {
             .filter(|offering| offering.capacity_type == CapacityType::Spot)
             .map(|offering| offering.zone.as_str())
             .collect();
+        let mut exposure = Exposure::default();
+        for offering in state
+            .node_claims
+            .values()
+            .filter_map(|claim| claim.instance())
+            .map(|instance| &instance.offering)
+            .filter(|offering| offering.capacity_type == CapacityType::Spot)
+        {
+            exposure.add(&offering.instance_type, &offering.zone);
+        }
         Self {
             evidence: Evidence::gather(&state.interruption_history, now, &awareness.half_lives),
             zones: zones.into_iter().map(str::to_string).collect(),
+            exposure,
+            decided: Vec::new(),
         }
     }
 
     /// The family-in-zone and zone avoidances an interruption of `offering` calls for, not
     /// already in force until then.
     fn avoid(
-        &self,
+        &mut self,
         state: &ClusterState,
         offering: &OfferingKey,
         awareness: &InterruptionAwareness,
         now: Duration,
     ) -> Vec<Action> {
         let zones: Vec<&str> = self.zones.iter().map(String::as_str).collect();
-        avoid_decisions(
+        let decisions = avoid_decisions(
             &self.evidence,
             (
                 &offering.instance_type,
@@ -157,27 +172,39 @@ impl Learnt {
                 &offering.zone,
             ),
             &zones,
+            &self.exposure,
             &state.placement_scores,
             &awareness.avoid_rules,
             &awareness.half_lives,
             now,
-        )
-        .into_iter()
-        .filter(|decision| {
-            !state.unavailable_offerings.avoided().iter().any(|avoided| {
+        );
+        let mut actions = Vec::new();
+        for decision in decisions {
+            let in_force = state.unavailable_offerings.avoided().iter().any(|avoided| {
                 avoided.level == decision.level
                     && avoided.capacity_type == decision.capacity_type
                     && avoided.zone == decision.zone
                     && avoided.until >= decision.until
-            })
-        })
-        .map(|decision| Action::MarkUnavailable {
-            offering: offering.clone(),
-            until: decision.until,
-            reason: UnavailableReason::InterruptionProne,
-            wider: Some(decision.level),
-        })
-        .collect()
+            });
+            let decided = self.decided.iter().any(|(level, zone, until)| {
+                *level == decision.level && *zone == decision.zone && *until >= decision.until
+            });
+            if in_force || decided {
+                continue;
+            }
+            self.decided.push((
+                decision.level.clone(),
+                decision.zone.clone(),
+                decision.until,
+            ));
+            actions.push(Action::MarkUnavailable {
+                offering: offering.clone(),
+                until: decision.until,
+                reason: UnavailableReason::InterruptionProne,
+                wider: Some(decision.level),
+            });
+        }
+        actions
     }
 }
 

@@ -36,9 +36,9 @@ pub struct AvoidRules {
     pub family_in_zone_at: f64,
     /// Evidence of one zone from which it is avoided.
     pub zone_at: f64,
-    /// ... when it is also at least this many times the mean evidence of the same family (or
-    /// of Spot) in the other zones: a crunch across the region (every zone hit alike) moves
-    /// nothing, a crunch in one zone does.
+    /// ... when its evidence per running node is also at least this many times the mean
+    /// evidence per node of the same family (or of Spot) in the other zones: a crunch across
+    /// the region (every node hit alike) moves nothing, a crunch in one zone does.
     pub dominance: f64,
     /// The avoidance lasts until the evidence, fading, falls to this.
     pub release_at: f64,
@@ -53,6 +53,40 @@ pub struct Evidence {
     families: HashMap<(String, CapacityType, String), f64>,
     zones: HashMap<(CapacityType, String), f64>,
     node_pools: HashMap<String, f64>,
+}
+
+/// How many Spot nodes each zone, and each instance family in each zone, runs (nodes being
+/// interrupted included): what the evidence of one zone is compared per node against the
+/// others', so that a burst that hits every node alike (a region-wide crunch) singles out no
+/// zone, however busy.
+#[derive(Clone, Debug, Default)]
+pub struct Exposure {
+    zones: HashMap<String, f64>,
+    families: HashMap<(String, String), f64>,
+}
+
+impl Exposure {
+    /// Counts one running node of `instance_type` in `zone`.
+    pub fn add(&mut self, instance_type: &str, zone: &str) {
+        *self.zones.entry(zone.to_string()).or_default() += 1.0;
+        *self
+            .families
+            .entry((instance_family(instance_type).to_string(), zone.to_string()))
+            .or_default() += 1.0;
+    }
+
+    /// The nodes running in a zone.
+    pub fn zone(&self, zone: &str) -> f64 {
+        self.zones.get(zone).copied().unwrap_or(0.0)
+    }
+
+    /// The nodes of a family running in a zone.
+    pub fn family_in_zone(&self, family: &str, zone: &str) -> f64 {
+        self.families
+            .get(&(family.to_string(), zone.to_string()))
+            .copied()
+            .unwrap_or(0.0)
+    }
 }
 
 /// A family or zone to avoid, with its evidence and until when.
@@ -175,13 +209,16 @@ pub fn decay(age: Duration, half_life: Duration) -> f64 {
 }
 
 /// What to avoid after an interruption of `offering` (instance type, capacity type, zone):
-/// its family in its zone and its zone, each when the evidence there reaches its threshold and
-/// dominates the same in the other `zones` (Spot only: on-demand is never avoided). Each lasts
-/// until its evidence, fading with its half-life, falls to the release level.
+/// its family in its zone and its zone, each when the evidence there reaches its threshold and,
+/// per running node (`exposure`), dominates the same in the other `zones` (Spot only:
+/// on-demand is never avoided). Each lasts until its evidence, fading with its half-life,
+/// falls to the release level.
+#[allow(clippy::too_many_arguments)]
 pub fn avoid_decisions(
     evidence: &Evidence,
     offering: (&str, CapacityType, &str),
     zones: &[&str],
+    exposure: &Exposure,
     placement: &PlacementScores,
     rules: &AvoidRules,
     half_lives: &HalfLives,
@@ -198,6 +235,8 @@ pub fn avoid_decisions(
     let family = instance_family(instance_type);
     let family_evidence = |other: &str| evidence.family_in_zone(family, capacity_type, other);
     let zone_evidence = |other: &str| evidence.zone(capacity_type, other);
+    let family_nodes = |other: &str| exposure.family_in_zone(family, other).max(1.0);
+    let zone_nodes = |other: &str| exposure.zone(other).max(1.0);
     let levels: [Level<'_>; 2] = [
         (
             AvoidLevel::FamilyInZone {
@@ -206,31 +245,34 @@ pub fn avoid_decisions(
             rules.family_in_zone_at,
             half_lives.family_in_zone,
             &family_evidence,
+            &family_nodes,
         ),
         (
             AvoidLevel::Zone,
             rules.zone_at,
             half_lives.zone,
             &zone_evidence,
+            &zone_nodes,
         ),
     ];
     let mut decisions = Vec::new();
-    for (level, threshold, half_life, evidence_in) in levels {
+    for (level, threshold, half_life, evidence_in, nodes_in) in levels {
         let here = evidence_in(zone);
         if here < threshold * scale {
             continue;
         }
+        let per_node = |other: &str| evidence_in(other) / nodes_in(other);
         let others: Vec<f64> = zones
             .iter()
             .filter(|other| **other != zone)
-            .map(|other| evidence_in(other))
+            .map(|other| per_node(other))
             .collect();
         let mean_elsewhere = if others.is_empty() {
             0.0
         } else {
             others.iter().sum::<f64>() / others.len() as f64
         };
-        if here < rules.dominance * mean_elsewhere {
+        if per_node(zone) < rules.dominance * mean_elsewhere {
             continue;
         }
         decisions.push(AvoidDecision {
@@ -244,8 +286,15 @@ pub fn avoid_decisions(
     decisions
 }
 
-/// A level to decide on: what it avoids, its threshold, its half-life, its evidence in a zone.
-type Level<'a> = (AvoidLevel, f64, Duration, &'a dyn Fn(&str) -> f64);
+/// A level to decide on: what it avoids, its threshold, its half-life, its evidence and its
+/// running nodes in a zone.
+type Level<'a> = (
+    AvoidLevel,
+    f64,
+    Duration,
+    &'a dyn Fn(&str) -> f64,
+    &'a dyn Fn(&str) -> f64,
+);
 
 /// How long evidence `from` takes to fade to `to` with this half-life (zero when it is
 /// there already).
@@ -368,29 +417,38 @@ mod tests {
         let half_lives = HalfLives::default();
         let many =
             |instance_type, zone, count: usize| vec![(instance_type, zone, "batch", 0u64); count];
-        // (name, interruptions, placement score of zone a, expected avoidances)
+        // (name, interruptions, running Spot nodes (type, zone, count), placement score of
+        // zone a, expected avoidances)
         type Case<'a> = (
             &'a str,
             Vec<(&'a str, &'a str, &'a str, u64)>,
+            Vec<(&'a str, &'a str, u32)>,
             u8,
             &'a [&'a str],
         );
-        let cases: [Case; 6] = [
+        let cases: [Case; 7] = [
             (
                 "two in a family: nothing",
                 many("m5.large", "a", 2),
+                vec![],
                 10,
                 &[],
             ),
             (
                 "three in a family: the family",
                 many("m5.large", "a", 3),
+                vec![],
                 10,
                 &["family m5"],
             ),
             (
                 "four across families in one zone: family and zone",
                 [many("m5.large", "a", 3), many("c5.large", "a", 1)].concat(),
+                vec![
+                    ("m5.large", "a", 3),
+                    ("c5.large", "a", 1),
+                    ("m5.large", "b", 3),
+                ],
                 10,
                 &["family m5", "zone"],
             ),
@@ -402,30 +460,56 @@ mod tests {
                     many("m5.large", "c", 4),
                 ]
                 .concat(),
+                vec![],
+                10,
+                &[],
+            ),
+            (
+                "a busy zone hit in proportion to its nodes: nothing (a region-wide burst)",
+                [
+                    many("m5.large", "a", 8),
+                    many("m5.large", "b", 2),
+                    many("m5.large", "c", 2),
+                ]
+                .concat(),
+                vec![
+                    ("m5.large", "a", 8),
+                    ("m5.large", "b", 2),
+                    ("m5.large", "c", 2),
+                ],
                 10,
                 &[],
             ),
             (
                 "two with a low placement score: the zone needs half",
                 [many("m5.large", "a", 1), many("c5.large", "a", 1)].concat(),
+                vec![],
                 2,
                 &["zone"],
             ),
             (
                 "two with a good placement score: nothing",
                 [many("m5.large", "a", 1), many("c5.large", "a", 1)].concat(),
+                vec![],
                 9,
                 &[],
             ),
         ];
-        for (name, interruptions, score, expected) in cases {
+        for (name, interruptions, nodes, score, expected) in cases {
             let evidence = Evidence::gather(&history(&interruptions), Duration::ZERO, &half_lives);
+            let mut exposure = Exposure::default();
+            for (instance_type, zone, count) in nodes {
+                for _ in 0..count {
+                    exposure.add(instance_type, zone);
+                }
+            }
             let mut placement = PlacementScores::default();
             placement.set_spot("a", score);
             let decisions = avoid_decisions(
                 &evidence,
                 ("m5.large", CapacityType::Spot, "a"),
                 &zones,
+                &exposure,
                 &placement,
                 &rules,
                 &half_lives,
@@ -453,6 +537,7 @@ mod tests {
             &evidence,
             ("m5.large", CapacityType::Spot, "a"),
             &["a", "b"],
+            &Exposure::default(),
             &PlacementScores::default(),
             &AvoidRules::default(),
             &half_lives,
@@ -464,6 +549,7 @@ mod tests {
             &evidence,
             ("m5.large", CapacityType::OnDemand, "a"),
             &["a", "b"],
+            &Exposure::default(),
             &PlacementScores::default(),
             &AvoidRules::default(),
             &half_lives,
