@@ -529,6 +529,8 @@ mod tests {
     use spotter_cloud::ready::now_or_never;
     use spotter_core::builders::instance_type;
 
+    use crate::spot_pool::PoolOverride;
+
     fn cloud(model: MarketModel) -> SimulatedCloud {
         let types = vec![
             instance_type("m5.large")
@@ -644,6 +646,66 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    #[test]
+    fn placement_scores_follow_the_ground_truth() {
+        let hour = Duration::from_secs(3600);
+        let mut model = MarketModel::calm();
+        model.overrides.push(PoolOverride {
+            zone: Some("zone-b".into()),
+            capacity_type: Some(CapacityType::Spot),
+            interruption_interval: Some(Duration::from_secs(1800)),
+            interruption_until: Some(2 * hour),
+            ..PoolOverride::default()
+        });
+        let mut cloud = cloud(model);
+        cloud.add_outage(Outage {
+            capacity_type: Some(CapacityType::Spot),
+            zone: Some("zone-a".into()),
+            instance_type: None,
+            start: hour,
+            end: 3 * hour,
+        });
+        // (time, zone-a's score, zone-b's score): zone-a out from 1 h to 3 h, zone-b
+        // reclaiming every node until 2 h; on-demand pools have no score.
+        let cases = [
+            (Duration::ZERO, 10, 1),
+            (hour, 1, 1),
+            (2 * hour, 1, 10),
+            (3 * hour, 10, 10),
+        ];
+        for (now, zone_a, zone_b) in cases {
+            let scores = cloud.placement_scores(now);
+            assert_eq!(scores.spot("zone-a"), Some(zone_a), "zone-a at {now:?}");
+            assert_eq!(scores.spot("zone-b"), Some(zone_b), "zone-b at {now:?}");
+            assert_eq!(scores.iter().count(), 2, "at {now:?}");
+        }
+        // Launched before 2 h, a zone-b node is interrupted 30 minutes after; after, never
+        // (the calm market interrupts nothing else).
+        let before = create_at(
+            &mut cloud,
+            &request("claim-1", &[(CapacityType::Spot, "zone-b")]),
+            hour,
+        );
+        let mut events = cloud.advance(2 * hour);
+        let after = create_at(
+            &mut cloud,
+            &request("claim-2", &[(CapacityType::Spot, "zone-b")]),
+            2 * hour,
+        );
+        let (Ok(before), Ok(_)) = (before, after) else {
+            panic!("zone-b has capacity");
+        };
+        events.extend(cloud.advance(10 * hour));
+        let warned: Vec<String> = events
+            .into_iter()
+            .filter_map(|event| match event {
+                CloudEvent::SpotInterruptionWarning { instance_id, .. } => Some(instance_id),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(warned, [before.instance.id]);
     }
 
     #[test]
