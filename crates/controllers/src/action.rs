@@ -5,7 +5,7 @@ use std::time::Duration;
 use spotter_cloud::{OfferingKey, OfferingRequest};
 use spotter_core::requirements::Requirements;
 use spotter_core::taints::Taint;
-use spotter_core::unavailable_offerings::UnavailableReason;
+use spotter_core::unavailable_offerings::{AvoidLevel, UnavailableReason};
 
 use crate::state::{DisruptionReason, ReturnToSpotRecord};
 
@@ -28,14 +28,17 @@ pub enum Action {
         /// The offerings to try, in order (the first with capacity wins).
         offerings: Vec<OfferingRequest>,
     },
-    /// Put an offering in the unavailable-offerings cache.
+    /// Put an offering in the unavailable-offerings cache or, with `wider`, avoid its family
+    /// in its zone or its whole zone for its capacity type (softer: taken last).
     MarkUnavailable {
-        /// The offering.
+        /// The offering (for `wider`: the one whose interruption decided it).
         offering: OfferingKey,
         /// Until when.
         until: Duration,
         /// Why.
         reason: UnavailableReason,
+        /// `None`: the offering only.
+        wider: Option<AvoidLevel>,
     },
     /// Start deleting a NodeClaim: its node is tainted, cordoned and drained, then its instance
     /// terminated.

@@ -8,15 +8,22 @@
 //! With interruption awareness (Spotter's policy), an offering that reached the threshold of
 //! interruptions within the window (the driver records each one in the interruption history as
 //! the notice arrives) is kept out of launches for a while, so that the cluster does not
-//! relaunch into a pool that keeps reclaiming its nodes.
+//! relaunch into a pool that keeps reclaiming its nodes; and when the fading evidence against
+//! the offering's instance family in its zone, or against its whole zone, is strong and that
+//! zone's own ([`spotter_core::interruption_evidence::avoid_decisions`]), the family or zone
+//! is avoided for Spot until the evidence fades: launches take it last, and a soft zone spread
+//! stops counting it.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use spotter_core::unavailable_offerings::UnavailableReason;
+use spotter_cloud::OfferingKey;
+use spotter_core::interruption_evidence::{Evidence, Exposure, avoid_decisions};
+use spotter_core::offering::CapacityType;
+use spotter_core::unavailable_offerings::{AvoidLevel, UnavailableReason};
 
 use crate::action::Action;
-use crate::settings::Settings;
+use crate::settings::{InterruptionAwareness, Settings};
 use crate::state::{ClusterState, DisruptionReason, NoticeKind};
 
 /// The interruption controller: remembers which notices it acted on.
@@ -34,6 +41,7 @@ impl Interruption {
         settings: &Settings,
     ) -> Vec<Action> {
         let mut actions = Vec::new();
+        let mut learnt: Option<Learnt> = None;
         for notice in &state.interruption_notices {
             if !self
                 .handled
@@ -57,6 +65,7 @@ impl Interruption {
                         offering: instance.offering.clone(),
                         until: now + settings.unavailable_offering_ttl,
                         reason: UnavailableReason::SpotInterruption,
+                        wider: None,
                     });
                     if let Some(awareness) = &settings.interruption_awareness {
                         let offering = &instance.offering;
@@ -71,8 +80,12 @@ impl Interruption {
                                 offering: offering.clone(),
                                 until: now + awareness.avoid_for,
                                 reason: UnavailableReason::InterruptionProne,
+                                wider: None,
                             });
                         }
+                        let learnt =
+                            learnt.get_or_insert_with(|| Learnt::new(state, now, awareness));
+                        actions.extend(learnt.avoid(state, offering, awareness, now));
                     }
                     (DisruptionReason::SpotInterrupted, Some(terminate_at))
                 }
@@ -101,6 +114,96 @@ impl Interruption {
                     .is_some_and(|instance| &instance.id == instance_id)
             })
         });
+        actions
+    }
+}
+
+/// The evidence at every level, the zones Spot is offered in and the Spot nodes running in
+/// each, gathered once per pass; and the avoidances decided in the pass so far.
+struct Learnt {
+    evidence: Evidence,
+    zones: Vec<String>,
+    exposure: Exposure,
+    decided: Vec<(AvoidLevel, String, Duration)>,
+}
+
+impl Learnt {
+    fn new(state: &ClusterState, now: Duration, awareness: &InterruptionAwareness) -> Self {
+        let zones: BTreeSet<&str> = state
+            .instance_types
+            .iter()
+            .flat_map(|instance_type| &instance_type.offerings)
+            .filter(|offering| offering.capacity_type == CapacityType::Spot)
+            .map(|offering| offering.zone.as_str())
+            .collect();
+        let mut exposure = Exposure::default();
+        for offering in state
+            .node_claims
+            .values()
+            .filter_map(|claim| claim.instance())
+            .map(|instance| &instance.offering)
+            .filter(|offering| offering.capacity_type == CapacityType::Spot)
+        {
+            exposure.add(&offering.instance_type, &offering.zone);
+        }
+        Self {
+            evidence: Evidence::gather(&state.interruption_history, now, &awareness.half_lives),
+            zones: zones.into_iter().map(str::to_string).collect(),
+            exposure,
+            decided: Vec::new(),
+        }
+    }
+
+    /// The family-in-zone and zone avoidances an interruption of `offering` calls for, not
+    /// already in force until then.
+    fn avoid(
+        &mut self,
+        state: &ClusterState,
+        offering: &OfferingKey,
+        awareness: &InterruptionAwareness,
+        now: Duration,
+    ) -> Vec<Action> {
+        let zones: Vec<&str> = self.zones.iter().map(String::as_str).collect();
+        let decisions = avoid_decisions(
+            &self.evidence,
+            (
+                &offering.instance_type,
+                offering.capacity_type,
+                &offering.zone,
+            ),
+            &zones,
+            &self.exposure,
+            &state.placement_scores,
+            &awareness.avoid_rules,
+            &awareness.half_lives,
+            now,
+        );
+        let mut actions = Vec::new();
+        for decision in decisions {
+            let in_force = state.unavailable_offerings.avoided().iter().any(|avoided| {
+                avoided.level == decision.level
+                    && avoided.capacity_type == decision.capacity_type
+                    && avoided.zone == decision.zone
+                    && avoided.until >= decision.until
+            });
+            let decided = self.decided.iter().any(|(level, zone, until)| {
+                *level == decision.level && *zone == decision.zone && *until >= decision.until
+            });
+            if in_force || decided {
+                continue;
+            }
+            self.decided.push((
+                decision.level.clone(),
+                decision.zone.clone(),
+                decision.until,
+            ));
+            actions.push(Action::MarkUnavailable {
+                offering: offering.clone(),
+                until: decision.until,
+                reason: UnavailableReason::InterruptionProne,
+                wider: Some(decision.level),
+            });
+        }
         actions
     }
 }

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use spotter_cloud::{OfferingKey, OfferingRequest};
 use spotter_core::instance_type::offering_allowed;
+use spotter_core::interruption_evidence::Evidence;
 use spotter_core::offering_ranking::{RankingContext, rank};
 use spotter_core::unavailable_offerings::UnavailableOfferings;
 
@@ -136,9 +137,11 @@ pub fn launch_offerings(
             offering_allowed(offering, &claim.requirements)
                 && !unavailable.contains(name, offering.capacity_type, &offering.zone)
         });
+    let evidence = Evidence::gather(&state.interruption_history, now, &settings.half_lives());
     let context = RankingContext {
         spot: &settings.spot_ranking,
-        interruptions: &state.interruption_history,
+        evidence: &evidence,
+        placement: &state.placement_scores,
         unavailable: &state.unavailable_offerings,
         now,
     };

@@ -6,6 +6,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use spotter_core::interruption_evidence::{AvoidRules, HalfLives};
 use spotter_core::offering_ranking::{RankingWeights, SpotRanking};
 use spotter_core::unavailable_offerings::{Backoff, CacheSettings};
 
@@ -73,8 +74,10 @@ pub struct Settings {
     pub rebalance_replacement: bool,
 }
 
-/// When an offering counts as interrupting too often, and what follows.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// When an offering counts as interrupting too often, and what follows; and how the evidence
+/// learnt at the family and zone levels makes Spotter avoid a whole family in a zone or a
+/// whole zone for Spot.
+#[derive(Clone, Debug, PartialEq)]
 pub struct InterruptionAwareness {
     /// Interruptions of one offering within `window` that make it avoided (2).
     pub threshold: u32,
@@ -82,8 +85,18 @@ pub struct InterruptionAwareness {
     pub window: Duration,
     /// How long the offering is then kept out of launches (2 h).
     pub avoid_for: Duration,
-    /// How long interruptions rank an offering down (6 h).
+    /// How long interruptions are remembered (12 h; older ones weigh 1/16 or less at every
+    /// level's half-life).
     pub memory: Duration,
+    /// How fast the evidence fades per level: offering 2 h, instance family in a zone 1 h,
+    /// zone 3 h, NodePool 1 h (an interruption weighs half as much after one half-life).
+    pub half_lives: HalfLives,
+    /// When a family in a zone or a zone is avoided for Spot: family evidence 3, zone evidence
+    /// 4 (half as much where the zone's Spot placement score is 3 or less), in both cases at
+    /// least 3 times the mean of the other zones (a crunch across the region avoids nothing);
+    /// the avoidance lasts until the evidence fades to 1. A zone 8 interruptions deep is thus
+    /// avoided for 3 zone half-lives (9 h) after its last interruption, then comes back.
+    pub avoid_rules: AvoidRules,
 }
 
 /// The defaults of returning fallback nodes to Spot.
@@ -165,6 +178,14 @@ impl Settings {
         }
     }
 
+    /// How fast interruption evidence fades at each level (the defaults without awareness:
+    /// the ranking still reads them).
+    pub fn half_lives(&self) -> HalfLives {
+        self.interruption_awareness
+            .as_ref()
+            .map_or_else(HalfLives::default, |awareness| awareness.half_lives.clone())
+    }
+
     /// How long the interruption history must remember interruptions.
     pub fn interruption_memory(&self) -> Duration {
         self.interruption_awareness
@@ -181,7 +202,9 @@ impl Default for InterruptionAwareness {
             threshold: 2,
             window: Duration::from_secs(3600),
             avoid_for: Duration::from_secs(2 * 3600),
-            memory: Duration::from_secs(6 * 3600),
+            memory: Duration::from_secs(12 * 3600),
+            half_lives: HalfLives::default(),
+            avoid_rules: AvoidRules::default(),
         }
     }
 }

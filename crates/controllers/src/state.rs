@@ -13,6 +13,7 @@ use spotter_core::interruption_history::InterruptionHistory;
 use spotter_core::labels;
 use spotter_core::node::Node;
 use spotter_core::node_pool::NodePool;
+use spotter_core::placement_scores::PlacementScores;
 use spotter_core::pod::Pod;
 use spotter_core::requirements::Requirements;
 use spotter_core::resources::Resources;
@@ -47,9 +48,12 @@ pub struct ClusterState {
     /// The driver records the cloud's insufficient-capacity answers and launch successes in it
     /// as they come (as Karpenter's cloud provider does); controllers add the rest by action.
     pub unavailable_offerings: UnavailableOfferings,
-    /// The Spot interruptions received lately, per offering (recorded by the driver with each
-    /// notice).
+    /// The Spot interruptions received lately, with their offerings and NodePools (recorded
+    /// by the driver with each notice).
     pub interruption_history: InterruptionHistory,
+    /// The cloud's up-front Spot placement scores per zone, as the driver last observed them
+    /// (empty: none known).
+    pub placement_scores: PlacementScores,
     /// Interruption notices received (from the queue or a node agent), oldest first.
     pub interruption_notices: Vec<InterruptionNotice>,
     /// Each NodePool's return-to-Spot history (kept on the NodePool object as `spotter.dev/`

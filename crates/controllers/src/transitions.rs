@@ -13,6 +13,7 @@ use std::time::Duration;
 use spotter_cloud::{CloudError, Launched, OfferingKey};
 use spotter_core::interruption_history::InterruptionHistory;
 use spotter_core::offering::CapacityType;
+use spotter_core::placement_scores::PlacementScores;
 use spotter_core::pod::DO_NOT_DISRUPT_ANNOTATION;
 use spotter_core::resources::Resources;
 use spotter_core::unavailable_offerings::{OfferingSelector, UnavailableOfferings};
@@ -143,6 +144,7 @@ impl ClusterState {
                 offering,
                 until,
                 reason,
+                wider: None,
             } => {
                 let expiry = self.unavailable_offerings.mark_until(
                     OfferingSelector::offering(
@@ -152,6 +154,21 @@ impl ClusterState {
                     ),
                     *until,
                     *reason,
+                );
+                self.expire_unavailable_at(expiry);
+                Applied::changed(true)
+            }
+            Action::MarkUnavailable {
+                offering,
+                until,
+                wider: Some(level),
+                ..
+            } => {
+                let expiry = self.unavailable_offerings.avoid_until(
+                    level.clone(),
+                    offering.capacity_type,
+                    &offering.zone,
+                    *until,
                 );
                 self.expire_unavailable_at(expiry);
                 Applied::changed(true)
@@ -420,17 +437,20 @@ impl ClusterState {
     /// An interruption notice arrived (from the queue or a node agent): the interruption
     /// history and the offering's failure time record it, and the controllers will act on it.
     pub fn interruption_received(&mut self, notice: InterruptionNotice, now: Duration) {
-        let offering = self
-            .node_claims
-            .values()
-            .filter_map(NodeClaim::instance)
-            .find(|instance| instance.id == notice.instance_id)
-            .map(|instance| instance.offering.clone());
-        if let Some(offering) = offering {
+        let offering = self.node_claims.values().find_map(|claim| {
+            claim
+                .instance()
+                .filter(|instance| instance.id == notice.instance_id)
+                .map(|instance| (instance.offering.clone(), claim.node_pool.clone()))
+        });
+        if let Some((offering, node_pool)) = offering {
             self.interruption_history.record(
-                &offering.instance_type,
-                offering.capacity_type,
-                &offering.zone,
+                (
+                    &offering.instance_type,
+                    offering.capacity_type,
+                    &offering.zone,
+                ),
+                &node_pool,
                 &notice.instance_id,
                 now,
             );
@@ -538,6 +558,11 @@ impl ClusterState {
         self.interruption_history.prune(now);
     }
 
+    /// The cloud's up-front Spot placement scores were read (they replace the last ones).
+    pub fn placement_scores_observed(&mut self, scores: PlacementScores) {
+        self.placement_scores = scores;
+    }
+
     /// Drops the unavailable-offerings entries that expired by `now`; bumps the capacity
     /// generation when an offering came back.
     pub fn expire_unavailable(&mut self, now: Duration) -> bool {
@@ -581,6 +606,7 @@ impl ClusterState {
         self.unavailable_offerings = UnavailableOfferings::with_settings(settings.cache_settings());
         self.unavailable_expiries = BTreeSet::new();
         self.interruption_history = InterruptionHistory::new(settings.interruption_memory());
+        self.placement_scores = PlacementScores::default();
         self.capacity_generation += 1;
     }
 

@@ -300,3 +300,94 @@ fn interruption_awareness_avoids_offerings_interrupted_too_often() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn interruption_awareness_avoids_a_family_or_a_zone_on_strong_evidence() {
+    use spotter_core::unavailable_offerings::AvoidLevel;
+    let terminate_at = secs(7300);
+    let now = secs(7200);
+    let hour = 3600;
+    let c1_offering = offering(CapacityType::Spot, "m5.xlarge", "zone-a");
+    let ttl_mark = mark_unavailable(
+        c1_offering.clone(),
+        now + secs(180),
+        UnavailableReason::SpotInterruption,
+    );
+    let wider = |level: AvoidLevel, until: Duration| Action::MarkUnavailable {
+        offering: c1_offering.clone(),
+        until,
+        reason: UnavailableReason::InterruptionProne,
+        wider: Some(level),
+    };
+    let m5 = || AvoidLevel::FamilyInZone {
+        family: "m5".to_string(),
+    };
+    let drain = delete("c1", DisruptionReason::SpotInterrupted, Some(terminate_at));
+    // (case, policy, other interruptions in zone-a now (instance type, instance), expected).
+    // Evidence 4 fades to 1 in two half-lives: 2 h for a family (1 h), 6 h for a zone (3 h).
+    let cases = [
+        (
+            "two in the family: nothing wider",
+            Policy::Spotter,
+            vec![("m5.large", "i-1")],
+            vec![ttl_mark.clone(), drain.clone()],
+        ),
+        (
+            "four in the family, none elsewhere: the family for 2 h and the zone for 6 h",
+            Policy::Spotter,
+            vec![
+                ("m5.large", "i-1"),
+                ("m5.2xlarge", "i-2"),
+                ("m5.4xlarge", "i-3"),
+            ],
+            vec![
+                ttl_mark.clone(),
+                wider(m5(), now + secs(2 * hour)),
+                wider(AvoidLevel::Zone, now + secs(6 * hour)),
+                drain.clone(),
+            ],
+        ),
+        (
+            "four in the zone across families: the zone only",
+            Policy::Spotter,
+            vec![
+                ("m5.large", "i-1"),
+                ("c5.large", "i-2"),
+                ("r5.large", "i-3"),
+            ],
+            vec![
+                ttl_mark.clone(),
+                wider(AvoidLevel::Zone, now + secs(6 * hour)),
+                drain.clone(),
+            ],
+        ),
+        (
+            "the Karpenter preset never avoids",
+            Policy::Karpenter,
+            vec![
+                ("m5.large", "i-1"),
+                ("m5.2xlarge", "i-2"),
+                ("m5.4xlarge", "i-3"),
+            ],
+            vec![ttl_mark.clone(), drain.clone()],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, policy, others, expected) in cases {
+        let mut cluster = cluster();
+        for (instance_type, instance) in others {
+            cluster = cluster.interrupted(instance_type, "zone-a", instance, now);
+        }
+        let state = cluster
+            .interrupted("m5.xlarge", "zone-a", &instance_id("c1"), now)
+            .notice(spot_notice("c1", now, terminate_at))
+            .build();
+        let actions = Interruption::default().reconcile(&state, now, &Settings::for_policy(policy));
+        if actions != expected {
+            failures.push(format!(
+                "{name}:\n  expected {expected:#?}\n  actual   {actions:#?}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

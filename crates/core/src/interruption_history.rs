@@ -1,25 +1,37 @@
-//! The Spot interruptions this cluster received, per offering (instance type × zone; the
-//! capacity type is Spot by nature but kept in the key), remembered for a while: what the
-//! offering ranking and the interruption controller read to rank down, and past a threshold
-//! avoid, pools that keep reclaiming nodes. Each instance counts once, however many sources
-//! (queue, node agent) reported it. Time is passed in.
+//! The Spot interruptions this cluster received, remembered for a while: each with its
+//! offering (instance type × zone × capacity type) and its NodePool, so that the evidence can
+//! be read at every level where interruptions cluster (see [`crate::interruption_evidence`]).
+//! What the offering ranking and the interruption controller read to rank down, and past a
+//! threshold avoid, pools that keep reclaiming nodes. Each instance counts once, however many
+//! sources (queue, node agent) reported it. Time is passed in.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::offering::CapacityType;
 
-/// Interruptions by offering, within a memory window.
+/// Interruptions within a memory window, oldest first.
 #[derive(Clone, Debug)]
 pub struct InterruptionHistory {
     memory: Duration,
-    /// By instance type: each of its offerings' interruptions.
-    by_instance_type: HashMap<String, Vec<OfferingInterruptions>>,
+    interruptions: Vec<Interruption>,
 }
 
-/// One offering's interruptions: capacity type, zone, and the (time, instance ID) of each,
-/// oldest first.
-type OfferingInterruptions = (CapacityType, String, Vec<(Duration, String)>);
+/// One interruption received.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Interruption {
+    /// When the warning arrived.
+    pub at: Duration,
+    /// The instance it was about.
+    pub instance_id: String,
+    /// Its instance type.
+    pub instance_type: String,
+    /// Its capacity type.
+    pub capacity_type: CapacityType,
+    /// Its zone.
+    pub zone: String,
+    /// The NodePool its NodeClaim came from.
+    pub node_pool: String,
+}
 
 impl Default for InterruptionHistory {
     fn default() -> Self {
@@ -35,7 +47,7 @@ impl InterruptionHistory {
     pub fn new(memory: Duration) -> Self {
         Self {
             memory,
-            by_instance_type: HashMap::new(),
+            interruptions: Vec::new(),
         }
     }
 
@@ -44,36 +56,38 @@ impl InterruptionHistory {
         self.memory
     }
 
-    /// Records that `instance_id` of this offering was warned at `now`; returns false when the
-    /// instance was recorded already (a second source of the same warning).
+    /// Records that `instance_id` of this offering (from `node_pool`) was warned at `now`;
+    /// returns false when the instance was recorded already (a second source of the same
+    /// warning).
     pub fn record(
         &mut self,
-        instance_type: &str,
-        capacity_type: CapacityType,
-        zone: &str,
+        offering: (&str, CapacityType, &str),
+        node_pool: &str,
         instance_id: &str,
         now: Duration,
     ) -> bool {
-        let offerings = self
-            .by_instance_type
-            .entry(instance_type.to_string())
-            .or_default();
-        let position = match offerings
+        let (instance_type, capacity_type, zone) = offering;
+        if self
+            .interruptions
             .iter()
-            .position(|(kind, name, _)| *kind == capacity_type && name == zone)
+            .any(|interruption| interruption.instance_id == instance_id)
         {
-            Some(position) => position,
-            None => {
-                offerings.push((capacity_type, zone.to_string(), Vec::new()));
-                offerings.len() - 1
-            }
-        };
-        let times = &mut offerings[position].2;
-        if times.iter().any(|(_, instance)| instance == instance_id) {
             return false;
         }
-        times.push((now, instance_id.to_string()));
-        times.sort_by_key(|(time, _)| *time);
+        let position = self
+            .interruptions
+            .partition_point(|interruption| interruption.at <= now);
+        self.interruptions.insert(
+            position,
+            Interruption {
+                at: now,
+                instance_id: instance_id.to_string(),
+                instance_type: instance_type.to_string(),
+                capacity_type,
+                zone: zone.to_string(),
+                node_pool: node_pool.to_string(),
+            },
+        );
         true
     }
 
@@ -85,33 +99,40 @@ impl InterruptionHistory {
         zone: &str,
         since: Duration,
     ) -> u32 {
-        self.by_instance_type
-            .get(instance_type)
-            .and_then(|offerings| {
-                offerings
-                    .iter()
-                    .find(|(kind, name, _)| *kind == capacity_type && name == zone)
+        self.since(since)
+            .filter(|interruption| {
+                interruption.instance_type == instance_type
+                    && interruption.capacity_type == capacity_type
+                    && interruption.zone == zone
             })
-            .map_or(0, |(_, _, times)| {
-                times.iter().filter(|(time, _)| *time >= since).count() as u32
-            })
+            .count() as u32
+    }
+
+    /// The interruptions received at or after `since`, oldest first.
+    pub fn since(&self, since: Duration) -> impl Iterator<Item = &Interruption> {
+        let start = self
+            .interruptions
+            .partition_point(|interruption| interruption.at < since);
+        self.interruptions[start..].iter()
+    }
+
+    /// Every interruption remembered, oldest first.
+    pub fn all(&self) -> &[Interruption] {
+        &self.interruptions
     }
 
     /// Forgets interruptions older than the memory window.
     pub fn prune(&mut self, now: Duration) {
         let horizon = now.saturating_sub(self.memory);
-        self.by_instance_type.retain(|_, offerings| {
-            offerings.retain_mut(|(_, _, times)| {
-                times.retain(|(time, _)| *time >= horizon);
-                !times.is_empty()
-            });
-            !offerings.is_empty()
-        });
+        let start = self
+            .interruptions
+            .partition_point(|interruption| interruption.at < horizon);
+        self.interruptions.drain(..start);
     }
 
     /// Whether nothing is remembered.
     pub fn is_empty(&self) -> bool {
-        self.by_instance_type.is_empty()
+        self.interruptions.is_empty()
     }
 }
 
@@ -124,10 +145,11 @@ mod tests {
     #[test]
     fn counts_each_instance_once_within_the_window() {
         let mut history = InterruptionHistory::new(60 * MINUTE);
-        assert!(history.record("m5.large", CapacityType::Spot, "a", "i-1", MINUTE));
-        assert!(!history.record("m5.large", CapacityType::Spot, "a", "i-1", 2 * MINUTE));
-        assert!(history.record("m5.large", CapacityType::Spot, "a", "i-2", 30 * MINUTE));
-        assert!(history.record("m5.large", CapacityType::Spot, "b", "i-3", 30 * MINUTE));
+        let spot = |zone| ("m5.large", CapacityType::Spot, zone);
+        assert!(history.record(spot("a"), "batch", "i-1", MINUTE));
+        assert!(!history.record(spot("a"), "batch", "i-1", 2 * MINUTE));
+        assert!(history.record(spot("a"), "batch", "i-2", 30 * MINUTE));
+        assert!(history.record(spot("b"), "batch", "i-3", 30 * MINUTE));
         let cases = [
             ("m5.large", "a", Duration::ZERO, 2),
             ("m5.large", "a", 10 * MINUTE, 1),
@@ -149,5 +171,25 @@ mod tests {
         );
         history.prune(200 * MINUTE);
         assert!(history.is_empty());
+    }
+
+    #[test]
+    fn keeps_interruptions_in_time_order() {
+        let mut history = InterruptionHistory::new(60 * MINUTE);
+        let offering = ("m5.large", CapacityType::Spot, "a");
+        history.record(offering, "batch", "i-late", 20 * MINUTE);
+        history.record(offering, "batch", "i-early", 5 * MINUTE);
+        history.record(offering, "other", "i-middle", 10 * MINUTE);
+        let order: Vec<&str> = history
+            .all()
+            .iter()
+            .map(|interruption| interruption.instance_id.as_str())
+            .collect();
+        assert_eq!(order, ["i-early", "i-middle", "i-late"]);
+        let since: Vec<&str> = history
+            .since(10 * MINUTE)
+            .map(|interruption| interruption.node_pool.as_str())
+            .collect();
+        assert_eq!(since, ["other", "batch"]);
     }
 }

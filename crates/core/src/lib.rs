@@ -9,6 +9,7 @@
 
 pub mod builders;
 pub mod instance_type;
+pub mod interruption_evidence;
 pub mod interruption_history;
 pub mod label_selector;
 pub mod labels;
@@ -17,6 +18,7 @@ pub mod node_pool;
 pub mod offering;
 pub mod offering_ranking;
 pub mod overhead;
+pub mod placement_scores;
 pub mod pod;
 pub mod quantity;
 pub mod random;

@@ -7,11 +7,15 @@
 //! does not turn into thousands of NodeClaims), and a successful launch forgives it at once.
 //! Spot interruptions and offerings avoided for interrupting too often are marked with their
 //! own expiry. Wider entries ([`OfferingSelector`] with fields left open) match many offerings.
-//! Time is always passed in, never read.
+//! Besides, an instance family in a zone or a whole zone can be *avoided* for a capacity type
+//! ([`AvoidLevel`]), which is softer than unavailable: launches and the solver take every other
+//! offering first, and an avoided one only when nothing else can serve (a pod that requires
+//! the zone still gets it). Time is always passed in, never read.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
+use crate::interruption_evidence::instance_family;
 use crate::offering::CapacityType;
 
 /// A pattern over offerings: each field that is set must match.
@@ -59,6 +63,31 @@ pub enum UnavailableReason {
     Manual,
 }
 
+/// What an avoidance covers, in the zone and for the capacity type it names.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AvoidLevel {
+    /// Every instance type of one family (`m5`).
+    FamilyInZone {
+        /// The family.
+        family: String,
+    },
+    /// Every instance type.
+    Zone,
+}
+
+/// A family in a zone, or a zone, avoided for a capacity type until a time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Avoided {
+    /// What is avoided.
+    pub level: AvoidLevel,
+    /// For which capacity type.
+    pub capacity_type: CapacityType,
+    /// The zone.
+    pub zone: String,
+    /// Until when.
+    pub until: Duration,
+}
+
 /// What the cache remembers of one offering.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OfferingRecord {
@@ -86,6 +115,8 @@ pub struct UnavailableOfferings {
     /// Exact offerings by instance type, then capacity type and zone.
     offerings: HashMap<String, Vec<(CapacityType, String, OfferingRecord)>>,
     active_offerings: usize,
+    /// Families in zones and zones avoided (not unavailable: taken last).
+    avoided: Vec<Avoided>,
 }
 
 impl Default for CacheSettings {
@@ -146,6 +177,7 @@ impl UnavailableOfferings {
             selectors: Vec::new(),
             offerings: HashMap::new(),
             active_offerings: 0,
+            avoided: Vec::new(),
         }
     }
 
@@ -324,7 +356,70 @@ impl UnavailableOfferings {
         });
         self.active_offerings -= deactivated;
         changed |= deactivated > 0;
+        let avoided_before = self.avoided.len();
+        self.avoided.retain(|avoided| avoided.until > now);
+        changed |= self.avoided.len() != avoided_before;
         changed
+    }
+
+    /// Avoids a family in a zone, or a zone, for a capacity type until `until` (an existing
+    /// avoidance is extended, never shortened). Returns its expiry.
+    pub fn avoid_until(
+        &mut self,
+        level: AvoidLevel,
+        capacity_type: CapacityType,
+        zone: &str,
+        until: Duration,
+    ) -> Duration {
+        match self.avoided.iter_mut().find(|avoided| {
+            avoided.level == level && avoided.capacity_type == capacity_type && avoided.zone == zone
+        }) {
+            Some(avoided) => {
+                avoided.until = avoided.until.max(until);
+                avoided.until
+            }
+            None => {
+                self.avoided.push(Avoided {
+                    level,
+                    capacity_type,
+                    zone: zone.to_string(),
+                    until,
+                });
+                until
+            }
+        }
+    }
+
+    /// Whether the offering is avoided (taken only when nothing else can serve; call
+    /// [`Self::expire`] first).
+    pub fn avoids(&self, instance_type: &str, capacity_type: CapacityType, zone: &str) -> bool {
+        self.avoided.iter().any(|avoided| {
+            avoided.capacity_type == capacity_type
+                && avoided.zone == zone
+                && match &avoided.level {
+                    AvoidLevel::Zone => true,
+                    AvoidLevel::FamilyInZone { family } => instance_family(instance_type) == family,
+                }
+        })
+    }
+
+    /// Whether a whole zone is avoided for a capacity type.
+    pub fn avoids_zone(&self, capacity_type: CapacityType, zone: &str) -> bool {
+        self.avoided.iter().any(|avoided| {
+            avoided.level == AvoidLevel::Zone
+                && avoided.capacity_type == capacity_type
+                && avoided.zone == zone
+        })
+    }
+
+    /// Whether anything is avoided.
+    pub fn avoids_any(&self) -> bool {
+        !self.avoided.is_empty()
+    }
+
+    /// Every family-in-zone and zone avoided now.
+    pub fn avoided(&self) -> &[Avoided] {
+        &self.avoided
     }
 
     /// Whether the offering is unavailable (call [`Self::expire`] first).
@@ -621,5 +716,52 @@ mod tests {
         assert!(cache.contains("m5.large", CapacityType::Spot, "zone-a"));
         cache.expire(10 * MINUTE);
         assert!(!cache.contains("m5.large", CapacityType::Spot, "zone-a"));
+    }
+
+    #[test]
+    fn avoided_families_and_zones_are_soft_and_expire() {
+        let mut cache = UnavailableOfferings::new();
+        let family = AvoidLevel::FamilyInZone {
+            family: "m5".to_string(),
+        };
+        assert_eq!(
+            cache.avoid_until(family.clone(), CapacityType::Spot, "a", 10 * MINUTE),
+            10 * MINUTE
+        );
+        assert_eq!(
+            cache.avoid_until(family, CapacityType::Spot, "a", 5 * MINUTE),
+            10 * MINUTE
+        );
+        cache.avoid_until(AvoidLevel::Zone, CapacityType::Spot, "b", 20 * MINUTE);
+        // (instance type, capacity type, zone, avoided before 10 min, avoided after)
+        let cases = [
+            ("m5.large", CapacityType::Spot, "a", true, false),
+            ("m5.2xlarge", CapacityType::Spot, "a", true, false),
+            ("m5d.large", CapacityType::Spot, "a", false, false),
+            ("m5.large", CapacityType::OnDemand, "a", false, false),
+            ("c5.large", CapacityType::Spot, "b", true, true),
+            ("c5.large", CapacityType::OnDemand, "b", false, false),
+            ("c5.large", CapacityType::Spot, "c", false, false),
+        ];
+        for (instance_type, capacity_type, zone, before, _) in cases {
+            assert_eq!(
+                cache.avoids(instance_type, capacity_type, zone),
+                before,
+                "{instance_type} {capacity_type} {zone} before"
+            );
+            assert!(!cache.contains(instance_type, capacity_type, zone));
+        }
+        assert!(cache.is_empty(), "avoided offerings are not unavailable");
+        assert!(cache.expire(10 * MINUTE));
+        for (instance_type, capacity_type, zone, _, after) in cases {
+            assert_eq!(
+                cache.avoids(instance_type, capacity_type, zone),
+                after,
+                "{instance_type} {capacity_type} {zone} after"
+            );
+        }
+        assert!(cache.avoids_zone(CapacityType::Spot, "b"));
+        assert!(cache.expire(20 * MINUTE));
+        assert!(!cache.avoids_any());
     }
 }

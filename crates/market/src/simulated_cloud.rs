@@ -5,7 +5,8 @@
 //!
 //! Everything is a function of the seed and the calls made, on a virtual clock the caller
 //! passes in: the simulator asks for [`SimulatedCloud::next_event_time`] and calls
-//! [`SimulatedCloud::advance`] to receive what happened.
+//! [`SimulatedCloud::advance`] to receive what happened. It also answers what EC2 tells up
+//! front, Spot placement scores per zone, from its own ground truth.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 use spotter_core::instance_type::InstanceType;
 use spotter_core::offering::CapacityType;
+use spotter_core::placement_scores::PlacementScores;
 
 use spotter_cloud::{CloudError, CloudProvider, Instance, LaunchRequest, Launched, OfferingKey};
 use spotter_core::random::Random;
@@ -142,6 +144,38 @@ impl Market {
     /// Adds a forced outage.
     pub fn add_outage(&mut self, outage: Outage) {
         self.outages.push(outage);
+    }
+
+    /// The Spot placement score of every zone at `now`, from the ground truth: 1 plus 9 times
+    /// the share of the zone's Spot pools that have capacity and do not reclaim every node
+    /// they launch, rounded (EC2's scores are 1 to 10 per Availability Zone).
+    pub fn placement_scores(&self, now: Duration) -> PlacementScores {
+        let keys: Vec<&OfferingKey> = self
+            .pools
+            .keys()
+            .filter(|key| key.capacity_type == CapacityType::Spot)
+            .collect();
+        let mut by_zone: BTreeMap<String, (u32, u32)> = BTreeMap::new();
+        for key in keys {
+            let forced_out = self
+                .outages
+                .iter()
+                .any(|outage| outage.start <= now && now < outage.end && outage.covers(key));
+            let healthy = !forced_out
+                && self
+                    .pools
+                    .get(key)
+                    .is_some_and(|pool| pool.peek_available_at(now) && !pool.reclaims_at(now));
+            let (good, all) = by_zone.entry(key.zone.clone()).or_default();
+            *good += u32::from(healthy);
+            *all += 1;
+        }
+        let mut scores = PlacementScores::default();
+        for (zone, (good, all)) in by_zone {
+            let share = f64::from(good) / f64::from(all.max(1));
+            scores.set_spot(&zone, (1.0 + 9.0 * share).round() as u8);
+        }
+        scores
     }
 
     /// Whether an offering has capacity at `now`.
@@ -313,7 +347,7 @@ impl Market {
                 continue;
             };
             pool.acquire();
-            let interruption_after = pool.draw_interruption_after();
+            let interruption_after = pool.draw_interruption_after(now);
             let id = format!("i-{:017x}", self.next_instance);
             let instance = Instance {
                 provider_id: format!("sim:///{}/{id}", candidate.offering.zone),
@@ -409,6 +443,12 @@ impl SimulatedCloud {
         self.market().has_capacity(offering, now)
     }
 
+    /// The up-front Spot placement score of every zone at `now` (see
+    /// [`Market::placement_scores`]): what the AWS provider reads from EC2.
+    pub fn placement_scores(&mut self, now: Duration) -> PlacementScores {
+        self.market().placement_scores(now)
+    }
+
     /// The earliest time in `from..=to` (`to` being now) at which any of `offerings` had
     /// capacity, outages and shortages both considered; `None` if none had any. This is the
     /// simulation's ground truth, which Spotter itself only learns by launching.
@@ -488,6 +528,8 @@ mod tests {
     use spotter_cloud::OfferingRequest;
     use spotter_cloud::ready::now_or_never;
     use spotter_core::builders::instance_type;
+
+    use crate::spot_pool::PoolOverride;
 
     fn cloud(model: MarketModel) -> SimulatedCloud {
         let types = vec![
@@ -604,6 +646,66 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    #[test]
+    fn placement_scores_follow_the_ground_truth() {
+        let hour = Duration::from_secs(3600);
+        let mut model = MarketModel::calm();
+        model.overrides.push(PoolOverride {
+            zone: Some("zone-b".into()),
+            capacity_type: Some(CapacityType::Spot),
+            interruption_interval: Some(Duration::from_secs(1800)),
+            interruption_until: Some(2 * hour),
+            ..PoolOverride::default()
+        });
+        let mut cloud = cloud(model);
+        cloud.add_outage(Outage {
+            capacity_type: Some(CapacityType::Spot),
+            zone: Some("zone-a".into()),
+            instance_type: None,
+            start: hour,
+            end: 3 * hour,
+        });
+        // (time, zone-a's score, zone-b's score): zone-a out from 1 h to 3 h, zone-b
+        // reclaiming every node until 2 h; on-demand pools have no score.
+        let cases = [
+            (Duration::ZERO, 10, 1),
+            (hour, 1, 1),
+            (2 * hour, 1, 10),
+            (3 * hour, 10, 10),
+        ];
+        for (now, zone_a, zone_b) in cases {
+            let scores = cloud.placement_scores(now);
+            assert_eq!(scores.spot("zone-a"), Some(zone_a), "zone-a at {now:?}");
+            assert_eq!(scores.spot("zone-b"), Some(zone_b), "zone-b at {now:?}");
+            assert_eq!(scores.iter().count(), 2, "at {now:?}");
+        }
+        // Launched before 2 h, a zone-b node is interrupted 30 minutes after; after, never
+        // (the calm market interrupts nothing else).
+        let before = create_at(
+            &mut cloud,
+            &request("claim-1", &[(CapacityType::Spot, "zone-b")]),
+            hour,
+        );
+        let mut events = cloud.advance(2 * hour);
+        let after = create_at(
+            &mut cloud,
+            &request("claim-2", &[(CapacityType::Spot, "zone-b")]),
+            2 * hour,
+        );
+        let (Ok(before), Ok(_)) = (before, after) else {
+            panic!("zone-b has capacity");
+        };
+        events.extend(cloud.advance(10 * hour));
+        let warned: Vec<String> = events
+            .into_iter()
+            .filter_map(|event| match event {
+                CloudEvent::SpotInterruptionWarning { instance_id, .. } => Some(instance_id),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(warned, [before.instance.id]);
     }
 
     #[test]

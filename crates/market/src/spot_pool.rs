@@ -46,6 +46,9 @@ pub struct PoolOverride {
     pub interruption_scale: Option<f64>,
     /// Interrupts each instance exactly this long after launch.
     pub interruption_interval: Option<Duration>,
+    /// `interruption_interval` holds for instances launched before this time only (the pool
+    /// recovers then); `None`: for the whole run.
+    pub interruption_until: Option<Duration>,
 }
 
 /// The settings one pool runs with.
@@ -61,6 +64,8 @@ pub struct PoolSettings {
     pub interruption_mean: Option<Duration>,
     /// Deterministic interruption after launch.
     pub interruption_interval: Option<Duration>,
+    /// ... for instances launched before this time (`None`: always).
+    pub interruption_until: Option<Duration>,
 }
 
 impl MarketModel {
@@ -130,13 +135,14 @@ impl MarketModel {
             ice_mean_duration,
             interruption_mean,
             interruption_interval: matching.and_then(|candidate| candidate.interruption_interval),
+            interruption_until: matching.and_then(|candidate| candidate.interruption_until),
         }
     }
 }
 
 /// One pool's state: its own random stream, its next capacity change, the changes so far
 /// (for questions about the past), its running count.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(super) struct Pool {
     settings: PoolSettings,
     random: Random,
@@ -181,6 +187,15 @@ impl Pool {
         self.available
     }
 
+    /// Whether the pool has capacity at `now`, asked of a copy: the pool's own random stream
+    /// is not drawn from, so that asking changes nothing that follows.
+    pub fn peek_available_at(&self, now: Duration) -> bool {
+        if self.next_change > now {
+            return self.available;
+        }
+        self.clone().available_at(now)
+    }
+
     /// Whether the pool had capacity at `time`, which must not be after the latest time asked
     /// of [`Self::available_at`].
     pub fn was_available_at(&self, time: Duration) -> bool {
@@ -208,9 +223,21 @@ impl Pool {
         self.running = self.running.saturating_sub(1);
     }
 
-    /// How long after launch a new instance of this pool will be interrupted, if ever.
-    pub fn draw_interruption_after(&mut self) -> Option<Duration> {
-        if let Some(interval) = self.settings.interruption_interval {
+    /// Whether instances launched at `now` get the deterministic interruption.
+    pub fn reclaims_at(&self, now: Duration) -> bool {
+        self.settings.interruption_interval.is_some()
+            && self
+                .settings
+                .interruption_until
+                .is_none_or(|until| now < until)
+    }
+
+    /// How long after a launch at `now` a new instance of this pool will be interrupted, if
+    /// ever.
+    pub fn draw_interruption_after(&mut self, now: Duration) -> Option<Duration> {
+        if let Some(interval) = self.settings.interruption_interval
+            && self.reclaims_at(now)
+        {
             return Some(interval);
         }
         self.settings.interruption_mean.map(|mean| {

@@ -186,6 +186,15 @@ pub(crate) struct CapacityTypeLabels {
     pub capacity_type: String,
 }
 
+/// `level` of `spotter_avoided_offerings`: `offering`, `family` (an instance family in a
+/// zone) or `zone`.
+#[derive(
+    Clone, Debug, Default, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet,
+)]
+pub(crate) struct AvoidLevelLabels {
+    pub level: String,
+}
+
 impl WellKnownLabels {
     /// Every well-known label of `spotter_core::labels::WELL_KNOWN`.
     pub fn new() -> Self {

@@ -27,14 +27,15 @@ use spotter_core::instance_type::InstanceType;
 use spotter_core::labels;
 use spotter_core::offering::CapacityType;
 use spotter_core::resources::{self, Resources};
+use spotter_core::unavailable_offerings::{AvoidLevel, UnavailableReason};
 use spotter_interruption::event_bridge::MessageType;
 
 use crate::error::MetricsError;
 use crate::labels::{
-    CapacityTypeLabels, CloudErrorLabels, ControllerLabels, FallbackLabels, MessageLabels,
-    NodeClaimCreatedLabels, NodeClaimDisruptedLabels, NodeClaimTerminatedLabels, NodeEventLabels,
-    NodeLabels, NodePoolLabels, NodePoolReasonLabels, NodePoolResourceLabels, NoticeLabels,
-    OfferingLabels, PodLabels, ReasonLabels, WellKnownLabels, resource_type,
+    AvoidLevelLabels, CapacityTypeLabels, CloudErrorLabels, ControllerLabels, FallbackLabels,
+    MessageLabels, NodeClaimCreatedLabels, NodeClaimDisruptedLabels, NodeClaimTerminatedLabels,
+    NodeEventLabels, NodeLabels, NodePoolLabels, NodePoolReasonLabels, NodePoolResourceLabels,
+    NoticeLabels, OfferingLabels, PodLabels, ReasonLabels, WellKnownLabels, resource_type,
 };
 use crate::summary::Summary;
 
@@ -108,6 +109,7 @@ pub struct Metrics {
     on_demand_prices_embedded: Family<ReasonLabels, Gauge>,
     estimated_savings: Family<NodePoolLabels, GaugeF64>,
     unavailable_offerings: Family<CapacityTypeLabels, Gauge>,
+    avoided_offerings: Family<AvoidLevelLabels, Gauge>,
 }
 
 type GaugeF64 = Gauge<f64, AtomicU64>;
@@ -296,6 +298,10 @@ impl Metrics {
             unavailable_offerings: registrar.family(
                 "spotter_unavailable_offerings",
                 "Offerings (instance type, zone, capacity type) in the unavailable-offerings cache",
+            ),
+            avoided_offerings: registrar.family(
+                "spotter_avoided_offerings",
+                "What is avoided for its Spot interruptions, by level: offerings kept out of launches, instance families in a zone and zones taken last",
             ),
             provider: provider.to_string(),
             well_known: WellKnownLabels::new(),
@@ -764,6 +770,32 @@ impl Metrics {
                     capacity_type: capacity_type.as_str().to_string(),
                 })
                 .set(count);
+        }
+        self.observe_avoided(state);
+    }
+
+    fn observe_avoided(&self, state: &ClusterState) {
+        let offerings = state
+            .unavailable_offerings
+            .active()
+            .filter(|(_, _, _, record)| record.reason == UnavailableReason::InterruptionProne)
+            .count();
+        let avoided = state.unavailable_offerings.avoided();
+        let families = avoided
+            .iter()
+            .filter(|avoided| matches!(avoided.level, AvoidLevel::FamilyInZone { .. }))
+            .count();
+        let zones = avoided.len() - families;
+        for (level, count) in [
+            ("offering", offerings),
+            ("family", families),
+            ("zone", zones),
+        ] {
+            self.avoided_offerings
+                .get_or_create(&AvoidLevelLabels {
+                    level: level.to_string(),
+                })
+                .set(count as i64);
         }
     }
 

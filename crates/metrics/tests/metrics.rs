@@ -15,7 +15,9 @@ use spotter_core::builders::{instance_type, node_pool, pod};
 use spotter_core::labels;
 use spotter_core::offering::CapacityType;
 use spotter_core::requirements::{Requirement, Requirements};
-use spotter_core::unavailable_offerings::{OfferingSelector, UnavailableOfferings};
+use spotter_core::unavailable_offerings::{
+    AvoidLevel, OfferingSelector, UnavailableOfferings, UnavailableReason,
+};
 use spotter_interruption::event_bridge::MessageType;
 use spotter_metrics::{Format, Metrics, NoticeSource};
 
@@ -27,7 +29,9 @@ const ON_DEMAND_PRICE: f64 = 0.096;
 
 /// Pools `spot` (limit 100 CPUs) and `fallback`; three Spot nodes and one on-demand fallback
 /// node, all `m5.large`; a workload pod on `spot-1`, one pending, a DaemonSet pod per node;
-/// Spot `m5.large` in `zone-b` in the unavailable-offerings cache.
+/// Spot `m5.large` in `zone-b` in the unavailable-offerings cache; avoided for interruptions:
+/// Spot `m5.large` in `zone-c` (an offering the catalog lacks: counted as avoided all the same),
+/// the `m5` family in `zone-a`, `zone-b`.
 fn cluster() -> ClusterState {
     let mut state = ClusterState {
         node_pools: vec![
@@ -89,6 +93,24 @@ fn cluster() -> ClusterState {
         instance_type: Some("m5.large".into()),
         zone: Some("zone-b".into()),
     });
+    // Avoided for interruptions: one offering, one family in a zone, one zone.
+    let hour = Duration::from_secs(3600);
+    state.unavailable_offerings.mark_until(
+        OfferingSelector::offering("m5.large", CapacityType::Spot, "zone-c"),
+        hour,
+        UnavailableReason::InterruptionProne,
+    );
+    state.unavailable_offerings.avoid_until(
+        AvoidLevel::FamilyInZone {
+            family: "m5".into(),
+        },
+        CapacityType::Spot,
+        "zone-a",
+        hour,
+    );
+    state
+        .unavailable_offerings
+        .avoid_until(AvoidLevel::Zone, CapacityType::Spot, "zone-b", hour);
     state
 }
 
@@ -337,6 +359,21 @@ fn gauges_follow_the_cluster_state() {
         (
             "spotter_unavailable_offerings",
             vec![("capacity_type", "spot")],
+            Some(1.0),
+        ),
+        (
+            "spotter_avoided_offerings",
+            vec![("level", "offering")],
+            Some(1.0),
+        ),
+        (
+            "spotter_avoided_offerings",
+            vec![("level", "family")],
+            Some(1.0),
+        ),
+        (
+            "spotter_avoided_offerings",
+            vec![("level", "zone")],
             Some(1.0),
         ),
         (

@@ -285,6 +285,46 @@ impl Report {
             .iter()
             .map(|share| share * 100.0)
             .collect();
+        let mut avoided_section = None;
+        if !series.avoided_offerings.is_empty() {
+            // Reports written before avoidance was sampled have no such series.
+            avoided_section = Some((
+                "Avoided for interruptions",
+                "What Spotter avoids for its Spot interruptions: offerings kept out of launches, instance families in a zone and whole zones taken last (a soft zone spread leaves an avoided zone out meanwhile). The avoid lane below says when each began and why.",
+                svg::value_chart(
+                    &chart(
+                        "Avoided offerings, families and zones over time",
+                        Unit::Avoided,
+                        vec![
+                            layer(
+                                "offerings",
+                                AVOID_COLOR,
+                                to_f64(&series.avoided_offerings),
+                                false,
+                                false,
+                            ),
+                            layer(
+                                "families in a zone",
+                                AVOIDED_FAMILY_COLOR,
+                                to_f64(&series.avoided_families),
+                                false,
+                                false,
+                            ),
+                            layer(
+                                "zones",
+                                AVOIDED_ZONE_COLOR,
+                                to_f64(&series.avoided_zones),
+                                false,
+                                true,
+                            ),
+                        ],
+                        false,
+                        Aggregate::Max,
+                    ),
+                    axis,
+                ),
+            ));
+        }
         sections.extend([
             (
                 "Spot share",
@@ -355,6 +395,12 @@ impl Report {
                 svg::timeline(TIMELINE_TITLE, &self.lanes(), axis),
             ),
         ]);
+        if let Some(avoided) = avoided_section {
+            // Just above the event timeline, whose avoid lane tells each avoidance.
+            let timeline = sections.pop();
+            sections.push(avoided);
+            sections.extend(timeline);
+        }
         for (heading, caption, chart_svg) in sections {
             write_chart_section(page, heading, caption, &chart_svg);
         }
@@ -577,6 +623,8 @@ const FAULT_COLOR: &str = "#5a189a";
 const VIOLATION_COLOR: &str = "#9d0208";
 const RETURN_TO_SPOT_COLOR: &str = "#2d6a4f";
 const AVOID_COLOR: &str = "#457b9d";
+const AVOIDED_FAMILY_COLOR: &str = "#1d3557";
+const AVOIDED_ZONE_COLOR: &str = "#a8dadc";
 const NODE_POOL_COLORS: [&str; 8] = [
     "#1d3557", "#2a9d8f", "#e76f51", "#7b2cbf", "#e9a400", "#457b9d", "#6a994e", "#bc4749",
 ];
@@ -728,6 +776,38 @@ mod tests {
                 .map(|(count, _)| count);
             assert_eq!(count, Some("1"), "{lane}");
             assert!(sampled.contains(&format!(r#"stroke="{color}" stroke-width="2"><title>"#)));
+        }
+    }
+
+    #[test]
+    fn html_charts_what_is_avoided_when_the_report_has_it() {
+        // (report, whether the avoided chart is there)
+        let cases = [
+            ("sampled", sample_report(1, 600.0), true),
+            (
+                "written before avoidance was sampled",
+                empty_report(),
+                false,
+            ),
+        ];
+        for (name, report, expected) in cases {
+            let html = report.html();
+            assert_eq!(
+                html.contains("Avoided offerings, families and zones over time"),
+                expected,
+                "{name}"
+            );
+            if expected {
+                for label in ["offerings", "families in a zone", "zones"] {
+                    assert!(html.contains(label), "{name}: {label}");
+                }
+                let chart = html.find("Avoided for interruptions").unwrap_or(usize::MAX);
+                let timeline = html.find("Event timeline").unwrap_or(0);
+                assert!(
+                    chart < timeline,
+                    "{name}: the chart comes before the timeline"
+                );
+            }
         }
     }
 

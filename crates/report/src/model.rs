@@ -252,7 +252,8 @@ pub enum EventKind {
     Violation,
     /// A fallback node's return to Spot: its Spot replacement requested, or the node removed.
     ReturnToSpot,
-    /// An offering interrupted too often is avoided for a while.
+    /// An offering, an instance family in a zone or a zone interrupted too often is avoided
+    /// for a while.
     Avoid,
 }
 
@@ -280,6 +281,16 @@ pub struct Series {
     pub pending_pods: Vec<u32>,
     /// Nodes running at each sample, by NodePool name.
     pub nodes_by_node_pool: BTreeMap<String, Vec<u32>>,
+    /// Offerings kept out of launches for their interruptions at each sample (empty in
+    /// reports written before it was recorded).
+    #[serde(default)]
+    pub avoided_offerings: Vec<u32>,
+    /// Instance families avoided in a zone for their interruptions at each sample.
+    #[serde(default)]
+    pub avoided_families: Vec<u32>,
+    /// Zones avoided (for Spot) for their interruptions at each sample.
+    #[serde(default)]
+    pub avoided_zones: Vec<u32>,
 }
 
 impl EventKind {

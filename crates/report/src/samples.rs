@@ -154,6 +154,9 @@ pub(crate) fn empty_report() -> Report {
             on_demand_baseline_per_hour: vec![],
             pending_pods: vec![],
             nodes_by_node_pool: BTreeMap::new(),
+            avoided_offerings: vec![],
+            avoided_families: vec![],
+            avoided_zones: vec![],
         },
     }
 }
@@ -202,6 +205,15 @@ pub(crate) fn sample_report(days: u32, interval_seconds: f64) -> Report {
             (random.next() * 3.0) as u32
         };
         series.pending_pods.push(pending);
+        // After an ICE episode, an offering, then its family and its zone, are avoided.
+        let hour_of_episode = (time / 3600.0) as u64 % 19;
+        series
+            .avoided_offerings
+            .push(u32::from((7..12).contains(&hour_of_episode)));
+        series
+            .avoided_families
+            .push(u32::from((8..11).contains(&hour_of_episode)));
+        series.avoided_zones.push(u32::from(hour_of_episode == 9));
         pool_general.push(total - batch);
         pool_batch.push(batch);
         let hours = interval_seconds / 3600.0;

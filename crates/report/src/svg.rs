@@ -23,6 +23,8 @@ pub(super) enum Unit {
     Nodes,
     /// A count of pods.
     Pods,
+    /// A count of avoided offerings, families or zones.
+    Avoided,
     /// A percentage, always 0–100.
     Percent,
     /// US dollars per hour.
@@ -143,6 +145,7 @@ impl Unit {
         match self {
             Unit::Nodes => "nodes",
             Unit::Pods => "pods",
+            Unit::Avoided => "avoided",
             Unit::Percent => "percent",
             Unit::UsdPerHour => "USD per hour",
         }
@@ -156,7 +159,7 @@ impl Unit {
             (-step.log10()).ceil().clamp(0.0, 6.0) as usize
         };
         match self {
-            Unit::Nodes | Unit::Pods => format::number(value, places),
+            Unit::Nodes | Unit::Pods | Unit::Avoided => format::number(value, places),
             Unit::Percent => format!("{}%", format::number(value, places)),
             Unit::UsdPerHour => format!("${}", format::number(value, places.max(2))),
         }
@@ -205,7 +208,10 @@ pub(super) fn value_chart(chart: &ValueChart<'_>, axis: TimeAxis) -> String {
                 .flatten()
                 .map(|bucket| bucket.value)
                 .fold(0.0, f64::max);
-            ValueScale::nice(max, matches!(unit, Unit::Nodes | Unit::Pods))
+            ValueScale::nice(
+                max,
+                matches!(unit, Unit::Nodes | Unit::Pods | Unit::Avoided),
+            )
         }
     };
     let height = CHART_HEIGHT;

@@ -52,7 +52,10 @@ impl Simulation {
                 Outcome::Done
             }
             Action::MarkUnavailable {
-                offering, until, ..
+                offering,
+                until,
+                wider: None,
+                ..
             } => {
                 before.already_avoided = self
                     .state
@@ -111,8 +114,10 @@ impl Simulation {
                 offering,
                 until,
                 reason: UnavailableReason::InterruptionProne,
+                wider,
             } if !before.already_avoided => {
-                self.recorder.avoided(self.now, offering, *until);
+                self.recorder
+                    .avoided(self.now, offering, wider.as_ref(), *until);
             }
             Action::DeleteNodeClaim {
                 node_claim, reason, ..

@@ -10,6 +10,7 @@ use std::time::Duration;
 use spotter_cloud::{Instance, OfferingKey};
 use spotter_controllers::{ClusterState, Policy};
 use spotter_core::offering::CapacityType;
+use spotter_core::unavailable_offerings::{AvoidLevel, UnavailableReason};
 use spotter_report::{
     Event, EventKind, NodeHours, NodePoolSummary, Report, Series, Summary, Violation,
     clock_duration, iso8601_duration, percentiles, spread,
@@ -172,6 +173,9 @@ impl Recorder {
                 on_demand_baseline_per_hour: Vec::new(),
                 pending_pods: Vec::new(),
                 nodes_by_node_pool: BTreeMap::new(),
+                avoided_offerings: Vec::new(),
+                avoided_families: Vec::new(),
+                avoided_zones: Vec::new(),
             },
         };
         for pool in &scenario.node_pools {
@@ -436,18 +440,28 @@ impl Recorder {
         );
     }
 
-    /// An offering avoided for interrupting too often.
-    pub fn avoided(&mut self, now: Duration, offering: &OfferingKey, until: Duration) {
-        self.event(
-            now,
-            EventKind::Avoid,
-            None,
-            None,
-            format!(
-                "{offering} interrupted too often: avoided for {}",
-                clock_duration(until.saturating_sub(now).as_secs_f64())
+    /// An offering, or its family in its zone or its zone (`wider`), avoided for
+    /// interrupting too often.
+    pub fn avoided(
+        &mut self,
+        now: Duration,
+        offering: &OfferingKey,
+        wider: Option<&AvoidLevel>,
+        until: Duration,
+    ) {
+        let lasting = clock_duration(until.saturating_sub(now).as_secs_f64());
+        let detail = match wider {
+            None => format!("{offering} interrupted too often: avoided for {lasting}"),
+            Some(AvoidLevel::FamilyInZone { family }) => format!(
+                "{family} family interrupted too often in {} ({} {}): avoided there for {lasting}",
+                offering.zone, offering.capacity_type, offering.instance_type
             ),
-        );
+            Some(AvoidLevel::Zone) => format!(
+                "{} {} interrupted too often (last: {}): zone avoided for {lasting}; soft zone spreads (ScheduleAnyway) leave it out meanwhile",
+                offering.zone, offering.capacity_type, offering.instance_type
+            ),
+        };
+        self.event(now, EventKind::Avoid, None, None, detail);
     }
 
     fn account(&mut self, instance: &RunningInstance, until: Duration) {
@@ -643,6 +657,22 @@ impl Recorder {
         for (pool, values) in &mut series.nodes_by_node_pool {
             values.push(by_pool.get(pool.as_str()).copied().unwrap_or(0));
         }
+        let cache = &state.unavailable_offerings;
+        series.avoided_offerings.push(
+            cache
+                .active()
+                .filter(|(_, _, _, record)| record.reason == UnavailableReason::InterruptionProne)
+                .count() as u32,
+        );
+        let families = cache
+            .avoided()
+            .iter()
+            .filter(|avoided| matches!(avoided.level, AvoidLevel::FamilyInZone { .. }))
+            .count() as u32;
+        series.avoided_families.push(families);
+        series
+            .avoided_zones
+            .push(cache.avoided().len() as u32 - families);
     }
 
     /// The run's report at `end`: `fallback_outcomes` for the fallback nodes still running (by

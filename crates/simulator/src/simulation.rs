@@ -656,6 +656,9 @@ impl Simulation {
 
     fn sweep(&mut self) {
         self.state.prune_interruption_history(self.now);
+        // What EC2 would say up front (Spot placement scores), read as often as the sweep.
+        let scores = self.cloud.placement_scores(self.now);
+        self.state.placement_scores_observed(scores);
         self.invariants
             .check_ledger(&self.state.pods, &mut self.recorder, self.now);
         self.invariants.check_instances(
@@ -719,6 +722,7 @@ fn market_model(market: &scenario::MarketSettings) -> MarketModel {
                 ice_mean_duration: pool.ice_mean_duration,
                 interruption_scale: pool.interruption_scale,
                 interruption_interval: pool.interruption_interval,
+                interruption_until: pool.interruption_until,
             })
             .collect(),
     }

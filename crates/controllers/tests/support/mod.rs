@@ -156,9 +156,8 @@ impl ClusterStateBuilder {
         at: Duration,
     ) -> Self {
         self.state.interruption_history.record(
-            instance_type,
-            CapacityType::Spot,
-            zone,
+            (instance_type, CapacityType::Spot, zone),
+            "default",
             instance_id,
             at,
         );
@@ -604,6 +603,7 @@ pub fn mark_unavailable(
         offering,
         until,
         reason,
+        wider: None,
     }
 }
 

@@ -25,7 +25,7 @@ use crate::pod::{HostPort, Pod, host_ports_conflict};
 use crate::requirements::{Requirement, Requirements};
 use crate::resources::{self, Resources};
 use crate::taints::first_untolerated;
-use crate::unavailable_offerings::UnavailableOfferings;
+use crate::unavailable_offerings::{AvoidLevel, UnavailableOfferings};
 
 use allowed_offerings::AllowedOfferings;
 use constraints::{PodConstraints, Relaxation, SelectedLabelKeys};
@@ -245,6 +245,11 @@ struct Solver<'a> {
     offering_domains: Vec<&'a Offering>,
     /// For every instance type and offering, its index in `offering_domains`.
     domain_of: std::sync::Arc<Vec<Vec<u8>>>,
+    /// For every instance type and offering, whether it is avoided (`None`: nothing is).
+    avoided: Option<Vec<Vec<bool>>>,
+    /// Whether avoided offerings count as unavailable (the first pass over the NodePools for
+    /// a new claim).
+    strict: bool,
 }
 
 impl<'a> Solver<'a> {
@@ -266,6 +271,34 @@ impl<'a> Solver<'a> {
                     })
                     .collect()
             })
+            .collect();
+        let avoided: Option<Vec<Vec<bool>>> = input.unavailable.avoids_any().then(|| {
+            input
+                .instance_types
+                .iter()
+                .map(|instance_type| {
+                    instance_type
+                        .offerings
+                        .iter()
+                        .map(|offering| {
+                            input.unavailable.avoids(
+                                &instance_type.name,
+                                offering.capacity_type,
+                                &offering.zone,
+                            )
+                        })
+                        .collect()
+                })
+                .collect()
+        });
+        let traded_zones: BTreeSet<String> = input
+            .unavailable
+            .avoided()
+            .iter()
+            .filter(|avoided| {
+                avoided.level == AvoidLevel::Zone && avoided.capacity_type == CapacityType::Spot
+            })
+            .map(|avoided| avoided.zone.clone())
             .collect();
         let mut ordered: Vec<&NodePool> = input.node_pools.iter().collect();
         ordered.sort_by(|left, right| weight_order(left, right));
@@ -352,7 +385,14 @@ impl<'a> Solver<'a> {
             pools,
             nodes,
             claims: Vec::new(),
-            topology: Topology::new(zone_universe, capacity_type_universe, existing),
+            topology: Topology::new(
+                zone_universe,
+                capacity_type_universe,
+                traded_zones,
+                existing,
+            ),
+            avoided,
+            strict: false,
             signatures: Vec::new(),
             signature_index: HashMap::new(),
             selected_label_keys: SelectedLabelKeys::of(
@@ -784,22 +824,38 @@ impl<'a> Solver<'a> {
     ) -> Result<(), String> {
         let requests = self.input.pods[pod_index].requests.clone();
         let mut rejections = Vec::new();
-        for pool_index in 0..self.pools.len() {
-            match self.try_new_claim(
-                pool_index,
-                pod_index,
-                &requests,
-                signature,
-                pod_topology,
-                self_matching,
-            ) {
-                Ok(()) => return Ok(()),
-                Err(reason) => rejections.push(format!(
-                    "nodepool {:?}: {reason}",
-                    self.pools[pool_index].pool.name
-                )),
+        // Avoided offerings (a family or zone that keeps reclaiming Spot nodes) are taken only
+        // when no NodePool can serve the pod without them.
+        let passes: &[bool] = if self.avoided.is_some() {
+            &[true, false]
+        } else {
+            &[false]
+        };
+        for &strict in passes {
+            self.strict = strict;
+            rejections.clear();
+            for pool_index in 0..self.pools.len() {
+                let outcome = self.try_new_claim(
+                    pool_index,
+                    pod_index,
+                    &requests,
+                    signature,
+                    pod_topology,
+                    self_matching,
+                );
+                match outcome {
+                    Ok(()) => {
+                        self.strict = false;
+                        return Ok(());
+                    }
+                    Err(reason) => rejections.push(format!(
+                        "nodepool {:?}: {reason}",
+                        self.pools[pool_index].pool.name
+                    )),
+                }
             }
         }
+        self.strict = false;
         if rejections.is_empty() {
             return Err("no NodePool exists to launch a node for it".to_string());
         }
@@ -867,6 +923,13 @@ impl<'a> Solver<'a> {
             }
             if within_limits.is_empty() {
                 return Err(self.limits_reason(pool_index, &fitting));
+            }
+        }
+        if self.strict {
+            let allowed = self.allowed(&requirements);
+            within_limits.retain(|&index| self.has_available_offering(index, &allowed));
+            if within_limits.is_empty() {
+                return Err("only avoided offerings are left".to_string());
             }
         }
         let constraints = &self.signatures[signature].constraints;
@@ -948,7 +1011,10 @@ impl<'a> Solver<'a> {
     /// The instance types of `pool` a pod of `signature` can use, computed once per pair.
     fn ensure_pool_fit(&mut self, signature: usize, pool_index: usize) {
         if self.signatures[signature].pools[pool_index].is_none() {
+            // Cached for both passes: avoided offerings count as available here.
+            let strict = std::mem::replace(&mut self.strict, false);
             let fit = self.compute_pool_fit(signature, pool_index);
+            self.strict = strict;
             self.signatures[signature].pools[pool_index] = Some(fit);
         }
     }
@@ -1022,7 +1088,18 @@ impl<'a> Solver<'a> {
         self.available[index as usize]
             .iter()
             .enumerate()
-            .any(|(offering, &available)| available && allowed.allows(index, offering))
+            .any(|(offering, &available)| {
+                available && !self.is_avoided(index, offering) && allowed.allows(index, offering)
+            })
+    }
+
+    /// Whether an offering is left out because it is avoided (in the strict pass only).
+    fn is_avoided(&self, index: u32, offering: usize) -> bool {
+        self.strict
+            && self
+                .avoided
+                .as_ref()
+                .is_some_and(|avoided| avoided[index as usize][offering])
     }
 
     /// Which offerings `requirements` allow.
@@ -1062,7 +1139,8 @@ impl<'a> Solver<'a> {
                 .zip(&self.available[index as usize])
                 .enumerate()
             {
-                if available && allowed.allows(index, position) {
+                if available && !self.is_avoided(index, position) && allowed.allows(index, position)
+                {
                     if !zones.contains(offering.zone.as_str()) {
                         zones.insert(offering.zone.clone());
                     }

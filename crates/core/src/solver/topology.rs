@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use crate::label_selector::LabelSelector;
 use crate::labels;
-use crate::pod::{PodAffinityTerm, TopologySpreadConstraint};
+use crate::pod::{PodAffinityTerm, TopologySpreadConstraint, WhenUnsatisfiable};
 use crate::requirements::Requirements;
 
 use super::constraints::PodConstraints;
@@ -40,7 +40,12 @@ impl TopologyKey {
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum GroupKind {
-    Spread { max_skew: i32 },
+    /// `soft`: `ScheduleAnyway` (treated as required until relaxed, but its zone skew leaves
+    /// traded zones out).
+    Spread {
+        max_skew: i32,
+        soft: bool,
+    },
     Affinity,
     AntiAffinity,
 }
@@ -103,6 +108,9 @@ pub(crate) struct Topology<'a> {
     index: HashMap<GroupKey, usize>,
     zone_universe: BTreeSet<String>,
     capacity_type_universe: BTreeSet<String>,
+    /// Zones a soft (`ScheduleAnyway`) zone spread does not count when it computes the skew:
+    /// zones avoided for Spot, whose interruption risk is traded against the spread.
+    traded_zones: BTreeSet<String>,
     /// The pods already running, counted when a group is created.
     existing: Vec<ExistingNode<'a>>,
     /// Pods placed in this run, so that a group created later counts them too.
@@ -130,6 +138,7 @@ impl<'a> Topology<'a> {
     pub fn new(
         zone_universe: BTreeSet<String>,
         capacity_type_universe: BTreeSet<String>,
+        traded_zones: BTreeSet<String>,
         existing: Vec<ExistingNode<'a>>,
     ) -> Self {
         Self {
@@ -137,6 +146,7 @@ impl<'a> Topology<'a> {
             index: HashMap::new(),
             zone_universe,
             capacity_type_universe,
+            traded_zones,
             existing,
             placed: Vec::new(),
         }
@@ -207,7 +217,7 @@ impl<'a> Topology<'a> {
                 TopologyKey::Hostname => {
                     let count = group.counts.get(candidate.hostname).copied().unwrap_or(0);
                     match group.key.kind {
-                        GroupKind::Spread { max_skew } => {
+                        GroupKind::Spread { max_skew, .. } => {
                             if count as i64 + i64::from(self_selecting) > i64::from(max_skew) {
                                 return Err(failure(true, "topology spread"));
                             }
@@ -240,10 +250,12 @@ impl<'a> Topology<'a> {
                     };
                     let count = |domain: &str| group.counts.get(domain).copied().unwrap_or(0);
                     let allowed: Vec<String> = match group.key.kind {
-                        GroupKind::Spread { max_skew } => {
+                        GroupKind::Spread { max_skew, soft } => {
+                            let traded = soft && key == TopologyKey::Zone;
                             let minimum = universe
                                 .iter()
                                 .filter(|domain| requirements.allows(label, domain))
+                                .filter(|domain| !(traded && self.traded_zones.contains(*domain)))
                                 .map(|domain| count(domain))
                                 .min()
                                 .unwrap_or(0);
@@ -433,6 +445,7 @@ impl<'a> Topology<'a> {
         Ok(self.group(GroupKey {
             kind: GroupKind::Spread {
                 max_skew: constraint.max_skew.max(1),
+                soft: constraint.when_unsatisfiable == WhenUnsatisfiable::ScheduleAnyway,
             },
             key,
             namespaces: BTreeSet::from([namespace.to_string()]),

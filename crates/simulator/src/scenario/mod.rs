@@ -191,6 +191,9 @@ pub struct PoolOverride {
     /// Deterministic interruptions: each Spot node of a matching pool gets its 2-minute warning
     /// this long after launch.
     pub interruption_interval: Option<Duration>,
+    /// ... if launched before this time into the run (`interruptionUntil`: the pool recovers
+    /// then); `None`: for the whole run.
+    pub interruption_until: Option<Duration>,
 }
 
 /// How long instances take to come up, in seconds, each drawn uniformly from a closed range.

@@ -526,6 +526,18 @@ impl Reader<'_> {
                 &format!("{field}.interruptionInterval"),
                 pool.interruption_interval,
             )?,
+            interruption_until: match (&pool.interruption_until, &pool.interruption_interval) {
+                (Some(_), None) => {
+                    return Err(self.invalid(
+                        format!("{field}.interruptionUntil"),
+                        "bounds interruptionInterval: set it too",
+                    ));
+                }
+                _ => self.positive(
+                    &format!("{field}.interruptionUntil"),
+                    pool.interruption_until,
+                )?,
+            },
         })
     }
 

@@ -140,6 +140,8 @@ pub(super) struct PoolSpec {
     pub interruption_scale: Option<f64>,
     #[serde(default)]
     pub interruption_interval: Option<DurationText>,
+    #[serde(default)]
+    pub interruption_until: Option<DurationText>,
 }
 
 /// `timing`.

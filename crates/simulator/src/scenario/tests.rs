@@ -428,6 +428,12 @@ fn errors_name_the_file_the_line_and_the_field() {
             &["only Spot capacity"],
         ),
         case(
+            "market:\n  pools:\n    - {capacityType: spot, interruptionUntil: 12h}\n",
+            7,
+            Some("market.pools[0].interruptionUntil"),
+            &["bounds interruptionInterval"],
+        ),
+        case(
             "market: {interruptionScale: -1}\n",
             5,
             Some("market.interruptionScale"),

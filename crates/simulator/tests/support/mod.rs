@@ -78,6 +78,7 @@ pub fn interrupt_every_spot_node_after(interval: Duration) -> PoolOverride {
         ice_mean_duration: None,
         interruption_scale: None,
         interruption_interval: Some(interval),
+        interruption_until: None,
     }
 }
 
