@@ -22,7 +22,7 @@ use crate::action::Action;
 use crate::settings::Settings;
 use crate::state::{
     ClusterState, Deletion, DisruptionReason, InterruptionNotice, LaunchState, NodeClaim,
-    NodeState, PodState,
+    NodeState, NoticeKind, PodState,
 };
 
 /// What came of performing an action in the world.
@@ -434,16 +434,19 @@ impl ClusterState {
         }
     }
 
-    /// An interruption notice arrived (from the queue or a node agent): the interruption
-    /// history and the offering's failure time record it, and the controllers will act on it.
+    /// An interruption notice arrived (from the queue or a node agent), and the controllers
+    /// will act on it. A Spot interruption warning is also recorded in the interruption history
+    /// and as the offering's failure time; the other kinds (a rebalance recommendation, a state
+    /// change, an AWS Health scheduled change) say nothing about the offering's Spot capacity.
     pub fn interruption_received(&mut self, notice: InterruptionNotice, now: Duration) {
+        let spot_interruption = matches!(notice.kind, NoticeKind::SpotInterruption { .. });
         let offering = self.node_claims.values().find_map(|claim| {
             claim
                 .instance()
                 .filter(|instance| instance.id == notice.instance_id)
                 .map(|instance| (instance.offering.clone(), claim.node_pool.clone()))
         });
-        if let Some((offering, node_pool)) = offering {
+        if let Some((offering, node_pool)) = offering.filter(|_| spot_interruption) {
             self.interruption_history.record(
                 (
                     &offering.instance_type,

@@ -313,3 +313,46 @@ fn a_terminating_pod_keeps_its_node_and_loses_its_nomination() {
     }
     assert!(!state().build().pod_terminating("default/missing"));
 }
+
+/// Only a Spot interruption warning is evidence against its offering: the other notices are
+/// acted on but leave the interruption history and the offering's failure time alone.
+#[test]
+fn only_spot_interruption_warnings_are_recorded_against_the_offering() {
+    let cases = [
+        (
+            "Spot interruption warning",
+            NoticeKind::SpotInterruption {
+                terminate_at: secs(120),
+            },
+            1,
+        ),
+        (
+            "rebalance recommendation",
+            NoticeKind::RebalanceRecommendation,
+            0,
+        ),
+        ("state change", NoticeKind::StateChange, 0),
+        ("scheduled change", NoticeKind::ScheduledChange, 0),
+    ];
+    for (name, kind, recorded) in cases {
+        let mut state = state()
+            .pool(node_pool("batch").build())
+            .instance_types(catalog())
+            .claim_with_node(
+                claim("c1", "batch").launched("m5.large", CapacityType::Spot, "zone-a", secs(0)),
+                secs(0),
+            )
+            .build();
+        state.interruption_received(notice("c1", kind, secs(10)), secs(10));
+        assert_eq!(
+            state.interruption_history.all().len(),
+            recorded,
+            "{name}: interruption history"
+        );
+        assert_eq!(
+            state.interruption_notices.len(),
+            1,
+            "{name}: the notice is kept"
+        );
+    }
+}
