@@ -3,11 +3,12 @@
 //! unavailable for the TTL and deletes the NodeClaim with the 2-minute deadline, which makes
 //! the termination controller drain the node and the provisioner launch the replacement at
 //! once; state changes and scheduled changes drain too; a rebalance recommendation changes
-//! nothing.
+//! nothing here (the rebalance replacement is a disruption method,
+//! [`crate::consolidation::Scope::Rebalance`], off by default).
 //!
 //! With interruption awareness (Spotter's policy), an offering that reached the threshold of
-//! interruptions within the window (the driver records each one in the interruption history as
-//! the notice arrives) is kept out of launches for a while, so that the cluster does not
+//! interruptions within the window (the state records each Spot interruption warning in the
+//! interruption history as the notice arrives; the other notices are not evidence) is kept out of launches for a while, so that the cluster does not
 //! relaunch into a pool that keeps reclaiming its nodes; and when the fading evidence against
 //! the offering's instance family in its zone, or against its whole zone, is strong and that
 //! zone's own ([`spotter_core::interruption_evidence::avoid_decisions`]), the family or zone
