@@ -38,7 +38,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
-use e2e::{ensure_permissions_listed, get, items, names};
+use e2e::{ensure_permissions_listed, get, items, names, running_pods};
 use serde_json::Value;
 use spotter_test_support::{ControlPlane, Kubectl, SPOTTER_CRDS};
 
@@ -519,19 +519,6 @@ fn pod_nodes(kubectl: &Kubectl) -> Result<BTreeSet<String>> {
         .iter()
         .filter_map(|pod| pod["spec"]["nodeName"].as_str().map(str::to_owned))
         .collect())
-}
-
-fn running_pods(kubectl: &Kubectl) -> Result<usize> {
-    let list = get(
-        kubectl,
-        &["get", "pods", "-n", "default", "-l", "app=batch-workers"],
-    )?;
-    Ok(items(&list)
-        .iter()
-        .filter(|pod| {
-            pod["status"]["phase"] == "Running" && pod["metadata"]["deletionTimestamp"].is_null()
-        })
-        .count())
 }
 
 fn wait_for_running_pods(

@@ -349,28 +349,19 @@ pub fn names(kubectl: &Kubectl, resource: &str) -> Result<BTreeSet<String>> {
 
 /// The nodes the Deployment's running pods are on.
 pub fn pod_nodes(kubectl: &Kubectl) -> Result<BTreeSet<String>> {
-    let list = get(
-        kubectl,
-        &[
-            "get",
-            "pods",
-            "-n",
-            "default",
-            "-l",
-            &format!("app={DEPLOYMENT}"),
-        ],
-    )?;
-    Ok(items(&list)
+    Ok(running_deployment_pods(kubectl)?
         .iter()
-        .filter(|pod| {
-            pod["status"]["phase"] == "Running" && pod["metadata"]["deletionTimestamp"].is_null()
-        })
         .filter_map(|pod| pod["spec"]["nodeName"].as_str().map(str::to_owned))
         .collect())
 }
 
 /// How many of the Deployment's pods are running.
 pub fn running_pods(kubectl: &Kubectl) -> Result<usize> {
+    Ok(running_deployment_pods(kubectl)?.len())
+}
+
+/// The Deployment's pods that run and are not being deleted.
+fn running_deployment_pods(kubectl: &Kubectl) -> Result<Vec<Value>> {
     let list = get(
         kubectl,
         &[
@@ -387,5 +378,6 @@ pub fn running_pods(kubectl: &Kubectl) -> Result<usize> {
         .filter(|pod| {
             pod["status"]["phase"] == "Running" && pod["metadata"]["deletionTimestamp"].is_null()
         })
-        .count())
+        .cloned()
+        .collect())
 }
