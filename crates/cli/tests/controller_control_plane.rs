@@ -38,7 +38,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
-use e2e::{ensure_permissions_listed, get, items, names, running_pods};
+use e2e::{deployment, ensure_permissions_listed, get, items, names, running_pods};
 use serde_json::Value;
 use spotter_test_support::{ControlPlane, Kubectl, SPOTTER_CRDS};
 
@@ -72,6 +72,7 @@ fn controller_runs_a_cluster_on_a_real_control_plane() -> Result<()> {
     nodes_are_registered_spot_nodes_of_batch(&kubectl)?;
     metrics_show_the_cluster(&leader)?;
     // The NodePools' status: `kubectl get nodepools` shows their nodes and readiness.
+    let mut last_table = String::new();
     wait_until(
         "the NodePools' status to count their nodes and say Ready",
         SETTLE,
@@ -79,6 +80,7 @@ fn controller_runs_a_cluster_on_a_real_control_plane() -> Result<()> {
         || {
             let batch_nodes = names(&kubectl, "nodes")?.len().to_string();
             let table = kubectl.run(&["get", "nodepools", "--no-headers"], None)?;
+            last_table = format!("{batch_nodes} nodes; kubectl get nodepools:\n{table}");
             let rows: Vec<Vec<&str>> = table
                 .lines()
                 .map(|line| line.split_whitespace().collect())
@@ -94,7 +96,8 @@ fn controller_runs_a_cluster_on_a_real_control_plane() -> Result<()> {
                     && row.get(3) == Some(&"True")
             }))
         },
-    )?;
+    )
+    .with_context(|| last_table.clone())?;
     let batch = get(&kubectl, &["get", "nodepool", "batch"])?;
     ensure!(
         batch["status"]["resources"]["cpu"].is_string()
@@ -395,24 +398,6 @@ fn install(kubectl: &Kubectl) -> Result<()> {
         kubectl.apply(&text)?;
     }
     Ok(())
-}
-
-/// The seed's Deployment with `replicas`.
-fn deployment(replicas: u32) -> Result<String> {
-    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/seed/deployment.yaml");
-    let text =
-        std::fs::read_to_string(seed).context("failed to read examples/seed/deployment.yaml")?;
-    ensure!(
-        text.contains("replicas: 20") && text.contains("      containers:\n"),
-        "examples/seed/deployment.yaml changed shape: update this test's edits"
-    );
-    // A short grace period: the fake kubelet removes an evicted pod once it has passed.
-    Ok(text
-        .replace("replicas: 20", &format!("replicas: {replicas}"))
-        .replace(
-            "      containers:\n",
-            "      terminationGracePeriodSeconds: 5\n      containers:\n",
-        ))
 }
 
 fn faults(unavailable: &str) -> String {

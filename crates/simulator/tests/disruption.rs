@@ -5,27 +5,8 @@
 
 mod support;
 
-use std::path::PathBuf;
-
-use spotter_simulator::{Options, Policy, Report, Scenario};
-use support::{assert_clean, describe, run_with};
-
-fn scenario(file: &str) -> Scenario {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples/scenarios")
-        .join(file);
-    Scenario::load(&path).unwrap_or_else(|error| panic!("{file} loads: {error}"))
-}
-
-fn under(scenario: &Scenario, policy: Policy) -> Report {
-    run_with(
-        scenario,
-        &Options {
-            policy,
-            ..Options::default()
-        },
-    )
-}
+use spotter_simulator::{Policy, Report};
+use support::{assert_clean, describe, example_scenario, under};
 
 fn disrupted(report: &Report, reason: &str) -> u64 {
     report.summary.disruptions.get(reason).copied().unwrap_or(0)
@@ -45,7 +26,7 @@ fn each_method_disrupts_in_its_scenario_under_both_presets() {
         ("expiry.yaml", "expired", 24, &["drifted"]),
     ];
     for (file, reason, at_least, absent) in cases {
-        let scenario = scenario(file);
+        let scenario = example_scenario(file);
         for policy in Policy::ALL {
             let report = under(&scenario, policy);
             assert_clean(&report);
@@ -72,7 +53,7 @@ fn each_method_disrupts_in_its_scenario_under_both_presets() {
 /// scale-down, fewer nodes run than at the peak.
 #[test]
 fn a_scaled_down_workload_ends_on_fewer_nodes() {
-    let report = under(&scenario("scale-down.yaml"), Policy::Karpenter);
+    let report = under(&example_scenario("scale-down.yaml"), Policy::Karpenter);
     let series = &report.series;
     let nodes: Vec<u32> = series
         .spot_nodes

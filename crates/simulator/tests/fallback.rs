@@ -4,29 +4,11 @@
 
 mod support;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use spotter_report::EventKind;
-use spotter_simulator::{Options, Policy, Report, Scenario};
-use support::{assert_clean, describe, run_with};
-
-fn scenario(file: &str) -> Scenario {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples/scenarios")
-        .join(file);
-    Scenario::load(&path).unwrap_or_else(|error| panic!("{file} loads: {error}"))
-}
-
-fn under(scenario: &Scenario, policy: Policy) -> Report {
-    run_with(
-        scenario,
-        &Options {
-            policy,
-            ..Options::default()
-        },
-    )
-}
+use spotter_simulator::{Policy, Report, Scenario};
+use support::{assert_clean, describe, example_scenario, under};
 
 /// The time of the first fault (every scenario here has its outage first).
 fn first_fault(report: &Report) -> f64 {
@@ -40,7 +22,7 @@ fn first_fault(report: &Report) -> f64 {
 
 #[test]
 fn spot_outage_falls_back_within_a_batching_window_and_returns_within_15_minutes() {
-    let scenario = scenario("spot-outage.yaml");
+    let scenario = example_scenario("spot-outage.yaml");
     let report = under(&scenario, Policy::Spotter);
     assert_clean(&report);
     let summary = &report.summary;
@@ -80,7 +62,7 @@ fn spot_outage_falls_back_within_a_batching_window_and_returns_within_15_minutes
 
 #[test]
 fn flapping_capacity_does_not_make_a_node_pool_flap() {
-    let report = under(&scenario("flapping.yaml"), Policy::Spotter);
+    let report = under(&example_scenario("flapping.yaml"), Policy::Spotter);
     assert_clean(&report);
     assert!(report.summary.fallbacks > 0, "the gaps force fallbacks");
     // Per NodePool: once it returned to Spot and then fell back again, its next return comes
@@ -125,7 +107,7 @@ fn flapping_capacity_does_not_make_a_node_pool_flap() {
 
 #[test]
 fn a_hot_pool_interrupts_spotter_at_most_half_as_often_as_karpenter() {
-    let scenario = scenario("hot-pool.yaml");
+    let scenario = example_scenario("hot-pool.yaml");
     let spotter = under(&scenario, Policy::Spotter);
     let karpenter = under(&scenario, Policy::Karpenter);
     assert_clean(&spotter);
@@ -188,7 +170,7 @@ fn the_default_scenario_gives_spotter_more_spot_and_less_cost_than_karpenter() {
 fn pods_are_not_left_pending_for_a_ttl_when_another_offering_has_capacity() {
     // One zone's Spot is out: the pods that wanted it must run within a couple of minutes
     // (launch and registration), not wait out the 3-minute cache entry.
-    let mut scenario = scenario("spot-outage.yaml");
+    let mut scenario = example_scenario("spot-outage.yaml");
     scenario.duration = Duration::from_secs(36 * 3600);
     for fault in &mut scenario.faults {
         if let spotter_simulator::scenario::FaultKind::SpotOutage { zone, .. } = &mut fault.kind {

@@ -192,30 +192,13 @@ fn interruption_pending_pod_seconds_measure_the_waits_interruptions_cause() {
     );
 }
 
-fn scenario_file(file: &str) -> spotter_simulator::Scenario {
-    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples/scenarios")
-        .join(file);
-    spotter_simulator::Scenario::load(&path).unwrap_or_else(|error| panic!("{file}: {error}"))
-}
-
-fn under(scenario: &spotter_simulator::Scenario, policy: Policy) -> spotter_simulator::Report {
-    run_with(
-        scenario,
-        &Options {
-            policy,
-            ..Options::default()
-        },
-    )
-}
-
 /// Guards item 4: a fallback node whose pods a PodDisruptionBudget (`maxUnavailable: 0`)
 /// keeps gets no Spot replacement that would run empty beside it: Spotter's run costs what the
 /// Karpenter preset's does (before: $19.29 against $15.52, 22 Spot node-hours of idle
 /// replacements).
 #[test]
 fn a_fallback_node_a_budget_blocks_gets_no_idle_spot_replacement() {
-    let scenario = scenario_file("return-blocked-by-pdb.yaml");
+    let scenario = example_scenario("return-blocked-by-pdb.yaml");
     let spotter = under(&scenario, Policy::Spotter);
     let karpenter = under(&scenario, Policy::Karpenter);
     let context = describe(&spotter);
@@ -238,7 +221,7 @@ fn a_fallback_node_a_budget_blocks_gets_no_idle_spot_replacement() {
 /// never seen back, and the Karpenter preset's on-demand hours after Spot's return count.
 #[test]
 fn returns_after_a_long_region_wide_outage_are_measured() {
-    let scenario = scenario_file("spot-outage-long.yaml");
+    let scenario = example_scenario("spot-outage-long.yaml");
     for policy in Policy::ALL {
         let report = under(&scenario, policy);
         let context = describe(&report);
@@ -264,7 +247,7 @@ fn returns_after_a_long_region_wide_outage_are_measured() {
 /// event.
 #[test]
 fn a_long_outage_is_probed_less_often_and_its_refusals_told_in_one_line() {
-    let scenario = scenario_file("spot-outage-long.yaml");
+    let scenario = example_scenario("spot-outage-long.yaml");
     let report = under(&scenario, Policy::Spotter);
     let context = describe(&report);
     let returns: Vec<&str> = report

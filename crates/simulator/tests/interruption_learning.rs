@@ -5,7 +5,6 @@
 mod support;
 
 use std::cell::RefCell;
-use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -14,27 +13,10 @@ use spotter_controllers::state::NodeClaim;
 use spotter_core::offering::CapacityType;
 use spotter_report::EventKind;
 use spotter_simulator::{Observer, Options, Policy, Report, Scenario, run_observed};
-use support::{assert_clean, run_with};
+use support::{assert_clean, example_scenario, under};
 
 const HOUR: f64 = 3600.0;
 const BAD_ZONE: &str = "ap-northeast-2a";
-
-fn scenario(file: &str) -> Scenario {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples/scenarios")
-        .join(file);
-    Scenario::load(&path).unwrap_or_else(|error| panic!("{file} loads: {error}"))
-}
-
-fn under(scenario: &Scenario, policy: Policy) -> Report {
-    run_with(
-        scenario,
-        &Options {
-            policy,
-            ..Options::default()
-        },
-    )
-}
 
 /// The hours (since the start) of the Spot launches in the bad zone.
 #[derive(Default)]
@@ -96,7 +78,7 @@ fn parse_clock(text: &str) -> f64 {
 
 #[test]
 fn the_storm_interrupts_spotter_at_most_half_as_often_as_karpenter() {
-    let scenario = scenario("interruption-storm.yaml");
+    let scenario = example_scenario("interruption-storm.yaml");
     let spotter = under(&scenario, Policy::Spotter);
     let karpenter = under(&scenario, Policy::Karpenter);
     assert_clean(&spotter);
@@ -136,7 +118,7 @@ fn the_storm_interrupts_spotter_at_most_half_as_often_as_karpenter() {
 
 #[test]
 fn the_hot_pool_is_no_worse_than_before_zone_learning() {
-    let scenario = scenario("hot-pool.yaml");
+    let scenario = example_scenario("hot-pool.yaml");
     let spotter = under(&scenario, Policy::Spotter);
     assert_clean(&spotter);
     // 24 interruptions in 3 days before the family and zone levels were learnt.
@@ -151,7 +133,7 @@ fn the_hot_pool_is_no_worse_than_before_zone_learning() {
 fn spotter_comes_back_to_a_zone_that_recovered() {
     // The zone reclaims every Spot node launched before 12 h, and is healthy after.
     let recovered_at = 12.0;
-    let scenario = scenario("zone-recovery.yaml");
+    let scenario = example_scenario("zone-recovery.yaml");
     let (spotter, spotter_launches) = observed(&scenario, Policy::Spotter);
     let (karpenter, karpenter_launches) = observed(&scenario, Policy::Karpenter);
     assert_clean(&spotter);

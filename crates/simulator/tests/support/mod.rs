@@ -126,6 +126,25 @@ pub fn max_unavailable(app: &str, count: u32) -> PodDisruptionBudget {
 }
 
 /// Runs a scenario with the default options.
+/// A scenario of `examples/scenarios/`.
+pub fn example_scenario(file: &str) -> Scenario {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/scenarios")
+        .join(file);
+    Scenario::load(&path).unwrap_or_else(|error| panic!("{file} loads: {error}"))
+}
+
+/// A scenario run under `policy`, with the other options at their defaults.
+pub fn under(scenario: &Scenario, policy: spotter_simulator::Policy) -> Report {
+    run_with(
+        scenario,
+        &Options {
+            policy,
+            ..Options::default()
+        },
+    )
+}
+
 pub fn run(scenario: &Scenario) -> Report {
     run_with(scenario, &Options::default())
 }
