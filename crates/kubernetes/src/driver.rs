@@ -852,7 +852,7 @@ impl<P: CloudProvider + 'static> Driver<P> {
         }
         self.wake_at = passes.wake_at(&self.state);
         self.sync_conditions(now);
-        self.sync_node_pool_statuses(now);
+        self.sync_node_pool_statuses(now).await;
         let state = &self.state;
         self.notice_intake.forget(now, |instance_id| {
             state.node_claims.values().any(|claim| {
@@ -916,8 +916,8 @@ impl<P: CloudProvider + 'static> Driver<P> {
     }
 
     /// Writes the NodePools' statuses that changed: the usage of each pool Spotter reads, and
-    /// the error of each it cannot.
-    fn sync_node_pool_statuses(&mut self, now: Duration) {
+    /// the error of each it cannot. A write that failed is tried again at the next reconcile.
+    async fn sync_node_pool_statuses(&mut self, now: Duration) {
         let readable = self
             .state
             .node_pools
@@ -941,8 +941,10 @@ impl<P: CloudProvider + 'static> Driver<P> {
                 Some((written, since)) if written.ready() == status.ready() => *since,
                 _ => now,
             };
-            crate::perform::patch_node_pool_status(self, &name, status.patch(ready_since));
-            self.node_pool_statuses.insert(name, (status, ready_since));
+            if crate::perform::patch_node_pool_status(self, &name, status.patch(ready_since)).await
+            {
+                self.node_pool_statuses.insert(name, (status, ready_since));
+            }
         }
     }
 

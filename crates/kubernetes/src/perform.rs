@@ -507,25 +507,25 @@ pub(crate) fn patch_node_claim_status<P: CloudProvider + 'static>(
     });
 }
 
-/// Writes a NodePool's status (a merge patch of `status`), in the background; a NodePool gone
-/// meanwhile is not an error.
-pub(crate) fn patch_node_pool_status<P: CloudProvider + 'static>(
+/// Writes a NodePool's status (a merge patch of `status`) and waits for the answer, so that
+/// two writes never land out of order; true when it is written, or the NodePool is gone.
+pub(crate) async fn patch_node_pool_status<P: CloudProvider + 'static>(
     driver: &Driver<P>,
     node_pool: &str,
     patch: serde_json::Value,
-) {
-    let client = driver.client.clone();
-    let name = node_pool.to_string();
-    tokio::spawn(async move {
-        let api: Api<NodePoolObject> = Api::all(client);
-        if let Err(error) = api
-            .patch_status(&name, &patch_params(), &Patch::Merge(&patch))
-            .await
-            && status_code(&error) != Some(404)
-        {
-            tracing::debug!(node_pool = name, %error, "failed to write a NodePool's status");
+) -> bool {
+    let api: Api<NodePoolObject> = Api::all(driver.client.clone());
+    match api
+        .patch_status(node_pool, &patch_params(), &Patch::Merge(&patch))
+        .await
+    {
+        Ok(_) => true,
+        Err(error) if status_code(&error) == Some(404) => true,
+        Err(error) => {
+            tracing::debug!(node_pool, %error, "failed to write a NodePool's status; trying again at the next reconcile");
+            false
         }
-    });
+    }
 }
 
 async fn remove_finalizer_and_delete<K>(client: &Client, name: &str)
