@@ -346,16 +346,14 @@ impl Consolidation {
             .map(|(_, pod)| (*pod.pod).clone())
             .collect();
         let (others, _) = solver_nodes(state, |node| !nodes.contains(node.name.as_str()));
-        if !self
-            .prepared
-            .is_for(&state.node_pools, &state.instance_types)
-        {
-            self.prepared = PreparedPools::new(&state.node_pools, &state.instance_types);
+        let node_pools = state.launchable_node_pools();
+        if !self.prepared.is_for(&node_pools, &state.instance_types) {
+            self.prepared = PreparedPools::new(&node_pools, &state.instance_types);
         }
         let input = SchedulingInput {
             pods: &pods,
             nodes: &others,
-            node_pools: &state.node_pools,
+            node_pools: &node_pools,
             instance_types: &state.instance_types,
             daemon_set_pods: &state.daemon_set_pods,
             unavailable: &state.unavailable_offerings,

@@ -150,19 +150,17 @@ impl Provisioner {
             .iter()
             .map(|(_, pod)| (*pod.pod).clone())
             .collect();
+        let node_pools = state.launchable_node_pools();
         let input = SchedulingInput {
             pods: &pods,
             nodes: &nodes,
-            node_pools: &state.node_pools,
+            node_pools: &node_pools,
             instance_types: &state.instance_types,
             daemon_set_pods: &state.daemon_set_pods,
             unavailable: &state.unavailable_offerings,
         };
-        if !self
-            .prepared
-            .is_for(&state.node_pools, &state.instance_types)
-        {
-            self.prepared = PreparedPools::new(&state.node_pools, &state.instance_types);
+        if !self.prepared.is_for(&node_pools, &state.instance_types) {
+            self.prepared = PreparedPools::new(&node_pools, &state.instance_types);
         }
         let plan = solve_prepared(&input, &self.prepared);
         let mut actions = Vec::new();

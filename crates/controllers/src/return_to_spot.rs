@@ -548,8 +548,8 @@ impl ReturnToSpot {
 
     /// Rebuilds the Spot-only copies of the NodePools when the pools changed.
     fn refresh_pools(&mut self, state: &ClusterState) {
-        let source: Vec<(String, Requirements)> = state
-            .node_pools
+        let node_pools = state.launchable_node_pools();
+        let source: Vec<(String, Requirements)> = node_pools
             .iter()
             .map(|pool| (pool.name.clone(), pool.requirements.clone()))
             .collect();
@@ -560,8 +560,7 @@ impl ReturnToSpot {
         {
             return;
         }
-        self.spot_pools = state
-            .node_pools
+        self.spot_pools = node_pools
             .iter()
             .filter(|pool| {
                 pool.requirements

@@ -3,6 +3,7 @@
 //! received. A driver keeps it up to date (from a simulation or from kube-rs reflectors); the
 //! controllers only read it.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -66,6 +67,12 @@ pub struct ClusterState {
     /// When entries of the unavailable-offerings cache expire (the reconcile loop expires them
     /// and looks again then).
     pub unavailable_expiries: BTreeSet<Duration>,
+    /// The NodePools that are not Ready (the driver found their node class missing or not
+    /// ready). They keep their NodeClaims, which every disruption method still sees, but no
+    /// NodeClaim is created from them, as Karpenter's provisioner ignores a NodePool that is
+    /// not Ready. Set it with [`ClusterState::set_node_pools_not_ready`]; the simulator's
+    /// pools are always ready.
+    pub node_pools_not_ready: BTreeSet<String>,
 }
 
 /// A NodePool's return-to-Spot history: what the hysteresis needs.
@@ -412,6 +419,35 @@ impl ClusterState {
         self.pending
             .iter()
             .filter_map(|key| self.pods.get_key_value(key))
+    }
+
+    /// The NodePools new NodeClaims may come from: all but those not Ready.
+    pub fn launchable_node_pools(&self) -> Cow<'_, [NodePool]> {
+        if self.node_pools_not_ready.is_empty() {
+            return Cow::Borrowed(&self.node_pools);
+        }
+        Cow::Owned(
+            self.node_pools
+                .iter()
+                .filter(|pool| !self.node_pools_not_ready.contains(&pool.name))
+                .cloned()
+                .collect(),
+        )
+    }
+
+    /// Records which NodePools are not Ready; when a pool becomes ready again, the pods the
+    /// solver could not place are tried again.
+    pub fn set_node_pools_not_ready(&mut self, not_ready: BTreeSet<String>) {
+        if not_ready != self.node_pools_not_ready {
+            if self
+                .node_pools_not_ready
+                .iter()
+                .any(|pool| !not_ready.contains(pool))
+            {
+                self.capacity_generation += 1;
+            }
+            self.node_pools_not_ready = not_ready;
+        }
     }
 
     /// The NodePool with this name.

@@ -848,3 +848,76 @@ fn controllers_reconcile_runs_the_provisioner_and_keeps_the_earliest_wake() {
         assert_eq!(reconciled.wake_at, case.wake_at, "case {:?}", case.name);
     }
 }
+
+#[test]
+fn node_pools_not_ready() {
+    let not_ready = |pools: &[&str]| {
+        let mut state = state()
+            .instance_types(catalog())
+            .pool(node_pool("batch").weight(100).build())
+            .pool(node_pool("other").weight(10).build())
+            .pod(pending(web("a", "500m")).retry_now())
+            .build();
+        state.set_node_pools_not_ready(pools.iter().map(|pool| pool.to_string()).collect());
+        state
+    };
+    run(vec![
+        Case {
+            name: "every pool ready: the heaviest launches",
+            steps: vec![step(
+                secs(0),
+                not_ready(&[]),
+                &[&create(
+                    "batch-00001",
+                    "batch",
+                    "spot",
+                    &["default/a"],
+                    false,
+                )],
+                None,
+            )],
+        },
+        Case {
+            name: "the heaviest pool not ready: the next one launches",
+            steps: vec![step(
+                secs(0),
+                not_ready(&["batch"]),
+                &[&create(
+                    "other-00001",
+                    "other",
+                    "spot",
+                    &["default/a"],
+                    false,
+                )],
+                None,
+            )],
+        },
+        Case {
+            name: "no pool ready: nothing launches, the pod is unschedulable",
+            steps: vec![step(
+                secs(0),
+                not_ready(&["batch", "other"]),
+                &["unschedulable default/a"],
+                None,
+            )],
+        },
+    ]);
+}
+
+#[test]
+fn a_pool_that_becomes_ready_again_is_tried_at_once() {
+    let mut state = state()
+        .instance_types(catalog())
+        .pool(node_pool("batch").build())
+        .build();
+    let before = state.capacity_generation;
+    state.set_node_pools_not_ready(["batch".to_string()].into());
+    assert_eq!(
+        state.capacity_generation, before,
+        "a pool going not ready frees nothing"
+    );
+    assert!(state.launchable_node_pools().is_empty());
+    state.set_node_pools_not_ready(Default::default());
+    assert_eq!(state.capacity_generation, before + 1);
+    assert_eq!(state.launchable_node_pools().len(), 1);
+}

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
 use kube::Client;
 use spotter_cloud::{CloudError, CloudProvider, Instance, OfferingKey};
 use spotter_controllers::drift::{self, Drift};
@@ -39,6 +40,8 @@ const OBSERVATION_QUEUE: usize = 4096;
 const METRICS_INTERVAL: Duration = Duration::from_secs(1);
 /// How often a terminating instance is asked whether it is gone yet.
 const TERMINATION_POLL: Duration = Duration::from_secs(2);
+/// How many NodeClaim condition writes are in flight at once (one per claim at most).
+const CONDITION_WRITES_IN_FLIGHT: usize = 16;
 /// How long the driver sleeps when nothing is due (it wakes on any observation anyway).
 const IDLE_WAKE: Duration = Duration::from_secs(60);
 
@@ -839,6 +842,7 @@ impl<P: CloudProvider + 'static> Driver<P> {
     async fn reconcile(&mut self) {
         let now = clock::now();
         let started = Instant::now();
+        self.mark_node_pools_not_ready();
         let settings = self.controllers.settings().clone();
         let mut passes = ReconcileLoop::new(now);
         while let Some(actions) = passes.next_pass(&mut self.controllers, &mut self.state) {
@@ -851,7 +855,7 @@ impl<P: CloudProvider + 'static> Driver<P> {
             }
         }
         self.wake_at = passes.wake_at(&self.state);
-        self.sync_conditions(now);
+        self.sync_conditions(now).await;
         self.sync_node_pool_statuses(now).await;
         let state = &self.state;
         self.notice_intake.forget(now, |instance_id| {
@@ -863,9 +867,11 @@ impl<P: CloudProvider + 'static> Driver<P> {
         });
     }
 
-    /// Writes the NodeClaims' conditions that changed.
-    fn sync_conditions(&mut self, now: Duration) {
-        let mut patches = Vec::new();
+    /// Writes the NodeClaims' conditions that changed and waits for the answers (a few at a
+    /// time), so that two writes of one claim never land out of order; what was not written is
+    /// tried again at the next reconcile.
+    async fn sync_conditions(&mut self, now: Duration) {
+        let mut writes = Vec::new();
         for claim in self.state.node_claims.values() {
             if !self.claim_objects.contains(&claim.name) {
                 continue;
@@ -891,27 +897,44 @@ impl<P: CloudProvider + 'static> Driver<P> {
                     Drift::Requirements => "RequirementsDrifted",
                 }),
             };
-            let entry = self
-                .claim_conditions
-                .entry(claim.name.clone())
-                .or_insert_with(|| (ClaimConditions::default(), BTreeMap::new()));
-            if entry.0 == conditions && !entry.1.is_empty() {
+            let written = self.claim_conditions.get(&claim.name);
+            if written.is_some_and(|(written, _)| *written == conditions) {
                 continue;
             }
-            let before: BTreeMap<&str, bool> = entry.0.statuses().into_iter().collect();
+            let mut transitions = written.map(|(_, times)| times.clone()).unwrap_or_default();
+            let before: BTreeMap<&str, bool> = written
+                .map(|(written, _)| written.statuses().into_iter().collect())
+                .unwrap_or_default();
             for (type_, status) in conditions.statuses() {
-                if before.get(type_) != Some(&status) || !entry.1.contains_key(type_) {
-                    entry.1.insert(type_, now);
+                if before.get(type_) != Some(&status) || !transitions.contains_key(type_) {
+                    transitions.insert(type_, now);
                 }
             }
-            entry.0 = conditions;
-            patches.push((
-                claim.name.clone(),
-                node_claim_object::conditions_patch(conditions, &entry.1, claim.node.as_deref()),
-            ));
+            let patch = node_claim_object::conditions_patch(
+                conditions,
+                &transitions,
+                claim.node.as_deref(),
+            );
+            writes.push((claim.name.clone(), conditions, transitions, patch));
         }
-        for (name, patch) in patches {
-            crate::perform::patch_node_claim_status(self, &name, patch);
+        let client = self.client.clone();
+        let written: Vec<_> = futures_util::stream::iter(writes)
+            .map(|(name, conditions, transitions, patch)| {
+                let client = client.clone();
+                async move {
+                    let written =
+                        crate::perform::patch_node_claim_status(client, &name, patch).await;
+                    (name, conditions, transitions, written)
+                }
+            })
+            .buffer_unordered(CONDITION_WRITES_IN_FLIGHT)
+            .collect()
+            .await;
+        for (name, conditions, transitions, written) in written {
+            if written {
+                self.claim_conditions
+                    .insert(name, (conditions, transitions));
+            }
         }
     }
 
@@ -946,6 +969,25 @@ impl<P: CloudProvider + 'static> Driver<P> {
                 self.node_pool_statuses.insert(name, (status, ready_since));
             }
         }
+    }
+
+    /// Tells the state which NodePools are not Ready (their node class missing, not ready, or
+    /// not yet resolved): as Karpenter's provisioner, Spotter creates no NodeClaim from them.
+    fn mark_node_pools_not_ready(&mut self) {
+        let not_ready: BTreeSet<String> = self
+            .state
+            .node_pools
+            .iter()
+            .filter(|pool| self.node_class_readiness(&pool.node_class) != NodeClassReadiness::Ready)
+            .map(|pool| pool.name.clone())
+            .collect();
+        for pool in not_ready.difference(&self.state.node_pools_not_ready) {
+            tracing::warn!(node_pool = %pool, "ignoring NodePool for new NodeClaims: not ready (see its NodeClassReady condition)");
+        }
+        for pool in self.state.node_pools_not_ready.difference(&not_ready) {
+            tracing::info!(node_pool = %pool, "NodePool ready again");
+        }
+        self.state.set_node_pools_not_ready(not_ready);
     }
 
     /// Whether the EC2NodeClass named `name` is ready for its NodePools.

@@ -487,24 +487,25 @@ pub(crate) fn report_launch<P: CloudProvider + 'static>(
     });
 }
 
-/// Writes a NodeClaim's status (in the background).
-pub(crate) fn patch_node_claim_status<P: CloudProvider + 'static>(
-    driver: &Driver<P>,
+/// Writes a NodeClaim's conditions (a merge patch of `status`) and waits for the answer; true
+/// when it is written, or the NodeClaim is gone.
+pub(crate) async fn patch_node_claim_status(
+    client: Client,
     node_claim: &str,
     patch: serde_json::Value,
-) {
-    let client = driver.client.clone();
-    let name = node_claim.to_string();
-    tokio::spawn(async move {
-        let api: Api<NodeClaim> = Api::all(client);
-        if let Err(error) = api
-            .patch_status(&name, &patch_params(), &Patch::Merge(&patch))
-            .await
-            && status_code(&error) != Some(404)
-        {
-            tracing::debug!(node_claim = name, %error, "failed to write a NodeClaim's conditions");
+) -> bool {
+    let api: Api<NodeClaim> = Api::all(client);
+    match api
+        .patch_status(node_claim, &patch_params(), &Patch::Merge(&patch))
+        .await
+    {
+        Ok(_) => true,
+        Err(error) if status_code(&error) == Some(404) => true,
+        Err(error) => {
+            tracing::debug!(node_claim, %error, "failed to write a NodeClaim's conditions; trying again at the next reconcile");
+            false
         }
-    });
+    }
 }
 
 /// Writes a NodePool's status (a merge patch of `status`) and waits for the answer, so that
