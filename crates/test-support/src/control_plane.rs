@@ -112,6 +112,16 @@ impl ControlPlane {
 
     /// Starts a control plane with these binaries and waits until it is ready.
     pub fn start(assets: &Assets) -> Result<Self, ControlPlaneError> {
+        Self::start_with(assets, &[])
+    }
+
+    /// Starts a control plane whose kube-controller-manager also gets `controller_manager_flags`
+    /// (for example `--kube-api-qps=500`: its default of 20 requests a second is what paces
+    /// a ReplicaSet's pod creations), and waits until it is ready.
+    pub fn start_with(
+        assets: &Assets,
+        controller_manager_flags: &[String],
+    ) -> Result<Self, ControlPlaneError> {
         let started = Instant::now();
         let folder = tempfile::Builder::new()
             .prefix("spotter-control-plane.")
@@ -246,7 +256,10 @@ impl ControlPlane {
                 format!("--cluster-signing-cert-file={}", file("ca.crt")),
                 format!("--cluster-signing-key-file={}", file("ca.key")),
                 "--v=1".into(),
-            ],
+            ]
+            .into_iter()
+            .chain(controller_manager_flags.iter().cloned())
+            .collect(),
         )?;
         plane.start_watchdog()?;
 

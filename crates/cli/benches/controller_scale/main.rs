@@ -21,11 +21,18 @@
 //!
 //! Flags (after `--`): `--pods N` (10000), `--waves N` (10), `--batch-idle-duration D` (1s)
 //! and `--batch-max-duration D` (10s), the controller's batching window, `--launch-delay D`
-//! (1s), the fake cloud's time to a Node, `--settle SECONDS` (30), `--stall SECONDS` (60): a
+//! (1s), the fake cloud's time to a Node, `--pod-creation-qps N` (20, kube-controller-manager's
+//! default `--kube-api-qps`, which paces a ReplicaSet's pod creations: at 20 a second a wave
+//! keeps the batch window open to its maximum), `--settle SECONDS` (30), `--stall SECONDS` (60): a
 //! wave whose pods stop starting for that long is left unfinished (and its pods counted as never
 //! running) rather than waited for. The same as env:
 //! `SPOTTER_BENCH_PODS`, `SPOTTER_BENCH_WAVES`, ... A quick run: `--pods 1000 --waves 2`.
 //! The controller's log is kept in `target/tmp/controller_scale/controller.log`.
+//!
+//! For experiments, `SPOTTER_BENCH_CONTROLLER_ENV="NAME=VALUE NAME=VALUE"` adds variables to
+//! the controller's environment (say `MALLOC_ARENA_MAX=2`, or `LD_PRELOAD` of another
+//! allocator), and `SPOTTER_BENCH_CONTROLLER_WRAPPER=heaptrack` runs it under that program
+//! (the memory figures are then the wrapper's, not the controller's).
 
 mod memory;
 mod observer;
@@ -64,17 +71,24 @@ fn main() -> Result<()> {
     }
     let options = Options::parse()?;
     println!(
-        "controller_scale: {} pods in {} waves (~{} nodes), batch idle {} / max {}, launch delay {}",
+        "controller_scale: {} pods in {} waves (~{} nodes), batch idle {} / max {}, launch delay {}, pods created at up to {}/s",
         options.pods,
         options.waves,
         options.pods.div_ceil(PODS_PER_NODE),
         options.batch_idle,
         options.batch_max,
-        options.launch_delay
+        options.launch_delay,
+        options.pod_creation_qps
     );
     let started = Instant::now();
     let assets = Assets::from_env().context("the benchmark needs a control plane")?;
-    let plane = ControlPlane::start(&assets)?;
+    let plane = ControlPlane::start_with(
+        &assets,
+        &[
+            format!("--kube-api-qps={}", options.pod_creation_qps),
+            format!("--kube-api-burst={}", options.pod_creation_qps.max(30)),
+        ],
+    )?;
     println!(
         "control plane ready in {:.1?} ({})",
         plane.startup_time(),
@@ -169,6 +183,7 @@ fn main() -> Result<()> {
         std::thread::sleep(Duration::from_secs(1));
         controller.ensure_alive()?;
     }
+    let scheduling = controller.scheduling_passes();
     let figures = Figures::collect(
         &options,
         &observed,
@@ -176,6 +191,7 @@ fn main() -> Result<()> {
         settle_started,
         all_running,
         &wave_times,
+        scheduling,
     );
     drop(controller);
     drop(sampler);
@@ -193,6 +209,7 @@ struct Options {
     batch_idle: String,
     batch_max: String,
     launch_delay: String,
+    pod_creation_qps: u32,
     settle: Duration,
     stall: Duration,
 }
@@ -207,6 +224,7 @@ impl Options {
             ("batch-idle-duration", "SPOTTER_BENCH_BATCH_IDLE_DURATION"),
             ("batch-max-duration", "SPOTTER_BENCH_BATCH_MAX_DURATION"),
             ("launch-delay", "SPOTTER_BENCH_LAUNCH_DELAY"),
+            ("pod-creation-qps", "SPOTTER_BENCH_POD_CREATION_QPS"),
             ("settle", "SPOTTER_BENCH_SETTLE"),
             ("stall", "SPOTTER_BENCH_STALL"),
         ] {
@@ -247,6 +265,11 @@ impl Options {
             batch_idle: take("batch-idle-duration", "1s"),
             batch_max: take("batch-max-duration", "10s"),
             launch_delay: take("launch-delay", "1s"),
+            pod_creation_qps: u32::try_from(count(
+                "pod-creation-qps",
+                take("pod-creation-qps", "20"),
+            )?)
+            .context("--pod-creation-qps: too large")?,
             settle: Duration::from_secs(
                 take("settle", "30")
                     .parse()
@@ -260,7 +283,7 @@ impl Options {
         };
         if let Some(flag) = values.keys().next() {
             bail!(
-                "unknown flag --{flag}; the flags are --pods, --waves, --batch-idle-duration, --batch-max-duration, --launch-delay, --settle, --stall"
+                "unknown flag --{flag}; the flags are --pods, --waves, --batch-idle-duration, --batch-max-duration, --launch-delay, --pod-creation-qps, --settle, --stall"
             );
         }
         ensure!(options.waves <= options.pods, "more waves than pods");
@@ -288,6 +311,58 @@ struct Figures {
     running: usize,
     all_running: Duration,
     slowest_wave: Duration,
+    scheduling: Option<SchedulingPasses>,
+}
+
+/// The controller's provisioning passes, from its
+/// `karpenter_scheduler_scheduling_duration_seconds` histogram.
+#[derive(Clone, Copy, Debug)]
+struct SchedulingPasses {
+    count: u64,
+    mean: Duration,
+    /// The upper bound of the bucket that holds the 99th percentile.
+    p99_at_most: f64,
+}
+
+impl SchedulingPasses {
+    /// Reads the histogram out of a `/metrics` text.
+    fn parse(text: &str) -> Option<Self> {
+        const NAME: &str = "karpenter_scheduler_scheduling_duration_seconds";
+        let value = |line: &str| line.rsplit(' ').next()?.parse::<f64>().ok();
+        let mut buckets: Vec<(f64, f64)> = Vec::new();
+        let (mut count, mut sum) = (0.0, 0.0);
+        for line in text.lines() {
+            let Some(rest) = line.strip_prefix(NAME) else {
+                continue;
+            };
+            if let Some(labels) = rest.strip_prefix("_bucket{") {
+                let bound = labels.split("le=\"").nth(1)?.split('"').next()?;
+                let bound = if bound == "+Inf" {
+                    f64::INFINITY
+                } else {
+                    bound.parse().ok()?
+                };
+                buckets.push((bound, value(line)?));
+            } else if rest.starts_with("_count") {
+                count += value(line)?;
+            } else if rest.starts_with("_sum") {
+                sum += value(line)?;
+            }
+        }
+        if count == 0.0 {
+            return None;
+        }
+        buckets.sort_by(|left, right| left.0.total_cmp(&right.0));
+        let p99_at_most = buckets
+            .iter()
+            .find(|(_, cumulative)| *cumulative >= count * 0.99)
+            .map_or(f64::INFINITY, |(bound, _)| *bound);
+        Some(SchedulingPasses {
+            count: count as u64,
+            mean: Duration::from_secs_f64(sum / count),
+            p99_at_most,
+        })
+    }
 }
 
 impl Figures {
@@ -298,6 +373,7 @@ impl Figures {
         settle_started: Instant,
         all_running: Duration,
         wave_times: &[Duration],
+        scheduling: Option<SchedulingPasses>,
     ) -> Self {
         let observed = observer::lock(observed);
         let (mut latencies, unmatched) = observed.claim_latencies();
@@ -316,6 +392,7 @@ impl Figures {
             running: observed.counts().running,
             all_running,
             slowest_wave: wave_times.iter().copied().max().unwrap_or_default(),
+            scheduling,
         }
     }
 
@@ -382,6 +459,18 @@ impl Figures {
             row(
                 "slowest wave (with any wait for stalled pods)",
                 seconds(Some(self.slowest_wave)),
+                "",
+            ),
+            row(
+                "provisioning passes: count, mean, p99 at most",
+                self.scheduling.map_or("not scraped".to_owned(), |passes| {
+                    format!(
+                        "{}, {:.2} s, {} s",
+                        passes.count,
+                        passes.mean.as_secs_f64(),
+                        passes.p99_at_most
+                    )
+                }),
                 "",
             ),
             row(
@@ -532,7 +621,24 @@ struct Controller {
 impl Controller {
     fn start(plane: &ControlPlane, log: &Path, options: &Options) -> Result<Self> {
         let address = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
-        let child = Command::new(env!("CARGO_BIN_EXE_spotter"))
+        let mut command = match std::env::var("SPOTTER_BENCH_CONTROLLER_WRAPPER") {
+            Ok(wrapper) if !wrapper.is_empty() => {
+                let mut command = Command::new(wrapper);
+                command.arg(env!("CARGO_BIN_EXE_spotter"));
+                command
+            }
+            _ => Command::new(env!("CARGO_BIN_EXE_spotter")),
+        };
+        for variable in std::env::var("SPOTTER_BENCH_CONTROLLER_ENV")
+            .unwrap_or_default()
+            .split_whitespace()
+        {
+            let (name, value) = variable.split_once('=').with_context(|| {
+                format!("SPOTTER_BENCH_CONTROLLER_ENV: {variable:?} is not NAME=VALUE")
+            })?;
+            command.env(name, value);
+        }
+        let child = command
             .args([
                 "controller",
                 "--cloud-provider=fake",
@@ -559,6 +665,17 @@ impl Controller {
             log: log.to_path_buf(),
             address,
         })
+    }
+
+    /// The provisioning passes so far, from the controller's `/metrics`.
+    fn scheduling_passes(&self) -> Option<SchedulingPasses> {
+        let text = ureq::get(format!("http://{}/metrics", self.address))
+            .call()
+            .ok()?
+            .body_mut()
+            .read_to_string()
+            .ok()?;
+        SchedulingPasses::parse(&text)
     }
 
     /// Waits for `/readyz` to answer 200: every kind listed, the Lease held.
