@@ -429,6 +429,12 @@ pub struct Ec2Instance {
     pub launch_time: Option<SystemTime>,
     /// Tags.
     pub tags: Tags,
+    /// The AMI it runs (`ami-…`; empty when EC2 did not say).
+    pub image_id: String,
+    /// Its subnet (`subnet-…`; empty when EC2 did not say).
+    pub subnet_id: String,
+    /// Its security group IDs, sorted.
+    pub security_group_ids: Vec<String>,
 }
 
 /// An instance type, as DescribeInstanceTypes answers (the fields the catalog uses).

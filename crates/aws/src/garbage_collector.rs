@@ -109,6 +109,9 @@ mod tests {
             tags: node_claim
                 .map(|name| BTreeMap::from([(tags::NODE_CLAIM.to_string(), name.to_string())]))
                 .unwrap_or_default(),
+            image_id: String::new(),
+            subnet_id: String::new(),
+            security_group_ids: Vec::new(),
         }
     }
 

@@ -5,7 +5,8 @@
 //! user data from [`user_data`]) and calls CreateFleet once per NodeClaim over the ranked
 //! offerings ([`fleet`]); fleet and call errors become typed `CloudError`s naming the exact
 //! failed offerings or what to allow ([`errors`], retried per [`retry`]); instances are found
-//! by their tags ([`instances`]) and leaked ones collected ([`garbage_collector`]). Every EC2
+//! by their tags ([`instances`]), checked against their node class for drift ([`drift`]) and
+//! leaked ones collected ([`garbage_collector`]). Every EC2
 //! call goes through the narrow [`ec2::Ec2`] seam, implemented on the SDK clients in [`sdk`].
 //! The interruption queue (SQS, fed by EventBridge) is read by [`interruption_queue`], in the
 //! loop a driver runs, [`interruption_poller`]. What nodes need to join the cluster (endpoint,
@@ -17,6 +18,7 @@
 pub mod catalog;
 pub mod cluster;
 pub mod cluster_discovery;
+pub mod drift;
 pub mod ec2;
 pub mod embedded_catalog;
 pub mod errors;

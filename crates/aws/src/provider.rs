@@ -1,20 +1,23 @@
 //! [`AwsCloudProvider`]: the `CloudProvider` on EC2. It keeps the EC2NodeClass specs it was
 //! given and their resolutions, makes sure the launch templates exist, launches with one
-//! CreateFleet per NodeClaim, finds instances by their tags, terminates them, and collects
-//! garbage. Calls the cloud throttles or fails transiently are retried a few times with
+//! CreateFleet per NodeClaim, finds instances by their tags, terminates them, tells which
+//! drifted from their node class, and collects garbage. Calls the cloud throttles or fails transiently are retried a few times with
 //! backoff before the typed error reaches the caller.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use spotter_cloud::{CloudError, CloudProvider, Instance, LaunchRequest, Launched, OfferingKey};
+use spotter_cloud::{
+    CloudError, CloudProvider, Instance, LaunchRequest, Launched, NodeClassDrift, OfferingKey,
+};
 
 use crate::cluster::ClusterSettings;
+use crate::drift::instance_drift;
 use crate::ec2::{Ec2, Ec2Error};
 use crate::embedded_catalog::{architecture_of, price_of};
 use crate::errors::cloud_error;
-use crate::fleet::{fleet_request, launch_outcome};
+use crate::fleet::{fleet_request, launch_outcome, tags};
 use crate::garbage_collector::{ExistingNodeClaim, GRACE_PERIOD, Garbage, find_garbage};
 use crate::instance_profile::{delete_instance_profile, instance_profile_name};
 use crate::instances::{cluster_filters, node_claim_filters, to_instance};
@@ -188,6 +191,52 @@ impl<E: Ec2> AwsCloudProvider<E> {
             cache.insert(name.to_string(), (Instant::now(), resolved.clone()));
         }
         Ok(resolved)
+    }
+
+    /// Which of `node_claims`' instances no longer match their EC2NodeClass as it resolves
+    /// now (one DescribeInstances for the cluster; each class resolved from the cache). An
+    /// instance whose class does not resolve (not ready, deleted) is left out: there is
+    /// nothing to compare it with, and its NodePool is not ready anyway.
+    async fn node_class_drift(
+        &self,
+        node_claims: BTreeSet<String>,
+    ) -> Result<BTreeMap<String, NodeClassDrift>, CloudError> {
+        let filters = cluster_filters(&self.cluster.cluster_tag_key());
+        let instances = self
+            .call("instances of the cluster", || {
+                self.ec2.describe_instances(&filters)
+            })
+            .await?;
+        let mut resolved: BTreeMap<String, Option<ResolvedNodeClass>> = BTreeMap::new();
+        let mut drifted = BTreeMap::new();
+        for instance in &instances {
+            let (Some(node_claim), Some(node_class)) = (
+                instance.tags.get(tags::NODE_CLAIM),
+                instance.tags.get(tags::NODE_CLASS),
+            ) else {
+                continue;
+            };
+            if !node_claims.contains(node_claim) {
+                continue;
+            }
+            if !resolved.contains_key(node_class) {
+                let resolution = match self.resolve_node_class(node_class).await {
+                    Ok(resolution) => Some(resolution),
+                    Err(error) => {
+                        tracing::debug!(node_class, %error, "EC2NodeClass does not resolve; its instances are not checked for drift");
+                        None
+                    }
+                };
+                resolved.insert(node_class.clone(), resolution);
+            }
+            if let Some(drift) = resolved[node_class]
+                .as_ref()
+                .and_then(|resolution| instance_drift(instance, resolution))
+            {
+                drifted.insert(node_claim.clone(), drift);
+            }
+        }
+        Ok(drifted)
     }
 
     /// Finds the garbage of this cluster at `now` given the NodeClaims that exist, and
@@ -364,6 +413,14 @@ impl<E: Ec2> CloudProvider for AwsCloudProvider<E> {
         node_claim: &str,
     ) -> impl Future<Output = Result<Option<Instance>, CloudError>> + Send {
         self.find(node_claim)
+    }
+
+    fn drifted(
+        &self,
+        node_claims: &[String],
+    ) -> impl Future<Output = Result<BTreeMap<String, NodeClassDrift>, CloudError>> + Send {
+        let wanted: BTreeSet<String> = node_claims.iter().cloned().collect();
+        self.node_class_drift(wanted)
     }
 
     fn list(&self) -> impl Future<Output = Result<Vec<Instance>, CloudError>> + Send {

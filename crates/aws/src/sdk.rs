@@ -441,6 +441,18 @@ impl Ec2 for SdkEc2 {
                             .unwrap_or_default(),
                         launch_time: system_time(instance.launch_time()),
                         tags: tags_of(instance.tags()),
+                        image_id: instance.image_id().unwrap_or_default().to_string(),
+                        subnet_id: instance.subnet_id().unwrap_or_default().to_string(),
+                        security_group_ids: {
+                            let mut groups: Vec<String> = instance
+                                .security_groups()
+                                .iter()
+                                .filter_map(|group| group.group_id())
+                                .map(str::to_string)
+                                .collect();
+                            groups.sort();
+                            groups
+                        },
                     });
                 }
             }

@@ -18,7 +18,8 @@ use spotter_aws::{
     AwsCloudProvider, ClusterSettings, Ec2NodeClassSpec, ExistingNodeClaim, RetryPolicy, SdkEc2,
 };
 use spotter_cloud::{
-    AllocationStrategy, CloudError, CloudProvider, LaunchRequest, OfferingKey, OfferingRequest,
+    AllocationStrategy, CloudError, CloudProvider, LaunchRequest, NodeClassDrift, OfferingKey,
+    OfferingRequest,
 };
 use spotter_core::offering::CapacityType;
 use spotter_test_support::Moto;
@@ -530,5 +531,114 @@ async fn refused_capacity_is_named_and_launches_go_elsewhere() {
             .placement()
             .and_then(|placement| placement.availability_zone()),
         Some("us-east-1b")
+    );
+}
+
+/// Node class drift on moto: an instance launched from the seed's EC2NodeClass matches it;
+/// a second discovery-tagged security group makes it `SecurityGroupDrift`; a new AMI release
+/// behind the alias's parameter makes it `AMIDrift` (told before the security groups).
+///
+/// moto's CreateFleet gives every instance its VPC's `default` security group whatever the
+/// launch template says, so here the discovery tag is moved to the group the instance got:
+/// the node class then resolves to the groups the instance really has.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_drifts_when_its_node_class_resolves_to_new_security_groups_or_amis() {
+    let Some(moto) = Moto::start() else {
+        return;
+    };
+    let config = sdk_config(&moto).await;
+    seed_network(&config).await;
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+    let provider = provider_on(SdkEc2::new(&config));
+    let launched = provider
+        .create(&launch(
+            "batch-drift",
+            "batch",
+            &batch_offerings(CapacityType::Spot),
+        ))
+        .await
+        .expect("launched");
+    let on_ec2 = described(&config, &launched.instance.id).await;
+    let vpc = on_ec2.vpc_id().expect("the instance's VPC").to_string();
+    let discovery = || {
+        ec2_types::Tag::builder()
+            .key("karpenter.sh/discovery")
+            .value("seed")
+            .build()
+    };
+    let seed_groups = ec2
+        .describe_security_groups()
+        .group_names("seed-nodes")
+        .send()
+        .await
+        .expect("the seed group");
+    for group in seed_groups.security_groups() {
+        ec2.delete_tags()
+            .resources(group.group_id().expect("id"))
+            .tags(discovery())
+            .send()
+            .await
+            .expect("untag the seed group");
+    }
+    for group in on_ec2.security_groups() {
+        ec2.create_tags()
+            .resources(group.group_id().expect("id"))
+            .tags(discovery())
+            .send()
+            .await
+            .expect("tag the instance's group");
+    }
+    provider.forget_resolution("default");
+    let claims = ["batch-drift".to_string(), "batch-gone".to_string()];
+    assert_eq!(
+        provider.drifted(&claims).await.expect("checked"),
+        BTreeMap::new(),
+        "just launched: no drift (instance groups {:?}, the class's {:?})",
+        on_ec2.security_groups(),
+        provider
+            .resolve_node_class("default")
+            .await
+            .map(|class| class.security_group_ids)
+    );
+
+    ec2.create_security_group()
+        .group_name("seed-nodes-extra")
+        .description("another group the selector now matches")
+        .vpc_id(&vpc)
+        .tag_specifications(
+            ec2_types::TagSpecification::builder()
+                .resource_type(ec2_types::ResourceType::SecurityGroup)
+                .tags(
+                    ec2_types::Tag::builder()
+                        .key("karpenter.sh/discovery")
+                        .value("seed")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("security group");
+    provider.forget_resolution("default");
+    assert_eq!(
+        provider.drifted(&claims).await.expect("checked"),
+        BTreeMap::from([("batch-drift".to_string(), NodeClassDrift::SecurityGroup)])
+    );
+
+    let ssm = aws_sdk_ssm::Client::new(&config);
+    ssm.put_parameter()
+        .name(format!(
+            "{PARAMETER_PREFIX}/1.34/amazon-linux-2023/x86_64/standard/recommended/image_id"
+        ))
+        .value("ami-0a1b2c3d4e5f67890")
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .overwrite(true)
+        .send()
+        .await
+        .expect("a new AMI release");
+    provider.forget_resolution("default");
+    assert_eq!(
+        provider.drifted(&claims).await.expect("checked"),
+        BTreeMap::from([("batch-drift".to_string(), NodeClassDrift::Ami)])
     );
 }

@@ -134,6 +134,10 @@ pub struct ControllerArguments {
     /// again from EC2 and the Pricing API. For tests.
     #[arg(long, env = "CATALOG_REFRESH_INTERVAL", default_value = "1h", value_parser = parse_duration_argument, hide = true)]
     pub catalog_refresh_interval: Duration,
+    /// How often the cloud is asked which nodes drifted from their EC2NodeClass (AMI,
+    /// subnets, security groups). For tests.
+    #[arg(long, env = "DRIFT_CHECK_INTERVAL", default_value = "5m", value_parser = parse_duration_argument, hide = true)]
+    pub drift_check_interval: Duration,
     /// With --cloud-provider fake: the time from a launch to its Node.
     #[arg(long, default_value = "2s", value_parser = parse_duration_argument)]
     pub fake_launch_delay: Duration,
@@ -362,6 +366,7 @@ async fn run_controller(
         instance_types: instance_types.clone(),
         identity: Some(identity),
         node_class_status: arguments.cloud_provider == CloudProviderName::Aws,
+        drift_check_interval: arguments.drift_check_interval,
     };
     tracing::info!(
         cloud_provider = ?arguments.cloud_provider,

@@ -7,8 +7,11 @@
 //! It depends on the core only. The implementations live beside it: the simulated EC2 market
 //! (`spotter-market`), the fake-node provider of the kube driver, and the AWS provider.
 
+pub mod drift;
 pub mod provider;
 pub mod ready;
+
+pub use drift::NodeClassDrift;
 
 pub use provider::{
     AllocationStrategy, CloudError, CloudProvider, Instance, LaunchRequest, Launched, OfferingKey,

@@ -14,6 +14,8 @@ use std::time::Duration;
 use spotter_core::offering::CapacityType;
 use spotter_core::taints::Taint;
 
+use crate::drift::NodeClassDrift;
+
 /// One offering: capacity type × instance type × zone. This is the key of the
 /// unavailable-offerings cache, and what an insufficient-capacity answer names.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -175,6 +177,17 @@ pub trait CloudProvider: Send + Sync {
     ) -> impl Future<Output = Result<Option<Instance>, CloudError>> + Send;
     /// Every instance Spotter launched (for this cluster) that is not terminated yet.
     fn list(&self) -> impl Future<Output = Result<Vec<Instance>, CloudError>> + Send;
+    /// Which of these NodeClaims' instances no longer match their node class as it resolves
+    /// now (its AMIs, subnets or security groups changed since the launch), as Karpenter's
+    /// `IsDrifted`. Claims without an instance, and providers whose node classes cannot
+    /// drift (this default), are not in the answer.
+    fn drifted(
+        &self,
+        node_claims: &[String],
+    ) -> impl Future<Output = Result<BTreeMap<String, NodeClassDrift>, CloudError>> + Send {
+        let _ = node_claims;
+        async { Ok(BTreeMap::new()) }
+    }
 }
 
 impl fmt::Display for OfferingKey {

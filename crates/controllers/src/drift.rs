@@ -4,14 +4,17 @@
 //! longer satisfy the pool's requirements. The hash covers the template's labels,
 //! annotations, taints, startup taints, node class, `expireAfter` and
 //! `terminationGracePeriod`; requirements are checked on their own, and `weight`, `limits`
-//! and `disruption.*` never cause drift. EC2NodeClass drift (AMI, subnets, security groups)
-//! is not modelled: the state has no node class fields.
+//! and `disruption.*` never cause drift. Last, as Karpenter asks its cloud provider after
+//! both checks, a claim whose instance no longer matches its node class (AMI, subnet or
+//! security groups: [`NodeClassDrift`]) has drifted too; the driver asks the cloud for that
+//! now and then and records the answers in [`ClusterState::node_class_drift`].
 //!
 //! Drifted nodes are replaced by the [`crate::consolidation`] method of scope
 //! [`crate::consolidation::Scope::Drift`], within the pools' `Drifted` budgets.
 
 use std::fmt::Write;
 
+use spotter_cloud::NodeClassDrift;
 use spotter_core::node_pool::NodePool;
 
 use crate::state::{ClusterState, NodeClaim};
@@ -31,6 +34,19 @@ pub enum Drift {
     NodePoolTemplate,
     /// Its node's labels no longer satisfy its NodePool's requirements.
     Requirements,
+    /// Its instance no longer matches its node class.
+    NodeClass(NodeClassDrift),
+}
+
+impl Drift {
+    /// The reason of the NodeClaim's `Drifted` condition, as Karpenter writes it.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Drift::NodePoolTemplate => "NodePoolDrifted",
+            Drift::Requirements => "RequirementsDrifted",
+            Drift::NodeClass(drift) => drift.reason(),
+        }
+    }
 }
 
 /// The hash of a NodePool's template, as a NodeClaim records it (16 hex digits).
@@ -81,7 +97,13 @@ pub fn drifted(state: &ClusterState, claim: &NodeClaim) -> Option<Drift> {
             .get(key)
             .is_some_and(|value| !requirement.has(value))
     });
-    unsatisfied.then_some(Drift::Requirements)
+    if unsatisfied {
+        return Some(Drift::Requirements);
+    }
+    state
+        .node_class_drift
+        .get(&claim.name)
+        .map(|drift| Drift::NodeClass(*drift))
 }
 
 /// FNV-1a, 64 bits: stable across builds and platforms, as a persisted hash must be.

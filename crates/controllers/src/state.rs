@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use spotter_cloud::{Instance, OfferingKey};
+use spotter_cloud::{Instance, NodeClassDrift, OfferingKey};
 use spotter_core::instance_type::InstanceType;
 use spotter_core::interruption_history::InterruptionHistory;
 use spotter_core::labels;
@@ -73,6 +73,9 @@ pub struct ClusterState {
     /// not Ready. Set it with [`ClusterState::set_node_pools_not_ready`]; the simulator's
     /// pools are always ready.
     pub node_pools_not_ready: BTreeSet<String>,
+    /// The NodeClaims whose instance no longer matches its node class, as the cloud last
+    /// answered (see [`crate::drift`]); the driver replaces the whole map with each answer.
+    pub node_class_drift: BTreeMap<String, NodeClassDrift>,
 }
 
 /// A NodePool's return-to-Spot history: what the hysteresis needs.

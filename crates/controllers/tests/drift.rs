@@ -6,6 +6,7 @@ mod support;
 
 use std::time::Duration;
 
+use spotter_cloud::NodeClassDrift;
 use spotter_controllers::consolidation::{Consolidation, Scope};
 use spotter_controllers::disruption_budgets::DisruptionPass;
 use spotter_controllers::drift::{self, Drift};
@@ -156,6 +157,30 @@ fn what_drifts() {
             }),
             None,
         ),
+        (
+            "the cloud says its AMI is no longer the node class's",
+            node_class_drifted(
+                node(spot_claim().node_pool_hash(&hash), pool()),
+                NodeClassDrift::Ami,
+            ),
+            Some(Drift::NodeClass(NodeClassDrift::Ami)),
+        ),
+        (
+            "the cloud says its security groups changed",
+            node_class_drifted(
+                node(spot_claim().node_pool_hash(&hash), pool()),
+                NodeClassDrift::SecurityGroup,
+            ),
+            Some(Drift::NodeClass(NodeClassDrift::SecurityGroup)),
+        ),
+        (
+            "template drift is told before the cloud's answer, as Karpenter checks it first",
+            node_class_drifted(
+                node(spot_claim().node_pool_hash("0000000000000000"), pool()),
+                NodeClassDrift::Subnet,
+            ),
+            Some(Drift::NodePoolTemplate),
+        ),
     ];
     for (name, state, expected) in cases {
         assert_eq!(
@@ -163,6 +188,29 @@ fn what_drifts() {
             expected,
             "case {name:?}"
         );
+    }
+}
+
+/// `state` with the cloud's answer that claim `c1`'s instance drifted from its node class.
+fn node_class_drifted(mut state: ClusterState, drift: NodeClassDrift) -> ClusterState {
+    state.node_class_drift.insert("c1".to_string(), drift);
+    state
+}
+
+#[test]
+fn drift_reasons_are_karpenters() {
+    let cases = [
+        (Drift::NodePoolTemplate, "NodePoolDrifted"),
+        (Drift::Requirements, "RequirementsDrifted"),
+        (Drift::NodeClass(NodeClassDrift::Ami), "AMIDrift"),
+        (Drift::NodeClass(NodeClassDrift::Subnet), "SubnetDrift"),
+        (
+            Drift::NodeClass(NodeClassDrift::SecurityGroup),
+            "SecurityGroupDrift",
+        ),
+    ];
+    for (drift, reason) in cases {
+        assert_eq!(drift.reason(), reason);
     }
 }
 
@@ -268,6 +316,23 @@ fn the_drift_method() {
                 .pdb(pdb("web", Budget::MaxUnavailable(Amount::Count(0)), 1))
                 .build(),
             expected: vec![],
+        },
+        Case {
+            name: "a node whose AMI drifted (the cloud's answer) is replaced the same way",
+            state: node_class_drifted(
+                state()
+                    .pool(pool())
+                    .instance_types(catalog())
+                    .claim_with_node(
+                        claim("c1", "batch")
+                            .spot(secs(0))
+                            .node_pool_hash(&drift::node_pool_hash(&pool())),
+                        secs(0),
+                    )
+                    .build(),
+                NodeClassDrift::Ami,
+            ),
+            expected: vec![drifted("c1")],
         },
         Case {
             name: "a node that has not drifted is left alone",

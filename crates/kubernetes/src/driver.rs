@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use kube::Client;
-use spotter_cloud::{CloudError, CloudProvider, Instance, OfferingKey};
+use spotter_cloud::{CloudError, CloudProvider, Instance, NodeClassDrift, OfferingKey};
 use spotter_controllers::drift::{self, Drift};
 use spotter_controllers::node_pool_usage::node_pool_usage;
 use spotter_controllers::state::{
@@ -60,6 +60,9 @@ pub struct DriverConfig {
     /// then a NodePool is `NodeClassReady` only once its class says `Ready`; otherwise (the
     /// fake provider) once its class exists.
     pub node_class_status: bool,
+    /// How often the cloud is asked which launched NodeClaims drifted from their node class
+    /// (AMI, subnets, security groups: [`CloudProvider::drifted`]).
+    pub drift_check_interval: Duration,
 }
 
 /// The Kubernetes driver.
@@ -103,6 +106,9 @@ pub struct Driver<P: CloudProvider + 'static> {
     wake_at: Option<Duration>,
     metrics_published: Option<Instant>,
     ready: Arc<std::sync::atomic::AtomicBool>,
+    drift_check_interval: Duration,
+    /// When the cloud was last asked about node class drift (the answer may be pending).
+    drift_checked: Option<Instant>,
 }
 
 impl<P: CloudProvider + 'static> std::fmt::Debug for Driver<P> {
@@ -166,6 +172,8 @@ impl<P: CloudProvider + 'static> Driver<P> {
             wake_at: None,
             metrics_published: None,
             ready,
+            drift_check_interval: config.drift_check_interval,
+            drift_checked: None,
         }
     }
 
@@ -203,6 +211,7 @@ impl<P: CloudProvider + 'static> Driver<P> {
             if self.is_ready() {
                 self.reconcile().await;
                 self.publish_metrics(false);
+                self.check_drift();
             }
         }
         self.publish_metrics(true);
@@ -284,6 +293,7 @@ impl<P: CloudProvider + 'static> Driver<P> {
             Observation::QueueNotice { notice, message_id } => {
                 self.take_queue_notice(&notice, &message_id, now);
             }
+            Observation::NodeClassDrift(drifted) => self.node_class_drift_observed(drifted),
             Observation::InstanceTypes(instance_types) => {
                 tracing::info!(
                     instance_types = instance_types.len(),
@@ -820,6 +830,58 @@ impl<P: CloudProvider + 'static> Driver<P> {
         }
     }
 
+    /// Asks the cloud, once every `drift_check_interval`, which launched NodeClaims no longer
+    /// match their node class; the answer comes back as [`Observation::NodeClassDrift`].
+    fn check_drift(&mut self) {
+        if self
+            .drift_checked
+            .is_some_and(|checked| checked.elapsed() < self.drift_check_interval)
+        {
+            return;
+        }
+        self.drift_checked = Some(Instant::now());
+        let launched: Vec<String> = self
+            .state
+            .node_claims
+            .values()
+            .filter(|claim| claim.instance().is_some() && claim.deletion.is_none())
+            .map(|claim| claim.name.clone())
+            .collect();
+        if launched.is_empty() {
+            return;
+        }
+        let cloud = Arc::clone(&self.cloud);
+        let sender = self.sender.clone();
+        tokio::spawn(async move {
+            match cloud.drifted(&launched).await {
+                Ok(drifted) => {
+                    let _ = sender.send(Observation::NodeClassDrift(drifted)).await;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "failed to check the instances for node class drift; trying again later");
+                }
+            }
+        });
+    }
+
+    /// The cloud answered which NodeClaims drifted from their node class.
+    fn node_class_drift_observed(&mut self, drifted: BTreeMap<String, NodeClassDrift>) {
+        for (node_claim, drift) in &drifted {
+            if self.state.node_class_drift.get(node_claim) != Some(drift) {
+                tracing::info!(
+                    node_claim,
+                    reason = drift.reason(),
+                    "NodeClaim drifted from its node class"
+                );
+            }
+        }
+        let node_claims = &self.state.node_claims;
+        self.state.node_class_drift = drifted
+            .into_iter()
+            .filter(|(node_claim, _)| node_claims.contains_key(node_claim))
+            .collect();
+    }
+
     /// Polls the cloud until the claim's instance is gone, then reports it.
     pub(crate) fn watch_termination(&self, node_claim: String) {
         let cloud = Arc::clone(&self.cloud);
@@ -892,10 +954,7 @@ impl<P: CloudProvider + 'static> Driver<P> {
                     && consolidate_after
                         .zip(node)
                         .is_some_and(|(after, node)| node.last_pod_event + after <= now),
-                drifted: drift::drifted(&self.state, claim).map(|drift| match drift {
-                    Drift::NodePoolTemplate => "NodePoolDrifted",
-                    Drift::Requirements => "RequirementsDrifted",
-                }),
+                drifted: drift::drifted(&self.state, claim).map(Drift::reason),
             };
             let written = self.claim_conditions.get(&claim.name);
             if written.is_some_and(|(written, _)| *written == conditions) {

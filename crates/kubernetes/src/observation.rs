@@ -32,6 +32,8 @@ pub enum Observation {
         /// The NodeClaim.
         node_claim: String,
     },
+    /// The cloud's answer to which launched NodeClaims drifted from their node class.
+    NodeClassDrift(std::collections::BTreeMap<String, spotter_cloud::NodeClassDrift>),
     /// The region's instance types were read again (new Spot prices, zones that stopped or
     /// started offering a type), by the cloud provider's catalog refresh.
     InstanceTypes(std::sync::Arc<Vec<spotter_core::instance_type::InstanceType>>),

@@ -687,6 +687,7 @@ mod tests {
                     instance_types: Arc::new(Vec::new()),
                     identity: None,
                     node_class_status: false,
+                    drift_check_interval: std::time::Duration::from_secs(300),
                 },
                 Arc::new(Mutex::new(Metrics::new("test"))),
                 Arc::new(AtomicBool::new(false)),
