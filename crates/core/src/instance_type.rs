@@ -59,6 +59,8 @@ impl InstanceType {
             labels::CAPACITY_TYPE,
             Requirement::in_values(capacity_types),
         );
+        // A region's catalog holds hundreds of these for the process's life.
+        requirements.shrink_to_fit();
         Self {
             name,
             requirements,

@@ -27,3 +27,4 @@ pub mod resources;
 pub mod solver;
 pub mod taints;
 pub mod unavailable_offerings;
+pub mod value_set;

@@ -2,10 +2,11 @@
 //! (`In`, `NotIn`, `Exists`, `DoesNotExist`, `Gt`, `Lt`, with `minValues`), their intersection,
 //! and the compatibility checks Karpenter makes between a pod, a NodePool and an instance type.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::labels;
+use crate::value_set::ValueSet;
 
 /// A node-selector operator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -43,7 +44,7 @@ pub struct NodeSelectorRequirement {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Requirement {
     complement: bool,
-    values: BTreeSet<String>,
+    values: ValueSet,
     greater_than: Option<i64>,
     less_than: Option<i64>,
     min_values: Option<u32>,
@@ -92,7 +93,7 @@ pub enum Incompatibility {
 impl Requirement {
     /// The requirement an operator and its values describe.
     pub fn new(key: &str, operator: Operator, values: &[String]) -> Result<Self, RequirementError> {
-        let set = || values.iter().cloned().collect::<BTreeSet<_>>();
+        let set = || values.iter().cloned().collect::<ValueSet>();
         let bound = || match values {
             [value] => value.trim().parse::<i64>().ok(),
             _ => None,
@@ -126,7 +127,7 @@ impl Requirement {
     pub fn exists() -> Self {
         Self {
             complement: true,
-            values: BTreeSet::new(),
+            values: ValueSet::new(),
             greater_than: None,
             less_than: None,
             min_values: None,
@@ -264,19 +265,10 @@ impl Requirement {
         let less_than = min_option(self.less_than, other.less_than);
         let min_values = max_option(self.min_values, other.min_values);
         let (complement, values) = match (self.complement, other.complement) {
-            (true, true) => (true, self.values.union(&other.values).cloned().collect()),
-            (true, false) => (
-                false,
-                other.values.difference(&self.values).cloned().collect(),
-            ),
-            (false, true) => (
-                false,
-                self.values.difference(&other.values).cloned().collect(),
-            ),
-            (false, false) => (
-                false,
-                self.values.intersection(&other.values).cloned().collect(),
-            ),
+            (true, true) => (true, self.values.union(&other.values)),
+            (true, false) => (false, other.values.difference(&self.values)),
+            (false, true) => (false, self.values.difference(&other.values)),
+            (false, false) => (false, self.values.intersection(&other.values)),
         };
         let mut result = Requirement {
             complement,
@@ -348,7 +340,7 @@ impl Requirement {
 
 impl fmt::Display for Requirement {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let list = |values: &BTreeSet<String>| {
+        let list = |values: &ValueSet| {
             values
                 .iter()
                 .map(String::as_str)
@@ -381,7 +373,9 @@ impl fmt::Display for Requirement {
 /// unconstrained.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Requirements {
-    by_key: BTreeMap<String, Requirement>,
+    /// Sorted by key, one entry per key: a few dozen at most, so a vector searched by bisection
+    /// (an instance type's requirements stay a single allocation).
+    by_key: Vec<(String, Requirement)>,
 }
 
 impl Requirements {
@@ -415,11 +409,12 @@ impl Requirements {
 
     /// Adds a requirement, intersecting it with what the key already requires.
     pub fn add(&mut self, key: &str, requirement: Requirement) {
-        match self.by_key.get_mut(key) {
-            Some(existing) => *existing = existing.intersection(&requirement),
-            None => {
-                self.by_key.insert(key.to_string(), requirement);
+        match self.position(key) {
+            Ok(index) => {
+                let existing = &mut self.by_key[index].1;
+                *existing = existing.intersection(&requirement);
             }
+            Err(index) => self.by_key.insert(index, (key.to_string(), requirement)),
         }
     }
 
@@ -432,18 +427,17 @@ impl Requirements {
 
     /// The requirement on `key`, if the key is constrained.
     pub fn get(&self, key: &str) -> Option<&Requirement> {
-        self.by_key.get(key)
+        self.position(key).ok().map(|index| &self.by_key[index].1)
     }
 
     /// Whether `key` is constrained.
     pub fn has_key(&self, key: &str) -> bool {
-        self.by_key.contains_key(key)
+        self.position(key).is_ok()
     }
 
     /// Whether `value` is allowed for `key` (an unconstrained key allows everything).
     pub fn allows(&self, key: &str, value: &str) -> bool {
-        self.by_key
-            .get(key)
+        self.get(key)
             .is_none_or(|requirement| requirement.has(value))
     }
 
@@ -452,6 +446,18 @@ impl Requirements {
         self.by_key
             .iter()
             .map(|(key, requirement)| (key.as_str(), requirement))
+    }
+
+    /// Gives back the room kept for more keys (for requirements kept long, as an instance
+    /// type's).
+    pub fn shrink_to_fit(&mut self) {
+        self.by_key.shrink_to_fit();
+    }
+
+    /// Where `key` is in `by_key`, or where it would go.
+    fn position(&self, key: &str) -> Result<usize, usize> {
+        self.by_key
+            .binary_search_by(|(existing, _)| existing.as_str().cmp(key))
     }
 
     /// Whether nothing is constrained.
@@ -470,7 +476,7 @@ impl Requirements {
     /// negative requirements (`NotIn`, `DoesNotExist`) never conflict.
     pub fn intersects(&self, incoming: &Requirements) -> Result<(), Incompatibility> {
         for (key, incoming_requirement) in &incoming.by_key {
-            let Some(existing) = self.by_key.get(key) else {
+            let Some(existing) = self.get(key) else {
                 continue;
             };
             let both_negative = incoming_requirement.is_negative() && existing.is_negative();
@@ -494,8 +500,7 @@ impl Requirements {
         allow_undefined: impl Fn(&str) -> bool,
     ) -> Result<(), Incompatibility> {
         for (key, requirement) in &incoming.by_key {
-            if !self.by_key.contains_key(key) && !requirement.is_negative() && !allow_undefined(key)
-            {
+            if !self.has_key(key) && !requirement.is_negative() && !allow_undefined(key) {
                 return Err(Incompatibility::UndefinedLabel { key: key.clone() });
             }
         }
