@@ -16,6 +16,7 @@ use spotter_cloud::{OfferingKey, OfferingRequest};
 use spotter_core::instance_type::offering_allowed;
 use spotter_core::interruption_evidence::Evidence;
 use spotter_core::offering_ranking::{RankingContext, rank};
+use spotter_core::resources::Resources;
 use spotter_core::unavailable_offerings::UnavailableOfferings;
 
 use crate::action::Action;
@@ -115,7 +116,8 @@ pub fn next_retry(state: &ClusterState) -> Option<Duration> {
 }
 
 /// The offerings a claim's launch tries, in order: those of its candidate instance types its
-/// requirements allow and `unavailable` does not hold, ranked.
+/// requirements allow and `unavailable` does not hold, ranked (room counted in copies of the
+/// pods nominated to it).
 pub fn launch_offerings(
     state: &ClusterState,
     claim: &NodeClaim,
@@ -131,18 +133,24 @@ pub fn launch_offerings(
             instance_type
                 .offerings
                 .iter()
-                .map(move |offering| (instance_type.name.as_str(), offering))
+                .map(move |offering| (instance_type, offering))
         })
-        .filter(|(name, offering)| {
+        .filter(|(instance_type, offering)| {
             offering_allowed(offering, &claim.requirements)
-                && !unavailable.contains(name, offering.capacity_type, &offering.zone)
+                && !unavailable.contains(
+                    &instance_type.name,
+                    offering.capacity_type,
+                    &offering.zone,
+                )
         });
+    let claim_requests = nominated_requests(state, &claim.name);
     let evidence = Evidence::gather(&state.interruption_history, now, &settings.half_lives());
     let context = RankingContext {
         spot: &settings.spot_ranking,
         evidence: &evidence,
         placement: &state.placement_scores,
         unavailable: &state.unavailable_offerings,
+        claim_requests: claim_requests.as_ref(),
         now,
     };
     rank(candidates, &context)
@@ -156,4 +164,20 @@ pub fn launch_offerings(
             price_per_hour: ranked.price_per_hour,
         })
         .collect()
+}
+
+/// The summed requests of the pods nominated to a NodeClaim; `None` when it has none (a
+/// return-to-Spot probe, whose pods stay where they are).
+fn nominated_requests(state: &ClusterState, node_claim: &str) -> Option<Resources> {
+    let mut requests: Option<Resources> = None;
+    for pod in state
+        .pods
+        .values()
+        .filter(|pod| pod.nominated.as_deref() == Some(node_claim))
+    {
+        requests
+            .get_or_insert_with(Resources::default)
+            .add(&pod.pod.requests);
+    }
+    requests
 }

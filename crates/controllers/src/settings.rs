@@ -89,7 +89,7 @@ pub struct InterruptionAwareness {
     /// level's half-life).
     pub memory: Duration,
     /// How fast the evidence fades per level: offering 2 h, instance family in a zone 1 h,
-    /// zone 3 h, NodePool 1 h (an interruption weighs half as much after one half-life).
+    /// zone 3 h (an interruption weighs half as much after one half-life).
     pub half_lives: HalfLives,
     /// When a family in a zone or a zone is avoided for Spot: family evidence 3, zone evidence
     /// 4 (half as much where the zone's Spot placement score is 3 or less), in both cases at

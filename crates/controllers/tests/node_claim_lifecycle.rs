@@ -234,3 +234,59 @@ fn spot_ranking_follows_the_policy() {
         assert_eq!(actions, vec![launch("c1", &order)], "{policy}");
     }
 }
+
+#[test]
+fn the_band_buys_no_less_room_for_the_nominated_pods() {
+    // A cheaper, roomier pool with a bad band, and a calm one with half the CPU.
+    let catalog = vec![
+        instance_type("c5.4xlarge")
+            .cpu(16)
+            .memory_gib(32)
+            .offering_with_band(CapacityType::Spot, "zone-a", 0.300, 4)
+            .build(),
+        instance_type("m5.2xlarge")
+            .cpu(8)
+            .memory_gib(32)
+            .offering_with_band(CapacityType::Spot, "zone-a", 0.310, 0)
+            .build(),
+    ];
+    let roomy = (CapacityType::Spot, "c5.4xlarge", "zone-a", 0.300);
+    let calm = (CapacityType::Spot, "m5.2xlarge", "zone-a", 0.310);
+    let worker = || pod("worker").cpu("1").memory("2Gi").build();
+    // (name, pods nominated to the claim, policy, expected order)
+    let cases = [
+        (
+            "pods nominated: the cheaper, roomier pool first",
+            vec![pending(worker()).nominated("c1")],
+            Policy::Spotter,
+            vec![roomy, calm],
+        ),
+        (
+            "no pods nominated (a probe): the band decides",
+            vec![pending(worker())],
+            Policy::Spotter,
+            vec![calm, roomy],
+        ),
+        (
+            "the karpenter preset: lowest price either way",
+            vec![pending(worker()).nominated("c1")],
+            Policy::Karpenter,
+            vec![roomy, calm],
+        ),
+    ];
+    for (name, pods, policy, order) in cases {
+        let mut builder = state()
+            .pool(node_pool("batch").build())
+            .instance_types(catalog.clone())
+            .claim(claim("c1", "batch").instance_types(&["c5.4xlarge", "m5.2xlarge"]));
+        for pod in pods {
+            builder = builder.pod(pod);
+        }
+        let actions = node_claim_lifecycle::reconcile(
+            &builder.build(),
+            secs(0),
+            &Settings::for_policy(policy),
+        );
+        assert_eq!(actions, vec![launch("c1", &order)], "{name}");
+    }
+}

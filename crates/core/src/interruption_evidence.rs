@@ -1,11 +1,19 @@
 //! What the interruption history says at each level where Spot interruptions cluster: the
-//! offering (instance type × zone × capacity type), the instance family in a zone, the zone
-//! (per capacity type) and the NodePool. Each interruption counts 1 when it arrives and half as
-//! much every half-life of its level after, so that evidence fades and a pool, family or zone
-//! that stopped reclaiming nodes comes back on its own. The ranking weighs an offering down
-//! by the evidence at every level it belongs to; [`avoid_decisions`] says when the evidence
-//! at the family or zone level is strong enough to avoid the whole family or zone (Spot only),
-//! and until when. Time is passed in.
+//! offering (instance type × zone × capacity type), the instance family in a zone and the zone
+//! (per capacity type). Each interruption counts 1 when it arrives and half as much every
+//! half-life of its level after, so that evidence fades and a pool, family or zone that
+//! stopped reclaiming nodes comes back on its own. The ranking weighs an offering down by the
+//! evidence at every level it belongs to; [`avoid_decisions`] says when the evidence at the
+//! family or zone level is strong enough to avoid the whole family or zone (Spot only), and
+//! until when. Time is passed in.
+//!
+//! There is no NodePool level. EC2 reclaims Spot capacity by capacity pool (instance type ×
+//! zone), and related pools fail together (a family, a zone): those are the places a launch
+//! can move away from, and the levels above follow them. A NodePool's interruptions are only
+//! the sum of its nodes' at those levels, so they name no place to avoid; the one decision
+//! they could drive, moving a workload to another NodePool or to on-demand, is the user's
+//! (NodePool weights, a fallback pool) and the insufficient-capacity fallback's, not a guess
+//! from interruption counts.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -25,8 +33,6 @@ pub struct HalfLives {
     pub family_in_zone: Duration,
     /// One zone, per capacity type.
     pub zone: Duration,
-    /// One NodePool.
-    pub node_pool: Duration,
 }
 
 /// When the evidence at the family or zone level makes Spotter avoid the family or zone.
@@ -52,7 +58,6 @@ pub struct Evidence {
     offerings: HashMap<(String, CapacityType, String), f64>,
     families: HashMap<(String, CapacityType, String), f64>,
     zones: HashMap<(CapacityType, String), f64>,
-    node_pools: HashMap<String, f64>,
 }
 
 /// How many Spot nodes each zone, and each instance family in each zone, runs (nodes being
@@ -110,7 +115,6 @@ impl Default for HalfLives {
             offering: Duration::from_secs(2 * 3600),
             family_in_zone: Duration::from_secs(3600),
             zone: Duration::from_secs(3 * 3600),
-            node_pool: Duration::from_secs(3600),
         }
     }
 }
@@ -154,10 +158,6 @@ impl Evidence {
                 .zones
                 .entry((interruption.capacity_type, interruption.zone.clone()))
                 .or_default() += decay(age, half_lives.zone);
-            *evidence
-                .node_pools
-                .entry(interruption.node_pool.clone())
-                .or_default() += decay(age, half_lives.node_pool);
         }
         evidence
     }
@@ -184,11 +184,6 @@ impl Evidence {
             .get(&(capacity_type, zone.to_string()))
             .copied()
             .unwrap_or(0.0)
-    }
-
-    /// The evidence against a NodePool's Spot nodes, wherever they ran.
-    pub fn node_pool(&self, node_pool: &str) -> f64 {
-        self.node_pools.get(node_pool).copied().unwrap_or(0.0)
     }
 }
 
@@ -337,11 +332,10 @@ mod tests {
             offering: HOUR,
             family_in_zone: 30 * MINUTE,
             zone: 2 * HOUR,
-            node_pool: HOUR,
         };
         // (now, level, expected)
         type Read = fn(&Evidence) -> f64;
-        let cases: [(Duration, &str, Read, f64); 10] = [
+        let cases: [(Duration, &str, Read, f64); 8] = [
             (
                 Duration::ZERO,
                 "offering",
@@ -385,8 +379,6 @@ mod tests {
                 |e| e.zone(CapacityType::OnDemand, "a"),
                 0.0,
             ),
-            (Duration::ZERO, "pool", |e| e.node_pool("batch"), 3.0),
-            (HOUR, "pool web", |e| e.node_pool("web"), 0.5),
         ];
         for (now, what, read, expected) in cases {
             let evidence = Evidence::gather(&history, now, &half_lives);
