@@ -1,8 +1,9 @@
 //! The faults that last (a window of the run) and strike some of the calls or deliveries in
 //! it: launch calls throttled, failing with a server error or timing out after they launched
 //! (`cloudApiErrors`), instances whose node never registers (`unregisteredNodes`), Spot
-//! interruption warnings delivered twice or late (`interruptionDelivery`); and when the world
-//! was last faulty (the pending-pod bound starts again then).
+//! interruption warnings delivered twice or late (`interruptionDelivery`), nodes' watch events
+//! lost until a relist or delivered twice (`watchEvents`); and when the world was last faulty
+//! (the pending-pod bound starts again then).
 //!
 //! Its draws come from a stream of their own, taken only inside a window: a scenario without
 //! these faults runs exactly as before they existed.
@@ -22,6 +23,15 @@ pub(crate) enum LaunchFault {
     ServerError,
     /// The instance is launched but the answer is lost (a timeout).
     UnknownOutcome,
+}
+
+/// What happens to one watch event of a node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WatchFault {
+    /// Lost: the relist this long later shows the change.
+    Lost(Duration),
+    /// Delivered twice.
+    Duplicated,
 }
 
 /// When one Spot interruption warning reaches the controllers.
@@ -85,6 +95,26 @@ impl InjectedFaults {
             return false;
         };
         self.random.unit() < fraction
+    }
+
+    /// What happens to a node's watch event (registered, Ready) at `now`.
+    pub fn watch_fault(&mut self, now: Duration) -> Option<WatchFault> {
+        let (lost, duplicated, relist) = self.active(now).find_map(|kind| match kind {
+            FaultKind::WatchEvents {
+                lost,
+                duplicated,
+                relist,
+                ..
+            } => Some((*lost, *duplicated, *relist)),
+            _ => None,
+        })?;
+        if self.random.unit() < lost {
+            return Some(WatchFault::Lost(relist));
+        }
+        if self.random.unit() < duplicated {
+            return Some(WatchFault::Duplicated);
+        }
+        None
     }
 
     /// When a Spot interruption warning sent at `now` reaches the controllers.
@@ -206,6 +236,24 @@ mod tests {
 
     #[test]
     fn unregistered_nodes_and_deliveries_follow_their_window() {
+        let watch = |lost, duplicated| FaultKind::WatchEvents {
+            duration: minutes(10),
+            lost,
+            duplicated,
+            relist: minutes(5),
+        };
+        let cases = [
+            (watch(1.0, 0.0), Some(WatchFault::Lost(minutes(5)))),
+            (watch(0.0, 1.0), Some(WatchFault::Duplicated)),
+            (watch(0.0, 0.0), None),
+        ];
+        for (kind, expected) in cases {
+            let mut faults = InjectedFaults::new(&[window(10, kind)], Vec::new(), 1);
+            assert_eq!(faults.watch_fault(minutes(9)), None);
+            assert_eq!(faults.watch_fault(minutes(12)), expected);
+            assert_eq!(faults.watch_fault(minutes(20)), None);
+        }
+
         let unregistered = FaultKind::UnregisteredNodes {
             duration: minutes(10),
             fraction: 1.0,

@@ -23,7 +23,7 @@ use spotter_market::{CloudEvent, MarketModel, Outage, PoolOverride, SimulatedClo
 use spotter_report::{Comparison, EventKind, Report};
 
 use crate::baseline::Baseline;
-use crate::faults::InjectedFaults;
+use crate::faults::{InjectedFaults, WatchFault};
 use crate::invariants::{GC_GRACE, GC_INTERVAL, Invariants};
 use crate::observer::{NoObserver, Observer};
 use crate::recorder::{FallbackOutcome, Recorder};
@@ -153,6 +153,8 @@ pub(crate) enum Event {
     },
     /// The driver's garbage collector: instances without a NodeClaim are terminated.
     CollectGarbage,
+    /// A node's watch event lost earlier, seen at the relist.
+    Relisted(Box<Event>),
     /// Record a sample of the series.
     Sample,
     /// Check the invariants that are checked periodically.
@@ -403,8 +405,7 @@ impl Simulation {
             Event::ScaleDeployment(index) => self.scale_deployment(index),
             Event::StartJob(index) => self.start_job(index),
             Event::CompletePod { pod, run } => self.complete_pod(&pod, run),
-            Event::RegisterNode(claim) => self.register_node(&claim),
-            Event::NodeReady(node) => self.node_ready(&node),
+            Event::RegisterNode(_) | Event::NodeReady(_) => self.watch_event(event),
             Event::Fault(index) => self.fault(index),
             Event::Change(index) => {
                 let node_pool = self.scenario.changes[index].node_pool.clone();
@@ -441,6 +442,7 @@ impl Simulation {
                 );
                 self.deliver_interruption(instance_id, terminate_at);
             }
+            Event::Relisted(event) => self.deliver_watch_event(&event),
             Event::CollectGarbage => {
                 self.collect_garbage();
                 self.at(self.now + GC_INTERVAL, Event::CollectGarbage);
@@ -514,6 +516,44 @@ impl Simulation {
             CloudEvent::InstanceTerminated { instance_id } => {
                 self.instance_terminated(&instance_id)
             }
+        }
+    }
+
+    /// A node's watch event (registered, Ready) reaches the driver: lost until the next
+    /// relist, or delivered twice, when a `watchEvents` fault says so.
+    fn watch_event(&mut self, event: Event) {
+        match self.injected.watch_fault(self.now) {
+            Some(WatchFault::Lost(relist)) => {
+                self.recorder.event(
+                    self.now,
+                    EventKind::Fault,
+                    None,
+                    None,
+                    format!("watch event lost until the relist: {event:?}"),
+                );
+                self.at(self.now + relist, Event::Relisted(Box::new(event)));
+                return;
+            }
+            Some(WatchFault::Duplicated) => {
+                self.recorder.event(
+                    self.now,
+                    EventKind::Fault,
+                    None,
+                    None,
+                    format!("watch event delivered twice: {event:?}"),
+                );
+                self.deliver_watch_event(&event);
+            }
+            None => {}
+        }
+        self.deliver_watch_event(&event);
+    }
+
+    fn deliver_watch_event(&mut self, event: &Event) {
+        match event {
+            Event::RegisterNode(claim) => self.register_node(claim),
+            Event::NodeReady(node) => self.node_ready(node),
+            _ => {}
         }
     }
 
@@ -707,6 +747,18 @@ impl Simulation {
                 duplicate * 100.0,
                 late * 100.0,
                 scenario::format_duration(*delay)
+            ),
+            FaultKind::WatchEvents {
+                duration,
+                lost,
+                duplicated,
+                relist,
+            } => format!(
+                "for {}, {:.0}% of the nodes' watch events lost until the relist ({} later) and {:.0}% delivered twice",
+                scenario::format_duration(*duration),
+                lost * 100.0,
+                scenario::format_duration(*relist),
+                duplicated * 100.0
             ),
             FaultKind::DeleteNodePool { name } => self.delete_node_pool(name),
             FaultKind::TestOnlyDropPod => {

@@ -68,6 +68,26 @@ fn each_new_fault_kind_happens_and_is_survived() {
             "delivered late or again",
         ),
         (
+            FaultKind::WatchEvents {
+                duration: minutes(30),
+                lost: 1.0,
+                duplicated: 0.0,
+                relist: minutes(5),
+            },
+            Vec::new(),
+            "watch event lost until the relist",
+        ),
+        (
+            FaultKind::WatchEvents {
+                duration: minutes(30),
+                lost: 0.0,
+                duplicated: 1.0,
+                relist: minutes(5),
+            },
+            Vec::new(),
+            "watch event delivered twice",
+        ),
+        (
             FaultKind::DeleteNodePool {
                 name: SPOT_POOL.to_string(),
             },

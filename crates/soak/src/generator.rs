@@ -3,8 +3,8 @@
 //! types, instance categories, taints, disruption budgets, `spotter.dev/` return-to-Spot
 //! settings), workloads (Deployments with constant, diurnal or stepped replica curves, Jobs;
 //! random sizes, zone spread, hostname anti-affinity, node selectors and tolerations that some
-//! NodePool satisfies; PodDisruptionBudgets), a market from the embedded regions, faults and
-//! NodePool edits. The same seed and index always give the same scenario.
+//! NodePool satisfies; PodDisruptionBudgets), a market from the embedded regions, faults (every
+//! kind the simulator has) and NodePool edits. The same seed and index always give the same scenario.
 //!
 //! The scenario is kept as its parts (manifests as YAML values, faults typed) so that the
 //! shrinker can drop parts; [`GeneratedScenario::to_yaml`] writes it as an ordinary scenario
@@ -514,7 +514,7 @@ fn faults(
         let minutes = |random: &mut Random, low: u64, high: u64| {
             Duration::from_secs(60 * random.between(low, high))
         };
-        let kind = match pick(random, 8) {
+        let kind = match pick(random, 9) {
             0 => FaultKind::SpotOutage {
                 zone,
                 instance_type: None,
@@ -547,6 +547,12 @@ fn faults(
                 duplicate: share(random, 0.0, 1.0),
                 late: share(random, 0.0, 1.0),
                 delay: Duration::from_secs(random.between(5, 100)),
+            },
+            7 => FaultKind::WatchEvents {
+                duration: minutes(random, 10, 120),
+                lost: share(random, 0.0, 0.8),
+                duplicated: share(random, 0.0, 0.8),
+                relist: minutes(random, 1, 10),
             },
             _ if pools.len() > 1 => FaultKind::DeleteNodePool {
                 name: pools[pick(random, pools.len() - 1)].name.clone(),
@@ -647,6 +653,17 @@ pub fn fault_entry(fault: &Fault) -> Option<Value> {
             "duplicate": duplicate,
             "late": late,
             "delay": format_duration(*delay),
+        }}),
+        FaultKind::WatchEvents {
+            duration,
+            lost,
+            duplicated,
+            relist,
+        } => json!({"at": at, "watchEvents": {
+            "duration": format_duration(*duration),
+            "lost": lost,
+            "duplicated": duplicated,
+            "relist": format_duration(*relist),
         }}),
         FaultKind::DeleteNodePool { name } => json!({"at": at, "deleteNodePool": {"name": name}}),
         FaultKind::TestOnlyDropPod => return None,

@@ -97,6 +97,7 @@ fn the_generator_covers_every_fault_kind_and_feature() {
         "unregisteredNodes",
         "interruptionDelivery",
         "deleteNodePool",
+        "watchEvents",
         "job:",
         "diurnal",
         "steps",

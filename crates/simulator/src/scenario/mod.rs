@@ -294,6 +294,19 @@ pub enum FaultKind {
         /// How late the late copy (or the second copy) arrives.
         delay: Duration,
     },
+    /// For `duration`, the watch events of nodes (registered, Ready) are lost with the share
+    /// `lost` (the driver sees the change at its next relist, `relist` later) and delivered
+    /// twice with the share `duplicated`.
+    WatchEvents {
+        /// How long events are affected.
+        duration: Duration,
+        /// The share of events lost until the next relist, in `[0, 1]`.
+        lost: f64,
+        /// The share of events delivered twice, in `[0, 1]`.
+        duplicated: f64,
+        /// How long after a lost event the relist shows the change.
+        relist: Duration,
+    },
     /// The NodePool is deleted: its NodeClaims are deleted with it (Karpenter's owner
     /// references), drained and terminated.
     DeleteNodePool {
@@ -384,7 +397,8 @@ impl FaultKind {
             | FaultKind::OnDemandOutage { duration, .. }
             | FaultKind::CloudApiErrors { duration, .. }
             | FaultKind::UnregisteredNodes { duration, .. }
-            | FaultKind::InterruptionDelivery { duration, .. } => Some(*duration),
+            | FaultKind::InterruptionDelivery { duration, .. }
+            | FaultKind::WatchEvents { duration, .. } => Some(*duration),
             FaultKind::InterruptSpotNodes { .. }
             | FaultKind::ControllerRestart { .. }
             | FaultKind::DeleteNodePool { .. }

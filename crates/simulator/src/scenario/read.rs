@@ -606,13 +606,14 @@ impl Reader<'_> {
             fault.unregistered_nodes.is_some(),
             fault.interruption_delivery.is_some(),
             fault.delete_node_pool.is_some(),
+            fault.watch_events.is_some(),
         ];
         if kinds.iter().filter(|set| **set).count() != 1 {
             return Err(self.invalid(
                 field,
                 "a fault needs exactly one of spotOutage, onDemandOutage, interruptSpotNodes, \
-                 controllerRestart, cloudApiErrors, unregisteredNodes, interruptionDelivery \
-                 and deleteNodePool",
+                 controllerRestart, cloudApiErrors, unregisteredNodes, interruptionDelivery, \
+                 watchEvents and deleteNodePool",
             ));
         }
         let kind = if fault.controller_restart.is_some() {
@@ -702,6 +703,18 @@ impl Reader<'_> {
                     "a share of the warnings",
                 )?,
                 delay: self.length(&format!("{path}.delay"), delivery.delay)?,
+            }
+        } else if let Some(watch) = &fault.watch_events {
+            let path = format!("{field}.watchEvents");
+            FaultKind::WatchEvents {
+                duration: self.length(&format!("{path}.duration"), watch.duration)?,
+                lost: self.share(&format!("{path}.lost"), watch.lost, "a share of the events")?,
+                duplicated: self.share(
+                    &format!("{path}.duplicated"),
+                    watch.duplicated,
+                    "a share of the events",
+                )?,
+                relist: self.length(&format!("{path}.relist"), watch.relist)?,
             }
         } else if let Some(deletion) = &fault.delete_node_pool {
             if !node_pools.contains(&deletion.name) {

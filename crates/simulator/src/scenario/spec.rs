@@ -175,6 +175,8 @@ pub(super) struct FaultSpec {
     pub interruption_delivery: Option<DeliverySpec>,
     #[serde(default)]
     pub delete_node_pool: Option<DeletePoolSpec>,
+    #[serde(default)]
+    pub watch_events: Option<WatchSpec>,
     /// Repeats the fault (controller restarts only).
     #[serde(default)]
     pub every: Option<DurationText>,
@@ -216,6 +218,18 @@ pub(super) struct DeliverySpec {
     #[serde(default)]
     pub late: f64,
     pub delay: DurationText,
+}
+
+/// `watchEvents`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(super) struct WatchSpec {
+    pub duration: DurationText,
+    #[serde(default)]
+    pub lost: f64,
+    #[serde(default)]
+    pub duplicated: f64,
+    pub relist: DurationText,
 }
 
 /// `deleteNodePool`.

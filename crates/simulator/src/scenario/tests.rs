@@ -201,6 +201,15 @@ fn every_fault_kind_is_read() {
             },
         ),
         (
+            "{at: 1h, watchEvents: {duration: 1h, lost: 0.5, duplicated: 0.25, relist: 5m}}",
+            FaultKind::WatchEvents {
+                duration: HOUR,
+                lost: 0.5,
+                duplicated: 0.25,
+                relist: 5 * minute,
+            },
+        ),
+        (
             "{at: 1h, deleteNodePool: {name: batch-fallback}}",
             FaultKind::DeleteNodePool {
                 name: "batch-fallback".to_string(),
@@ -466,7 +475,7 @@ fn errors_name_the_file_the_line_and_the_field() {
             6,
             Some("faults[0]"),
             &[
-                "exactly one of spotOutage, onDemandOutage, interruptSpotNodes, controllerRestart, cloudApiErrors, unregisteredNodes, interruptionDelivery and deleteNodePool",
+                "exactly one of spotOutage, onDemandOutage, interruptSpotNodes, controllerRestart, cloudApiErrors, unregisteredNodes, interruptionDelivery, watchEvents and deleteNodePool",
             ],
         ),
         case(
