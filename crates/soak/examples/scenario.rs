@@ -1,5 +1,6 @@
-//! One soak scenario: `cargo run -p spotter-soak --example scenario -- SEED INDEX` prints its
-//! YAML, then each policy's violations.
+//! One soak scenario: `cargo run -p spotter-soak --example scenario -- SEED INDEX [SECONDS]`
+//! prints its YAML, then each policy's violations; with SECONDS, also the events of each run
+//! within 15 minutes of that time into it.
 
 // An example is a binary: it reads its arguments (and the wall clock, for the time taken).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
@@ -17,6 +18,31 @@ fn main() -> anyhow::Result<()> {
         arguments.get(1).copied().unwrap_or(0),
     );
     println!("{}", scenario.to_yaml()?);
+    if let Some(around) = arguments.get(2).map(|seconds| *seconds as f64) {
+        let simulated = scenario.scenario()?;
+        for policy in Policy::ALL {
+            let options = spotter_simulator::Options {
+                policy,
+                ..Default::default()
+            };
+            let report = spotter_simulator::run(&simulated, &options, &mut |_| {})?;
+            for event in report
+                .events
+                .iter()
+                .filter(|event| (event.time_seconds - around).abs() <= 900.0)
+            {
+                println!(
+                    "# {} {:>8.0}s {:?} {} {} {}",
+                    policy.as_str(),
+                    event.time_seconds,
+                    event.kind,
+                    event.node_pool.as_deref().unwrap_or("-"),
+                    event.node.as_deref().unwrap_or("-"),
+                    event.detail
+                );
+            }
+        }
+    }
     for policy in Policy::ALL {
         for finding in run_policy(&scenario, policy)? {
             println!(
