@@ -89,8 +89,8 @@ pub fn generate(soak_seed: u64, index: u64) -> GeneratedScenario {
     let mut random = Random::new(soak_seed).fork(index.wrapping_add(1));
     // us-east-1 has three times ap-northeast-2's offerings, and a run's cost is mostly the
     // market's (its Spot placement scores are read over every pool every 5 minutes): one
-    // scenario in ten there keeps 1,000 cluster-days under 10 minutes on one core.
-    let region = REGIONS[usize::from(chance(&mut random, 0.1))].to_string();
+    // scenario in twenty there keeps 1,000 cluster-days under 10 minutes on one core.
+    let region = REGIONS[usize::from(chance(&mut random, 0.05))].to_string();
     let zones = zones_of(&region);
     let duration = Duration::from_secs(random.between(1, 3) * 86_400);
     let pools = pool_plans(&mut random);
