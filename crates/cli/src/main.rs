@@ -6,7 +6,8 @@
 //! Exit codes: 0 on success, 2 for bad input (a file, a flag, a manifest, a scenario), 3 when a
 //! simulation broke an invariant, 4 when `plan` left some pod unschedulable (the plan is still
 //! printed), 5 when a simulation kept pods pending longer than its scenario's
-//! `pendingThreshold` (the report is still written), 1 for anything else. A reader that closes stdout early (`| head`) is not an error
+//! `pendingThreshold` (the report is still written), 1 for anything else. `spotter soak` runs
+//! random scenarios with faults and exits with 3 when one broke an invariant. A reader that closes stdout early (`| head`) is not an error
 //! (see `output`).
 
 mod agent;
@@ -22,6 +23,7 @@ mod plan_output;
 mod serve;
 mod shutdown;
 mod simulate;
+mod soak;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -54,6 +56,12 @@ enum Command {
     /// Simulate a cluster over days of a real Spot market: Spot share, fallbacks,
     /// interruptions, pods disrupted and dollars saved, with report.json and report.html.
     Simulate(SimulateArguments),
+    /// Soak the controllers: random scenarios and faults from a seed, each run under both
+    /// presets in the simulator with every invariant checked; failing cases are written as
+    /// scenario files with their replay commands.
+    ///
+    /// Exit status: 0 when no invariant broke, 3 when one did.
+    Soak(soak::SoakArguments),
     /// Print Karpenter's CRDs (NodePool, NodeClaim, EC2NodeClass) as one YAML stream for
     /// `kubectl apply -f -`, or write one file each with --out.
     Crds(crds::CrdsArguments),
@@ -172,6 +180,7 @@ fn main() -> ExitCode {
         Command::Controller(arguments) => controller::run(&arguments),
         Command::Plan(arguments) => plan::run(&arguments),
         Command::Simulate(arguments) => simulate::run(&arguments),
+        Command::Soak(arguments) => soak::run(&arguments),
         Command::Crds(arguments) => crds::run(&arguments),
     };
     match result {

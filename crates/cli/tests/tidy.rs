@@ -29,6 +29,7 @@ const PURE_CRATES: &[&str] = &[
     "market",
     "metrics",
     "report",
+    "soak",
 ];
 
 /// Crates that do I/O: the binary, the node agent, the AWS provider, the fake-node provider, the

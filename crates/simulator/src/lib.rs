@@ -8,7 +8,8 @@
 //! do not know they are simulated.
 
 mod baseline;
-mod invariants;
+mod faults;
+pub mod invariants;
 mod lifecycle;
 pub mod observer;
 mod perform;

@@ -12,6 +12,7 @@ use spotter_controllers::{Action, Applied, Outcome};
 use spotter_core::offering::CapacityType;
 use spotter_core::unavailable_offerings::UnavailableReason;
 
+use crate::faults::LaunchFault;
 use crate::simulation::{Event, Simulation};
 use crate::workloads::Removal;
 use spotter_report::EventKind;
@@ -29,6 +30,8 @@ pub(crate) struct Before {
     fallback: bool,
     /// For a return to Spot: the fallback NodeClaim's NodePool.
     node_pool: Option<String>,
+    /// For a launch: whether the claim replaces another (not a fallback of its own).
+    replaces: bool,
 }
 
 impl Simulation {
@@ -77,7 +80,16 @@ impl Simulation {
                 offerings,
             } => self.launch(node_claim, offerings, &mut before),
             Action::TerminateInstance { node_claim } => self.terminate(node_claim),
-            Action::DeleteNodeClaim { node_claim, .. } => {
+            Action::DeleteNodeClaim {
+                node_claim, reason, ..
+            } => {
+                self.invariants.check_budget(
+                    &self.state,
+                    node_claim,
+                    *reason,
+                    &mut self.recorder,
+                    self.now,
+                );
                 before.node_pool = self
                     .state
                     .node_claims
@@ -130,6 +142,7 @@ impl Simulation {
                 {
                     self.recorder
                         .return_draining(self.now, node_pool, node_claim);
+                    self.invariants.returned_to_spot(node_pool, self.now);
                 }
             }
             Action::RemoveNodeClaim { node_claim } => {
@@ -159,6 +172,7 @@ impl Simulation {
                 }
             }
             Action::PodUnschedulable { pod, reason } => {
+                self.invariants.unschedulable(pod, self.now);
                 self.recorder.pod_unschedulable(pod, reason);
             }
             Action::Nominate { pod, node_claim } => {
@@ -232,12 +246,33 @@ impl Simulation {
                 .collect(),
         };
         before.fallback = claim.fallback;
-        let result = now_or_never(self.cloud.create(&request)).unwrap_or_else(|| {
-            Err(CloudError::Transient {
+        before.replaces = claim.replaces.is_some();
+        let fault = self.injected.launch_fault(self.now);
+        let result = match fault {
+            Some(LaunchFault::Throttled) => Err(CloudError::Throttled {
                 operation: "CreateFleet".to_string(),
-                message: "the simulated cloud did not answer at once".to_string(),
-            })
-        });
+                retry_after: None,
+            }),
+            Some(LaunchFault::ServerError) => Err(CloudError::Transient {
+                operation: "CreateFleet".to_string(),
+                message: "500 InternalError (injected)".to_string(),
+            }),
+            None | Some(LaunchFault::UnknownOutcome) => now_or_never(self.cloud.create(&request))
+                .unwrap_or_else(|| {
+                    Err(CloudError::Transient {
+                        operation: "CreateFleet".to_string(),
+                        message: "the simulated cloud did not answer at once".to_string(),
+                    })
+                }),
+        };
+        // The call launched (or not) but its answer is lost: the caller sees a timeout.
+        let result = match (fault, result) {
+            (Some(LaunchFault::UnknownOutcome), Ok(_)) => Err(CloudError::Transient {
+                operation: "CreateFleet".to_string(),
+                message: "timed out; the instance may exist (injected)".to_string(),
+            }),
+            (_, result) => result,
+        };
         // The pods the launch was for, when the time to fallback needs them (a full
         // insufficient-capacity answer, or a launch while some pods wait since one).
         if matches!(result, Err(CloudError::InsufficientCapacity { .. }))
@@ -283,13 +318,27 @@ impl Simulation {
                     .launched(self.now, &instance, fallback, &before.pods);
                 self.invariants
                     .check_limits(&self.state, &node_pool, &mut self.recorder, self.now);
+                if fallback && !before.replaces {
+                    self.invariants
+                        .fell_back(&node_pool, &mut self.recorder, self.now);
+                }
                 let (low, high) = self.scenario.timing.launch_seconds;
                 let delay =
                     Duration::from_secs(self.random.between(u64::from(low), u64::from(high)));
-                self.at(
-                    self.now + delay,
-                    Event::RegisterNode(claim_name.to_string()),
-                );
+                if self.injected.never_registers(self.now) {
+                    self.recorder.event(
+                        self.now,
+                        EventKind::Fault,
+                        Some(node_pool),
+                        Some(claim_name.to_string()),
+                        format!("the node of {} will never register", instance.id),
+                    );
+                } else {
+                    self.at(
+                        self.now + delay,
+                        Event::RegisterNode(claim_name.to_string()),
+                    );
+                }
             }
             LaunchState::InsufficientCapacity { offerings } if !offerings.is_empty() => {
                 let offerings = offerings.clone();

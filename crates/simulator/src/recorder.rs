@@ -606,6 +606,12 @@ impl Recorder {
         self.pods_lost += 1;
     }
 
+    /// The violations recorded so far (for the invariants' tests).
+    #[cfg(test)]
+    pub fn violations(&self) -> &[Violation] {
+        &self.violations
+    }
+
     pub fn violation(&mut self, now: Duration, invariant: &str, event: &str, detail: &str) {
         self.violations.push(Violation {
             time: iso8601_duration(now.as_secs_f64()),

@@ -10,7 +10,8 @@ use std::collections::{BTreeMap, BinaryHeap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use spotter_cloud::OfferingKey;
+use spotter_cloud::ready::now_or_never;
+use spotter_cloud::{CloudProvider, OfferingKey};
 use spotter_controllers::pod_disruption_budget::{Amount, Budget, PodDisruptionBudget};
 use spotter_controllers::state::{DisruptionReason, InterruptionNotice, NoticeKind};
 use spotter_controllers::{ClusterState, Controllers, Policy, ReconcileLoop, Settings};
@@ -22,7 +23,8 @@ use spotter_market::{CloudEvent, MarketModel, Outage, PoolOverride, SimulatedClo
 use spotter_report::{Comparison, EventKind, Report};
 
 use crate::baseline::Baseline;
-use crate::invariants::Invariants;
+use crate::faults::{InjectedFaults, WatchFault};
+use crate::invariants::{GC_GRACE, GC_INTERVAL, Invariants};
 use crate::observer::{NoObserver, Observer};
 use crate::recorder::{FallbackOutcome, Recorder};
 use crate::scenario::{self, FaultKind, Scenario};
@@ -143,6 +145,16 @@ pub(crate) enum Event {
     Fault(usize),
     /// A scenario change: a new version of a NodePool.
     Change(usize),
+    /// A Spot interruption warning reaches the controllers (late or a second time, when an
+    /// `interruptionDelivery` fault says so).
+    DeliverInterruption {
+        instance_id: String,
+        terminate_at: Duration,
+    },
+    /// The driver's garbage collector: instances without a NodeClaim are terminated.
+    CollectGarbage,
+    /// A node's watch event lost earlier, seen at the relist.
+    Relisted(Box<Event>),
     /// Record a sample of the series.
     Sample,
     /// Check the invariants that are checked periodically.
@@ -165,6 +177,8 @@ pub(crate) struct Simulation {
     pub workloads: Workloads,
     pub recorder: Recorder,
     pub invariants: Invariants,
+    /// The lasting faults and their draws.
+    pub injected: InjectedFaults,
     /// NodeClaims by the instance behind them, for cloud events (the tags a real cloud has).
     pub claim_of_instance: BTreeMap<String, String>,
     /// Controller restarts so far (each restarted controller draws other NodeClaim names).
@@ -245,6 +259,11 @@ impl Simulation {
             random,
             recorder: Recorder::new(&scenario, options.policy, baseline),
             invariants: Invariants::default(),
+            injected: InjectedFaults::new(
+                &scenario.faults,
+                scenario.changes.iter().map(|change| change.at).collect(),
+                scenario.seed,
+            ),
             workloads,
             scenario,
             claim_of_instance: BTreeMap::new(),
@@ -305,6 +324,7 @@ impl Simulation {
         }
         self.at(Duration::ZERO, Event::Sample);
         self.at(SWEEP_PERIOD, Event::Sweep);
+        self.at(GC_INTERVAL, Event::CollectGarbage);
         self.request_reconcile(Duration::ZERO);
     }
 
@@ -385,8 +405,7 @@ impl Simulation {
             Event::ScaleDeployment(index) => self.scale_deployment(index),
             Event::StartJob(index) => self.start_job(index),
             Event::CompletePod { pod, run } => self.complete_pod(&pod, run),
-            Event::RegisterNode(claim) => self.register_node(&claim),
-            Event::NodeReady(node) => self.node_ready(&node),
+            Event::RegisterNode(_) | Event::NodeReady(_) => self.watch_event(event),
             Event::Fault(index) => self.fault(index),
             Event::Change(index) => {
                 let node_pool = self.scenario.changes[index].node_pool.clone();
@@ -406,6 +425,27 @@ impl Simulation {
             Event::Sweep => {
                 self.sweep();
                 self.at(self.now + SWEEP_PERIOD, Event::Sweep);
+            }
+            Event::DeliverInterruption {
+                instance_id,
+                terminate_at,
+            } => {
+                self.recorder.event(
+                    self.now,
+                    EventKind::Fault,
+                    None,
+                    None,
+                    format!(
+                        "Spot interruption warning for {instance_id} delivered late or again, {} before its end",
+                        scenario::format_duration(terminate_at.saturating_sub(self.now))
+                    ),
+                );
+                self.deliver_interruption(instance_id, terminate_at);
+            }
+            Event::Relisted(event) => self.deliver_watch_event(&event),
+            Event::CollectGarbage => {
+                self.collect_garbage();
+                self.at(self.now + GC_INTERVAL, Event::CollectGarbage);
             }
         }
     }
@@ -458,17 +498,102 @@ impl Simulation {
                         "Spot interruption warning for {instance_id}; EC2 reclaims it in 2 minutes"
                     ),
                 );
-                let notice = InterruptionNotice {
-                    instance_id,
-                    kind: NoticeKind::SpotInterruption { terminate_at },
-                    received_at: self.now,
-                };
-                self.observer.interruption_received(self.now, &notice);
-                self.state.interruption_received(notice, self.now);
-                self.request_reconcile(self.now);
+                let delivery = self.injected.delivery(self.now);
+                for delay in delivery.delays {
+                    if delay.is_zero() {
+                        self.deliver_interruption(instance_id.clone(), terminate_at);
+                    } else {
+                        self.at(
+                            self.now + delay,
+                            Event::DeliverInterruption {
+                                instance_id: instance_id.clone(),
+                                terminate_at,
+                            },
+                        );
+                    }
+                }
             }
             CloudEvent::InstanceTerminated { instance_id } => {
                 self.instance_terminated(&instance_id)
+            }
+        }
+    }
+
+    /// A node's watch event (registered, Ready) reaches the driver: lost until the next
+    /// relist, or delivered twice, when a `watchEvents` fault says so.
+    fn watch_event(&mut self, event: Event) {
+        match self.injected.watch_fault(self.now) {
+            Some(WatchFault::Lost(relist)) => {
+                self.recorder.event(
+                    self.now,
+                    EventKind::Fault,
+                    None,
+                    None,
+                    format!("watch event lost until the relist: {event:?}"),
+                );
+                self.at(self.now + relist, Event::Relisted(Box::new(event)));
+                return;
+            }
+            Some(WatchFault::Duplicated) => {
+                self.recorder.event(
+                    self.now,
+                    EventKind::Fault,
+                    None,
+                    None,
+                    format!("watch event delivered twice: {event:?}"),
+                );
+                self.deliver_watch_event(&event);
+            }
+            None => {}
+        }
+        self.deliver_watch_event(&event);
+    }
+
+    fn deliver_watch_event(&mut self, event: &Event) {
+        match event {
+            Event::RegisterNode(claim) => self.register_node(claim),
+            Event::NodeReady(node) => self.node_ready(node),
+            _ => {}
+        }
+    }
+
+    /// A Spot interruption warning reaches the controllers.
+    fn deliver_interruption(&mut self, instance_id: String, terminate_at: Duration) {
+        let notice = InterruptionNotice {
+            instance_id,
+            kind: NoticeKind::SpotInterruption { terminate_at },
+            received_at: self.now,
+        };
+        self.observer.interruption_received(self.now, &notice);
+        self.state.interruption_received(notice, self.now);
+        self.request_reconcile(self.now);
+    }
+
+    /// The driver's garbage collector (the AWS provider's: every [`GC_INTERVAL`]): an
+    /// instance without a NodeClaim launched more than [`GC_GRACE`] ago is terminated (a
+    /// launch whose answer was lost, and whose NodeClaim went away before a retry found it).
+    fn collect_garbage(&mut self) {
+        let leaked: Vec<String> = self
+            .cloud
+            .instances()
+            .filter(|instance| {
+                instance.launched_at + GC_GRACE <= self.now
+                    && !self.state.node_claims.contains_key(&instance.node_claim)
+            })
+            .map(|instance| instance.id.clone())
+            .collect();
+        for instance_id in leaked {
+            if now_or_never(self.cloud.delete(&instance_id)).is_some_and(|deleted| deleted.is_ok())
+            {
+                self.recorder.event(
+                    self.now,
+                    EventKind::Terminate,
+                    None,
+                    None,
+                    format!(
+                        "garbage collection: terminating {instance_id}, which has no NodeClaim"
+                    ),
+                );
             }
         }
     }
@@ -513,6 +638,29 @@ impl Simulation {
         format!(
             "controller restart {}: memory dropped, state rebuilt from the objects",
             self.restarts
+        )
+    }
+
+    /// A NodePool is deleted, and its NodeClaims with it (owner references).
+    fn delete_node_pool(&mut self, name: &str) -> String {
+        self.state.node_pool_deleted(name);
+        let claims: Vec<String> = self
+            .state
+            .node_claims
+            .values()
+            .filter(|claim| claim.node_pool == name)
+            .map(|claim| claim.name.clone())
+            .collect();
+        let settings = self.controllers.settings().clone();
+        for claim in &claims {
+            let applied = self
+                .state
+                .node_claim_deletion_requested(claim, self.now, &settings);
+            self.pods_left_with_node(&applied.removed_pods, false);
+        }
+        format!(
+            "NodePool {name} deleted with its {} NodeClaims",
+            claims.len()
         )
     }
 
@@ -571,6 +719,48 @@ impl Simulation {
                 }
                 self.restart_controllers()
             }
+            FaultKind::CloudApiErrors {
+                duration,
+                throttled,
+                server_errors,
+                unknown_outcome,
+            } => format!(
+                "cloud API errors for {}: {:.0}% of launches throttled, {:.0}% server errors, {:.0}% time out after launching",
+                scenario::format_duration(*duration),
+                throttled * 100.0,
+                server_errors * 100.0,
+                unknown_outcome * 100.0
+            ),
+            FaultKind::UnregisteredNodes { duration, fraction } => format!(
+                "for {}, {:.0}% of the instances launched never register",
+                scenario::format_duration(*duration),
+                fraction * 100.0
+            ),
+            FaultKind::InterruptionDelivery {
+                duration,
+                duplicate,
+                late,
+                delay,
+            } => format!(
+                "for {}, {:.0}% of the Spot interruption warnings delivered twice and {:.0}% late, by {}",
+                scenario::format_duration(*duration),
+                duplicate * 100.0,
+                late * 100.0,
+                scenario::format_duration(*delay)
+            ),
+            FaultKind::WatchEvents {
+                duration,
+                lost,
+                duplicated,
+                relist,
+            } => format!(
+                "for {}, {:.0}% of the nodes' watch events lost until the relist ({} later) and {:.0}% delivered twice",
+                scenario::format_duration(*duration),
+                lost * 100.0,
+                scenario::format_duration(*relist),
+                duplicated * 100.0
+            ),
+            FaultKind::DeleteNodePool { name } => self.delete_node_pool(name),
             FaultKind::TestOnlyDropPod => {
                 let victim = self
                     .state
@@ -667,10 +857,21 @@ impl Simulation {
             &mut self.recorder,
             self.now,
         );
+        self.invariants
+            .check_duplicates(self.cloud.instances(), &mut self.recorder, self.now);
+        let last_faulty = self.injected.last_faulty(self.now);
+        self.invariants
+            .check_pending(&self.state, last_faulty, &mut self.recorder, self.now);
     }
 
     fn finish(mut self) -> Report {
         self.sweep();
+        self.invariants.check_leaks_at_end(
+            self.cloud.instances(),
+            &self.state,
+            &mut self.recorder,
+            self.now,
+        );
         let running: Vec<spotter_controllers::state::NodeClaim> = self
             .state
             .node_claims

@@ -258,6 +258,61 @@ pub enum FaultKind {
         /// The time between restarts, if they repeat.
         every: Option<Duration>,
     },
+    /// For `duration`, the cloud's launch calls fail: each one is throttled with the share
+    /// `throttled`, else answers a server error (5xx) with the share `server_errors`, else
+    /// launches the instance but loses the answer (the call times out: the caller cannot tell
+    /// whether the instance exists) with the share `unknown_outcome`. The shares are drawn in
+    /// that order, each of what is left.
+    CloudApiErrors {
+        /// How long the cloud misbehaves.
+        duration: Duration,
+        /// The share of launch calls throttled, in `[0, 1]`.
+        throttled: f64,
+        /// The share of the others that answer a server error, in `[0, 1]`.
+        server_errors: f64,
+        /// The share of the others that launch but time out, in `[0, 1]`.
+        unknown_outcome: f64,
+    },
+    /// For `duration`, that share of the instances launched never register their node (a
+    /// broken AMI or bootstrap): the NodeClaim's registration timeout must clean them up.
+    UnregisteredNodes {
+        /// How long launches are affected.
+        duration: Duration,
+        /// The share of the launched instances whose node never registers, in `[0, 1]`.
+        fraction: f64,
+    },
+    /// For `duration`, Spot interruption warnings are delivered twice (a second copy `delay`
+    /// later) with the share `duplicate`, and late (only `delay` after EC2 sent them, so
+    /// with less of the 2 minutes left) with the share `late`.
+    InterruptionDelivery {
+        /// How long deliveries are affected.
+        duration: Duration,
+        /// The share of warnings delivered twice, in `[0, 1]`.
+        duplicate: f64,
+        /// The share of warnings delivered late, in `[0, 1]`.
+        late: f64,
+        /// How late the late copy (or the second copy) arrives.
+        delay: Duration,
+    },
+    /// For `duration`, the watch events of nodes (registered, Ready) are lost with the share
+    /// `lost` (the driver sees the change at its next relist, `relist` later) and delivered
+    /// twice with the share `duplicated`.
+    WatchEvents {
+        /// How long events are affected.
+        duration: Duration,
+        /// The share of events lost until the next relist, in `[0, 1]`.
+        lost: f64,
+        /// The share of events delivered twice, in `[0, 1]`.
+        duplicated: f64,
+        /// How long after a lost event the relist shows the change.
+        relist: Duration,
+    },
+    /// The NodePool is deleted: its NodeClaims are deleted with it (Karpenter's owner
+    /// references), drained and terminated.
+    DeleteNodePool {
+        /// The NodePool's name.
+        name: String,
+    },
     /// Test only: makes a pod vanish (for the invariants checker's test).
     #[doc(hidden)]
     TestOnlyDropPod,
@@ -330,6 +385,24 @@ impl ScenarioError {
             ScenarioError::Yaml { line, .. }
             | ScenarioError::Invalid { line, .. }
             | ScenarioError::Manifest { line, .. } => *line,
+        }
+    }
+}
+
+impl FaultKind {
+    /// How long the fault lasts, for the kinds that last (outages and misbehaving windows).
+    pub fn duration(&self) -> Option<Duration> {
+        match self {
+            FaultKind::SpotOutage { duration, .. }
+            | FaultKind::OnDemandOutage { duration, .. }
+            | FaultKind::CloudApiErrors { duration, .. }
+            | FaultKind::UnregisteredNodes { duration, .. }
+            | FaultKind::InterruptionDelivery { duration, .. }
+            | FaultKind::WatchEvents { duration, .. } => Some(*duration),
+            FaultKind::InterruptSpotNodes { .. }
+            | FaultKind::ControllerRestart { .. }
+            | FaultKind::DeleteNodePool { .. }
+            | FaultKind::TestOnlyDropPod => None,
         }
     }
 }

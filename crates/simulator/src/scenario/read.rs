@@ -167,12 +167,18 @@ impl Reader<'_> {
             }
             scenario.pod_disruption_budgets.push(budget);
         }
+        let node_pools: Vec<String> = scenario
+            .node_pools
+            .iter()
+            .map(|pool| pool.name.clone())
+            .collect();
         for (index, fault) in spec.faults.iter().enumerate() {
             scenario.faults.push(self.fault(
                 &format!("faults[{index}]"),
                 fault,
                 duration,
                 region,
+                &node_pools,
             )?);
         }
         for (index, change) in spec.changes.iter().enumerate() {
@@ -571,6 +577,7 @@ impl Reader<'_> {
         fault: &FaultSpec,
         duration: Duration,
         region: &Region,
+        node_pools: &[String],
     ) -> Result<Fault, ScenarioError> {
         let at = fault.at.0;
         if at >= duration {
@@ -590,67 +597,162 @@ impl Reader<'_> {
                 "only a controllerRestart fault repeats: remove every, or repeat the fault",
             ));
         }
-        let kind = match (
-            &fault.spot_outage,
-            &fault.on_demand_outage,
-            &fault.interrupt_spot_nodes,
-            &fault.controller_restart,
-        ) {
-            (None, None, None, Some(_)) => FaultKind::ControllerRestart { every },
-            (Some(outage), None, None, None) | (None, Some(outage), None, None) => {
-                let spot = fault.spot_outage.is_some();
-                let path = format!(
-                    "{field}.{}",
-                    if spot { "spotOutage" } else { "onDemandOutage" }
-                );
-                let zone = self.zone(&format!("{path}.zone"), &outage.zone, region)?;
-                let instance_type = self.instance_type(
-                    &format!("{path}.instanceType"),
-                    &outage.instance_type,
-                    region,
-                )?;
-                let length = outage.duration.0;
-                if length.is_zero() {
-                    return Err(self.invalid(format!("{path}.duration"), "must be more than 0"));
+        let kinds = [
+            fault.spot_outage.is_some(),
+            fault.on_demand_outage.is_some(),
+            fault.interrupt_spot_nodes.is_some(),
+            fault.controller_restart.is_some(),
+            fault.cloud_api_errors.is_some(),
+            fault.unregistered_nodes.is_some(),
+            fault.interruption_delivery.is_some(),
+            fault.delete_node_pool.is_some(),
+            fault.watch_events.is_some(),
+        ];
+        if kinds.iter().filter(|set| **set).count() != 1 {
+            return Err(self.invalid(
+                field,
+                "a fault needs exactly one of spotOutage, onDemandOutage, interruptSpotNodes, \
+                 controllerRestart, cloudApiErrors, unregisteredNodes, interruptionDelivery, \
+                 watchEvents and deleteNodePool",
+            ));
+        }
+        let kind = if fault.controller_restart.is_some() {
+            FaultKind::ControllerRestart { every }
+        } else if let Some(outage) = fault
+            .spot_outage
+            .as_ref()
+            .or(fault.on_demand_outage.as_ref())
+        {
+            let spot = fault.spot_outage.is_some();
+            let path = format!(
+                "{field}.{}",
+                if spot { "spotOutage" } else { "onDemandOutage" }
+            );
+            let zone = self.zone(&format!("{path}.zone"), &outage.zone, region)?;
+            let instance_type = self.instance_type(
+                &format!("{path}.instanceType"),
+                &outage.instance_type,
+                region,
+            )?;
+            let length = self.length(&format!("{path}.duration"), outage.duration)?;
+            if spot {
+                FaultKind::SpotOutage {
+                    zone,
+                    instance_type,
+                    duration: length,
                 }
-                if spot {
-                    FaultKind::SpotOutage {
-                        zone,
-                        instance_type,
-                        duration: length,
-                    }
-                } else {
-                    FaultKind::OnDemandOutage {
-                        zone,
-                        instance_type,
-                        duration: length,
-                    }
-                }
-            }
-            (None, None, Some(interrupt), None) => {
-                let path = format!("{field}.interruptSpotNodes");
-                if !(0.0..=1.0).contains(&interrupt.fraction) {
-                    return Err(self.invalid(
-                        format!("{path}.fraction"),
-                        format!(
-                            "must be between 0 and 1 (a share of the running Spot nodes), got {}",
-                            interrupt.fraction
-                        ),
-                    ));
-                }
-                FaultKind::InterruptSpotNodes {
-                    fraction: interrupt.fraction,
-                    zone: self.zone(&format!("{path}.zone"), &interrupt.zone, region)?,
+            } else {
+                FaultKind::OnDemandOutage {
+                    zone,
+                    instance_type,
+                    duration: length,
                 }
             }
-            _ => {
+        } else if let Some(interrupt) = &fault.interrupt_spot_nodes {
+            let path = format!("{field}.interruptSpotNodes");
+            FaultKind::InterruptSpotNodes {
+                fraction: self.share(
+                    &format!("{path}.fraction"),
+                    interrupt.fraction,
+                    "a share of the running Spot nodes",
+                )?,
+                zone: self.zone(&format!("{path}.zone"), &interrupt.zone, region)?,
+            }
+        } else if let Some(errors) = &fault.cloud_api_errors {
+            let path = format!("{field}.cloudApiErrors");
+            FaultKind::CloudApiErrors {
+                duration: self.length(&format!("{path}.duration"), errors.duration)?,
+                throttled: self.share(
+                    &format!("{path}.throttled"),
+                    errors.throttled,
+                    "a share of the launch calls",
+                )?,
+                server_errors: self.share(
+                    &format!("{path}.serverErrors"),
+                    errors.server_errors,
+                    "a share of the launch calls",
+                )?,
+                unknown_outcome: self.share(
+                    &format!("{path}.unknownOutcome"),
+                    errors.unknown_outcome,
+                    "a share of the launch calls",
+                )?,
+            }
+        } else if let Some(unregistered) = &fault.unregistered_nodes {
+            let path = format!("{field}.unregisteredNodes");
+            FaultKind::UnregisteredNodes {
+                duration: self.length(&format!("{path}.duration"), unregistered.duration)?,
+                fraction: self.share(
+                    &format!("{path}.fraction"),
+                    unregistered.fraction,
+                    "a share of the instances launched",
+                )?,
+            }
+        } else if let Some(delivery) = &fault.interruption_delivery {
+            let path = format!("{field}.interruptionDelivery");
+            FaultKind::InterruptionDelivery {
+                duration: self.length(&format!("{path}.duration"), delivery.duration)?,
+                duplicate: self.share(
+                    &format!("{path}.duplicate"),
+                    delivery.duplicate,
+                    "a share of the warnings",
+                )?,
+                late: self.share(
+                    &format!("{path}.late"),
+                    delivery.late,
+                    "a share of the warnings",
+                )?,
+                delay: self.length(&format!("{path}.delay"), delivery.delay)?,
+            }
+        } else if let Some(watch) = &fault.watch_events {
+            let path = format!("{field}.watchEvents");
+            FaultKind::WatchEvents {
+                duration: self.length(&format!("{path}.duration"), watch.duration)?,
+                lost: self.share(&format!("{path}.lost"), watch.lost, "a share of the events")?,
+                duplicated: self.share(
+                    &format!("{path}.duplicated"),
+                    watch.duplicated,
+                    "a share of the events",
+                )?,
+                relist: self.length(&format!("{path}.relist"), watch.relist)?,
+            }
+        } else if let Some(deletion) = &fault.delete_node_pool {
+            if !node_pools.contains(&deletion.name) {
                 return Err(self.invalid(
-                    field,
-                    "a fault needs exactly one of spotOutage, onDemandOutage, interruptSpotNodes and controllerRestart",
+                    format!("{field}.deleteNodePool.name"),
+                    format!(
+                        "no NodePool {:?} in the scenario; it has: {}",
+                        deletion.name,
+                        node_pools.join(", ")
+                    ),
                 ));
             }
+            FaultKind::DeleteNodePool {
+                name: deletion.name.clone(),
+            }
+        } else {
+            return Err(self.invalid(field, "a fault needs a kind"));
         };
         Ok(Fault { at, kind })
+    }
+
+    /// A fault's length: more than 0.
+    fn length(&self, field: &str, value: DurationText) -> Result<Duration, ScenarioError> {
+        if value.0.is_zero() {
+            return Err(self.invalid(field, "must be more than 0"));
+        }
+        Ok(value.0)
+    }
+
+    /// A share in `[0, 1]` of `what`.
+    fn share(&self, field: &str, value: f64, what: &str) -> Result<f64, ScenarioError> {
+        if !(0.0..=1.0).contains(&value) {
+            return Err(self.invalid(
+                field,
+                format!("must be between 0 and 1 ({what}), got {value}"),
+            ));
+        }
+        Ok(value)
     }
 
     fn positive(

@@ -167,6 +167,16 @@ pub(super) struct FaultSpec {
     pub interrupt_spot_nodes: Option<InterruptSpec>,
     #[serde(default)]
     pub controller_restart: Option<RestartSpec>,
+    #[serde(default)]
+    pub cloud_api_errors: Option<ApiErrorsSpec>,
+    #[serde(default)]
+    pub unregistered_nodes: Option<UnregisteredSpec>,
+    #[serde(default)]
+    pub interruption_delivery: Option<DeliverySpec>,
+    #[serde(default)]
+    pub delete_node_pool: Option<DeletePoolSpec>,
+    #[serde(default)]
+    pub watch_events: Option<WatchSpec>,
     /// Repeats the fault (controller restarts only).
     #[serde(default)]
     pub every: Option<DurationText>,
@@ -176,6 +186,58 @@ pub(super) struct FaultSpec {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(super) struct RestartSpec {}
+
+/// `cloudApiErrors`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(super) struct ApiErrorsSpec {
+    pub duration: DurationText,
+    #[serde(default)]
+    pub throttled: f64,
+    #[serde(default)]
+    pub server_errors: f64,
+    #[serde(default)]
+    pub unknown_outcome: f64,
+}
+
+/// `unregisteredNodes`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(super) struct UnregisteredSpec {
+    pub duration: DurationText,
+    pub fraction: f64,
+}
+
+/// `interruptionDelivery`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(super) struct DeliverySpec {
+    pub duration: DurationText,
+    #[serde(default)]
+    pub duplicate: f64,
+    #[serde(default)]
+    pub late: f64,
+    pub delay: DurationText,
+}
+
+/// `watchEvents`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(super) struct WatchSpec {
+    pub duration: DurationText,
+    #[serde(default)]
+    pub lost: f64,
+    #[serde(default)]
+    pub duplicated: f64,
+    pub relist: DurationText,
+}
+
+/// `deleteNodePool`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(super) struct DeletePoolSpec {
+    pub name: String,
+}
 
 /// `spotOutage` and `onDemandOutage`.
 #[derive(Debug, Deserialize)]

@@ -161,6 +161,69 @@ fn examples_have_the_documented_shape() {
     ) && fault.at == 38 * HOUR));
 }
 
+/// Each fault kind written in a file is read into its typed value.
+#[test]
+fn every_fault_kind_is_read() {
+    let minute = Duration::from_secs(60);
+    let cases = [
+        (
+            "{at: 1h, cloudApiErrors: {duration: 30m, throttled: 0.5, serverErrors: 0.25, unknownOutcome: 0.1}}",
+            FaultKind::CloudApiErrors {
+                duration: 30 * minute,
+                throttled: 0.5,
+                server_errors: 0.25,
+                unknown_outcome: 0.1,
+            },
+        ),
+        (
+            "{at: 1h, cloudApiErrors: {duration: 30m}}",
+            FaultKind::CloudApiErrors {
+                duration: 30 * minute,
+                throttled: 0.0,
+                server_errors: 0.0,
+                unknown_outcome: 0.0,
+            },
+        ),
+        (
+            "{at: 1h, unregisteredNodes: {duration: 2h, fraction: 0.3}}",
+            FaultKind::UnregisteredNodes {
+                duration: 2 * HOUR,
+                fraction: 0.3,
+            },
+        ),
+        (
+            "{at: 1h, interruptionDelivery: {duration: 2h, duplicate: 1, late: 0.5, delay: 45s}}",
+            FaultKind::InterruptionDelivery {
+                duration: 2 * HOUR,
+                duplicate: 1.0,
+                late: 0.5,
+                delay: Duration::from_secs(45),
+            },
+        ),
+        (
+            "{at: 1h, watchEvents: {duration: 1h, lost: 0.5, duplicated: 0.25, relist: 5m}}",
+            FaultKind::WatchEvents {
+                duration: HOUR,
+                lost: 0.5,
+                duplicated: 0.25,
+                relist: 5 * minute,
+            },
+        ),
+        (
+            "{at: 1h, deleteNodePool: {name: batch-fallback}}",
+            FaultKind::DeleteNodePool {
+                name: "batch-fallback".to_string(),
+            },
+        ),
+    ];
+    for (entry, kind) in cases {
+        let text = format!("{BASE}faults:\n  - {entry}\n");
+        let scenario = Scenario::parse("t.yaml", &text, &examples_dir())
+            .unwrap_or_else(|error| panic!("{entry}: {error}"));
+        assert_eq!(scenario.faults, vec![Fault { at: HOUR, kind }], "{entry}");
+    }
+}
+
 #[test]
 fn replica_curves_give_counts_over_time() {
     let constant = ReplicaCurve::Constant(7);
@@ -412,8 +475,32 @@ fn errors_name_the_file_the_line_and_the_field() {
             6,
             Some("faults[0]"),
             &[
-                "exactly one of spotOutage, onDemandOutage, interruptSpotNodes and controllerRestart",
+                "exactly one of spotOutage, onDemandOutage, interruptSpotNodes, controllerRestart, cloudApiErrors, unregisteredNodes, interruptionDelivery, watchEvents and deleteNodePool",
             ],
+        ),
+        case(
+            "faults:\n  - at: 1d\n    cloudApiErrors: {duration: 1h, throttled: 2}\n",
+            7,
+            Some("faults[0].cloudApiErrors.throttled"),
+            &["between 0 and 1", "launch calls"],
+        ),
+        case(
+            "faults:\n  - at: 1d\n    unregisteredNodes: {duration: 0, fraction: 0.5}\n",
+            7,
+            Some("faults[0].unregisteredNodes.duration"),
+            &["must be more than 0"],
+        ),
+        case(
+            "faults:\n  - at: 1d\n    interruptionDelivery: {duration: 1h, late: -1, delay: 30s}\n",
+            7,
+            Some("faults[0].interruptionDelivery.late"),
+            &["between 0 and 1"],
+        ),
+        case(
+            "faults:\n  - at: 1d\n    deleteNodePool: {name: nope}\n",
+            7,
+            Some("faults[0].deleteNodePool.name"),
+            &["no NodePool \"nope\"", "batch"],
         ),
         case(
             "market:\n  pools:\n    - {instanceType: m99.huge, iceMeanInterval: 1h}\n",
