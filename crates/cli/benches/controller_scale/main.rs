@@ -673,6 +673,8 @@ impl Controller {
             .call()
             .ok()?
             .body_mut()
+            .with_config()
+            .limit(256 * 1024 * 1024)
             .read_to_string()
             .ok()?;
         SchedulingPasses::parse(&text)
