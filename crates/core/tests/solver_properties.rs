@@ -274,7 +274,6 @@ impl Input {
             instance_types: &self.instance_types,
             daemon_set_pods: &self.daemons,
             unavailable: &self.unavailable,
-            pool_usage: None,
         })
     }
 
