@@ -187,6 +187,13 @@ impl DisruptionMethod for Consolidation {
     ) -> (Vec<Action>, Option<Duration>) {
         self.decide(pass, state, now, settings)
     }
+
+    fn replacing(&self) -> Vec<String> {
+        self.replacing
+            .iter()
+            .flat_map(|replacing| replacing.candidates.iter().cloned())
+            .collect()
+    }
 }
 
 impl Consolidation {
@@ -215,6 +222,11 @@ impl Consolidation {
         now: Duration,
         settings: &Settings,
     ) -> (Vec<Action>, Option<Duration>) {
+        // The candidates of replacements in flight use their pools' budgets (the pipeline
+        // holds them already; a pass made for this method alone does not).
+        for node_claim in DisruptionMethod::replacing(self) {
+            pass.hold(state, &node_claim);
+        }
         let mut actions = self.finish_replacements(pass, state);
         if let Some(pending) = self.pending.take() {
             if pending.due > now {

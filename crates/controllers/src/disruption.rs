@@ -24,6 +24,13 @@ pub trait DisruptionMethod: fmt::Debug + Send {
         now: Duration,
         settings: &Settings,
     ) -> (Vec<Action>, Option<Duration>);
+
+    /// The NodeClaims this method is replacing now that the state does not show as replaced
+    /// (a multi-node command's candidates after the first): every pass counts them as
+    /// disrupting before any method runs.
+    fn replacing(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// The methods, in the order they run.
@@ -47,6 +54,11 @@ impl Pipeline {
         settings: &Settings,
     ) -> (Vec<Action>, Option<Duration>) {
         let mut pass = DisruptionPass::new(state, now);
+        for method in &self.methods {
+            for node_claim in method.replacing() {
+                pass.hold(state, &node_claim);
+            }
+        }
         let mut actions = Vec::new();
         // A scheduled budget opening or closing may let a method act, or stop it.
         let mut wake_at = next_budget_change(&state.node_pools, now);

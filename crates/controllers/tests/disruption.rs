@@ -1,12 +1,16 @@
 //! The disruption pipeline: its methods (emptiness, then return to Spot) draw from one budget
 //! count per NodePool per pass, and a node taken by one is not offered to the next. Each
-//! method alone sees the whole budget; together they share it.
+//! method alone sees the whole budget; together they share it. A fallback node whose return to
+//! Spot is in flight uses no budget until it drains; a node a method is replacing uses it
+//! from the launch of its replacement.
 
 mod support;
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use spotter_controllers::disruption::{DisruptionMethod, Pipeline};
+use spotter_controllers::disruption_budgets::{BudgetReason, DisruptionPass};
 use spotter_controllers::emptiness::{self, Emptiness};
 use spotter_controllers::return_to_spot::ReturnToSpot;
 use spotter_core::node_pool::Budget as NodePoolBudget;
@@ -124,4 +128,74 @@ fn methods_share_one_budget_per_pass() {
             case.name
         );
     }
+}
+
+/// A method that is replacing `e1` (as a multi-node command's later candidates are known only
+/// to their method) and records the room it finds.
+#[derive(Debug, Default)]
+struct Replacing {
+    room: Arc<Mutex<Option<u32>>>,
+}
+
+impl DisruptionMethod for Replacing {
+    fn disrupt(
+        &mut self,
+        pass: &mut DisruptionPass,
+        state: &ClusterState,
+        _now: Duration,
+        _settings: &Settings,
+    ) -> (Vec<Action>, Option<Duration>) {
+        let pool = state.node_pool("batch-fallback").expect("the pool");
+        *self.room.lock().expect("the room") = Some(pass.room(pool, BudgetReason::Empty));
+        (Vec::new(), None)
+    }
+
+    fn replacing(&self) -> Vec<String> {
+        vec!["e1".to_string()]
+    }
+}
+
+#[test]
+fn the_pipeline_counts_what_its_methods_are_replacing_before_any_runs() {
+    let cases = [
+        // e1, held by the method, uses one; f1, its return to Spot in flight, none.
+        (BudgetNodes::Count(3), 2),
+        (BudgetNodes::Count(2), 1),
+        (BudgetNodes::Count(1), 0),
+    ];
+    for (budget_nodes, room) in cases {
+        let state = cluster(budget_nodes);
+        let method = Replacing::default();
+        let seen = Arc::clone(&method.room);
+        Pipeline::new(vec![Box::new(method)]).run(&state, secs(600), &Settings::default());
+        assert_eq!(
+            *seen.lock().expect("the room"),
+            Some(room),
+            "budget {budget_nodes:?}"
+        );
+    }
+}
+
+#[test]
+fn a_node_held_twice_uses_the_budget_once() {
+    let state = cluster(BudgetNodes::Count(3));
+    let pool = state.node_pool("batch-fallback").expect("the pool");
+    let mut pass = DisruptionPass::new(&state, secs(600));
+    assert_eq!(
+        pass.room(pool, BudgetReason::Empty),
+        3,
+        "f1's return to Spot in flight uses none"
+    );
+    pass.hold(&state, "e1");
+    pass.hold(&state, "e1");
+    pass.hold(&state, "f1");
+    assert_eq!(pass.room(pool, BudgetReason::Empty), 1);
+    assert!(pass.uses_budget("e1") && pass.uses_budget("f1"));
+    assert!(pass.take("batch-fallback", "e1"), "held, not taken");
+    assert_eq!(
+        pass.room(pool, BudgetReason::Empty),
+        1,
+        "taking a held node adds nothing"
+    );
+    assert!(!pass.take("batch-fallback", "e1"), "taken once");
 }

@@ -244,6 +244,13 @@ fn drifted_cluster(pool: NodePool, nodes: &[(&str, CapacityType, &[&str])]) -> C
     builder
 }
 
+/// [`pool`] with one budget: one node at a time.
+fn budget_of_one() -> NodePool {
+    let mut pool = pool();
+    pool.disruption.budgets = vec![budget(BudgetNodes::Count(1), &[])];
+    pool
+}
+
 fn drifted(claim: &str) -> String {
     describe(&delete(claim, DisruptionReason::Drifted, None))
 }
@@ -292,6 +299,45 @@ fn the_drift_method() {
             )
             .build(),
             expected: vec![],
+        },
+        Case {
+            name: "a node whose replacement is in flight uses the budget of 1: the next waits",
+            state: drifted_cluster(
+                budget_of_one(),
+                &[("c1", Spot, &["500m"]), ("c2", Spot, &["500m"])],
+            )
+            .claim(claim("r1", "batch").spot(secs(300)).replaces("c1"))
+            .build(),
+            expected: vec![],
+        },
+        Case {
+            name: "a budget of 2 lets the next one go beside the one in flight",
+            state: drifted_cluster(
+                {
+                    let mut pool = pool();
+                    pool.disruption.budgets = vec![budget(BudgetNodes::Count(2), &[])];
+                    pool
+                },
+                &[("c1", Spot, &["500m"]), ("c2", Spot, &["500m"])],
+            )
+            .claim(claim("r1", "batch").spot(secs(300)).replaces("c1"))
+            .build(),
+            expected: vec![drifted("c2")],
+        },
+        Case {
+            name: "a replacement being deleted holds no budget",
+            state: drifted_cluster(
+                budget_of_one(),
+                &[("c1", Spot, &["500m"]), ("c2", Spot, &["500m"])],
+            )
+            .claim(
+                claim("r1", "batch")
+                    .spot(secs(300))
+                    .replaces("c1")
+                    .deleting(DisruptionReason::Empty, secs(400)),
+            )
+            .build(),
+            expected: vec![drifted("c1")],
         },
         Case {
             name: "a do-not-disrupt pod holds it",

@@ -192,7 +192,7 @@ impl Invariants {
     }
 
     /// A voluntary disruption (`reason`) of `node_claim` must find room in its NodePool's
-    /// disruption budgets: fewer of the pool's nodes disrupting than the budgets allow.
+    /// disruption budgets: fewer of the pool's other nodes disrupting than the budgets allow.
     /// Forceful disruptions (interruptions, expiry, timeouts, deletions) are not budgeted.
     pub fn check_budget(
         &mut self,
@@ -223,7 +223,14 @@ impl Invariants {
             .remove(&claim.node_pool)
             .unwrap_or_default();
         let allowed = disruption_budgets::allowed(pool, budget_reason, counts.total, now);
-        if counts.disrupting >= allowed {
+        // A node whose replacement was launched uses the budget already: its own deletion
+        // only goes on with it.
+        let others = counts
+            .disrupting
+            .saturating_sub(u32::from(disruption_budgets::uses_budget(
+                state, node_claim,
+            )));
+        if others >= allowed {
             self.violation(
                 recorder,
                 now,
@@ -233,8 +240,9 @@ impl Invariants {
                     budget_reason.as_str()
                 ),
                 &format!(
-                    "NodePool {}: {} of {} nodes disrupting already, its budgets allow {allowed}",
-                    claim.node_pool, counts.disrupting, counts.total
+                    "NodePool {}: {others} other of its {} nodes disrupting already, its budgets \
+                     allow {allowed}",
+                    claim.node_pool, counts.total
                 ),
             );
         }

@@ -127,8 +127,6 @@ fn the_generator_covers_every_fault_kind_and_feature() {
 /// `crates/soak/regressions/` and guarded by `tests/regressions.rs` (scenario index, policy,
 /// invariant). Remove an entry once its defect is fixed.
 const KNOWN_DEFECTS: &[(u64, &str, &str)] = &[
-    (1, "spotter", "no NodePool disruption budget exceeded"),
-    (1, "karpenter", "no NodePool disruption budget exceeded"),
     (8, "karpenter", "no NodePool over its limits"),
     (8, "spotter", "no NodePool over its limits"),
 ];
