@@ -137,6 +137,7 @@ impl Case {
             instance_types: &self.instance_types,
             daemon_set_pods: &self.daemon_sets,
             unavailable: &self.unavailable,
+            pool_usage: None,
         }
     }
 }

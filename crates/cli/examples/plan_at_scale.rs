@@ -51,6 +51,7 @@ fn main() -> anyhow::Result<()> {
         instance_types: &instance_types,
         daemon_set_pods: &manifests.daemon_set_pods,
         unavailable: &unavailable,
+        pool_usage: None,
     });
     let solved = started.elapsed();
     let placed: usize = plan.node_claims.iter().map(|claim| claim.pods.len()).sum();

@@ -43,6 +43,7 @@ pub fn run(arguments: &PlanArguments) -> Result<(), Failure> {
         instance_types: &instance_types,
         daemon_set_pods: &manifests.daemon_set_pods,
         unavailable: &unavailable,
+        pool_usage: None,
     };
     let plan = solve(&input);
     let report = PlanReport::new(&region.name, &manifests, &plan);

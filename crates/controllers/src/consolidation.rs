@@ -369,6 +369,7 @@ impl Consolidation {
             instance_types: &state.instance_types,
             daemon_set_pods: &state.daemon_set_pods,
             unavailable: &state.unavailable_offerings,
+            pool_usage: None,
         };
         let plan = solve_prepared(&input, &self.prepared);
         if !plan.unschedulable.is_empty() {

@@ -511,6 +511,7 @@ impl ReturnToSpot {
             instance_types: &state.instance_types,
             daemon_set_pods: &state.daemon_set_pods,
             unavailable,
+            pool_usage: None,
         };
         let plan = solve_prepared(&input, &self.prepared);
         if !plan.unschedulable.is_empty() || !plan.existing_nodes.is_empty() {

@@ -921,3 +921,46 @@ fn a_pool_that_becomes_ready_again_is_tried_at_once() {
     assert_eq!(state.capacity_generation, before + 1);
     assert_eq!(state.launchable_node_pools().len(), 1);
 }
+
+#[test]
+fn limits_count_every_instance_of_the_pool() {
+    // Two m5.xlarge (4 vCPU each) of `batch`, full, under `limits: {cpu: 10}`: 2 vCPU left.
+    let full_nodes = |deleting: bool| {
+        let mut builder = state()
+            .instance_types(catalog())
+            .pool(node_pool("batch").limit("cpu", "10").build());
+        for name in ["c1", "c2"] {
+            let mut node_claim =
+                claim(name, "batch").launched("m5.xlarge", CapacityType::Spot, "zone-a", secs(0));
+            if deleting {
+                node_claim = node_claim.deleting(DisruptionReason::SpotInterrupted, secs(0));
+            }
+            builder = builder.claim_with_node(node_claim, secs(0)).pod(bound(
+                pod(&format!("{name}-full")).cpu("3800m").build(),
+                name,
+            ));
+        }
+        builder.pod(pending(web("a", "1")).retry_now()).build()
+    };
+    let small_only =
+        "create batch-00001 pool=batch capacity=spot types=m5.large pods=default/a fallback=false";
+    run(vec![
+        Case {
+            name: "full nodes still count: only the 2-vCPU type is within the limit",
+            steps: vec![step(secs(0), full_nodes(false), &[small_only], None)],
+        },
+        Case {
+            name: "nodes being deleted count until their instances are gone: their pods do not fit",
+            steps: vec![step(
+                secs(0),
+                full_nodes(true),
+                &[
+                    small_only,
+                    "unschedulable default/c1-full",
+                    "unschedulable default/c2-full",
+                ],
+                None,
+            )],
+        },
+    ]);
+}

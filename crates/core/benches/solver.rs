@@ -152,6 +152,7 @@ impl Case {
             instance_types: &self.instance_types,
             daemon_set_pods: &[],
             unavailable: &self.unavailable,
+            pool_usage: None,
         }
     }
 }

@@ -80,6 +80,7 @@ impl Scenario {
             instance_types: &self.instance_types,
             daemon_set_pods: &self.daemon_set_pods,
             unavailable: &self.unavailable,
+            pool_usage: None,
         })
     }
 }

@@ -186,6 +186,7 @@ fn avoided_zones_are_traded_against_soft_spread_only() {
             instance_types: &instance_types,
             daemon_set_pods: &[],
             unavailable: &unavailable,
+            pool_usage: None,
         });
         assert_eq!(placements(&plan), expected, "{name}\n{plan:#?}");
     }

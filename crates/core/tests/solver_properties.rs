@@ -274,6 +274,7 @@ impl Input {
             instance_types: &self.instance_types,
             daemon_set_pods: &self.daemons,
             unavailable: &self.unavailable,
+            pool_usage: None,
         })
     }
 

@@ -53,6 +53,7 @@ impl Baseline {
                     instance_types,
                     daemon_set_pods: &scenario.daemon_set_pods,
                     unavailable: &unavailable,
+                    pool_usage: None,
                 };
                 solve_prepared(&input, &prepared)
                     .node_claims

@@ -68,6 +68,7 @@ impl Simulation {
             instance_types: &[],
             daemon_set_pods: &[],
             unavailable: &unavailable,
+            pool_usage: None,
         };
         let plan = solve(&input);
         for placement in &plan.existing_nodes {

@@ -14,7 +14,7 @@ mod node_claim;
 mod prepared_pools;
 mod topology;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::instance_type::{InstanceType, offering_allowed};
 use crate::labels;
@@ -50,6 +50,19 @@ pub struct SchedulingInput<'a> {
     pub daemon_set_pods: &'a [Pod],
     /// Offerings that must not be launched.
     pub unavailable: &'a UnavailableOfferings,
+    /// What each NodePool's instances use now, by pool name, counted against its limits. When
+    /// `None`, the limits count the nodes in `nodes`; a caller that leaves nodes out (full
+    /// ones, nodes being deleted whose instances still run) passes the pools' usage here.
+    pub pool_usage: Option<&'a BTreeMap<String, PoolUsage>>,
+}
+
+/// What a NodePool's instances use, as its limits count it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PoolUsage {
+    /// The instances' capacity, summed.
+    pub resources: Resources,
+    /// How many instances.
+    pub nodes: i64,
 }
 
 /// What the solver decided.
@@ -406,8 +419,27 @@ impl<'a> Solver<'a> {
             unschedulable: Vec::new(),
         };
         solver.count_existing_pods();
-        solver.reserve_existing_usage();
+        match input.pool_usage {
+            Some(usage) => solver.reserve_pool_usage(usage),
+            None => solver.reserve_existing_usage(),
+        }
         solver
+    }
+
+    /// Subtracts each pool's usage, as the caller counted it, from its limits.
+    fn reserve_pool_usage(&mut self, usage: &BTreeMap<String, PoolUsage>) {
+        for pool in &mut self.pools {
+            let Some(used) = usage.get(&pool.pool.name) else {
+                continue;
+            };
+            for (name, left) in pool.remaining.iter_mut() {
+                *left -= if name == resources::NODES {
+                    used.nodes
+                } else {
+                    used.resources.get(name)
+                };
+            }
+        }
     }
 
     /// Records where running pods with required anti-affinity are, so that the pods they

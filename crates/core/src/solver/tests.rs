@@ -18,6 +18,7 @@ fn signatures_for(pods: &[Pod]) -> usize {
         instance_types: &instance_types,
         daemon_set_pods: &[],
         unavailable: &unavailable,
+        pool_usage: None,
     };
     let prepared = PreparedPools::new(input.node_pools, input.instance_types);
     let mut solver = Solver::new(&input, &prepared);
