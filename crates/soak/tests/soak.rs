@@ -126,10 +126,7 @@ fn the_generator_covers_every_fault_kind_and_feature() {
 /// Violations of the CI soak that are known controller defects, each kept in
 /// `crates/soak/regressions/` and guarded by `tests/regressions.rs` (scenario index, policy,
 /// invariant). Remove an entry once its defect is fixed.
-const KNOWN_DEFECTS: &[(u64, &str, &str)] = &[
-    (8, "karpenter", "no NodePool over its limits"),
-    (8, "spotter", "no NodePool over its limits"),
-];
+const KNOWN_DEFECTS: &[(u64, &str, &str)] = &[];
 
 /// The CI soak: 20 cluster-days from seed 1 under both presets; any violation but the known
 /// defects fails it, with each failing case's replay command and first violation.
