@@ -30,17 +30,24 @@ impl Simulation {
             .map(|pod| without_preferences(&pod.pod))
             .collect();
         // Without hard topology constraints a full node cannot matter, so only nodes with room
-        // for the smallest pending pod are considered.
+        // for the least CPU and the least memory any pending pod asks for are considered (each
+        // minimum on its own: the pod asking for the least CPU may ask for more memory than
+        // another).
         let topology = pods.iter().any(|pod| {
             !pod.topology_spread.is_empty()
                 || !pod.pod_affinity.required.is_empty()
                 || !pod.pod_anti_affinity.required.is_empty()
         });
-        let smallest = pods
-            .iter()
-            .map(|pod| (pod.requests.cpu_millicores, pod.requests.memory_bytes))
-            .min()
-            .unwrap_or_default();
+        let smallest = (
+            pods.iter()
+                .map(|pod| pod.requests.cpu_millicores)
+                .min()
+                .unwrap_or_default(),
+            pods.iter()
+                .map(|pod| pod.requests.memory_bytes)
+                .min()
+                .unwrap_or_default(),
+        );
         let nodes: Vec<Node> = self
             .state
             .nodes
