@@ -50,6 +50,7 @@ use crate::disruption::DisruptionMethod;
 use crate::disruption_budgets::{BudgetReason, DisruptionPass};
 use crate::drift;
 use crate::node_claim_names::NodeClaimNames;
+use crate::node_pool_usage::limits_usage;
 use crate::provisioner::solver_nodes;
 use crate::return_to_spot::pool_settings;
 use crate::settings::Settings;
@@ -362,6 +363,9 @@ impl Consolidation {
         if !self.prepared.is_for(&node_pools, &state.instance_types) {
             self.prepared = PreparedPools::new(&node_pools, &state.instance_types);
         }
+        // A replacement launches while the candidates still run: the limits count them, and
+        // every other instance of the pool.
+        let pool_usage = limits_usage(state, &node_pools);
         let input = SchedulingInput {
             pods: &pods,
             nodes: &others,
@@ -369,7 +373,7 @@ impl Consolidation {
             instance_types: &state.instance_types,
             daemon_set_pods: &state.daemon_set_pods,
             unavailable: &state.unavailable_offerings,
-            pool_usage: None,
+            pool_usage: Some(&pool_usage),
         };
         let plan = solve_prepared(&input, &self.prepared);
         if !plan.unschedulable.is_empty() {

@@ -46,14 +46,20 @@ impl Pipeline {
     }
 
     /// Runs every method once over one shared pass; returns their actions in order and the
-    /// earliest time one wants to look again.
+    /// earliest time one wants to look again. `deleted` names the NodeClaims other controllers
+    /// delete in the same reconcile (expiry, interruptions), which the state does not show
+    /// yet: they use their pools' budgets already.
     pub fn run(
         &mut self,
         state: &ClusterState,
         now: Duration,
         settings: &Settings,
+        deleted: &[&str],
     ) -> (Vec<Action>, Option<Duration>) {
         let mut pass = DisruptionPass::new(state, now);
+        for node_claim in deleted {
+            pass.hold(state, node_claim);
+        }
         for method in &self.methods {
             for node_claim in method.replacing() {
                 pass.hold(state, &node_claim);

@@ -158,7 +158,15 @@ impl Controllers {
         wake(wake_at, &mut reconciled);
         if now >= self.next_disruption_poll {
             self.next_disruption_poll = now + self.settings.disruption_poll;
-            let (actions, wake_at) = self.disruption.run(state, now, &self.settings);
+            let deleted: Vec<&str> = reconciled
+                .actions
+                .iter()
+                .filter_map(|action| match action {
+                    Action::DeleteNodeClaim { node_claim, .. } => Some(node_claim.as_str()),
+                    _ => None,
+                })
+                .collect();
+            let (actions, wake_at) = self.disruption.run(state, now, &self.settings, &deleted);
             reconciled.actions.extend(actions);
             wake(
                 wake_at.map(|time| time.max(self.next_disruption_poll)),

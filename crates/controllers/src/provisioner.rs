@@ -13,11 +13,11 @@ use spotter_core::node::Node;
 use spotter_core::offering::CapacityType;
 use spotter_core::pod::{Pod, WhenUnsatisfiable};
 use spotter_core::requirements::{Requirement, Requirements};
-use spotter_core::solver::{PoolUsage, PreparedPools, SchedulingInput, solve_prepared};
+use spotter_core::solver::{PreparedPools, SchedulingInput, solve_prepared};
 
 use crate::action::{Action, NodeClaimRequest};
 use crate::node_claim_names::NodeClaimNames;
-use crate::node_pool_usage::node_pool_usage;
+use crate::node_pool_usage::limits_usage;
 use crate::settings::Settings;
 use crate::state::{ClusterState, LaunchState, NodeClaim, PodState};
 
@@ -154,19 +154,7 @@ impl Provisioner {
         let node_pools = state.launchable_node_pools();
         // The limits count every instance of a pool, full nodes and nodes being deleted
         // included (they run until terminated), not just the nodes the solver may fill.
-        let pool_usage: BTreeMap<String, PoolUsage> = node_pools
-            .iter()
-            .map(|pool| {
-                let usage = node_pool_usage(state, &pool.name);
-                (
-                    pool.name.clone(),
-                    PoolUsage {
-                        resources: usage.resources,
-                        nodes: usage.nodes,
-                    },
-                )
-            })
-            .collect();
+        let pool_usage = limits_usage(state, &node_pools);
         let input = SchedulingInput {
             pods: &pods,
             nodes: &nodes,

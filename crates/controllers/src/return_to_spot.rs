@@ -39,6 +39,7 @@ use crate::disruption::DisruptionMethod;
 use crate::disruption_budgets::{BudgetReason, DisruptionPass};
 use crate::node_claim_lifecycle::launch_offerings;
 use crate::node_claim_names::NodeClaimNames;
+use crate::node_pool_usage::limits_usage;
 use crate::provisioner::solver_nodes;
 use crate::settings::{ReturnToSpot as ReturnToSpotSettings, Settings};
 use crate::state::{ClusterState, DisruptionReason, LaunchState, NodeClaim, ReturnToSpotRecord};
@@ -498,12 +499,15 @@ impl ReturnToSpot {
         if pods.is_empty() {
             return None;
         }
-        // The other nodes count for limits and topology; none takes the pods (the replacement
+        // The other nodes count for topology; none takes the pods (the replacement
         // is new Spot capacity).
         let (mut nodes, _) = solver_nodes(state, |candidate| candidate.name != node);
         for candidate in &mut nodes {
             candidate.unschedulable = true;
         }
+        // The replacements launch while the fallback node still runs; the limits count every
+        // instance of the Spot pools.
+        let pool_usage = limits_usage(state, &self.spot_pools);
         let input = SchedulingInput {
             pods: &pods,
             nodes: &nodes,
@@ -511,7 +515,7 @@ impl ReturnToSpot {
             instance_types: &state.instance_types,
             daemon_set_pods: &state.daemon_set_pods,
             unavailable,
-            pool_usage: None,
+            pool_usage: Some(&pool_usage),
         };
         let plan = solve_prepared(&input, &self.prepared);
         if !plan.unschedulable.is_empty() || !plan.existing_nodes.is_empty() {

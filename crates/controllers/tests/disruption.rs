@@ -74,7 +74,7 @@ fn run(case: &Case) -> Vec<Action> {
         Methods::Pipeline => {
             let methods: Vec<Box<dyn DisruptionMethod>> =
                 vec![Box::new(Emptiness), Box::new(ReturnToSpot::default())];
-            Pipeline::new(methods).run(&state, now, &settings).0
+            Pipeline::new(methods).run(&state, now, &settings, &[]).0
         }
         Methods::EmptinessAlone => emptiness::reconcile(&state, now).0,
         Methods::ReturnToSpotAlone => ReturnToSpot::default().reconcile(&state, now, &settings).0,
@@ -167,7 +167,7 @@ fn the_pipeline_counts_what_its_methods_are_replacing_before_any_runs() {
         let state = cluster(budget_nodes);
         let method = Replacing::default();
         let seen = Arc::clone(&method.room);
-        Pipeline::new(vec![Box::new(method)]).run(&state, secs(600), &Settings::default());
+        Pipeline::new(vec![Box::new(method)]).run(&state, secs(600), &Settings::default(), &[]);
         assert_eq!(
             *seen.lock().expect("the room"),
             Some(room),
@@ -198,4 +198,34 @@ fn a_node_held_twice_uses_the_budget_once() {
         "taking a held node adds nothing"
     );
     assert!(!pass.take("batch-fallback", "e1"), "taken once");
+}
+
+#[test]
+fn a_node_another_controller_deletes_in_the_same_reconcile_uses_the_budget() {
+    // Expiry or an interruption deleting f1 in the reconcile that runs the pipeline: the state
+    // does not show it yet, the pass does.
+    let empty = || delete("e1", DisruptionReason::Empty, None);
+    let cases: [(&str, &[&str], Vec<Action>); 2] = [
+        (
+            "nothing else deleted: emptiness takes the budget of 1",
+            &[],
+            vec![empty()],
+        ),
+        (
+            "f1 deleted beside: the budget of 1 is used",
+            &["f1"],
+            vec![],
+        ),
+    ];
+    for (name, deleted, expected) in cases {
+        let state = cluster(BudgetNodes::Count(1));
+        let methods: Vec<Box<dyn DisruptionMethod>> = vec![Box::new(Emptiness)];
+        let (actions, _) =
+            Pipeline::new(methods).run(&state, secs(600), &Settings::default(), deleted);
+        assert_eq!(
+            describe_all(&actions),
+            describe_all(&expected),
+            "case {name:?}"
+        );
+    }
 }

@@ -94,6 +94,15 @@ impl Invariants {
         self.unschedulable_at.insert(pod.to_string(), now);
     }
 
+    /// The provisioner placed `pod` (a new NodeClaim or an existing node): a pod it could not
+    /// place until now (it says so once, and tries again only once capacity changed) was
+    /// unplaceable until now, so its wait counts from here.
+    pub fn placed(&mut self, pod: &str, now: Duration) {
+        if let Some(since) = self.unschedulable_at.get_mut(pod) {
+            *since = now;
+        }
+    }
+
     /// No cloud instance may be the second one of a NodeClaim.
     pub fn check_duplicates<'a>(
         &mut self,
@@ -153,7 +162,8 @@ impl Invariants {
     }
 
     /// Every pending pod runs within [`PENDING_BOUND`] of the latest of its creation, the
-    /// last fault (`last_faulty`) and the last time the provisioner could not place it.
+    /// last fault (`last_faulty`) and the last time the provisioner could not place it (until
+    /// it placed it again).
     pub fn check_pending(
         &mut self,
         state: &ClusterState,
@@ -600,15 +610,62 @@ mod tests {
     #[test]
     fn a_pod_pending_past_the_bound_fires_unless_a_fault_or_the_provisioner_explains_it() {
         let cases = [
-            // (now, last faulty, said unschedulable at, nominated, fires)
-            (minutes(31), Duration::ZERO, None, false, true),
-            (minutes(29), Duration::ZERO, None, false, false),
-            (minutes(31), minutes(10), None, false, false),
-            (minutes(31), Duration::ZERO, Some(minutes(1)), false, false),
-            (minutes(45), Duration::ZERO, Some(minutes(1)), true, true),
-            (minutes(45), Duration::ZERO, Some(minutes(20)), true, false),
+            // (now, last faulty, said unschedulable at, placed at, nominated, fires)
+            (minutes(31), Duration::ZERO, None, None, false, true),
+            (minutes(29), Duration::ZERO, None, None, false, false),
+            (minutes(31), minutes(10), None, None, false, false),
+            (
+                minutes(31),
+                Duration::ZERO,
+                Some(minutes(1)),
+                None,
+                false,
+                false,
+            ),
+            (
+                minutes(45),
+                Duration::ZERO,
+                Some(minutes(1)),
+                None,
+                true,
+                true,
+            ),
+            (
+                minutes(45),
+                Duration::ZERO,
+                Some(minutes(20)),
+                None,
+                true,
+                false,
+            ),
+            // Unplaceable from 1 min until placed at 20: its wait counts from 20.
+            (
+                minutes(45),
+                Duration::ZERO,
+                Some(minutes(1)),
+                Some(minutes(20)),
+                true,
+                false,
+            ),
+            (
+                minutes(51),
+                Duration::ZERO,
+                Some(minutes(1)),
+                Some(minutes(20)),
+                true,
+                true,
+            ),
+            // A placement of a pod never said unplaceable changes nothing.
+            (
+                minutes(31),
+                Duration::ZERO,
+                None,
+                Some(minutes(20)),
+                true,
+                true,
+            ),
         ];
-        for (now, last_faulty, unschedulable, nominated, fires) in cases {
+        for (now, last_faulty, unschedulable, placed, nominated, fires) in cases {
             let mut state = ClusterState::default();
             state.pod_created(
                 "default/web-1".to_string(),
@@ -626,6 +683,9 @@ mod tests {
             if let Some(at) = unschedulable {
                 invariants.unschedulable("default/web-1", at);
             }
+            if let Some(at) = placed {
+                invariants.placed("default/web-1", at);
+            }
             let mut recorder = recorder();
             for _ in 0..2 {
                 invariants.check_pending(&state, last_faulty, &mut recorder, now);
@@ -633,7 +693,8 @@ mod tests {
             assert_eq!(
                 invariants_fired(&recorder).len(),
                 usize::from(fires),
-                "now {now:?}, last faulty {last_faulty:?}, unschedulable {unschedulable:?}, nominated {nominated}"
+                "now {now:?}, last faulty {last_faulty:?}, unschedulable {unschedulable:?}, \
+                 placed {placed:?}, nominated {nominated}"
             );
         }
     }

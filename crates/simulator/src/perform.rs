@@ -108,6 +108,9 @@ impl Simulation {
     pub(crate) fn performed(&mut self, action: &Action, before: Before, applied: &Applied) {
         match action {
             Action::CreateNodeClaim(request) if applied.changed => {
+                for pod in &request.pods {
+                    self.invariants.placed(pod, self.now);
+                }
                 if let Some(fallback) = request
                     .replaces
                     .as_ref()
@@ -176,6 +179,7 @@ impl Simulation {
                 self.recorder.pod_unschedulable(pod, reason);
             }
             Action::Nominate { pod, node_claim } => {
+                self.invariants.placed(pod, self.now);
                 let fallback = self
                     .state
                     .node_claims
