@@ -12,6 +12,7 @@ pub mod ec2_node_class;
 pub mod locate;
 pub mod manifests;
 pub mod node;
+pub mod node_class_version;
 pub mod node_pool;
 pub mod quantity_text;
 pub mod validation;

@@ -14,6 +14,7 @@ use spotter_core::pod::Pod;
 use crate::document::{Document, FieldError, Location, ManifestError, each_document};
 use crate::ec2_node_class::Ec2NodeClassManifest;
 use crate::node::convert_node;
+use crate::node_class_version::NodeClassVersion;
 use crate::node_pool::NodePoolManifest;
 use crate::workload::{convert_pod_spec, do_not_disrupt};
 
@@ -24,6 +25,8 @@ pub struct Manifests {
     pub node_pools: Vec<NodePool>,
     /// EC2NodeClass names.
     pub node_classes: Vec<String>,
+    /// Each EC2NodeClass's version, as drift compares it.
+    pub node_class_versions: BTreeMap<String, NodeClassVersion>,
     /// Pods waiting for a node (from Pods without `nodeName`, Deployments and Jobs).
     pub pending_pods: Vec<Pod>,
     /// Existing nodes, with the pods bound to them.
@@ -140,6 +143,11 @@ impl Manifests {
                     .validate()
                     .map_err(|error| document.invalid(error))?;
                 self.remember(document, format!("EC2NodeClass/{name}"))?;
+                let object: serde_json::Value = document.parse()?;
+                self.node_class_versions.insert(
+                    name.clone(),
+                    NodeClassVersion::of(object.get("spec").unwrap_or(&serde_json::Value::Null)),
+                );
                 self.node_classes.push(name);
             }
             ("v1", "Pod") => {

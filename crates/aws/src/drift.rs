@@ -1,7 +1,8 @@
 //! Node class drift on EC2: whether a running instance still matches what its EC2NodeClass
-//! resolves to now, checked as Karpenter's AWS provider does after the NodePool checks: its AMI
-//! among the class's AMIs, its subnet among the class's subnets, its security groups exactly
-//! the class's. What EC2 did not report about the instance is not held against it.
+//! resolves to now, checked as Karpenter's AWS provider does after the NodePool checks and the
+//! node class's static hash: its AMI among the class's AMIs, its security groups exactly the
+//! class's, its subnet among the class's subnets. What EC2 did not report about the instance
+//! is not held against it.
 
 use spotter_cloud::NodeClassDrift;
 
@@ -9,7 +10,7 @@ use crate::ec2::Ec2Instance;
 use crate::node_class::ResolvedNodeClass;
 
 /// How `instance` differs from `node_class` (the first difference, in Karpenter's order:
-/// AMI, subnet, security groups), or `None` when it matches.
+/// AMI, security groups, subnet), or `None` when it matches.
 pub fn instance_drift(
     instance: &Ec2Instance,
     node_class: &ResolvedNodeClass,
@@ -22,14 +23,6 @@ pub fn instance_drift(
     {
         return Some(NodeClassDrift::Ami);
     }
-    if !instance.subnet_id.is_empty()
-        && !node_class
-            .subnets
-            .iter()
-            .any(|subnet| subnet.id == instance.subnet_id)
-    {
-        return Some(NodeClassDrift::Subnet);
-    }
     if !instance.security_group_ids.is_empty() {
         let mut instance_groups = instance.security_group_ids.clone();
         instance_groups.sort();
@@ -40,6 +33,14 @@ pub fn instance_drift(
         if instance_groups != class_groups {
             return Some(NodeClassDrift::SecurityGroup);
         }
+    }
+    if !instance.subnet_id.is_empty()
+        && !node_class
+            .subnets
+            .iter()
+            .any(|subnet| subnet.id == instance.subnet_id)
+    {
+        return Some(NodeClassDrift::Subnet);
     }
     None
 }
@@ -135,6 +136,11 @@ mod tests {
                 "the AMI is told first",
                 instance("ami-old", "subnet-gone", &["sg-9"]),
                 Some(NodeClassDrift::Ami),
+            ),
+            (
+                "security groups are told before the subnet",
+                instance("ami-new-x86", "subnet-gone", &["sg-9"]),
+                Some(NodeClassDrift::SecurityGroup),
             ),
             (
                 "what EC2 did not report is not held against it",

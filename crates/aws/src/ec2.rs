@@ -12,7 +12,7 @@ use spotter_core::offering::CapacityType;
 
 /// Every API operation the [`Ec2`] trait calls, with the IAM action that allows it. The IAM
 /// policy test checks each against `docs/iam-policy.json`.
-pub const OPERATIONS: [(&str, &str); 18] = [
+pub const OPERATIONS: [(&str, &str); 20] = [
     ("CreateFleet", "ec2:CreateFleet"),
     ("CreateLaunchTemplate", "ec2:CreateLaunchTemplate"),
     ("DescribeLaunchTemplates", "ec2:DescribeLaunchTemplates"),
@@ -28,6 +28,8 @@ pub const OPERATIONS: [(&str, &str); 18] = [
         "ec2:DescribeInstanceTypeOfferings",
     ),
     ("DescribeSpotPriceHistory", "ec2:DescribeSpotPriceHistory"),
+    ("GetSpotPlacementScores", "ec2:GetSpotPlacementScores"),
+    ("DescribeAvailabilityZones", "ec2:DescribeAvailabilityZones"),
     ("GetParameter", "ssm:GetParameter"),
     ("GetInstanceProfile", "iam:GetInstanceProfile"),
     ("CreateInstanceProfile", "iam:CreateInstanceProfile"),
@@ -107,6 +109,19 @@ pub trait Ec2: Send + Sync {
         &self,
         start: SystemTime,
     ) -> impl Future<Output = Result<Vec<SpotPrice>, Ec2Error>> + Send;
+    /// GetSpotPlacementScores for `instance_types` and `target_capacity` instances, scored per
+    /// Availability Zone of `region`, every page: (zone ID, score from 1 to 10).
+    fn get_spot_placement_scores(
+        &self,
+        instance_types: &[String],
+        target_capacity: u32,
+        region: &str,
+    ) -> impl Future<Output = Result<Vec<(String, u8)>, Ec2Error>> + Send;
+    /// DescribeAvailabilityZones of the region: (zone name, zone ID), as this account names
+    /// them (names map to different zones in different accounts; IDs do not).
+    fn describe_availability_zones(
+        &self,
+    ) -> impl Future<Output = Result<Vec<(String, String)>, Ec2Error>> + Send;
     /// SSM GetParameter: the parameter's value.
     fn get_parameter(&self, name: &str) -> impl Future<Output = Result<String, Ec2Error>> + Send;
     /// IAM GetInstanceProfile: the names of its roles, `None` when it does not exist.

@@ -1,7 +1,8 @@
 //! [`AwsCloudProvider`]: the `CloudProvider` on EC2. It keeps the EC2NodeClass specs it was
 //! given and their resolutions, makes sure the launch templates exist, launches with one
 //! CreateFleet per NodeClaim, finds instances by their tags, terminates them, tells which
-//! drifted from their node class, and collects garbage. Calls the cloud throttles or fails transiently are retried a few times with
+//! drifted from their node class, reads EC2's Spot placement scores per zone, and collects
+//! garbage. Calls the cloud throttles or fails transiently are retried a few times with
 //! backoff before the typed error reaches the caller.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -10,7 +11,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use spotter_cloud::{
     CloudError, CloudProvider, Instance, LaunchRequest, Launched, NodeClassDrift, OfferingKey,
+    PlacementScoreRequest,
 };
+use spotter_core::placement_scores::PlacementScores;
 
 use crate::cluster::ClusterSettings;
 use crate::drift::instance_drift;
@@ -269,6 +272,35 @@ impl<E: Ec2> AwsCloudProvider<E> {
         Ok(garbage)
     }
 
+    /// EC2's Spot placement scores for `request`, by zone name (EC2 answers zone IDs, which
+    /// this account's DescribeAvailabilityZones names; a zone it does not name is left out).
+    async fn read_placement_scores(
+        &self,
+        request: &PlacementScoreRequest,
+    ) -> Result<PlacementScores, CloudError> {
+        let by_id = self
+            .call("Spot placement scores", || {
+                self.ec2.get_spot_placement_scores(
+                    &request.instance_types,
+                    request.target_capacity,
+                    &self.region,
+                )
+            })
+            .await?;
+        let zones = self
+            .call("availability zones", || {
+                self.ec2.describe_availability_zones()
+            })
+            .await?;
+        let mut scores = PlacementScores::default();
+        for (zone_id, score) in by_id {
+            if let Some((zone, _)) = zones.iter().find(|(_, id)| *id == zone_id) {
+                scores.set_spot(zone, score);
+            }
+        }
+        Ok(scores)
+    }
+
     async fn call<T, F, Fut>(&self, what: &str, call: F) -> Result<T, CloudError>
     where
         F: Fn() -> Fut,
@@ -421,6 +453,13 @@ impl<E: Ec2> CloudProvider for AwsCloudProvider<E> {
     ) -> impl Future<Output = Result<BTreeMap<String, NodeClassDrift>, CloudError>> + Send {
         let wanted: BTreeSet<String> = node_claims.iter().cloned().collect();
         self.node_class_drift(wanted)
+    }
+
+    fn spot_placement_scores(
+        &self,
+        request: &PlacementScoreRequest,
+    ) -> impl Future<Output = Result<PlacementScores, CloudError>> + Send {
+        self.read_placement_scores(request)
     }
 
     fn list(&self) -> impl Future<Output = Result<Vec<Instance>, CloudError>> + Send {

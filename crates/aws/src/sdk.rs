@@ -664,6 +664,52 @@ impl Ec2 for SdkEc2 {
         }
     }
 
+    async fn get_spot_placement_scores(
+        &self,
+        instance_types: &[String],
+        target_capacity: u32,
+        region: &str,
+    ) -> Result<Vec<(String, u8)>, Ec2Error> {
+        let mut scores = Vec::new();
+        let mut token: Option<String> = None;
+        let target_capacity = i32::try_from(target_capacity).unwrap_or(i32::MAX);
+        loop {
+            let answer = self
+                .ec2
+                .get_spot_placement_scores()
+                .set_instance_types(Some(instance_types.to_vec()))
+                .target_capacity(target_capacity)
+                .single_availability_zone(true)
+                .region_names(region)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|error| sdk_error("GetSpotPlacementScores", error))?;
+            scores.extend(answer.spot_placement_scores().iter().filter_map(|score| {
+                let value = u8::try_from(score.score()?.clamp(1, 10)).ok()?;
+                Some((score.availability_zone_id()?.to_string(), value))
+            }));
+            token = next(answer.next_token());
+            if token.is_none() {
+                return Ok(scores);
+            }
+        }
+    }
+
+    async fn describe_availability_zones(&self) -> Result<Vec<(String, String)>, Ec2Error> {
+        let answer = self
+            .ec2
+            .describe_availability_zones()
+            .send()
+            .await
+            .map_err(|error| sdk_error("DescribeAvailabilityZones", error))?;
+        Ok(answer
+            .availability_zones()
+            .iter()
+            .filter_map(|zone| Some((zone.zone_name()?.to_string(), zone.zone_id()?.to_string())))
+            .collect())
+    }
+
     async fn get_parameter(&self, name: &str) -> Result<String, Ec2Error> {
         let answer = self
             .ssm

@@ -1,7 +1,8 @@
 //! The provider on the SDK clients with mocked answers (`aws-smithy-mocks`): what each
 //! CreateFleet error code becomes, partial errors, throttling retried then successful or
 //! given up, permission errors with their instruction, transient failures, the request
-//! CreateFleet receives, node class selectors that match nothing, and pagination.
+//! CreateFleet receives, node class selectors that match nothing, pagination, and Spot
+//! placement scores by zone name.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -31,6 +32,7 @@ use spotter_aws::{
 };
 use spotter_cloud::{
     AllocationStrategy, CloudError, CloudProvider, LaunchRequest, OfferingKey, OfferingRequest,
+    PlacementScoreRequest,
 };
 use spotter_core::offering::CapacityType;
 
@@ -682,6 +684,103 @@ async fn deleting_an_instance_that_is_gone_is_not_found() {
     for (rule, expected) in cases {
         let provider = provider(&[&rule]);
         assert_eq!(provider.delete("i-gone").await, expected);
+    }
+}
+
+/// The Spot placement scores EC2 answers by zone ID come back by this account's zone names,
+/// from every page; a zone the account does not name is left out; a denied call is the typed
+/// permission error that names the IAM action.
+#[tokio::test]
+async fn placement_scores_are_read_by_zone_name() {
+    use aws_sdk_ec2::operation::describe_availability_zones::DescribeAvailabilityZonesOutput;
+    use aws_sdk_ec2::operation::get_spot_placement_scores::{
+        GetSpotPlacementScoresError, GetSpotPlacementScoresOutput,
+    };
+    let score = |zone_id: &str, score: i32| {
+        ec2_types::SpotPlacementScore::builder()
+            .availability_zone_id(zone_id)
+            .region("us-east-1")
+            .score(score)
+            .build()
+    };
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let recorded = Arc::clone(&asked);
+    let first_page = mock!(Ec2Client::get_spot_placement_scores)
+        .match_requests(|input| input.next_token().is_none())
+        .then_compute_output(move |input| {
+            if let Ok(mut asked) = recorded.lock() {
+                asked.push((
+                    input.instance_types().to_vec(),
+                    input.target_capacity(),
+                    input.single_availability_zone(),
+                    input.region_names().to_vec(),
+                ));
+            }
+            GetSpotPlacementScoresOutput::builder()
+                .spot_placement_scores(score("use1-az1", 9))
+                .spot_placement_scores(score("use1-az9", 5))
+                .next_token("page-2")
+                .build()
+        });
+    let second_page = mock!(Ec2Client::get_spot_placement_scores)
+        .match_requests(|input| input.next_token() == Some("page-2"))
+        .then_output(move || {
+            GetSpotPlacementScoresOutput::builder()
+                .spot_placement_scores(score("use1-az2", 3))
+                .build()
+        });
+    let zone = |name: &str, id: &str| {
+        ec2_types::AvailabilityZone::builder()
+            .zone_name(name)
+            .zone_id(id)
+            .build()
+    };
+    let zones = mock!(Ec2Client::describe_availability_zones).then_output(move || {
+        DescribeAvailabilityZonesOutput::builder()
+            .availability_zones(zone(ZONE_A, "use1-az2"))
+            .availability_zones(zone(ZONE_B, "use1-az1"))
+            .build()
+    });
+    let request = PlacementScoreRequest {
+        instance_types: vec![
+            "c5.large".to_string(),
+            "m5.large".to_string(),
+            "r5.large".to_string(),
+        ],
+        target_capacity: 4,
+    };
+    let scores = provider(&[&first_page, &second_page, &zones])
+        .spot_placement_scores(&request)
+        .await
+        .expect("placement scores");
+    assert_eq!(
+        scores.iter().collect::<Vec<_>>(),
+        vec![(ZONE_A, 3), (ZONE_B, 9)]
+    );
+    assert_eq!(
+        asked.lock().map(|asked| asked.clone()).unwrap_or_default(),
+        vec![(
+            request.instance_types.clone(),
+            Some(4),
+            Some(true),
+            vec!["us-east-1".to_string()],
+        )]
+    );
+
+    let denied = mock!(Ec2Client::get_spot_placement_scores).then_error(|| {
+        GetSpotPlacementScoresError::generic(
+            ErrorMetadata::builder()
+                .code("UnauthorizedOperation")
+                .message("not allowed")
+                .build(),
+        )
+    });
+    match provider(&[&denied]).spot_placement_scores(&request).await {
+        Err(CloudError::PermissionDenied { instruction, .. }) => assert!(
+            instruction.contains("ec2:GetSpotPlacementScores"),
+            "{instruction}"
+        ),
+        other => panic!("expected a permission error, got {other:?}"),
     }
 }
 

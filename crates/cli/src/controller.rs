@@ -19,6 +19,7 @@ use anyhow::{Context, anyhow};
 use clap::ValueEnum;
 use spotter_cloud::CloudProvider;
 use spotter_controllers::{Policy, Settings};
+use spotter_core::offering_ranking::SpotRanking;
 use spotter_fake_cloud::{FakeCloud, FakeCloudSettings};
 use spotter_kubernetes::DriverConfig;
 use spotter_kubernetes::leader_election::{self, LeaderElectionConfig};
@@ -138,6 +139,11 @@ pub struct ControllerArguments {
     /// subnets, security groups). For tests.
     #[arg(long, env = "DRIFT_CHECK_INTERVAL", default_value = "5m", value_parser = parse_duration_argument, hide = true)]
     pub drift_check_interval: Duration,
+    /// How often EC2's Spot placement scores are read for the cheapest Spot instance types
+    /// the NodePools allow (with --cloud-provider aws and the spotter policy, whose ranking
+    /// weighs them); 0 never reads them.
+    #[arg(long, env = "PLACEMENT_SCORE_INTERVAL", default_value = "30m", value_parser = parse_duration_argument)]
+    pub placement_score_interval: Duration,
     /// With --cloud-provider fake: the time from a launch to its Node.
     #[arg(long, default_value = "2s", value_parser = parse_duration_argument)]
     pub fake_launch_delay: Duration,
@@ -358,6 +364,12 @@ async fn run_controller(
         }
     };
 
+    // Only Spotter's ranking weighs the scores (the karpenter preset ranks by price alone).
+    let placement_score_interval = (matches!(
+        settings.spot_ranking,
+        SpotRanking::PriceCapacityOptimized(_)
+    ) && !arguments.placement_score_interval.is_zero())
+    .then_some(arguments.placement_score_interval);
     let config = DriverConfig {
         settings,
         seed: SystemTime::now()
@@ -367,6 +379,7 @@ async fn run_controller(
         identity: Some(identity),
         node_class_status: arguments.cloud_provider == CloudProviderName::Aws,
         drift_check_interval: arguments.drift_check_interval,
+        placement_score_interval,
     };
     tracing::info!(
         cloud_provider = ?arguments.cloud_provider,

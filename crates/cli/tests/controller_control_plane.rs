@@ -17,6 +17,9 @@
 //! - a Spot outage (the fake cloud's faults ConfigMap) sends the next pods to the on-demand
 //!   pool `batch-fallback` as fallback nodes, which are returned to Spot once it ends (the
 //!   node of the pod pinned to on-demand stays);
+//! - a tag added to the EC2NodeClass drifts every NodeClaim (`Drifted`, reason
+//!   `NodeClassDrift`, by the class hash each recorded) and they are replaced within the
+//!   budgets, the pods running on the replacements;
 //! - a PodDisruptionBudget that allows no disruption holds a deleted NodeClaim's drain, and the
 //!   drain finishes once it is removed;
 //! - with `consolidateAfter: 1s`, NodeClaims get Karpenter's `Consolidatable` condition;
@@ -229,6 +232,72 @@ fn controller_runs_a_cluster_on_a_real_control_plane() -> Result<()> {
     eprintln!(
         "after the outage, the fallback nodes {fallback_claims:?} were returned to Spot in {:.1?}",
         outage_over.elapsed()
+    );
+
+    // A static field of the EC2NodeClass changes (a tag): every NodeClaim recorded the class's
+    // hash, so each has drifted (`NodeClassDrift`) and is replaced, replacement first, within
+    // the pool's budget (raised to 50% first: a budget change drifts nothing); the pods run on
+    // the replacements, which record the new hash. As Karpenter, drift replaces one node
+    // with pods per command (about 15 s each here).
+    kubectl.run(
+        &[
+            "patch",
+            "nodepool",
+            "batch",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"disruption":{"budgets":[{"nodes":"50%"}]}}}"#,
+        ],
+        None,
+    )?;
+    let drifted_claims = names(&kubectl, "nodeclaims")?;
+    let hashes_before = node_class_hashes(&kubectl)?;
+    ensure!(
+        hashes_before.len() == 1,
+        "every NodeClaim should record the same node class hash: {hashes_before:?}"
+    );
+    kubectl.run(
+        &[
+            "patch",
+            "ec2nodeclass",
+            "default",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"tags":{"team":"batch"}}}"#,
+        ],
+        None,
+    )?;
+    let class_changed = Instant::now();
+    let mut drift_reasons = BTreeSet::new();
+    wait_until(
+        "the nodes drifted from the EC2NodeClass to be replaced",
+        SETTLE * 6,
+        &mut [&mut restarted],
+        || {
+            let claims = get(&kubectl, &["get", "nodeclaims"])?;
+            drift_reasons.extend(items(&claims).iter().filter_map(|claim| {
+                condition(claim, "Drifted")
+                    .filter(|drifted| drifted["status"] == "True")
+                    .and_then(|drifted| drifted["reason"].as_str().map(str::to_owned))
+            }));
+            Ok(running_pods(&kubectl)? == 15
+                && names(&kubectl, "nodeclaims")?.is_disjoint(&drifted_claims))
+        },
+    )?;
+    ensure!(
+        drift_reasons == BTreeSet::from(["NodeClassDrift".to_string()]),
+        "the drifted NodeClaims' Drifted reasons: {drift_reasons:?}"
+    );
+    let hashes_after = node_class_hashes(&kubectl)?;
+    ensure!(
+        hashes_after.len() == 1 && hashes_after.is_disjoint(&hashes_before),
+        "the replacements should record the class's new hash: {hashes_before:?} -> {hashes_after:?}"
+    );
+    one_node_claim_per_node(&kubectl)?;
+    eprintln!(
+        "a tag added to the EC2NodeClass: {} drifted nodes replaced in {:.1?}",
+        drifted_claims.len(),
+        class_changed.elapsed()
     );
 
     // A PodDisruptionBudget that allows nothing holds a deleted NodeClaim's drain.
@@ -541,6 +610,34 @@ fn wait_for_lease_holder(
         controllers,
         || Ok(lease_holder(kubectl).unwrap_or_default() == identity),
     )
+}
+
+/// The node class hashes the NodeClaims record (`karpenter.k8s.aws/ec2nodeclass-hash`), each
+/// checked to be of Spotter's hash version.
+fn node_class_hashes(kubectl: &Kubectl) -> Result<BTreeSet<String>> {
+    let claims = get(kubectl, &["get", "nodeclaims"])?;
+    let mut hashes = BTreeSet::new();
+    for claim in items(&claims) {
+        let annotations = &claim["metadata"]["annotations"];
+        ensure!(
+            annotations["karpenter.k8s.aws/ec2nodeclass-hash-version"] == "spotter-v1",
+            "NodeClaim {} has no node class hash of Spotter's version: {annotations}",
+            claim["metadata"]["name"]
+        );
+        let hash = annotations["karpenter.k8s.aws/ec2nodeclass-hash"]
+            .as_str()
+            .context("a NodeClaim without a node class hash")?;
+        hashes.insert(hash.to_owned());
+    }
+    Ok(hashes)
+}
+
+/// The condition of `type_` on an object, if it has one.
+fn condition<'a>(object: &'a Value, type_: &str) -> Option<&'a Value> {
+    object["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|condition| condition["type"] == type_)
 }
 
 /// Every NodeClaim is launched onto exactly one Node and every Node belongs to one NodeClaim:

@@ -15,5 +15,5 @@ pub use drift::NodeClassDrift;
 
 pub use provider::{
     AllocationStrategy, CloudError, CloudProvider, Instance, LaunchRequest, Launched, OfferingKey,
-    OfferingRequest,
+    OfferingRequest, PlacementScoreRequest,
 };

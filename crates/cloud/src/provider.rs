@@ -12,6 +12,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use spotter_core::offering::CapacityType;
+use spotter_core::placement_scores::PlacementScores;
 use spotter_core::taints::Taint;
 
 use crate::drift::NodeClassDrift;
@@ -188,6 +189,26 @@ pub trait CloudProvider: Send + Sync {
         let _ = node_claims;
         async { Ok(BTreeMap::new()) }
     }
+    /// The cloud's Spot placement score per zone for the request (EC2's
+    /// `GetSpotPlacementScores` with single-zone scores). Providers that have none (this
+    /// default) answer no score, which means no opinion.
+    fn spot_placement_scores(
+        &self,
+        request: &PlacementScoreRequest,
+    ) -> impl Future<Output = Result<PlacementScores, CloudError>> + Send {
+        let _ = request;
+        async { Ok(PlacementScores::default()) }
+    }
+}
+
+/// What a Spot placement score is asked for: a few instance types together (EC2 scores one or
+/// two types always low) and how many instances are wanted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlacementScoreRequest {
+    /// The instance types, any of which would do.
+    pub instance_types: Vec<String>,
+    /// How many instances.
+    pub target_capacity: u32,
 }
 
 impl fmt::Display for OfferingKey {

@@ -4,10 +4,13 @@
 //! longer satisfy the pool's requirements. The hash covers the template's labels,
 //! annotations, taints, startup taints, node class, `expireAfter` and
 //! `terminationGracePeriod`; requirements are checked on their own, and `weight`, `limits`
-//! and `disruption.*` never cause drift. Last, as Karpenter asks its cloud provider after
-//! both checks, a claim whose instance no longer matches its node class (AMI, subnet or
-//! security groups: [`NodeClassDrift`]) has drifted too; the driver asks the cloud for that
-//! now and then and records the answers in [`ClusterState::node_class_drift`].
+//! and `disruption.*` never cause drift. Then, as Karpenter's AWS provider checks its node
+//! class: first the hash of the node class's static fields recorded at the claim's creation
+//! (`karpenter.k8s.aws/ec2nodeclass-hash`, see `spotter_api::node_class_version`) against the
+//! class's hash now ([`ClusterState::node_class_hashes`]), then whether its instance still
+//! matches what the class's selectors resolve to (AMI, subnet or security groups:
+//! [`NodeClassDrift`]), which the driver asks the cloud now and then and records in
+//! [`ClusterState::node_class_drift`].
 //!
 //! Drifted nodes are replaced by the [`crate::consolidation`] method of scope
 //! [`crate::consolidation::Scope::Drift`], within the pools' `Drifted` budgets.
@@ -16,6 +19,7 @@ use std::fmt::Write;
 
 use spotter_cloud::NodeClassDrift;
 use spotter_core::node_pool::NodePool;
+use spotter_core::stable_hash;
 
 use crate::state::{ClusterState, NodeClaim};
 
@@ -26,6 +30,13 @@ pub const NODE_POOL_HASH_VERSION_ANNOTATION: &str = "karpenter.sh/nodepool-hash-
 /// The hash version Spotter writes (Karpenter v1's is `v3`; the hash functions differ, so a
 /// claim hashed by Karpenter is re-hashed rather than compared).
 pub const NODE_POOL_HASH_VERSION: &str = "spotter-v1";
+/// The NodeClaim annotation with the hash of its node class's static fields.
+pub const NODE_CLASS_HASH_ANNOTATION: &str = "karpenter.k8s.aws/ec2nodeclass-hash";
+/// The annotation with the version of that hash; a claim of another version is not compared.
+pub const NODE_CLASS_HASH_VERSION_ANNOTATION: &str = "karpenter.k8s.aws/ec2nodeclass-hash-version";
+/// The node class hash version Spotter writes (Karpenter's hash function is another, so a
+/// claim Karpenter made is not compared).
+pub const NODE_CLASS_HASH_VERSION: &str = "spotter-v1";
 
 /// Why a NodeClaim drifted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,7 +45,10 @@ pub enum Drift {
     NodePoolTemplate,
     /// Its node's labels no longer satisfy its NodePool's requirements.
     Requirements,
-    /// Its instance no longer matches its node class.
+    /// A static field of its node class (user data, tags, role, kubelet settings, block
+    /// devices, ...) changed since it was created.
+    NodeClassStatic,
+    /// Its instance no longer matches what its node class's selectors resolve to.
     NodeClass(NodeClassDrift),
 }
 
@@ -44,6 +58,7 @@ impl Drift {
         match self {
             Drift::NodePoolTemplate => "NodePoolDrifted",
             Drift::Requirements => "RequirementsDrifted",
+            Drift::NodeClassStatic => "NodeClassDrift",
             Drift::NodeClass(drift) => drift.reason(),
         }
     }
@@ -77,7 +92,7 @@ pub fn node_pool_hash(pool: &NodePool) -> String {
         "class {};expire {:?};grace {:?}",
         pool.node_class, pool.expire_after, pool.termination_grace_period
     );
-    format!("{:016x}", fnv1a(canonical.as_bytes()))
+    stable_hash::fnv1a_hex(canonical.as_bytes())
 }
 
 /// Whether, and why, the NodeClaim has drifted from its NodePool (`None` when the pool is
@@ -100,15 +115,16 @@ pub fn drifted(state: &ClusterState, claim: &NodeClaim) -> Option<Drift> {
     if unsatisfied {
         return Some(Drift::Requirements);
     }
+    if claim.node_class_hash.as_ref().is_some_and(|hash| {
+        state
+            .node_class_hashes
+            .get(&pool.node_class)
+            .is_some_and(|current| current != hash)
+    }) {
+        return Some(Drift::NodeClassStatic);
+    }
     state
         .node_class_drift
         .get(&claim.name)
         .map(|drift| Drift::NodeClass(*drift))
-}
-
-/// FNV-1a, 64 bits: stable across builds and platforms, as a persisted hash must be.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
 }

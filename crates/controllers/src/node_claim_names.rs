@@ -92,6 +92,7 @@ mod tests {
             fallback: false,
             replaces: None,
             node_pool_hash: None,
+            node_class_hash: None,
         }
     }
 

@@ -49,6 +49,22 @@ impl ClusterState {
         changed
     }
 
+    /// A node class was created or changed: `static_hash` is the hash of its static fields
+    /// now (its NodeClaims made before may now have drifted, see [`crate::drift`]). Returns
+    /// whether the state changed.
+    pub fn node_class_applied(&mut self, name: &str, static_hash: String) -> bool {
+        if self.node_class_hashes.get(name) == Some(&static_hash) {
+            return false;
+        }
+        self.node_class_hashes.insert(name.to_string(), static_hash);
+        true
+    }
+
+    /// A node class was deleted: its NodeClaims are no longer compared with it.
+    pub fn node_class_deleted(&mut self, name: &str) -> bool {
+        self.node_class_hashes.remove(name).is_some()
+    }
+
     /// The DaemonSets' pods (one per DaemonSet, from its template) changed.
     pub fn daemon_set_pods_changed(&mut self, pods: Vec<Pod>) -> bool {
         if self.daemon_set_pods == pods {
@@ -162,6 +178,7 @@ mod tests {
             fallback: false,
             replaces: None,
             node_pool_hash: None,
+            node_class_hash: None,
         };
         assert!(state.node_claim_found(claim.clone()));
         assert!(!state.node_claim_found(claim));

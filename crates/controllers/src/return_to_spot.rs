@@ -546,6 +546,7 @@ impl ReturnToSpot {
                 fallback: false,
                 replaces: Some(fallback.name.clone()),
                 node_pool_hash: None,
+                node_class_hash: None,
             });
         }
         (!claims.is_empty()).then_some(claims)

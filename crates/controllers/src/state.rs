@@ -76,6 +76,9 @@ pub struct ClusterState {
     /// The NodeClaims whose instance no longer matches its node class, as the cloud last
     /// answered (see [`crate::drift`]); the driver replaces the whole map with each answer.
     pub node_class_drift: BTreeMap<String, NodeClassDrift>,
+    /// Each node class's hash of its static fields now (see [`crate::drift`]), by name; the
+    /// driver reports each class with [`ClusterState::node_class_applied`].
+    pub node_class_hashes: BTreeMap<String, String>,
 }
 
 /// A NodePool's return-to-Spot history: what the hysteresis needs.
@@ -117,6 +120,10 @@ pub struct NodeClaim {
     /// Its NodePool's template hash when it was created (Karpenter's
     /// `karpenter.sh/nodepool-hash` annotation, see [`crate::drift`]); `None` when unknown.
     pub node_pool_hash: Option<String>,
+    /// Its node class's static hash when it was created (the
+    /// `karpenter.k8s.aws/ec2nodeclass-hash` annotation, see [`crate::drift`]); `None` when
+    /// unknown.
+    pub node_class_hash: Option<String>,
 }
 
 /// The launch of a NodeClaim.

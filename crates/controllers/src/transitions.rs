@@ -86,9 +86,11 @@ impl ClusterState {
                 if self.node_claims.contains_key(&request.name) {
                     return Applied::default();
                 }
-                let node_pool_hash = self
-                    .node_pool(&request.node_pool)
-                    .map(crate::drift::node_pool_hash);
+                let node_pool = self.node_pool(&request.node_pool);
+                let node_pool_hash = node_pool.map(crate::drift::node_pool_hash);
+                let node_class_hash = node_pool
+                    .and_then(|pool| self.node_class_hashes.get(&pool.node_class))
+                    .cloned();
                 for pod in &request.pods {
                     if let Some(pod) = self.pods.get_mut(pod) {
                         pod.nominated = Some(request.name.clone());
@@ -110,6 +112,7 @@ impl ClusterState {
                         fallback: request.fallback,
                         replaces: request.replaces.clone(),
                         node_pool_hash: node_pool_hash.clone(),
+                        node_class_hash,
                     },
                 );
                 Applied::changed(true)

@@ -7,6 +7,7 @@ mod support;
 use std::time::Duration;
 
 use spotter_cloud::NodeClassDrift;
+use spotter_controllers::Outcome;
 use spotter_controllers::consolidation::{Consolidation, Scope};
 use spotter_controllers::disruption_budgets::DisruptionPass;
 use spotter_controllers::drift::{self, Drift};
@@ -174,6 +175,46 @@ fn what_drifts() {
             Some(Drift::NodeClass(NodeClassDrift::SecurityGroup)),
         ),
         (
+            "a static field of its node class changed",
+            node_class_hash(node(spot_claim().node_class_hash("aaaa"), pool()), "bbbb"),
+            Some(Drift::NodeClassStatic),
+        ),
+        (
+            "its node class's static fields are as they were",
+            node_class_hash(node(spot_claim().node_class_hash("aaaa"), pool()), "aaaa"),
+            None,
+        ),
+        (
+            "no node class hash recorded (a claim of another hash version)",
+            node_class_hash(node(spot_claim(), pool()), "bbbb"),
+            None,
+        ),
+        (
+            "its node class is gone: nothing to compare with",
+            node(spot_claim().node_class_hash("aaaa"), pool()),
+            None,
+        ),
+        (
+            "the node class's static drift is told before the cloud's answer, as Karpenter's \
+             AWS provider checks it first",
+            node_class_drifted(
+                node_class_hash(node(spot_claim().node_class_hash("aaaa"), pool()), "bbbb"),
+                NodeClassDrift::Ami,
+            ),
+            Some(Drift::NodeClassStatic),
+        ),
+        (
+            "requirements are checked before the node class",
+            node_class_hash(
+                node(
+                    spot_claim().node_class_hash("aaaa"),
+                    node_pool("batch").capacity_types(&["on-demand"]).build(),
+                ),
+                "bbbb",
+            ),
+            Some(Drift::Requirements),
+        ),
+        (
             "template drift is told before the cloud's answer, as Karpenter checks it first",
             node_class_drifted(
                 node(spot_claim().node_pool_hash("0000000000000000"), pool()),
@@ -197,11 +238,18 @@ fn node_class_drifted(mut state: ClusterState, drift: NodeClassDrift) -> Cluster
     state
 }
 
+/// `state` with `hash` as the static hash of the pool's node class now.
+fn node_class_hash(mut state: ClusterState, hash: &str) -> ClusterState {
+    assert!(state.node_class_applied(&pool().node_class, hash.to_string()));
+    state
+}
+
 #[test]
 fn drift_reasons_are_karpenters() {
     let cases = [
         (Drift::NodePoolTemplate, "NodePoolDrifted"),
         (Drift::Requirements, "RequirementsDrifted"),
+        (Drift::NodeClassStatic, "NodeClassDrift"),
         (Drift::NodeClass(NodeClassDrift::Ami), "AMIDrift"),
         (Drift::NodeClass(NodeClassDrift::Subnet), "SubnetDrift"),
         (
@@ -415,4 +463,35 @@ fn the_drift_method() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn a_new_claim_records_its_pool_and_node_class_hashes() {
+    let mut state = state().pool(pool()).instance_types(catalog()).build();
+    let request = |name: &str| {
+        Action::CreateNodeClaim(NodeClaimRequest {
+            name: name.to_string(),
+            node_pool: "batch".to_string(),
+            requirements: Requirements::default(),
+            instance_types: vec!["m5.large".to_string()],
+            pods: Vec::new(),
+            fallback: false,
+            replaces: None,
+        })
+    };
+    let settings = Settings::default();
+    state.apply(&request("before"), Outcome::Done, secs(0), &settings);
+    assert!(state.node_class_applied(&pool().node_class, "aaaa".to_string()));
+    state.apply(&request("after"), Outcome::Done, secs(1), &settings);
+    let before = &state.node_claims["before"];
+    assert_eq!(before.node_pool_hash, Some(drift::node_pool_hash(&pool())));
+    assert_eq!(before.node_class_hash, None, "the class was not known yet");
+    assert_eq!(
+        state.node_claims["after"].node_class_hash.as_deref(),
+        Some("aaaa")
+    );
+    // A class applied again unchanged changes nothing; deleted, it is forgotten.
+    assert!(!state.node_class_applied(&pool().node_class, "aaaa".to_string()));
+    assert!(state.node_class_deleted(&pool().node_class));
+    assert!(state.node_class_hashes.is_empty());
 }

@@ -25,6 +25,7 @@ pub mod random;
 pub mod requirements;
 pub mod resources;
 pub mod solver;
+pub mod stable_hash;
 pub mod taints;
 pub mod unavailable_offerings;
 pub mod value_set;

@@ -52,13 +52,7 @@ impl Random {
 
     /// A string of a stream of words, hashed to seed a fork (e.g. a pool's name).
     pub fn stream_of(text: &str) -> u64 {
-        // FNV-1a: stable across platforms and versions.
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        for byte in text.bytes() {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0000_0100_0000_01B3);
-        }
-        hash
+        crate::stable_hash::fnv1a(text.as_bytes())
     }
 }
 

@@ -16,6 +16,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use spotter_api::crd::ec2_node_class::Ec2NodeClass;
 use spotter_api::crd::node_claim::NodeClaim as NodeClaimObject;
 use spotter_api::crd::node_pool::NodePool as NodePoolObject;
+use spotter_api::node_class_version;
 use spotter_api::node_pool::{Metadata, NodeClassRef, NodePoolManifest};
 use spotter_api::workload::{convert_pod_spec, label_selector};
 use spotter_controllers::pod_disruption_budget::{Amount, Budget, PodDisruptionBudget};
@@ -139,14 +140,16 @@ pub fn key_of(metadata: &ObjectMeta) -> String {
     )
 }
 
-/// What the driver keeps of an EC2NodeClass: its name and whether its `Ready` condition holds
-/// (`None` while it has none: nobody wrote its status yet).
+/// What the driver keeps of an EC2NodeClass: its name, whether its `Ready` condition holds
+/// (`None` while it has none: nobody wrote its status yet) and the hash of its static fields.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeClassView {
     /// The name.
     pub name: String,
     /// Its `Ready` condition.
     pub ready: Option<bool>,
+    /// The hash of its spec's static fields (`spotter_api::node_class_version`).
+    pub static_hash: String,
 }
 
 /// Converts an EC2NodeClass.
@@ -158,9 +161,12 @@ pub fn node_class(object: &Ec2NodeClass) -> NodeClassView {
             .find(|condition| condition.type_ == "Ready")
             .map(|condition| condition.status == "True")
     });
+    // The typed spec always serializes (string keys, no non-finite numbers).
+    let spec = serde_json::to_value(&object.spec).unwrap_or_default();
     NodeClassView {
         name: object.metadata.name.clone().unwrap_or_default(),
         ready,
+        static_hash: node_class_version::static_hash(&spec),
     }
 }
 

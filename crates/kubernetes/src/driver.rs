@@ -21,6 +21,7 @@ use spotter_controllers::{Action, ClusterState, Controllers, Outcome, ReconcileL
 use spotter_core::instance_type::InstanceType;
 use spotter_core::labels;
 use spotter_core::offering::CapacityType;
+use spotter_core::placement_scores::PlacementScores;
 use spotter_core::pod::Pod;
 use spotter_metrics::{Metrics, NoticeSource};
 use tokio::sync::mpsc::{self, Receiver, Sender};
@@ -32,6 +33,7 @@ use crate::node_claim_object::{self, ClaimConditions};
 use crate::node_pool_status::{NodeClassReadiness, NodePoolStatus};
 use crate::notice_intake::NoticeIntake;
 use crate::observation::{Kind, Object, Observation};
+use crate::placement_score_request;
 use crate::protocol;
 
 /// How many observations queue up before the watches wait for the driver.
@@ -63,6 +65,9 @@ pub struct DriverConfig {
     /// How often the cloud is asked which launched NodeClaims drifted from their node class
     /// (AMI, subnets, security groups: [`CloudProvider::drifted`]).
     pub drift_check_interval: Duration,
+    /// How often the cloud is asked for Spot placement scores
+    /// ([`CloudProvider::spot_placement_scores`]); `None`: never.
+    pub placement_score_interval: Option<Duration>,
 }
 
 /// The Kubernetes driver.
@@ -109,6 +114,9 @@ pub struct Driver<P: CloudProvider + 'static> {
     drift_check_interval: Duration,
     /// When the cloud was last asked about node class drift (the answer may be pending).
     drift_checked: Option<Instant>,
+    placement_score_interval: Option<Duration>,
+    /// When the cloud was last asked for placement scores (the answer may be pending).
+    placement_scores_asked: Option<Instant>,
 }
 
 impl<P: CloudProvider + 'static> std::fmt::Debug for Driver<P> {
@@ -174,6 +182,8 @@ impl<P: CloudProvider + 'static> Driver<P> {
             ready,
             drift_check_interval: config.drift_check_interval,
             drift_checked: None,
+            placement_score_interval: config.placement_score_interval,
+            placement_scores_asked: None,
         }
     }
 
@@ -212,6 +222,7 @@ impl<P: CloudProvider + 'static> Driver<P> {
                 self.reconcile().await;
                 self.publish_metrics(false);
                 self.check_drift();
+                self.ask_placement_scores();
             }
         }
         self.publish_metrics(true);
@@ -294,6 +305,7 @@ impl<P: CloudProvider + 'static> Driver<P> {
                 self.take_queue_notice(&notice, &message_id, now);
             }
             Observation::NodeClassDrift(drifted) => self.node_class_drift_observed(drifted),
+            Observation::PlacementScores(answer) => self.placement_scores_observed(answer),
             Observation::InstanceTypes(instance_types) => {
                 tracing::info!(
                     instance_types = instance_types.len(),
@@ -310,6 +322,7 @@ impl<P: CloudProvider + 'static> Driver<P> {
         match object {
             Object::NodePool(view) => self.node_pool_applied(view),
             Object::NodeClass(view) => {
+                self.state.node_class_applied(&view.name, view.static_hash);
                 self.node_classes.insert(view.name, view.ready);
             }
             Object::DaemonSet(key, pod) => {
@@ -339,6 +352,7 @@ impl<P: CloudProvider + 'static> Driver<P> {
             }
             Kind::NodeClass => {
                 self.node_classes.remove(key);
+                self.state.node_class_deleted(key);
             }
             Kind::DaemonSet => {
                 self.daemon_sets.remove(key);
@@ -509,6 +523,12 @@ impl<P: CloudProvider + 'static> Driver<P> {
                 .get(drift::NODE_POOL_HASH_VERSION_ANNOTATION)
                 .filter(|version| *version == drift::NODE_POOL_HASH_VERSION)
                 .and_then(|_| view.annotations.get(drift::NODE_POOL_HASH_ANNOTATION))
+                .cloned(),
+            node_class_hash: view
+                .annotations
+                .get(drift::NODE_CLASS_HASH_VERSION_ANNOTATION)
+                .filter(|version| *version == drift::NODE_CLASS_HASH_VERSION)
+                .and_then(|_| view.annotations.get(drift::NODE_CLASS_HASH_ANNOTATION))
                 .cloned(),
         };
         tracing::info!(
@@ -862,6 +882,56 @@ impl<P: CloudProvider + 'static> Driver<P> {
                 }
             }
         });
+    }
+
+    /// Asks the cloud, once every `placement_score_interval`, for the Spot placement scores of
+    /// the cheapest Spot types the NodePools allow
+    /// ([`crate::placement_score_request`]); the answer comes back as
+    /// [`Observation::PlacementScores`].
+    fn ask_placement_scores(&mut self) {
+        let Some(interval) = self.placement_score_interval else {
+            return;
+        };
+        if self
+            .placement_scores_asked
+            .is_some_and(|asked| asked.elapsed() < interval)
+        {
+            return;
+        }
+        self.placement_scores_asked = Some(Instant::now());
+        let Some(request) = placement_score_request::placement_score_request(&self.state) else {
+            return;
+        };
+        let cloud = Arc::clone(&self.cloud);
+        let sender = self.sender.clone();
+        tokio::spawn(async move {
+            let answer = cloud.spot_placement_scores(&request).await;
+            let _ = sender.send(Observation::PlacementScores(answer)).await;
+        });
+    }
+
+    /// The cloud answered the Spot placement scores: the ranking uses them from now on. A
+    /// provider not allowed to ask is not asked again (the ranking goes on without scores);
+    /// another failure keeps the last scores until the next try.
+    fn placement_scores_observed(&mut self, answer: Result<PlacementScores, CloudError>) {
+        match answer {
+            Ok(scores) => {
+                if scores != self.state.placement_scores {
+                    tracing::info!(
+                        scores = ?scores.iter().collect::<Vec<_>>(),
+                        "Spot placement scores per zone"
+                    );
+                }
+                self.state.placement_scores_observed(scores);
+            }
+            Err(error @ CloudError::PermissionDenied { .. }) => {
+                tracing::warn!(%error, "Spot placement scores are not allowed: ranking without them; allow the action to use them");
+                self.placement_score_interval = None;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "failed to read the Spot placement scores; trying again later");
+            }
+        }
     }
 
     /// The cloud answered which NodeClaims drifted from their node class.

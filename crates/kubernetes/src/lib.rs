@@ -23,6 +23,7 @@ pub mod node_pool_status;
 pub mod notice_intake;
 pub mod observation;
 mod perform;
+pub mod placement_score_request;
 pub mod protocol;
 pub mod watch;
 

@@ -38,7 +38,8 @@ pub struct ClaimConditions {
     /// Initialized, and no pod came or went for its NodePool's `consolidateAfter` (Karpenter's
     /// `Consolidatable`; absent while false, and with `consolidateAfter: Never`).
     pub consolidatable: bool,
-    /// Why it drifted (`NodePoolDrifted`, `RequirementsDrifted`), if it did (Karpenter's
+    /// Why it drifted (`NodePoolDrifted`, `RequirementsDrifted`, `NodeClassDrift`,
+    /// `AMIDrift`, ...), if it did (Karpenter's
     /// `Drifted`; absent otherwise).
     pub drifted: Option<&'static str>,
 }
@@ -72,6 +73,7 @@ pub fn new_node_claim(
     node_pool: &NodePool,
     node_pool_uid: &str,
     node_class_ref: &NodeClassRef,
+    node_class_hash: Option<&str>,
 ) -> NodeClaimObject {
     let mut requirements = request.requirements.clone();
     if !request.instance_types.is_empty() {
@@ -101,6 +103,18 @@ pub fn new_node_claim(
         drift::NODE_POOL_HASH_VERSION_ANNOTATION.to_string(),
         drift::NODE_POOL_HASH_VERSION.to_string(),
     );
+    // And the AWS provider's: the hash of the node class's static fields, when the class is
+    // known (a claim without it is compared by its instance only).
+    if let Some(hash) = node_class_hash {
+        annotations.insert(
+            drift::NODE_CLASS_HASH_ANNOTATION.to_string(),
+            hash.to_string(),
+        );
+        annotations.insert(
+            drift::NODE_CLASS_HASH_VERSION_ANNOTATION.to_string(),
+            drift::NODE_CLASS_HASH_VERSION.to_string(),
+        );
+    }
     let spec = NodeClaimSpec {
         taints: node_pool.taints.iter().map(taint_spec).collect(),
         startup_taints: node_pool.startup_taints.iter().map(taint_spec).collect(),
@@ -308,16 +322,17 @@ mod tests {
             name: "default".to_string(),
         };
         let cases = [
-            (request(false, None), None, None),
-            (request(true, None), Some("true"), None),
+            (request(false, None), None, None, Some("0123456789abcdef")),
+            (request(true, None), Some("true"), None, None),
             (
                 request(false, Some("batch-fallback-x1y2z")),
                 None,
                 Some("batch-fallback-x1y2z"),
+                Some("0123456789abcdef"),
             ),
         ];
-        for (request, fallback, replaces) in cases {
-            let object = new_node_claim(&request, &pool, "uid-1", &node_class_ref);
+        for (request, fallback, replaces, node_class_hash) in cases {
+            let object = new_node_claim(&request, &pool, "uid-1", &node_class_ref, node_class_hash);
             let metadata = &object.metadata;
             assert_eq!(
                 metadata.finalizers.as_deref(),
@@ -353,6 +368,18 @@ mod tests {
                     .get(drift::NODE_POOL_HASH_VERSION_ANNOTATION)
                     .map(String::as_str),
                 Some(drift::NODE_POOL_HASH_VERSION)
+            );
+            assert_eq!(
+                annotations
+                    .get(drift::NODE_CLASS_HASH_ANNOTATION)
+                    .map(String::as_str),
+                node_class_hash
+            );
+            assert_eq!(
+                annotations
+                    .get(drift::NODE_CLASS_HASH_VERSION_ANNOTATION)
+                    .map(String::as_str),
+                node_class_hash.map(|_| drift::NODE_CLASS_HASH_VERSION)
             );
             let owner = &metadata.owner_references.clone().unwrap_or_default()[0];
             assert_eq!(

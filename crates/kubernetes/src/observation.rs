@@ -34,6 +34,8 @@ pub enum Observation {
     },
     /// The cloud's answer to which launched NodeClaims drifted from their node class.
     NodeClassDrift(std::collections::BTreeMap<String, spotter_cloud::NodeClassDrift>),
+    /// The cloud's answer to the Spot placement scores asked for.
+    PlacementScores(Result<spotter_core::placement_scores::PlacementScores, CloudError>),
     /// The region's instance types were read again (new Spot prices, zones that stopped or
     /// started offering a type), by the cloud provider's catalog refresh.
     InstanceTypes(std::sync::Arc<Vec<spotter_core::instance_type::InstanceType>>),

@@ -52,6 +52,11 @@ pub(crate) async fn perform<P: CloudProvider + 'static>(
                 node_pool,
                 &view.uid,
                 &view.node_class_ref,
+                driver
+                    .state
+                    .node_class_hashes
+                    .get(&node_pool.node_class)
+                    .map(String::as_str),
             );
             let api: Api<NodeClaim> = Api::all(driver.client.clone());
             match api.create(&post_params(), &object).await {
@@ -688,6 +693,7 @@ mod tests {
                     identity: None,
                     node_class_status: false,
                     drift_check_interval: std::time::Duration::from_secs(300),
+                    placement_score_interval: None,
                 },
                 Arc::new(Mutex::new(Metrics::new("test"))),
                 Arc::new(AtomicBool::new(false)),

@@ -155,6 +155,7 @@ fn launched_claim(
         fallback,
         replaces: None,
         node_pool_hash: None,
+        node_class_hash: None,
     }
 }
 

@@ -11,6 +11,7 @@ mod baseline;
 mod faults;
 pub mod invariants;
 mod lifecycle;
+mod node_classes;
 pub mod observer;
 mod perform;
 mod recorder;

@@ -25,9 +25,10 @@ use spotter_report::{Comparison, EventKind, Report};
 use crate::baseline::Baseline;
 use crate::faults::{InjectedFaults, WatchFault};
 use crate::invariants::{GC_GRACE, GC_INTERVAL, Invariants};
+use crate::node_classes::NodeClasses;
 use crate::observer::{NoObserver, Observer};
 use crate::recorder::{FallbackOutcome, Recorder};
-use crate::scenario::{self, FaultKind, Scenario};
+use crate::scenario::{self, ChangedObject, FaultKind, Scenario};
 use crate::workloads::Workloads;
 
 /// How a run is shaped beyond its scenario.
@@ -181,6 +182,8 @@ pub(crate) struct Simulation {
     pub injected: InjectedFaults,
     /// NodeClaims by the instance behind them, for cloud events (the tags a real cloud has).
     pub claim_of_instance: BTreeMap<String, String>,
+    /// The EC2NodeClasses, and which version each instance was launched from.
+    node_classes: NodeClasses,
     /// Controller restarts so far (each restarted controller draws other NodeClaim names).
     pub restarts: u64,
     pub sample_interval: Duration,
@@ -215,7 +218,7 @@ impl Simulation {
         let settings = Settings::for_policy(options.policy);
         let market = market_model(&scenario.market);
         let cloud = SimulatedCloud::new(&instance_types, market, scenario.seed);
-        let state = ClusterState {
+        let mut state = ClusterState {
             node_pools: scenario.node_pools.clone(),
             instance_types,
             daemon_set_pods: scenario.daemon_set_pods.clone(),
@@ -241,6 +244,7 @@ impl Simulation {
             interruption_history: InterruptionHistory::new(settings.interruption_memory()),
             ..ClusterState::default()
         };
+        let node_classes = NodeClasses::new(&scenario.node_classes, &mut state);
         let end = scenario.duration;
         let sample_interval = Duration::from_secs((end.as_secs() / SAMPLES).max(300));
         let workloads = Workloads::new(&scenario);
@@ -267,6 +271,7 @@ impl Simulation {
             workloads,
             scenario,
             claim_of_instance: BTreeMap::new(),
+            node_classes,
             restarts: 0,
             sample_interval,
             observer: Box::new(NoObserver),
@@ -408,9 +413,19 @@ impl Simulation {
             Event::RegisterNode(_) | Event::NodeReady(_) => self.watch_event(event),
             Event::Fault(index) => self.fault(index),
             Event::Change(index) => {
-                let node_pool = self.scenario.changes[index].node_pool.clone();
-                let detail = format!("NodePool {} applied", node_pool.name);
-                self.state.node_pool_applied(node_pool);
+                let detail = match self.scenario.changes[index].object.clone() {
+                    ChangedObject::NodePool(node_pool) => {
+                        let detail = format!("NodePool {} applied", node_pool.name);
+                        self.state.node_pool_applied(node_pool);
+                        detail
+                    }
+                    ChangedObject::NodeClass { name, version } => {
+                        let drifted = self.node_classes.applied(&name, version, &mut self.state);
+                        format!(
+                            "EC2NodeClass {name} applied ({drifted} instances no longer match its selectors)"
+                        )
+                    }
+                };
                 self.recorder
                     .event(self.now, EventKind::Fault, None, None, detail);
                 self.request_reconcile(self.now);

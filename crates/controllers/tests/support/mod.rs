@@ -259,6 +259,7 @@ pub fn claim(name: &str, node_pool: &str) -> ClaimBuilder {
             fallback: false,
             replaces: None,
             node_pool_hash: None,
+            node_class_hash: None,
         },
     }
 }
@@ -329,6 +330,12 @@ impl ClaimBuilder {
     /// Records `hash` as its NodePool's template hash (`karpenter.sh/nodepool-hash`).
     pub fn node_pool_hash(mut self, hash: &str) -> Self {
         self.claim.node_pool_hash = Some(hash.into());
+        self
+    }
+
+    /// Records `hash` as its node class's static hash (`karpenter.k8s.aws/ec2nodeclass-hash`).
+    pub fn node_class_hash(mut self, hash: &str) -> Self {
+        self.claim.node_class_hash = Some(hash.into());
         self
     }
 

@@ -14,6 +14,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta_v1;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_yaml_ng::Value;
 use spotter_api::document::{Document, documents};
+use spotter_api::node_class_version::NodeClassVersion;
 use spotter_api::workload::{convert_pod_spec, do_not_disrupt};
 use spotter_api::{FieldError, ManifestError, Manifests};
 use spotter_core::label_selector::LabelSelector;
@@ -27,6 +28,8 @@ use super::{DisruptionBudget, IntOrPercent, PodDisruptionBudget, ScenarioError};
 pub(super) struct Cluster {
     /// NodePools.
     pub node_pools: Vec<NodePool>,
+    /// EC2NodeClasses, as drift compares them.
+    pub node_classes: BTreeMap<String, NodeClassVersion>,
     /// One pod per DaemonSet.
     pub daemon_set_pods: Vec<Pod>,
     /// The API layer's warnings.
@@ -118,6 +121,7 @@ pub(super) fn read_cluster(
     }
     Ok(Cluster {
         node_pools: manifests.node_pools,
+        node_classes: manifests.node_class_versions,
         daemon_set_pods: manifests.daemon_set_pods,
         warnings: manifests.warnings,
     })
@@ -141,6 +145,28 @@ pub(super) fn read_node_pool(
     match (node_pools.next(), node_pools.next()) {
         (Some(node_pool), None) => Ok(node_pool),
         _ => Err(reader.invalid(field, "must be exactly one karpenter.sh/v1 NodePool")),
+    }
+}
+
+/// Reads the inline EC2NodeClass at `field` (a scenario `changes` entry): its name and
+/// version.
+pub(super) fn read_node_class(
+    reader: &Reader<'_>,
+    field: &str,
+    value: &Value,
+) -> Result<(String, NodeClassVersion), ScenarioError> {
+    let text = inline_text(reader, field, value, "EC2NodeClass", None)?;
+    let mut manifests = Manifests::default();
+    manifests
+        .add(&label(reader, field), &text)
+        .map_err(|error| inline_error(reader, field, error))?;
+    let mut versions = manifests.node_class_versions.into_iter();
+    match (versions.next(), versions.next()) {
+        (Some(version), None) => Ok(version),
+        _ => Err(reader.invalid(
+            field,
+            "must be exactly one karpenter.k8s.aws/v1 EC2NodeClass",
+        )),
     }
 }
 

@@ -14,9 +14,11 @@ mod spec;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use spotter_api::node_class_version::NodeClassVersion;
 use spotter_core::label_selector::LabelSelector;
 use spotter_core::node_pool::NodePool;
 use spotter_core::offering::CapacityType;
@@ -71,7 +73,10 @@ pub struct Scenario {
     pub timing: Timing,
     /// Faults injected at given times.
     pub faults: Vec<Fault>,
-    /// New versions of NodePools applied at given times (to exercise drift).
+    /// The EC2NodeClasses at the start, as drift compares them.
+    pub node_classes: BTreeMap<String, NodeClassVersion>,
+    /// New versions of NodePools and EC2NodeClasses applied at given times (to exercise
+    /// drift).
     pub changes: Vec<Change>,
     /// Things worth telling the user that do not stop the run (from the API layer, e.g. a
     /// NodePool that refers to an EC2NodeClass that is not among the inputs).
@@ -205,13 +210,27 @@ pub struct Timing {
     pub registration_seconds: (u32, u32),
 }
 
-/// A NodePool change applied at a given time.
+/// A NodePool or EC2NodeClass change applied at a given time.
 #[derive(Clone, Debug)]
 pub struct Change {
     /// When, from the start of the run (before its end).
     pub at: Duration,
-    /// The NodePool as applied: it replaces the pool of the same name, or is added.
-    pub node_pool: NodePool,
+    /// What is applied.
+    pub object: ChangedObject,
+}
+
+/// The object a [`Change`] applies: it replaces the object of the same name, or is added.
+#[derive(Clone, Debug)]
+pub enum ChangedObject {
+    /// A NodePool.
+    NodePool(NodePool),
+    /// An EC2NodeClass, as drift compares it.
+    NodeClass {
+        /// Its name.
+        name: String,
+        /// Its new version.
+        version: NodeClassVersion,
+    },
 }
 
 /// A fault injected into the run.

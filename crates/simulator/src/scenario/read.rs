@@ -19,9 +19,9 @@ use super::spec::{
     TimingSpec, WorkloadSpec,
 };
 use super::{
-    Change, DEFAULT_PENDING_THRESHOLD, DeploymentWorkload, Fault, FaultKind, JobWorkload,
-    MAX_DURATION, MAX_JOB_ARRIVALS, MarketSettings, PoolOverride, ReplicaCurve, Scenario,
-    ScenarioError, Timing,
+    Change, ChangedObject, DEFAULT_PENDING_THRESHOLD, DeploymentWorkload, Fault, FaultKind,
+    JobWorkload, MAX_DURATION, MAX_JOB_ARRIVALS, MarketSettings, PoolOverride, ReplicaCurve,
+    Scenario, ScenarioError, Timing,
 };
 use spotter_api::locate::line_of;
 
@@ -138,6 +138,7 @@ impl Reader<'_> {
             seed: spec.seed,
             pending_threshold,
             node_pools: cluster.node_pools,
+            node_classes: cluster.node_classes,
             daemon_set_pods: cluster.daemon_set_pods,
             deployments: Vec::new(),
             jobs: Vec::new(),
@@ -193,11 +194,36 @@ impl Reader<'_> {
                     ),
                 ));
             }
-            let node_pool =
-                kubernetes::read_node_pool(self, &format!("{field}.nodePool"), &change.node_pool)?;
+            let object = match (&change.node_pool, &change.node_class) {
+                (Some(node_pool), None) => ChangedObject::NodePool(kubernetes::read_node_pool(
+                    self,
+                    &format!("{field}.nodePool"),
+                    node_pool,
+                )?),
+                (None, Some(node_class)) => {
+                    let (name, version) = kubernetes::read_node_class(
+                        self,
+                        &format!("{field}.ec2NodeClass"),
+                        node_class,
+                    )?;
+                    ChangedObject::NodeClass { name, version }
+                }
+                (Some(_), Some(_)) => {
+                    return Err(self.invalid(
+                        field,
+                        "set nodePool or ec2NodeClass, not both: each change applies one object",
+                    ));
+                }
+                (None, None) => {
+                    return Err(self.invalid(
+                        field,
+                        "missing: set nodePool (a karpenter.sh/v1 NodePool) or ec2NodeClass (a karpenter.k8s.aws/v1 EC2NodeClass)",
+                    ));
+                }
+            };
             scenario.changes.push(Change {
                 at: change.at.0,
-                node_pool,
+                object,
             });
         }
         Ok(scenario)

@@ -46,12 +46,15 @@ pub(super) struct ScenarioSpec {
     pub changes: Vec<ChangeSpec>,
 }
 
-/// One `changes` entry: a new version of a NodePool applied at a time.
+/// One `changes` entry: a new version of a NodePool or an EC2NodeClass applied at a time.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(super) struct ChangeSpec {
     pub at: DurationText,
-    pub node_pool: Value,
+    #[serde(default)]
+    pub node_pool: Option<Value>,
+    #[serde(default, rename = "ec2NodeClass")]
+    pub node_class: Option<Value>,
 }
 
 /// One `workloads` entry: a Deployment with its replica curve, or a Job with its arrivals.

@@ -602,6 +602,24 @@ fn errors_name_the_file_the_line_and_the_field() {
             Some("podDisruptionBudgets[0].spec.selector"),
             &["missing"],
         ),
+        case(
+            "changes:\n  - at: 1h\n",
+            6,
+            Some("changes[0]"),
+            &["missing: set nodePool", "or ec2NodeClass"],
+        ),
+        case(
+            "changes:\n  - at: 1h\n    nodePool: {}\n    ec2NodeClass: {}\n",
+            6,
+            Some("changes[0]"),
+            &["not both"],
+        ),
+        case(
+            "changes:\n  - at: 1h\n    ec2NodeClass: {apiVersion: karpenter.k8s.aws/v1, kind: EC2NodeClass, metadata: {name: default}, spec: {amiSelectorTerms: [{alias: al2023@latest}], subnetSelectorTerms: [{id: subnet-1}], securityGroupSelectorTerms: [{id: sg-1}]}}\n",
+            7,
+            Some("changes[0].ec2NodeClass.spec.role"),
+            &["set role (or instanceProfile)"],
+        ),
         case("workloads: [\n", 6, None, &["failed to parse YAML"]),
         case(
             "workloads:\n  - job: {apiVersion: batch/v1, kind: Job, metadata: {name: j}, spec: {template: {spec: {containers: []}}}}\n    every: 999999999999999d\n    runTime: 1h\n",
