@@ -42,9 +42,11 @@ pub struct AvoidRules {
     pub family_in_zone_at: f64,
     /// Evidence of one zone from which it is avoided.
     pub zone_at: f64,
-    /// ... when its evidence per running node is also at least this many times the mean
-    /// evidence per node of the same family (or of Spot) in the other zones: a crunch across
-    /// the region (every node hit alike) moves nothing, a crunch in one zone does.
+    /// ... when its evidence per running node is also at least this many times the evidence
+    /// per running node of the same family (or of Spot) in the other zones taken together: a
+    /// crunch across the region (every node hit alike) moves nothing, a crunch in one zone
+    /// does. Zones that run none of the family count for nothing either way (no nodes, no
+    /// evidence of calm).
     pub dominance: f64,
     /// The avoidance lasts until the evidence, fading, falls to this.
     pub release_at: f64,
@@ -230,8 +232,8 @@ pub fn avoid_decisions(
     let family = instance_family(instance_type);
     let family_evidence = |other: &str| evidence.family_in_zone(family, capacity_type, other);
     let zone_evidence = |other: &str| evidence.zone(capacity_type, other);
-    let family_nodes = |other: &str| exposure.family_in_zone(family, other).max(1.0);
-    let zone_nodes = |other: &str| exposure.zone(other).max(1.0);
+    let family_nodes = |other: &str| exposure.family_in_zone(family, other);
+    let zone_nodes = |other: &str| exposure.zone(other);
     let levels: [Level<'_>; 2] = [
         (
             AvoidLevel::FamilyInZone {
@@ -256,18 +258,11 @@ pub fn avoid_decisions(
         if here < threshold * scale {
             continue;
         }
-        let per_node = |other: &str| evidence_in(other) / nodes_in(other);
-        let others: Vec<f64> = zones
-            .iter()
-            .filter(|other| **other != zone)
-            .map(|other| per_node(other))
-            .collect();
-        let mean_elsewhere = if others.is_empty() {
-            0.0
-        } else {
-            others.iter().sum::<f64>() / others.len() as f64
-        };
-        if per_node(zone) < rules.dominance * mean_elsewhere {
+        let others = zones.iter().filter(|other| **other != zone);
+        let evidence_elsewhere: f64 = others.clone().map(|other| evidence_in(other)).sum();
+        let nodes_elsewhere: f64 = others.map(|other| nodes_in(other)).sum();
+        let per_node_elsewhere = evidence_elsewhere / nodes_elsewhere.max(1.0);
+        if evidence_in(zone) / nodes_in(zone).max(1.0) < rules.dominance * per_node_elsewhere {
             continue;
         }
         decisions.push(AvoidDecision {
@@ -418,7 +413,7 @@ mod tests {
             u8,
             &'a [&'a str],
         );
-        let cases: [Case; 7] = [
+        let cases: [Case; 8] = [
             (
                 "two in a family: nothing",
                 many("m5.large", "a", 2),
@@ -469,6 +464,14 @@ mod tests {
                     ("m5.large", "b", 2),
                     ("m5.large", "c", 2),
                 ],
+                10,
+                &[],
+            ),
+            (
+                "the busiest zone hit as often per node as the other that runs the family: \
+                 nothing (the zone that runs none of it is no evidence of calm)",
+                [many("m5.large", "a", 6), many("m5.large", "b", 3)].concat(),
+                vec![("m5.large", "a", 20), ("m5.large", "b", 20)],
                 10,
                 &[],
             ),
