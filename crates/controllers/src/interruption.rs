@@ -119,6 +119,23 @@ impl Interruption {
     }
 }
 
+/// The Spot nodes running in each zone, family in a zone and offering (NodeClaims with an
+/// instance, those being deleted included): what interruption evidence is weighed against,
+/// here and in the launch ranking ([`crate::node_claim_lifecycle`]).
+pub fn spot_exposure(state: &ClusterState) -> Exposure {
+    let mut exposure = Exposure::default();
+    for offering in state
+        .node_claims
+        .values()
+        .filter_map(|claim| claim.instance())
+        .map(|instance| &instance.offering)
+        .filter(|offering| offering.capacity_type == CapacityType::Spot)
+    {
+        exposure.add(&offering.instance_type, &offering.zone);
+    }
+    exposure
+}
+
 /// The evidence at every level, the zones Spot is offered in and the Spot nodes running in
 /// each, gathered once per pass; and the avoidances decided in the pass so far.
 struct Learnt {
@@ -137,20 +154,10 @@ impl Learnt {
             .filter(|offering| offering.capacity_type == CapacityType::Spot)
             .map(|offering| offering.zone.as_str())
             .collect();
-        let mut exposure = Exposure::default();
-        for offering in state
-            .node_claims
-            .values()
-            .filter_map(|claim| claim.instance())
-            .map(|instance| &instance.offering)
-            .filter(|offering| offering.capacity_type == CapacityType::Spot)
-        {
-            exposure.add(&offering.instance_type, &offering.zone);
-        }
         Self {
             evidence: Evidence::gather(&state.interruption_history, now, &awareness.half_lives),
             zones: zones.into_iter().map(str::to_string).collect(),
-            exposure,
+            exposure: spot_exposure(state),
             decided: Vec::new(),
         }
     }

@@ -20,6 +20,7 @@ use spotter_core::resources::Resources;
 use spotter_core::unavailable_offerings::UnavailableOfferings;
 
 use crate::action::Action;
+use crate::interruption::spot_exposure;
 use crate::settings::Settings;
 use crate::state::{ClusterState, DisruptionReason, LaunchState, NodeClaim};
 
@@ -144,7 +145,8 @@ pub fn launch_offerings(
                 )
         });
     let claim_requests = nominated_requests(state, &claim.name);
-    let evidence = Evidence::gather(&state.interruption_history, now, &settings.half_lives());
+    let evidence = Evidence::gather(&state.interruption_history, now, &settings.half_lives())
+        .beyond_the_region(&spot_exposure(state));
     let context = RankingContext {
         spot: &settings.spot_ranking,
         evidence: &evidence,

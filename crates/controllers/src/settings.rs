@@ -93,7 +93,8 @@ pub struct InterruptionAwareness {
     pub half_lives: HalfLives,
     /// When a family in a zone or a zone is avoided for Spot: family evidence 3, zone evidence
     /// 4 (half as much where the zone's Spot placement score is 3 or less), in both cases at
-    /// least 3 times the mean of the other zones (a crunch across the region avoids nothing);
+    /// least 3 times the other zones' per running node, taken together (a crunch across the
+    /// region avoids nothing);
     /// the avoidance lasts until the evidence fades to 1. A zone 8 interruptions deep is thus
     /// avoided for 3 zone half-lives (9 h) after its last interruption, then comes back.
     pub avoid_rules: AvoidRules,

@@ -290,3 +290,81 @@ fn the_band_buys_no_less_room_for_the_nominated_pods() {
         assert_eq!(actions, vec![launch("c1", &order)], "{name}");
     }
 }
+
+#[test]
+fn interruptions_rank_down_only_the_places_they_single_out() {
+    // Two zones with ten c5.large Spot nodes each; c5.large is the cheaper type in both.
+    let catalog = vec![
+        instance_type("c5.large")
+            .cpu(2)
+            .memory_gib(4)
+            .offering_with_band(CapacityType::Spot, "zone-a", 0.030, 0)
+            .offering_with_band(CapacityType::Spot, "zone-b", 0.030, 0)
+            .build(),
+        instance_type("m5.large")
+            .cpu(2)
+            .memory_gib(8)
+            .offering_with_band(CapacityType::Spot, "zone-a", 0.036, 0)
+            .offering_with_band(CapacityType::Spot, "zone-b", 0.036, 0)
+            .build(),
+    ];
+    let now = secs(3600);
+    let c5_a = (CapacityType::Spot, "c5.large", "zone-a", 0.030);
+    let c5_b = (CapacityType::Spot, "c5.large", "zone-b", 0.030);
+    let m5_a = (CapacityType::Spot, "m5.large", "zone-a", 0.036);
+    let m5_b = (CapacityType::Spot, "m5.large", "zone-b", 0.036);
+    // (name, c5.large nodes running in zone-a, c5.large interruptions just received in
+    //  (zone-a, zone-b), policy, expected order)
+    let cases = [
+        (
+            "a burst that hits every node alike: the price decides",
+            10,
+            (3, 3),
+            Policy::Spotter,
+            vec![c5_a, c5_b, m5_a, m5_b],
+        ),
+        (
+            "a zone whose nodes are reclaimed while the other's last: ranked down there",
+            1,
+            (3, 0),
+            Policy::Spotter,
+            vec![c5_b, m5_b, m5_a, c5_a],
+        ),
+        (
+            "the karpenter preset: lowest price whatever happened",
+            1,
+            (3, 0),
+            Policy::Karpenter,
+            vec![c5_a, c5_b, m5_a, m5_b],
+        ),
+    ];
+    for (name, nodes_in_a, (hits_in_a, hits_in_b), policy, order) in cases {
+        let mut builder = state()
+            .pool(node_pool("batch").build())
+            .instance_types(catalog.clone())
+            .claim(
+                claim("new", "batch")
+                    .instance_types(&["c5.large", "m5.large"])
+                    .created_at(now),
+            );
+        for (zone, nodes, hits) in [("zone-a", nodes_in_a, hits_in_a), ("zone-b", 10, hits_in_b)] {
+            for index in 0..nodes {
+                builder = builder.claim_with_node(
+                    claim(&format!("{zone}-{index}"), "batch").launched(
+                        "c5.large",
+                        CapacityType::Spot,
+                        zone,
+                        secs(0),
+                    ),
+                    secs(0),
+                );
+            }
+            for index in 0..hits {
+                builder = builder.interrupted("c5.large", zone, &format!("i-{zone}-{index}"), now);
+            }
+        }
+        let actions =
+            node_claim_lifecycle::reconcile(&builder.build(), now, &Settings::for_policy(policy));
+        assert_eq!(actions, vec![launch("new", &order)], "{name}");
+    }
+}

@@ -2,10 +2,14 @@
 //! offering (instance type × zone × capacity type), the instance family in a zone and the zone
 //! (per capacity type). Each interruption counts 1 when it arrives and half as much every
 //! half-life of its level after, so that evidence fades and a pool, family or zone that
-//! stopped reclaiming nodes comes back on its own. The ranking weighs an offering down by the
-//! evidence at every level it belongs to; [`avoid_decisions`] says when the evidence at the
-//! family or zone level is strong enough to avoid the whole family or zone (Spot only), and
-//! until when. Time is passed in.
+//! stopped reclaiming nodes comes back on its own. Evidence is read against exposure, the Spot
+//! nodes each place runs: a burst that reclaims the same share of nodes everywhere says
+//! nothing about where to launch, however many nodes it took from the busiest place. The
+//! ranking weighs an offering down by the evidence at every level it belongs to, per running
+//! node beyond the region's for the offering and its family ([`Evidence::beyond_the_region`]);
+//! [`avoid_decisions`] says when the
+//! evidence at the family or zone level is strong enough, and its own, to avoid the whole
+//! family or zone (Spot only), and until when. Time is passed in.
 //!
 //! There is no NodePool level. EC2 reclaims Spot capacity by capacity pool (instance type ×
 //! zone), and related pools fail together (a family, a zone): those are the places a launch
@@ -42,9 +46,11 @@ pub struct AvoidRules {
     pub family_in_zone_at: f64,
     /// Evidence of one zone from which it is avoided.
     pub zone_at: f64,
-    /// ... when its evidence per running node is also at least this many times the mean
-    /// evidence per node of the same family (or of Spot) in the other zones: a crunch across
-    /// the region (every node hit alike) moves nothing, a crunch in one zone does.
+    /// ... when its evidence per running node is also at least this many times the evidence
+    /// per running node of the same family (or of Spot) in the other zones taken together: a
+    /// crunch across the region (every node hit alike) moves nothing, a crunch in one zone
+    /// does. Zones that run none of the family count for nothing either way (no nodes, no
+    /// evidence of calm).
     pub dominance: f64,
     /// The avoidance lasts until the evidence, fading, falls to this.
     pub release_at: f64,
@@ -60,14 +66,18 @@ pub struct Evidence {
     zones: HashMap<(CapacityType, String), f64>,
 }
 
-/// How many Spot nodes each zone, and each instance family in each zone, runs (nodes being
-/// interrupted included): what the evidence of one zone is compared per node against the
-/// others', so that a burst that hits every node alike (a region-wide crunch) singles out no
-/// zone, however busy.
+/// How many Spot nodes each zone, each instance family in each zone and each offering runs
+/// (nodes being interrupted included): what the evidence of one place is compared per node
+/// against the rest of the region's, so that a burst that hits every node alike (a
+/// region-wide crunch) singles out no place, however busy.
 #[derive(Clone, Debug, Default)]
 pub struct Exposure {
     zones: HashMap<String, f64>,
     families: HashMap<(String, String), f64>,
+    offerings: HashMap<(String, String), f64>,
+    /// Nodes per instance type and per family, whatever the zone.
+    instance_types: HashMap<String, f64>,
+    family_totals: HashMap<String, f64>,
 }
 
 impl Exposure {
@@ -78,6 +88,26 @@ impl Exposure {
             .families
             .entry((instance_family(instance_type).to_string(), zone.to_string()))
             .or_default() += 1.0;
+        *self
+            .offerings
+            .entry((instance_type.to_string(), zone.to_string()))
+            .or_default() += 1.0;
+        *self
+            .instance_types
+            .entry(instance_type.to_string())
+            .or_default() += 1.0;
+        *self
+            .family_totals
+            .entry(instance_family(instance_type).to_string())
+            .or_default() += 1.0;
+    }
+
+    /// The nodes of an instance type running in a zone.
+    pub fn offering(&self, instance_type: &str, zone: &str) -> f64 {
+        self.offerings
+            .get(&(instance_type.to_string(), zone.to_string()))
+            .copied()
+            .unwrap_or(0.0)
     }
 
     /// The nodes running in a zone.
@@ -162,6 +192,44 @@ impl Evidence {
         evidence
     }
 
+    /// The Spot evidence per running node that singles out an offering or a family in a
+    /// zone, what the ranking weighs: a place's evidence beyond its share of the rest of the
+    /// region's (its running nodes, `exposure`, times the evidence per running node of the
+    /// same instance type, or family, in the other zones), divided by its running nodes (one
+    /// at least), never below 0. A burst that hits every Spot node alike, wherever it runs,
+    /// leaves about nothing: the pools that run the most nodes are not its worst, only its
+    /// busiest, and their raw counts would send the next launches to dearer types for hours.
+    /// A pool whose nodes keep being reclaimed while the same type elsewhere lasts runs one
+    /// node or none (its reclaimed nodes are gone), so it keeps about all of its evidence.
+    ///
+    /// The zone level keeps its count: it weighs every offering of a zone alike, so it moves
+    /// no launch to a dearer type within the zone, only to other zones; and a zone whose
+    /// cheapest pool keeps reclaiming nodes is a zone where launches cost more, which a
+    /// count per node across its other, calm nodes would hide (on `hot-pool.yaml` that cost
+    /// Spotter 1%). On-demand evidence is kept as it is.
+    pub fn beyond_the_region(&self, exposure: &Exposure) -> Self {
+        Self {
+            offerings: beyond_the_region(
+                &self.offerings,
+                |(instance_type, capacity_type, zone)| {
+                    (*capacity_type == CapacityType::Spot).then(|| Kind {
+                        name: instance_type.clone(),
+                        nodes_here: exposure.offering(instance_type, zone),
+                        nodes: lookup(&exposure.instance_types, instance_type),
+                    })
+                },
+            ),
+            families: beyond_the_region(&self.families, |(family, capacity_type, zone)| {
+                (*capacity_type == CapacityType::Spot).then(|| Kind {
+                    name: family.clone(),
+                    nodes_here: exposure.family_in_zone(family, zone),
+                    nodes: lookup(&exposure.family_totals, family),
+                })
+            }),
+            zones: self.zones.clone(),
+        }
+    }
+
     /// The evidence against one offering.
     pub fn offering(&self, instance_type: &str, capacity_type: CapacityType, zone: &str) -> f64 {
         self.offerings
@@ -230,8 +298,8 @@ pub fn avoid_decisions(
     let family = instance_family(instance_type);
     let family_evidence = |other: &str| evidence.family_in_zone(family, capacity_type, other);
     let zone_evidence = |other: &str| evidence.zone(capacity_type, other);
-    let family_nodes = |other: &str| exposure.family_in_zone(family, other).max(1.0);
-    let zone_nodes = |other: &str| exposure.zone(other).max(1.0);
+    let family_nodes = |other: &str| exposure.family_in_zone(family, other);
+    let zone_nodes = |other: &str| exposure.zone(other);
     let levels: [Level<'_>; 2] = [
         (
             AvoidLevel::FamilyInZone {
@@ -256,18 +324,11 @@ pub fn avoid_decisions(
         if here < threshold * scale {
             continue;
         }
-        let per_node = |other: &str| evidence_in(other) / nodes_in(other);
-        let others: Vec<f64> = zones
-            .iter()
-            .filter(|other| **other != zone)
-            .map(|other| per_node(other))
-            .collect();
-        let mean_elsewhere = if others.is_empty() {
-            0.0
-        } else {
-            others.iter().sum::<f64>() / others.len() as f64
-        };
-        if per_node(zone) < rules.dominance * mean_elsewhere {
+        let others = zones.iter().filter(|other| **other != zone);
+        let evidence_elsewhere: f64 = others.clone().map(|other| evidence_in(other)).sum();
+        let nodes_elsewhere: f64 = others.map(|other| nodes_in(other)).sum();
+        let per_node_elsewhere = evidence_elsewhere / nodes_elsewhere.max(1.0);
+        if evidence_in(zone) / nodes_in(zone).max(1.0) < rules.dominance * per_node_elsewhere {
             continue;
         }
         decisions.push(AvoidDecision {
@@ -298,6 +359,54 @@ pub fn fade_time(from: f64, to: f64, half_life: Duration) -> Duration {
         return Duration::ZERO;
     }
     half_life.mul_f64((from / to).log2())
+}
+
+/// What a place is compared with: the kind of capacity it is (an instance type or a family),
+/// its running nodes and the kind's running nodes in every zone.
+struct Kind {
+    /// The instance type or the family.
+    name: String,
+    /// Its running nodes in the place's zone.
+    nodes_here: f64,
+    /// Its running nodes in every zone.
+    nodes: f64,
+}
+
+/// The evidence of each place beyond its share of its kind's elsewhere (see
+/// [`Evidence::beyond_the_region`]). `kind_of` says what a place is compared with, or `None` to
+/// keep its evidence as it is.
+fn beyond_the_region<Place: Clone + Eq + std::hash::Hash>(
+    evidence: &HashMap<Place, f64>,
+    kind_of: impl Fn(&Place) -> Option<Kind>,
+) -> HashMap<Place, f64> {
+    let mut kind_evidence: HashMap<String, f64> = HashMap::new();
+    let places: Vec<(&Place, f64, Option<Kind>)> = evidence
+        .iter()
+        .map(|(place, value)| {
+            let kind = kind_of(place);
+            if let Some(kind) = &kind {
+                *kind_evidence.entry(kind.name.clone()).or_default() += value;
+            }
+            (place, *value, kind)
+        })
+        .collect();
+    places
+        .into_iter()
+        .map(|(place, value, kind)| {
+            let beyond = kind.map_or(value, |kind| {
+                let evidence_elsewhere = (lookup(&kind_evidence, &kind.name) - value).max(0.0);
+                let nodes_elsewhere = (kind.nodes - kind.nodes_here).max(1.0);
+                (value - kind.nodes_here * evidence_elsewhere / nodes_elsewhere).max(0.0)
+                    / kind.nodes_here.max(1.0)
+            });
+            (place.clone(), beyond)
+        })
+        .collect()
+}
+
+/// A count by name, 0 when absent.
+fn lookup(counts: &HashMap<String, f64>, name: &str) -> f64 {
+    counts.get(name).copied().unwrap_or(0.0)
 }
 
 #[cfg(test)]
@@ -418,7 +527,7 @@ mod tests {
             u8,
             &'a [&'a str],
         );
-        let cases: [Case; 7] = [
+        let cases: [Case; 8] = [
             (
                 "two in a family: nothing",
                 many("m5.large", "a", 2),
@@ -473,6 +582,14 @@ mod tests {
                 &[],
             ),
             (
+                "the busiest zone hit as often per node as the other that runs the family: \
+                 nothing (the zone that runs none of it is no evidence of calm)",
+                [many("m5.large", "a", 6), many("m5.large", "b", 3)].concat(),
+                vec![("m5.large", "a", 20), ("m5.large", "b", 20)],
+                10,
+                &[],
+            ),
+            (
                 "two with a low placement score: the zone needs half",
                 [many("m5.large", "a", 1), many("c5.large", "a", 1)].concat(),
                 vec![],
@@ -515,6 +632,90 @@ mod tests {
                 })
                 .collect();
             assert_eq!(found, expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn the_ranking_reads_the_evidence_per_node_beyond_the_rest_of_the_region() {
+        let half_lives = HalfLives::default();
+        let spot = CapacityType::Spot;
+        let many =
+            |instance_type, zone, count: usize| vec![(instance_type, zone, "batch", 0u64); count];
+        // (name, interruptions just received, running Spot nodes (type, zone, count),
+        //  expected (offering m5.large in a, family m5 in a, zone a: kept as counted))
+        type Case<'a> = (
+            &'a str,
+            Vec<(&'a str, &'a str, &'a str, u64)>,
+            Vec<(&'a str, &'a str, u32)>,
+            (f64, f64, f64),
+        );
+        let cases: Vec<Case> = vec![
+            (
+                "nothing running anywhere: the whole evidence",
+                many("m5.large", "a", 3),
+                vec![],
+                (3.0, 3.0, 3.0),
+            ),
+            (
+                "every node hit alike (a region-wide burst): nothing",
+                [many("m5.large", "a", 3), many("m5.large", "b", 3)].concat(),
+                vec![("m5.large", "a", 10), ("m5.large", "b", 10)],
+                (0.0, 0.0, 3.0),
+            ),
+            (
+                "the busiest zone hit in proportion to its nodes: nothing",
+                [many("m5.large", "a", 8), many("m5.large", "b", 2)].concat(),
+                vec![("m5.large", "a", 40), ("m5.large", "b", 10)],
+                (0.0, 0.0, 8.0),
+            ),
+            (
+                "a zone hit beyond its share: the excess per running node",
+                [many("m5.large", "a", 4), many("m5.large", "b", 1)].concat(),
+                vec![("m5.large", "a", 10), ("m5.large", "b", 10)],
+                (0.3, 0.3, 4.0),
+            ),
+            (
+                "a zone whose nodes are reclaimed while the other's last: all of it",
+                many("m5.large", "a", 5),
+                vec![("m5.large", "b", 10)],
+                (5.0, 5.0, 5.0),
+            ),
+            (
+                "another family hit in the zone too: its own levels keep theirs",
+                [
+                    many("m5.large", "a", 2),
+                    many("c5.large", "a", 2),
+                    many("c5.large", "b", 2),
+                ]
+                .concat(),
+                vec![
+                    ("m5.large", "a", 1),
+                    ("c5.large", "a", 9),
+                    ("c5.large", "b", 10),
+                ],
+                (2.0, 2.0, 4.0),
+            ),
+        ];
+        for (name, interruptions, nodes, (offering, family, zone)) in cases {
+            let mut exposure = Exposure::default();
+            for (instance_type, node_zone, count) in nodes {
+                for _ in 0..count {
+                    exposure.add(instance_type, node_zone);
+                }
+            }
+            let evidence = Evidence::gather(&history(&interruptions), Duration::ZERO, &half_lives)
+                .beyond_the_region(&exposure);
+            let found = (
+                evidence.offering("m5.large", spot, "a"),
+                evidence.family_in_zone("m5", spot, "a"),
+                evidence.zone(spot, "a"),
+            );
+            let close = |left: f64, right: f64| (left - right).abs() < 1e-9;
+            assert!(
+                close(found.0, offering) && close(found.1, family) && close(found.2, zone),
+                "{name}: {found:?} (expected {:?})",
+                (offering, family, zone)
+            );
         }
     }
 

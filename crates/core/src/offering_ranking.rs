@@ -3,7 +3,10 @@
 //! price-capacity-optimized in spirit: the price weighed up by the pool's Spot-advisor
 //! interruption band, by the zone's up-front Spot placement score, by the interruptions this
 //! cluster saw lately at every level the offering belongs to (the offering, its family in its
-//! zone, its zone: fading evidence, see [`crate::interruption_evidence`]) and by its recent
+//! zone, its zone: fading evidence, see [`crate::interruption_evidence`]; Spotter passes, for
+//! the offering and its family, the evidence per running node beyond the rest of the
+//! region's, so that a burst that hits every node alike moves no launch to a dearer type)
+//! and by its recent
 //! insufficient-capacity answers, and weighed down by its depth (in how many of the claim's
 //! zones the instance type can be had). Offerings of an avoided family or zone come after
 //! every other of their capacity type. The cloud launches the first offering that has
@@ -48,9 +51,12 @@ pub struct RankingWeights {
     /// counts as the middle one.
     pub band: [f64; 5],
     /// Added per unit of interruption evidence against the offering (one interruption just
-    /// received counts 1, fading).
+    /// received counts 1, fading; in the evidence Spotter passes, per running node beyond the
+    /// rest of the region's, see
+    /// [`crate::interruption_evidence::Evidence::beyond_the_region`]).
     pub per_offering_evidence: f64,
-    /// Added per unit of evidence against the offering's instance family in its zone.
+    /// Added per unit of evidence against the offering's instance family in its zone (read
+    /// as the offering's).
     pub per_family_evidence: f64,
     /// Added per unit of evidence against the offering's zone (for its capacity type).
     pub per_zone_evidence: f64,
@@ -82,7 +88,8 @@ pub struct RankedOffering {
 pub struct RankingContext<'a> {
     /// How Spot is ordered.
     pub spot: &'a SpotRanking,
-    /// The interruption evidence at every level, now.
+    /// The interruption evidence at every level, now (as counted, or as
+    /// [`crate::interruption_evidence::Evidence::beyond_the_region`] reads it).
     pub evidence: &'a Evidence,
     /// The cloud's up-front Spot placement scores.
     pub placement: &'a PlacementScores,

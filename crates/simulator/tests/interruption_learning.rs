@@ -102,12 +102,13 @@ fn the_storm_interrupts_spotter_at_most_half_as_often_as_karpenter() {
         karpenter_summary.pods_disrupted
     );
     assert_eq!(spotter_summary.pods_lost, 0);
-    // And it costs about the same. The issue asks for no more: Spotter paid 1% less until
-    // NodePool limits counted every instance of the pool, which moved the Karpenter preset's
-    // run (not Spotter's) to $206.22 against Spotter's $206.55, 0.16% more; the README keeps
-    // the figures. This guards against Spotter's avoidance costing more than that margin.
+    // And it costs no more. At the mass interruption (1d14h) a raw count of interruptions
+    // made Spotter avoid, then rank down, the family the busiest zones ran, so it relaunched
+    // on dearer types ($206.55 against $206.22); read per running node against the rest of
+    // the region, that burst singles out no place, and Spotter pays $206.08. The README keeps
+    // the figures, and the other seeds'.
     assert!(
-        spotter_summary.cost_usd <= karpenter_summary.cost_usd * 1.005,
+        spotter_summary.cost_usd <= karpenter_summary.cost_usd,
         "cost: Spotter ${:.2}, Karpenter ${:.2}",
         spotter_summary.cost_usd,
         karpenter_summary.cost_usd
