@@ -6,9 +6,8 @@
 //! zone, its zone: fading evidence, see [`crate::interruption_evidence`]; Spotter passes, for
 //! the offering and its family, the evidence per running node beyond the rest of the
 //! region's, so that a burst that hits every node alike moves no launch to a dearer type)
-//! and by its recent
-//! insufficient-capacity answers, and weighed down by its depth (in how many of the claim's
-//! zones the instance type can be had). Offerings of an avoided family or zone come after
+//! and by its recent insufficient-capacity answers, and weighed down by its depth (in how many
+//! of the claim's zones the instance type can be had). Offerings of an avoided family or zone come after
 //! every other of their capacity type. The cloud launches the first offering that has
 //! capacity, so this order is the decision.
 //!
