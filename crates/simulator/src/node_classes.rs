@@ -43,9 +43,12 @@ impl NodeClasses {
     ) -> usize {
         state.node_class_applied(name, version.static_hash.clone());
         let previous = self.current.insert(name.to_string(), version.clone());
+        // Claims with an instance: one still launching gets the new version (a launch
+        // resolves its class when it is made), and is compared at the next change.
         let node_claims: Vec<String> = state
             .node_claims
             .values()
+            .filter(|claim| claim.instance().is_some())
             .filter(|claim| {
                 state
                     .node_pool(&claim.node_pool)
@@ -60,8 +63,8 @@ impl NodeClasses {
             .retain(|claim, _| state.node_claims.contains_key(claim));
         let mut drifted = 0;
         for claim in node_claims {
-            // A claim made since the last change of its class was launched from the version
-            // that was current then, which is `previous`.
+            // A claim launched since the last change of its class was launched from the
+            // version that was current then, which is `previous`.
             let Some(launched) = self
                 .launched_from
                 .get(&claim)
