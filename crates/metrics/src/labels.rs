@@ -88,23 +88,6 @@ pub(crate) struct NodePoolReasonLabels {
     pub reason: String,
 }
 
-/// `karpenter_pods_state` (Karpenter v1.0's set).
-#[derive(
-    Clone, Debug, Default, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet,
-)]
-pub(crate) struct PodLabels {
-    pub name: String,
-    pub namespace: String,
-    pub owner: String,
-    pub node: String,
-    pub nodepool: String,
-    pub zone: String,
-    pub arch: String,
-    pub capacity_type: String,
-    pub instance_type: String,
-    pub phase: String,
-}
-
 /// `karpenter_scheduler_scheduling_duration_seconds`.
 #[derive(
     Clone, Debug, Default, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet,
@@ -128,16 +111,6 @@ pub(crate) struct MessageLabels {
 pub(crate) struct NoticeLabels {
     pub message_type: String,
     pub source: String,
-}
-
-/// `karpenter_cloudprovider_instance_type_offering_available` and `_price_estimate`.
-#[derive(
-    Clone, Debug, Default, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet,
-)]
-pub(crate) struct OfferingLabels {
-    pub instance_type: String,
-    pub capacity_type: String,
-    pub zone: String,
 }
 
 /// `karpenter_cloudprovider_errors_total`.

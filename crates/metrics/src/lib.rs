@@ -18,6 +18,8 @@ pub mod describe;
 pub mod error;
 mod labels;
 pub mod metrics;
+mod offering_series;
+mod pods_state;
 mod summary;
 
 pub use error::MetricsError;

@@ -7,7 +7,7 @@
 use std::fmt;
 use std::hash::Hash;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric};
@@ -23,7 +23,6 @@ use spotter_controllers::disruption_budgets::{self, BudgetReason};
 use spotter_controllers::node_pool_usage::{node_pool_usage, running_instance};
 use spotter_controllers::state::{DisruptionReason, NodeClaim, NodeState, NoticeKind};
 use spotter_controllers::{Action, ClusterState};
-use spotter_core::instance_type::InstanceType;
 use spotter_core::labels;
 use spotter_core::offering::CapacityType;
 use spotter_core::resources::{self, Resources};
@@ -35,8 +34,10 @@ use crate::labels::{
     AvoidLevelLabels, CapacityTypeLabels, CloudErrorLabels, ControllerLabels, FallbackLabels,
     MessageLabels, NodeClaimCreatedLabels, NodeClaimDisruptedLabels, NodeClaimTerminatedLabels,
     NodeEventLabels, NodeLabels, NodePoolLabels, NodePoolReasonLabels, NodePoolResourceLabels,
-    NoticeLabels, OfferingLabels, PodLabels, ReasonLabels, WellKnownLabels, resource_type,
+    NoticeLabels, ReasonLabels, WellKnownLabels, resource_type,
 };
+use crate::offering_series::OfferingSeries;
+use crate::pods_state::PodsState;
 use crate::summary::Summary;
 
 /// The exposition formats.
@@ -76,7 +77,9 @@ pub struct Metrics {
     touch_families: Vec<Box<dyn Fn() + Send + Sync>>,
     provider: String,
     well_known: WellKnownLabels,
-    offering_series: Option<OfferingSeries>,
+    offering_series: OfferingSeries,
+    /// The length of the last encoding.
+    encoded_length: AtomicUsize,
 
     nodes_allocatable: Family<NodeLabels, GaugeF64>,
     nodes_total_pod_requests: Family<NodeLabels, GaugeF64>,
@@ -89,7 +92,7 @@ pub struct Metrics {
     node_pools_usage: Family<NodePoolResourceLabels, GaugeF64>,
     node_pools_limit: Family<NodePoolResourceLabels, GaugeF64>,
     node_pools_allowed_disruptions: Family<NodePoolReasonLabels, Gauge>,
-    pods_state: Family<PodLabels, Gauge>,
+    pods_state: PodsState,
     pods_startup_duration: Summary,
     scheduling_duration: Family<ControllerLabels, Histogram, fn() -> Histogram>,
     interruption_received_messages: Family<MessageLabels, Counter>,
@@ -97,8 +100,6 @@ pub struct Metrics {
     interruption_queue_duration: Histogram,
     interruption_malformed_messages: Counter,
     interruption_notices: Family<NoticeLabels, Counter>,
-    offering_available: Family<OfferingLabels, Gauge>,
-    offering_price_estimate: Family<OfferingLabels, GaugeF64>,
     cloud_provider_errors: Family<CloudErrorLabels, Counter>,
 
     fallbacks: Family<FallbackLabels, Counter>,
@@ -151,13 +152,6 @@ const STARTUP_QUANTILES: &[f64] = &[0.0, 0.5, 0.9, 0.99, 1.0];
 const STARTUP_WINDOW: Duration = Duration::from_secs(600);
 /// The most observations the startup summary's window keeps.
 const STARTUP_WINDOW_OBSERVATIONS: usize = 50_000;
-
-/// Gauge handles for every offering of the instance types last observed: the offerings do not
-/// change while the instance types stay the same, only their availability does.
-struct OfferingSeries {
-    instance_types: Arc<Vec<InstanceType>>,
-    available: Vec<Gauge>,
-}
 
 impl Metrics {
     /// Every family registered and empty; `provider` is the `provider` label of
@@ -214,8 +208,7 @@ impl Metrics {
                 "karpenter_nodepools_allowed_disruptions",
                 "How many more of the NodePool's nodes its disruption budgets allow to disrupt now, by reason",
             ),
-            pods_state: registrar.family(
-                "karpenter_pods_state",
+            pods_state: registrar.pods_state(
                 "One series per pod, 1, with its node, NodePool, zone, capacity type and phase, Pending or Running (Karpenter v1.0's labels; owner is empty, the cluster state has no owner references)",
             ),
             pods_startup_duration: Summary::new(
@@ -253,14 +246,7 @@ impl Metrics {
                 "spotter_interruption_notices",
                 "Interruption notices acted on, once per instance and kind whichever source reported it first (queue or agent): a notice both sources report counts once, under the source that came first",
             ),
-            offering_available: registrar.family(
-                "karpenter_cloudprovider_instance_type_offering_available",
-                "1 when the offering can be launched, 0 while it is unavailable (no capacity, or in the unavailable-offerings cache)",
-            ),
-            offering_price_estimate: registrar.family(
-                "karpenter_cloudprovider_instance_type_offering_price_estimate",
-                "The offering's price in USD per hour",
-            ),
+            offering_series: registrar.offering_series(),
             cloud_provider_errors: registrar.family(
                 "karpenter_cloudprovider_errors",
                 "Errors the cloud provider returned, by controller, method and error type",
@@ -305,7 +291,7 @@ impl Metrics {
             ),
             provider: provider.to_string(),
             well_known: WellKnownLabels::new(),
-            offering_series: None,
+            encoded_length: AtomicUsize::new(0),
             registry: std::mem::take(&mut registrar.registry),
             touch_families: std::mem::take(&mut registrar.touch_families),
         };
@@ -320,7 +306,10 @@ impl Metrics {
 
     /// The whole exposition in `format`.
     pub fn encode_as(&self, format: Format) -> Result<String, MetricsError> {
-        let mut text = String::new();
+        // Sized from the last encoding, so that the text is not copied as it doubles: at
+        // thousands of pods and offerings it is megabytes.
+        let expected = self.encoded_length.load(Ordering::Relaxed);
+        let mut text = String::with_capacity(expected + expected / 16);
         match format {
             Format::OpenMetrics => {
                 prometheus_client::encoding::text::encode_registry(&mut text, &self.registry)?;
@@ -333,6 +322,7 @@ impl Metrics {
         if format == Format::OpenMetrics {
             prometheus_client::encoding::text::encode_eof(&mut text)?;
         }
+        self.encoded_length.store(text.len(), Ordering::Relaxed);
         Ok(text)
     }
 
@@ -684,86 +674,29 @@ impl Metrics {
     }
 
     fn observe_pods(&self, state: &ClusterState) {
-        self.pods_state.clear();
-        for pod in state.pods.values() {
-            let node = pod.node.as_ref().and_then(|node| state.nodes.get(node));
-            let node_label = |key: &str| node.map(|node| label_of(node, key)).unwrap_or_default();
-            self.pods_state
-                .get_or_create(&PodLabels {
-                    name: pod.pod.name.clone(),
-                    namespace: pod.pod.namespace.clone(),
-                    owner: String::new(),
-                    node: pod.node.clone().unwrap_or_default(),
-                    nodepool: node_label(labels::NODE_POOL),
-                    zone: node_label(labels::ZONE),
-                    arch: node_label(labels::ARCH),
-                    capacity_type: node_label(labels::CAPACITY_TYPE),
-                    instance_type: node_label(labels::INSTANCE_TYPE),
-                    phase: if pod.node.is_some() {
-                        "Running"
-                    } else {
-                        "Pending"
-                    }
-                    .to_string(),
-                })
-                .set(1);
-        }
+        self.pods_state.observe(state);
     }
 
     fn observe_offerings(&mut self, state: &ClusterState) {
-        let current = self
-            .offering_series
-            .as_ref()
-            .is_some_and(|series| Arc::ptr_eq(&series.instance_types, &state.instance_types));
-        if !current {
-            self.offering_available.clear();
-            self.offering_price_estimate.clear();
-            let mut available = Vec::new();
-            for instance_type in state.instance_types.iter() {
-                for offering in &instance_type.offerings {
-                    let labels = OfferingLabels {
-                        instance_type: instance_type.name.clone(),
-                        capacity_type: offering.capacity_type.as_str().to_string(),
-                        zone: offering.zone.clone(),
-                    };
-                    self.offering_price_estimate
-                        .get_or_create(&labels)
-                        .set(offering.price_per_hour);
-                    available.push(self.offering_available.get_or_create_owned(&labels));
-                }
-            }
-            self.offering_series = Some(OfferingSeries {
-                instance_types: Arc::clone(&state.instance_types),
-                available,
-            });
-        }
-        let Some(series) = &self.offering_series else {
-            return;
-        };
         let mut unavailable = [(CapacityType::Spot, 0), (CapacityType::OnDemand, 0)].to_vec();
-        let offerings = state.instance_types.iter().flat_map(|instance_type| {
-            instance_type
-                .offerings
-                .iter()
-                .map(move |offering| (instance_type, offering))
-        });
-        for ((instance_type, offering), gauge) in offerings.zip(&series.available) {
-            let cached = state.unavailable_offerings.contains(
-                &instance_type.name,
-                offering.capacity_type,
-                &offering.zone,
-            );
-            gauge.set(i64::from(offering.available && !cached));
-            if cached {
-                match unavailable
-                    .iter_mut()
-                    .find(|(capacity_type, _)| *capacity_type == offering.capacity_type)
-                {
-                    Some((_, count)) => *count += 1,
-                    None => unavailable.push((offering.capacity_type, 1)),
+        self.offering_series
+            .observe(&state.instance_types, |instance_type, offering| {
+                let cached = state.unavailable_offerings.contains(
+                    &instance_type.name,
+                    offering.capacity_type,
+                    &offering.zone,
+                );
+                if cached {
+                    match unavailable
+                        .iter_mut()
+                        .find(|(capacity_type, _)| *capacity_type == offering.capacity_type)
+                    {
+                        Some((_, count)) => *count += 1,
+                        None => unavailable.push((offering.capacity_type, 1)),
+                    }
                 }
-            }
-        }
+                offering.available && !cached
+            });
         for (capacity_type, count) in unavailable {
             self.unavailable_offerings
                 .get_or_create(&CapacityTypeLabels {
@@ -904,6 +837,22 @@ impl Registrar {
         self.touch_families.push(Box::new(move || {
             drop(touched.get_or_create(&example));
         }));
+        family
+    }
+
+    fn offering_series(&mut self) -> OfferingSeries {
+        let series = OfferingSeries::default();
+        self.registry.register_collector(series.collector());
+        let touched = series.clone();
+        self.touch_families.push(Box::new(move || touched.touch()));
+        series
+    }
+
+    fn pods_state(&mut self, help: &str) -> PodsState {
+        let family = PodsState::new(help);
+        self.registry.register_collector(family.collector());
+        let touched = family.clone();
+        self.touch_families.push(Box::new(move || touched.touch()));
         family
     }
 

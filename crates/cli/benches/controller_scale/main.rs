@@ -14,9 +14,14 @@
 //!
 //! - the controller's resident memory (`VmRSS`, `VmHWM`), sampled all along: the peak, and the
 //!   mean over `--settle` seconds once every pod runs (steady state at full size);
+//!   `VmRSS` is also split into `RssAnon` (heap, stacks) and `RssFile` (the executable's pages);
+//! - for every pod the controller provisioned for, the time from kube-scheduler marking it
+//!   unschedulable to the NodeClaim the controller nominated it to (its `Nominated` event)
+//!   being seen: pending pod -> NodeClaim created, the latency, p50, p90, p99, max;
 //! - for every pod, the time from the benchmark's watch seeing it to seeing the NodeClaim that
 //!   its node belongs to (pod `spec.nodeName` -> Node -> NodeClaim by provider ID; zero when
-//!   that NodeClaim already existed): p50, p90, p99, max;
+//!   that NodeClaim already existed): p50, p90, p99, max. This one also charges a pod for
+//!   kube-scheduler binding it to a later node than the one it was nominated to;
 //! - the time until every pod runs, and the controller's CPU time.
 //!
 //! Flags (after `--`): `--pods N` (10000), `--waves N` (10), `--batch-idle-duration D` (1s)
@@ -27,7 +32,9 @@
 //! wave whose pods stop starting for that long is left unfinished (and its pods counted as never
 //! running) rather than waited for. The same as env:
 //! `SPOTTER_BENCH_PODS`, `SPOTTER_BENCH_WAVES`, ... A quick run: `--pods 1000 --waves 2`.
-//! The controller's log is kept in `target/tmp/controller_scale/controller.log`.
+//! The controller's log is kept in `target/tmp/controller_scale/controller.log`. `/metrics` is
+//! scraped every 15 seconds all along, as Prometheus would, so that the memory figures include
+//! encoding it.
 //!
 //! For experiments, `SPOTTER_BENCH_CONTROLLER_ENV="NAME=VALUE NAME=VALUE"` adds variables to
 //! the controller's environment (say `MALLOC_ARENA_MAX=2`, or `LD_PRELOAD` of another
@@ -58,6 +65,8 @@ const PODS_PER_NODE: usize = 10;
 const WAVE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// How often progress is printed.
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(10);
+/// How often `/metrics` is scraped (a common Prometheus scrape interval).
+const SCRAPE_INTERVAL: Duration = Duration::from_secs(15);
 /// The controller's system namespace (Lease, faults ConfigMap).
 const NAMESPACE: &str = "spotter";
 
@@ -122,6 +131,7 @@ fn main() -> Result<()> {
     let pods_started = Instant::now();
     let mut wave_times = Vec::new();
     let mut last_progress = Instant::now();
+    let mut last_scrape = Instant::now();
     for wave in 0..options.waves {
         let replicas = options.wave_size(wave);
         let wave_started = Instant::now();
@@ -135,6 +145,10 @@ fn main() -> Result<()> {
             if last_progress.elapsed() >= PROGRESS_INTERVAL {
                 last_progress = Instant::now();
                 progress(&started, wave, &options, &observed, &sampler);
+            }
+            if last_scrape.elapsed() >= SCRAPE_INTERVAL {
+                last_scrape = Instant::now();
+                controller.scrape();
             }
             if running >= replicas {
                 break;
@@ -182,6 +196,10 @@ fn main() -> Result<()> {
     while settle_started.elapsed() < options.settle {
         std::thread::sleep(Duration::from_secs(1));
         controller.ensure_alive()?;
+        if last_scrape.elapsed() >= SCRAPE_INTERVAL {
+            last_scrape = Instant::now();
+            controller.scrape();
+        }
     }
     let scheduling = controller.scheduling_passes();
     let figures = Figures::collect(
@@ -305,7 +323,12 @@ struct Figures {
     peak_resident_kib: u64,
     high_water_kib: u64,
     steady_resident_kib: u64,
+    steady_anonymous_kib: u64,
+    steady_file_kib: u64,
     cpu: Duration,
+    nomination_latencies: Vec<Duration>,
+    never_nominated: usize,
+    nominated_claim_unseen: usize,
     latencies: Vec<Duration>,
     unmatched: usize,
     running: usize,
@@ -378,6 +401,10 @@ impl Figures {
         let observed = observer::lock(observed);
         let (mut latencies, unmatched) = observed.claim_latencies();
         latencies.sort();
+        let (mut nomination_latencies, never_nominated, nominated_claim_unseen) =
+            observed.nomination_latencies();
+        nomination_latencies.sort();
+        let (steady_anonymous_kib, steady_file_kib) = sampler.mean_split_kib_since(settle_started);
         let latest = sampler.latest();
         Figures {
             pods: options.pods,
@@ -386,7 +413,12 @@ impl Figures {
             peak_resident_kib: sampler.peak_resident_kib(),
             high_water_kib: latest.map_or(0, |sample| sample.high_water_kib),
             steady_resident_kib: sampler.mean_resident_kib_since(settle_started),
+            steady_anonymous_kib,
+            steady_file_kib,
             cpu: latest.map_or(Duration::ZERO, |sample| sample.cpu),
+            nomination_latencies,
+            never_nominated,
+            nominated_claim_unseen,
             latencies,
             unmatched,
             running: observed.counts().running,
@@ -422,22 +454,56 @@ impl Figures {
                 "< 64 MiB",
             ),
             row(
-                "pod seen -> its NodeClaim seen, p50",
+                "  of which RssAnon (heap, stacks) / RssFile (executable)",
+                format!(
+                    "{:.1} MiB / {:.1} MiB",
+                    mib(self.steady_anonymous_kib),
+                    mib(self.steady_file_kib)
+                ),
+                "",
+            ),
+            row(
+                "pending pod -> nominated NodeClaim seen, p50",
+                seconds(percentile(&self.nomination_latencies, 0.50)),
+                "",
+            ),
+            row(
+                "pending pod -> nominated NodeClaim seen, p90",
+                seconds(percentile(&self.nomination_latencies, 0.90)),
+                "",
+            ),
+            row(
+                "pending pod -> nominated NodeClaim seen, p99",
+                seconds(percentile(&self.nomination_latencies, 0.99)),
+                "< 2 s",
+            ),
+            row(
+                "pending pod -> nominated NodeClaim seen, max",
+                seconds(self.nomination_latencies.last().copied()),
+                "",
+            ),
+            row(
+                "pods never nominated / nominated to an unseen NodeClaim",
+                format!("{} / {}", self.never_nominated, self.nominated_claim_unseen),
+                "",
+            ),
+            row(
+                "pod seen -> its node's NodeClaim seen, p50",
                 seconds(percentile(&self.latencies, 0.50)),
                 "",
             ),
             row(
-                "pod seen -> its NodeClaim seen, p90",
+                "pod seen -> its node's NodeClaim seen, p90",
                 seconds(percentile(&self.latencies, 0.90)),
                 "",
             ),
             row(
-                "pod seen -> its NodeClaim seen, p99",
+                "pod seen -> its node's NodeClaim seen, p99",
                 seconds(percentile(&self.latencies, 0.99)),
-                "< 2 s",
+                "",
             ),
             row(
-                "pod seen -> its NodeClaim seen, max",
+                "pod seen -> its node's NodeClaim seen, max",
                 seconds(self.latencies.last().copied()),
                 "",
             ),
@@ -669,15 +735,20 @@ impl Controller {
 
     /// The provisioning passes so far, from the controller's `/metrics`.
     fn scheduling_passes(&self) -> Option<SchedulingPasses> {
-        let text = ureq::get(format!("http://{}/metrics", self.address))
+        SchedulingPasses::parse(&self.scrape()?)
+    }
+
+    /// `/metrics`, as Prometheus asks for it; `None` if it cannot be read.
+    fn scrape(&self) -> Option<String> {
+        ureq::get(format!("http://{}/metrics", self.address))
+            .header("Accept", "application/openmetrics-text; version=1.0.0")
             .call()
             .ok()?
             .body_mut()
             .with_config()
             .limit(256 * 1024 * 1024)
             .read_to_string()
-            .ok()?;
-        SchedulingPasses::parse(&text)
+            .ok()
     }
 
     /// Waits for `/readyz` to answer 200: every kind listed, the Lease held.

@@ -1,5 +1,6 @@
 //! The controller's resident memory and CPU time, sampled from `/proc/<pid>/status` (`VmRSS`,
-//! `VmHWM`) and `/proc/<pid>/stat` (`utime` + `stime`) by a thread every
+//! `VmHWM`, and `VmRSS` split into `RssAnon`, the heap and stacks, and `RssFile`, the pages of
+//! the executable and libraries mapped in) and `/proc/<pid>/stat` (`utime` + `stime`) by a thread every
 //! [`SAMPLE_INTERVAL`], until the process is gone or the sampler is dropped.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,6 +20,10 @@ pub struct Sample {
     pub resident_kib: u64,
     /// `VmHWM` (the resident peak so far, as the kernel counts it), in KiB.
     pub high_water_kib: u64,
+    /// `RssAnon`: anonymous memory (heap, stacks), in KiB.
+    pub anonymous_kib: u64,
+    /// `RssFile`: file-backed pages (the executable's code and data), in KiB.
+    pub file_kib: u64,
     /// CPU time used so far (user + system).
     pub cpu: Duration,
 }
@@ -82,11 +87,23 @@ impl Sampler {
 
     /// The mean `VmRSS` of the samples taken since `since`, in KiB.
     pub fn mean_resident_kib_since(&self, since: Instant) -> u64 {
+        self.mean_since(since, |sample| sample.resident_kib)
+    }
+
+    /// The mean of `RssAnon` and of `RssFile` over the samples taken since `since`, in KiB.
+    pub fn mean_split_kib_since(&self, since: Instant) -> (u64, u64) {
+        (
+            self.mean_since(since, |sample| sample.anonymous_kib),
+            self.mean_since(since, |sample| sample.file_kib),
+        )
+    }
+
+    fn mean_since(&self, since: Instant, value: fn(&Sample) -> u64) -> u64 {
         let samples = self.samples.lock().unwrap_or_else(PoisonError::into_inner);
         let recent: Vec<u64> = samples
             .iter()
             .filter(|sample| sample.at >= since)
-            .map(|sample| sample.resident_kib)
+            .map(value)
             .collect();
         if recent.is_empty() {
             0
@@ -123,6 +140,8 @@ fn sample(pid: u32, ticks_per_second: u64) -> Option<Sample> {
         at: Instant::now(),
         resident_kib: field("VmRSS:")?,
         high_water_kib: field("VmHWM:")?,
+        anonymous_kib: field("RssAnon:").unwrap_or(0),
+        file_kib: field("RssFile:").unwrap_or(0),
         cpu: cpu_time(&stat, ticks_per_second).unwrap_or_default(),
     })
 }

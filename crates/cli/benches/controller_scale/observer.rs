@@ -1,8 +1,10 @@
 //! What the benchmark sees of the cluster, with local receive times: its own kube-runtime
-//! watchers of the benchmark's pods, of Nodes and of NodeClaims record when each object was
-//! first seen (not `creationTimestamp`, which has one-second resolution), which node each pod
-//! was bound to, when it was first `Running`, and the provider IDs that tie a Node to its
-//! NodeClaim.
+//! watchers of the benchmark's pods, of Nodes, of NodeClaims and of Events record when each
+//! object was first seen (not `creationTimestamp`, which has one-second resolution), when
+//! kube-scheduler first marked each pod unschedulable (pending: the moment a node autoscaler
+//! is asked for capacity), which NodeClaim the controller nominated it to (its `Nominated`
+//! event, "Pod should schedule on: nodeclaim/NAME"), which node it was bound to, when it was
+//! first `Running`, and the provider IDs that tie a Node to its NodeClaim.
 
 use std::collections::HashMap;
 use std::fmt::Debug;
@@ -11,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::events::v1::Event as KubernetesEvent;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event, watcher};
 use kube::{Api, Client, Resource};
@@ -29,6 +32,8 @@ pub struct PodRecord {
     pub wave: usize,
     /// When the watch first saw it.
     pub seen: Instant,
+    /// When the watch first saw it unschedulable (`PodScheduled=False`, `Unschedulable`).
+    pub pending: Option<Instant>,
     /// The node kube-scheduler bound it to.
     pub node: Option<String>,
     /// When the watch first saw it `Running`.
@@ -53,6 +58,9 @@ pub struct Observed {
     pub nodes: HashMap<String, String>,
     /// NodeClaims by name.
     pub claims: HashMap<String, ClaimRecord>,
+    /// The NodeClaim each pod's first `Nominated` event named, by pod `namespace/name` (an
+    /// event may come before the pod's own watch has it).
+    pub nominations: HashMap<String, String>,
 }
 
 /// A count of what has been seen, for the progress line.
@@ -94,6 +102,31 @@ impl Observed {
             .count()
     }
 
+    /// For each pod nominated to a NodeClaim, the time from kube-scheduler marking it
+    /// unschedulable (or, if the watch never saw it so, from its being seen) to that NodeClaim
+    /// being seen: the controller's answer to a pending pod. Also how many pods were never
+    /// nominated (bound to a node that had room, or never provisioned for) and how many named a
+    /// NodeClaim the watch never saw.
+    pub fn nomination_latencies(&self) -> (Vec<Duration>, usize, usize) {
+        let mut latencies = Vec::new();
+        let (mut never_nominated, mut claim_unseen) = (0, 0);
+        for (key, pod) in &self.pods {
+            let Some(claim) = self.nominations.get(key) else {
+                never_nominated += 1;
+                continue;
+            };
+            match self.claims.get(claim) {
+                Some(claim) => latencies.push(
+                    claim
+                        .seen
+                        .saturating_duration_since(pod.pending.unwrap_or(pod.seen)),
+                ),
+                None => claim_unseen += 1,
+            }
+        }
+        (latencies, never_nominated, claim_unseen)
+    }
+
     /// For each bound pod, the time from its being seen to the NodeClaim of its node being
     /// seen (zero when that NodeClaim existed before the pod); and the pods whose NodeClaim
     /// could not be found.
@@ -133,7 +166,7 @@ pub fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, Observed> {
     shared.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Starts the three watches on the current runtime.
+/// Starts the four watches on the current runtime.
 pub fn spawn(client: &Client, shared: &Shared) {
     let pods = watcher::Config::default().labels(&format!("{BENCH_LABEL}=true"));
     tokio::spawn(watch(
@@ -153,6 +186,12 @@ pub fn spawn(client: &Client, shared: &Shared) {
         watcher::Config::default(),
         shared.clone(),
         record_claim,
+    ));
+    tokio::spawn(watch(
+        Api::<KubernetesEvent>::all(client.clone()),
+        watcher::Config::default(),
+        shared.clone(),
+        record_nomination,
     ));
 }
 
@@ -194,9 +233,24 @@ fn record_pod(observed: &mut Observed, pod: Pod, now: Instant) {
     let record = observed.pods.entry(key).or_insert(PodRecord {
         wave,
         seen: now,
+        pending: None,
         node: None,
         running: None,
     });
+    let unschedulable = pod
+        .status
+        .as_ref()
+        .and_then(|status| status.conditions.as_ref())
+        .into_iter()
+        .flatten()
+        .any(|condition| {
+            condition.type_ == "PodScheduled"
+                && condition.status == "False"
+                && condition.reason.as_deref() == Some("Unschedulable")
+        });
+    if unschedulable && record.pending.is_none() {
+        record.pending = Some(now);
+    }
     if let Some(node) = pod
         .spec
         .as_ref()
@@ -235,4 +289,28 @@ fn record_claim(observed: &mut Observed, claim: NodeClaim, now: Instant) {
     if let Some(provider_id) = claim.status.and_then(|status| status.provider_id) {
         record.provider_id = Some(provider_id);
     }
+}
+
+/// A `Nominated` event on a pod: "Pod should schedule on: nodeclaim/NAME". Only the first
+/// nomination of each pod counts (a later one follows a nomination that lapsed).
+fn record_nomination(observed: &mut Observed, event: KubernetesEvent, _now: Instant) {
+    let Some(regarding) = event.regarding.filter(|regarding| {
+        regarding.kind.as_deref() == Some("Pod") && event.reason.as_deref() == Some("Nominated")
+    }) else {
+        return;
+    };
+    let Some(claim) = event
+        .note
+        .as_deref()
+        .and_then(|note| note.rsplit_once("nodeclaim/"))
+        .map(|(_, claim)| claim.trim().to_owned())
+    else {
+        return;
+    };
+    let key = format!(
+        "{}/{}",
+        regarding.namespace.as_deref().unwrap_or_default(),
+        regarding.name.as_deref().unwrap_or_default()
+    );
+    observed.nominations.entry(key).or_insert(claim);
 }
