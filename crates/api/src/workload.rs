@@ -4,6 +4,7 @@
 //! sidecars, pod overhead).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1 as core_v1;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta_v1;
@@ -33,13 +34,13 @@ pub fn convert_pod_spec(
     Ok(Pod {
         namespace: namespace.to_string(),
         name: name.to_string(),
-        labels: labels.clone(),
+        labels: Arc::new(labels.clone()),
         requests: effective_requests(spec, field)?,
         priority: spec.priority.unwrap_or(0),
-        node_selector: spec.node_selector.clone().unwrap_or_default(),
+        node_selector: Arc::new(spec.node_selector.clone().unwrap_or_default()),
         required_node_affinity: required_node_affinity(spec, field)?,
         preferred_node_affinity: preferred_node_affinity(spec, field)?,
-        tolerations: tolerations(spec, field)?,
+        tolerations: Arc::new(tolerations(spec, field)?),
         topology_spread: topology_spread(spec, field)?,
         pod_affinity: affinity_terms(
             spec.affinity

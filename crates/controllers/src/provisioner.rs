@@ -406,7 +406,7 @@ fn spot_was_possible(state: &ClusterState, node_pool: &str) -> bool {
 /// node-affinity terms if it has any): a pod that requires on-demand is never a fallback.
 fn pod_allows_spot(pod: &Pod) -> bool {
     let spot = CapacityType::Spot.as_str();
-    Requirements::from_labels(&pod.node_selector).allows(labels::CAPACITY_TYPE, spot)
+    Requirements::from_labels(pod.node_selector.as_ref()).allows(labels::CAPACITY_TYPE, spot)
         && (pod.required_node_affinity.is_empty()
             || pod.required_node_affinity.iter().any(|term| {
                 Requirements::from_expressions(term)

@@ -4,6 +4,7 @@
 //! builders are for code a developer writes, never for user input.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::instance_type::InstanceType;
 use crate::label_selector::LabelSelector;
@@ -131,7 +132,7 @@ impl PodBuilder {
     }
     /// Adds a label.
     pub fn label(mut self, key: &str, value: &str) -> Self {
-        self.pod.labels.insert(key.into(), value.into());
+        Arc::make_mut(&mut self.pod.labels).insert(key.into(), value.into());
         self
     }
     /// Annotates the pod `karpenter.sh/do-not-disrupt: "true"`.
@@ -160,7 +161,7 @@ impl PodBuilder {
     }
     /// Adds a `nodeSelector` entry.
     pub fn node_selector(mut self, key: &str, value: &str) -> Self {
-        self.pod.node_selector.insert(key.into(), value.into());
+        Arc::make_mut(&mut self.pod.node_selector).insert(key.into(), value.into());
         self
     }
     /// Adds an expression to the first required node-affinity term.
@@ -188,7 +189,7 @@ impl PodBuilder {
     }
     /// Tolerates `key=value:effect` (`Equal`).
     pub fn toleration(mut self, key: &str, value: &str, effect: Effect) -> Self {
-        self.pod.tolerations.push(Toleration {
+        Arc::make_mut(&mut self.pod.tolerations).push(Toleration {
             key: key.into(),
             operator: TolerationOperator::Equal,
             value: value.into(),
@@ -198,7 +199,7 @@ impl PodBuilder {
     }
     /// Tolerates every taint.
     pub fn tolerate_everything(mut self) -> Self {
-        self.pod.tolerations.push(Toleration {
+        Arc::make_mut(&mut self.pod.tolerations).push(Toleration {
             operator: TolerationOperator::Exists,
             ..Toleration::default()
         });

@@ -3,6 +3,7 @@
 //! constraints, pod (anti-)affinity and host ports.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::label_selector::LabelSelector;
 use crate::requirements::NodeSelectorRequirement;
@@ -16,21 +17,22 @@ pub struct Pod {
     pub namespace: String,
     /// Name.
     pub name: String,
-    /// Labels.
-    pub labels: BTreeMap<String, String>,
+    /// Labels. Shared: the pods of one template have the same, and the Kubernetes driver
+    /// hands them one map (change one pod's with `Arc::make_mut`).
+    pub labels: Arc<BTreeMap<String, String>>,
     /// What the pod needs: the larger of its containers' sum and its largest init container,
     /// plus one `pods`.
     pub requests: Resources,
     /// Priority (higher first).
     pub priority: i32,
-    /// `spec.nodeSelector`.
-    pub node_selector: BTreeMap<String, String>,
+    /// `spec.nodeSelector` (shared as the labels are).
+    pub node_selector: Arc<BTreeMap<String, String>>,
     /// Required node affinity: the terms are ORed, each term's expressions ANDed.
     pub required_node_affinity: Vec<Vec<NodeSelectorRequirement>>,
     /// Preferred node affinity terms.
     pub preferred_node_affinity: Vec<WeightedNodeSelectorTerm>,
-    /// Tolerations.
-    pub tolerations: Vec<crate::taints::Toleration>,
+    /// Tolerations (shared as the labels are).
+    pub tolerations: Arc<Vec<crate::taints::Toleration>>,
     /// Topology spread constraints.
     pub topology_spread: Vec<TopologySpreadConstraint>,
     /// Pod affinity.

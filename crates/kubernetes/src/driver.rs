@@ -35,6 +35,7 @@ use crate::notice_intake::NoticeIntake;
 use crate::observation::{Kind, Object, Observation};
 use crate::placement_score_request;
 use crate::protocol;
+use crate::shared_parts::SharedParts;
 
 /// How many observations queue up before the watches wait for the driver.
 const OBSERVATION_QUEUE: usize = 4096;
@@ -108,6 +109,8 @@ pub struct Driver<P: CloudProvider + 'static> {
     node_pool_statuses: BTreeMap<String, (NodePoolStatus, Duration)>,
     /// Pods reported unschedulable, with the reason (an event again when it changes).
     pub(crate) reported_unschedulable: BTreeMap<String, String>,
+    /// One copy of the labels, nodeSelector and tolerations the pods kept have in common.
+    shared_parts: SharedParts,
     wake_at: Option<Duration>,
     metrics_published: Option<Instant>,
     ready: Arc<std::sync::atomic::AtomicBool>,
@@ -177,6 +180,7 @@ impl<P: CloudProvider + 'static> Driver<P> {
             node_class_status: config.node_class_status,
             node_pool_statuses: BTreeMap::new(),
             reported_unschedulable: BTreeMap::new(),
+            shared_parts: SharedParts::default(),
             wake_at: None,
             metrics_published: None,
             ready,
@@ -552,7 +556,7 @@ impl<P: CloudProvider + 'static> Driver<P> {
         }
     }
 
-    fn pod_applied(&mut self, view: PodView, now: Duration) {
+    fn pod_applied(&mut self, mut view: PodView, now: Duration) {
         let key = view.key.clone();
         if view.finished || (view.deleting && view.node_name.is_none()) {
             self.terminating_pods.remove(&key);
@@ -567,12 +571,14 @@ impl<P: CloudProvider + 'static> Driver<P> {
             (Some(node), Some(bound)) if bound.as_deref() == Some(node.as_str()) => {}
             (Some(node), known) => {
                 if known.is_none() {
+                    self.shared_parts.share(Arc::make_mut(&mut view.pod));
                     self.state.pod_created(key.clone(), pod_state(&view));
                 }
                 self.reported_unschedulable.remove(&key);
                 self.state.pod_bound_to(&key, node, now);
             }
             (None, None) if view.unschedulable && !view.daemon => {
+                self.shared_parts.share(Arc::make_mut(&mut view.pod));
                 self.state.pod_created(key, pod_state(&view));
             }
             (None, _) => {}

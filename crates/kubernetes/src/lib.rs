@@ -25,6 +25,7 @@ pub mod observation;
 mod perform;
 pub mod placement_score_request;
 pub mod protocol;
+pub mod shared_parts;
 pub mod watch;
 
 use std::sync::atomic::AtomicBool;

@@ -196,7 +196,7 @@ impl Simulation {
     /// eligible node-hours).
     fn may_run_on_spot(&self, pod: &Pod) -> bool {
         let spot = CapacityType::Spot.as_str();
-        let selected = Requirements::from_labels(&pod.node_selector);
+        let selected = Requirements::from_labels(pod.node_selector.as_ref());
         let terms: Vec<Requirements> = if pod.required_node_affinity.is_empty() {
             vec![selected]
         } else {

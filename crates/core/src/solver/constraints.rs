@@ -4,6 +4,7 @@
 //! `PreferNoSchedule` taints become tolerated.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 use crate::label_selector::LabelSelector;
 
@@ -21,7 +22,7 @@ pub(crate) struct PodConstraints {
     pub namespace: String,
     pub labels: BTreeMap<String, String>,
     pub requirements: Requirements,
-    pub tolerations: Vec<Toleration>,
+    pub tolerations: Arc<Vec<Toleration>>,
     pub tolerate_prefer_no_schedule: bool,
     pub topology_spread: Vec<TopologySpreadConstraint>,
     pub affinity: Vec<PodAffinityTerm>,
@@ -166,7 +167,7 @@ impl Relaxation {
         pod: &Pod,
         selected: &SelectedLabelKeys,
     ) -> Result<PodConstraints, RequirementError> {
-        let mut requirements = Requirements::from_labels(&pod.node_selector);
+        let mut requirements = Requirements::from_labels(pod.node_selector.as_ref());
         if let Some(term) = self.required_terms.first() {
             requirements.add_all(&Requirements::from_expressions(term)?);
         }
