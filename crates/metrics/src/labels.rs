@@ -2,26 +2,11 @@
 //! every well-known node label (`spotter_core::labels::WELL_KNOWN`) in snake case without its
 //! domain (`karpenter.k8s.aws/instance-cpu` becomes `instance_cpu`), as Karpenter's do; the
 //! other families have fixed label sets. An example label set of each family (`Default`, or
-//! [`NodeLabels::example`]) is how the generated documentation learns the label names from an
+//! [`WellKnownLabels::placeholder_values`]) is how the generated documentation learns the label names from an
 //! encoding.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::sync::Arc;
-
-use prometheus_client::encoding::{EncodeLabel, EncodeLabelSet, LabelSetEncoder};
-
-/// `karpenter_nodes_allocatable`, `_total_pod_requests`, `_total_daemon_requests`: the node,
-/// the resource, and the node's well-known labels. Two are equal when their values are (the
-/// names are the same in every label set of a family).
-#[derive(Clone, Debug)]
-pub(crate) struct NodeLabels {
-    pub node_name: String,
-    pub resource_type: String,
-    /// The node's value of each of [`WellKnownLabels::names`], in that order.
-    pub well_known: Arc<[String]>,
-    pub names: WellKnownLabels,
-}
 
 /// The well-known node labels and their metric label names, computed once.
 #[derive(Clone, Debug)]
@@ -176,61 +161,22 @@ impl WellKnownLabels {
         Self { keys, names }
     }
 
+    /// The metric label names, in order.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// A placeholder value for every label (for the generated documentation).
+    pub fn placeholder_values(&self) -> Arc<[String]> {
+        self.keys.iter().map(|_| "example".to_string()).collect()
+    }
+
     /// A node's values of the well-known labels, in order (empty when the node lacks one).
     pub fn values_of(&self, node_labels: &BTreeMap<String, String>) -> Arc<[String]> {
         self.keys
             .iter()
             .map(|key| node_labels.get(*key).cloned().unwrap_or_default())
             .collect()
-    }
-}
-
-impl NodeLabels {
-    /// A label set with every label set to a placeholder, for the generated documentation (an
-    /// empty value would leave its label out).
-    pub fn example() -> Self {
-        let names = WellKnownLabels::new();
-        Self {
-            node_name: "example".to_string(),
-            resource_type: "cpu".to_string(),
-            well_known: names.keys.iter().map(|_| "example".to_string()).collect(),
-            names,
-        }
-    }
-}
-
-impl PartialEq for NodeLabels {
-    fn eq(&self, other: &Self) -> bool {
-        self.node_name == other.node_name
-            && self.resource_type == other.resource_type
-            && self.well_known == other.well_known
-    }
-}
-
-impl Eq for NodeLabels {}
-
-impl std::hash::Hash for NodeLabels {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.node_name.hash(state);
-        self.resource_type.hash(state);
-        self.well_known.hash(state);
-    }
-}
-
-impl EncodeLabelSet for NodeLabels {
-    fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), fmt::Error> {
-        ("node_name", self.node_name.as_str()).encode(encoder.encode_label())?;
-        ("resource_type", self.resource_type.as_str()).encode(encoder.encode_label())?;
-        // Karpenter's `managed`: whether Karpenter (here Spotter) manages the node; every node
-        // these metrics describe has a NodeClaim.
-        ("managed", "true").encode(encoder.encode_label())?;
-        // A label the node lacks is left out, which Prometheus reads as Karpenter's empty value.
-        for (name, value) in self.names.names.iter().zip(self.well_known.iter()) {
-            if !value.is_empty() {
-                (name.as_str(), value.as_str()).encode(encoder.encode_label())?;
-            }
-        }
-        Ok(())
     }
 }
 

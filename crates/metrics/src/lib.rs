@@ -18,6 +18,7 @@ pub mod describe;
 pub mod error;
 mod labels;
 pub mod metrics;
+mod node_series;
 mod offering_series;
 mod pods_state;
 mod summary;

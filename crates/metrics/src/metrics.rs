@@ -6,7 +6,6 @@
 
 use std::fmt;
 use std::hash::Hash;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -33,9 +32,10 @@ use crate::error::MetricsError;
 use crate::labels::{
     AvoidLevelLabels, CapacityTypeLabels, CloudErrorLabels, ControllerLabels, FallbackLabels,
     MessageLabels, NodeClaimCreatedLabels, NodeClaimDisruptedLabels, NodeClaimTerminatedLabels,
-    NodeEventLabels, NodeLabels, NodePoolLabels, NodePoolReasonLabels, NodePoolResourceLabels,
-    NoticeLabels, ReasonLabels, WellKnownLabels, resource_type,
+    NodeEventLabels, NodePoolLabels, NodePoolReasonLabels, NodePoolResourceLabels, NoticeLabels,
+    ReasonLabels, WellKnownLabels, resource_type,
 };
+use crate::node_series::{NodeRow, NodeSeries, reported_resources, resource_value};
 use crate::offering_series::OfferingSeries;
 use crate::pods_state::PodsState;
 use crate::summary::Summary;
@@ -81,9 +81,7 @@ pub struct Metrics {
     /// The length of the last encoding.
     encoded_length: AtomicUsize,
 
-    nodes_allocatable: Family<NodeLabels, GaugeF64>,
-    nodes_total_pod_requests: Family<NodeLabels, GaugeF64>,
-    nodes_total_daemon_requests: Family<NodeLabels, GaugeF64>,
+    node_series: NodeSeries,
     nodes_created: Family<NodeEventLabels, Counter>,
     nodes_terminated: Family<NodeEventLabels, Counter>,
     node_claims_created: Family<NodeClaimCreatedLabels, Counter>,
@@ -164,18 +162,7 @@ impl Metrics {
         let registrar = &mut registrar;
         // Fields are initialised in the order written: the registry is taken last.
         let metrics = Self {
-            nodes_allocatable: registrar.node_family(
-                "karpenter_nodes_allocatable",
-                "Node allocatable: what pods can use after kubelet and system overhead, CPU in cores, memory and storage in bytes (labels of Karpenter after v1.0, without the phase the kubelet leaves empty)",
-            ),
-            nodes_total_pod_requests: registrar.node_family(
-                "karpenter_nodes_total_pod_requests",
-                "The sum of the requests of the pods bound to the node, DaemonSet pods excluded (labels as karpenter_nodes_allocatable)",
-            ),
-            nodes_total_daemon_requests: registrar.node_family(
-                "karpenter_nodes_total_daemon_requests",
-                "The sum of the requests of the DaemonSet pods bound to the node (labels as karpenter_nodes_allocatable)",
-            ),
+            node_series: registrar.node_series(),
             nodes_created: registrar.family(
                 "karpenter_nodes_created",
                 "Nodes registered for a NodeClaim (labels of Karpenter after v1.0)",
@@ -580,37 +567,29 @@ impl Metrics {
     }
 
     fn observe_nodes(&self, state: &ClusterState) {
-        self.nodes_allocatable.clear();
-        self.nodes_total_pod_requests.clear();
-        self.nodes_total_daemon_requests.clear();
-        for node in state.nodes.values() {
-            let well_known = self.well_known.values_of(&node.labels);
-            let mut pod_requests = Resources::new();
-            let mut daemon_requests = Resources::new();
-            for (key, pod) in &node.pods {
-                if state.pods.get(key).is_some_and(|pod| pod.daemon) {
-                    daemon_requests.add(&pod.requests);
-                } else {
-                    pod_requests.add(&pod.requests);
+        let rows = state
+            .nodes
+            .values()
+            .map(|node| {
+                let mut pod_requests = Resources::new();
+                let mut daemon_requests = Resources::new();
+                for (key, pod) in &node.pods {
+                    if state.pods.get(key).is_some_and(|pod| pod.daemon) {
+                        daemon_requests.add(&pod.requests);
+                    } else {
+                        pod_requests.add(&pod.requests);
+                    }
                 }
-            }
-            for (family, amounts) in [
-                (&self.nodes_allocatable, &node.allocatable),
-                (&self.nodes_total_pod_requests, &pod_requests),
-                (&self.nodes_total_daemon_requests, &daemon_requests),
-            ] {
-                for (name, amount) in reported_resources(amounts) {
-                    family
-                        .get_or_create(&NodeLabels {
-                            node_name: node.name.clone(),
-                            resource_type: resource_type(name),
-                            well_known: Arc::clone(&well_known),
-                            names: self.well_known.clone(),
-                        })
-                        .set(resource_value(name, amount));
+                NodeRow {
+                    name: node.name.clone(),
+                    well_known: self.well_known.values_of(&node.labels),
+                    allocatable: node.allocatable.clone(),
+                    pod_requests,
+                    daemon_requests,
                 }
-            }
-        }
+            })
+            .collect();
+        self.node_series.set(rows);
     }
 
     fn observe_node_pools(&self, state: &ClusterState, now: Duration) {
@@ -802,8 +781,12 @@ impl Registrar {
         self.family_with(name, help, Family::default())
     }
 
-    fn node_family(&mut self, name: &str, help: &str) -> Family<NodeLabels, GaugeF64> {
-        self.family_with_example(name, help, Family::default(), NodeLabels::example())
+    fn node_series(&mut self) -> NodeSeries {
+        let series = NodeSeries::new(WellKnownLabels::new());
+        self.registry.register_collector(series.collector());
+        let touched = series.clone();
+        self.touch_families.push(Box::new(move || touched.touch()));
+        series
     }
 
     fn family_with<Labels, Metric, Constructor>(
@@ -867,35 +850,6 @@ impl Registrar {
 
 fn scheduling_histogram() -> Histogram {
     Histogram::new(SCHEDULING_BUCKETS)
-}
-
-/// The resources a node or pool reports: the four core ones always, extended ones when present.
-fn reported_resources(amounts: &Resources) -> impl Iterator<Item = (&str, i64)> {
-    [
-        (resources::CPU, amounts.cpu_millicores),
-        (resources::MEMORY, amounts.memory_bytes),
-        (resources::PODS, amounts.pods),
-        (
-            resources::EPHEMERAL_STORAGE,
-            amounts.ephemeral_storage_bytes,
-        ),
-    ]
-    .into_iter()
-    .chain(
-        amounts
-            .extended
-            .iter()
-            .map(|(name, amount)| (name.as_str(), *amount)),
-    )
-}
-
-/// A resource amount as Karpenter reports it: CPU in cores, everything else in its unit.
-fn resource_value(name: &str, amount: i64) -> f64 {
-    if name == resources::CPU {
-        amount as f64 / 1000.0
-    } else {
-        amount as f64
-    }
 }
 
 fn label_of(node: &NodeState, key: &str) -> String {
