@@ -47,7 +47,6 @@ impl PodsState {
             .values()
             .map(|pod| PodRow {
                 pod: Arc::clone(&pod.pod),
-                bound: pod.node.is_some(),
                 node: pod
                     .node
                     .as_deref()
@@ -79,7 +78,6 @@ impl PodsState {
         };
         self.lock().pods = vec![PodRow {
             pod: Arc::new(pod),
-            bound: true,
             node: Some(Arc::new(node)),
             node_name: None,
         }];
@@ -118,7 +116,14 @@ impl Collector for PodsState {
                 ("arch", node_label(|node| &node.arch)),
                 ("capacity_type", node_label(|node| &node.capacity_type)),
                 ("instance_type", node_label(|node| &node.instance_type)),
-                ("phase", if row.bound { "Running" } else { "Pending" }),
+                (
+                    "phase",
+                    if row.node.is_some() || row.node_name.is_some() {
+                        "Running"
+                    } else {
+                        "Pending"
+                    },
+                ),
             ];
             metric_encoder.encode_family(&labels)?.encode_gauge(&1i64)?;
         }
@@ -135,7 +140,6 @@ struct Rows {
 #[derive(Debug)]
 struct PodRow {
     pod: Arc<Pod>,
-    bound: bool,
     node: Option<Arc<NodeRow>>,
     /// The name of a node the pod is bound to that the state does not hold (yet).
     node_name: Option<Box<str>>,
