@@ -259,10 +259,11 @@ fn needs_capacity(
 }
 
 /// When a pending pod's nomination to `claim` lapses, if it will: once the claim's node is up
-/// and the scheduler gave the room planned for the pod to other pods, the nomination holds a
-/// place for nothing. It lapses Karpenter's nomination window (twice the batch maximum, at
-/// least 10 s) after the last pod came to or left that node, so that a pod leaving soon can
-/// still make room; the pod is then provisioned for again.
+/// and kube-scheduler gave the room planned for the pod to other pods, the nomination holds a
+/// place for nothing. It lapses when the node's pods have been still for the batch idle window
+/// (the scheduler has finished binding to the new node), and the pod is planned again at once,
+/// as Karpenter plans every pending pod in every batch: often into the room its displacer was
+/// nominated to.
 fn nomination_lapses_at(
     state: &ClusterState,
     claim: &NodeClaim,
@@ -276,12 +277,8 @@ fn nomination_lapses_at(
         .filter(|node| claim.initialized && node.ready)?;
     let mut free = node.allocatable.clone();
     free.subtract(&node.requested());
-    let window = (settings.batch_max * 2).max(MIN_NOMINATION_WINDOW);
-    (!pod.pod.requests.fits_in(&free)).then_some(node.last_pod_event + window)
+    (!pod.pod.requests.fits_in(&free)).then_some(node.last_pod_event + settings.batch_idle)
 }
-
-/// The shortest nomination window (Karpenter's).
-const MIN_NOMINATION_WINDOW: Duration = Duration::from_secs(10);
 
 /// The earliest time after `now` at which a pending pod's nomination lapses.
 fn next_lapse(state: &ClusterState, now: Duration, settings: &Settings) -> Option<Duration> {

@@ -220,6 +220,23 @@ fn batching() {
 fn nominations() {
     let not_launched = || claim("batch-live", "batch");
     let launched = || claim("batch-live", "batch").spot(secs(0));
+    // The scheduler bound `b` to the nominated node at 20 s: no room is left for `a`.
+    let displaced = || {
+        cluster()
+            .claim_with_node(launched(), secs(20))
+            .pod(bound(web("b", "1800m"), "batch-live"))
+            .pod(pending(web("a", "500m")).nominated("batch-live"))
+            .build()
+    };
+    // As above, but `b` was nominated to another in-flight NodeClaim, which keeps its room.
+    let displaced_by_other = || {
+        cluster()
+            .claim_with_node(launched(), secs(20))
+            .claim(claim("batch-other", "batch").spot(secs(0)))
+            .pod(bound(web("b", "1800m"), "batch-live").nominated("batch-other"))
+            .pod(pending(web("a", "500m")).nominated("batch-live"))
+            .build()
+    };
     run(vec![
         Case {
             name: "a pod nominated to a NodeClaim not launched yet is left alone",
@@ -270,36 +287,19 @@ fn nominations() {
             )],
         },
         Case {
-            name: "a pod whose nominated node the scheduler filled with others is provisioned again once the nomination window passed",
+            name: "a pod whose nominated node the scheduler filled with others is planned again once the node's pods are still",
             steps: vec![
                 step(
-                    secs(30),
-                    cluster()
-                        .claim_with_node(launched(), secs(20))
-                        .pod(bound(web("b", "1800m"), "batch-live"))
-                        .pod(pending(web("a", "500m")).nominated("batch-live"))
-                        .build(),
+                    millis(20_500),
+                    displaced(),
                     &[],
-                    // The last pod event at 20 s, plus twice the 10 s batch maximum.
-                    Some(secs(40)),
+                    // The last pod event at 20 s, plus the 1 s batch idle window.
+                    Some(secs(21)),
                 ),
+                step(secs(21), displaced(), &[], Some(secs(22))),
                 step(
-                    secs(40),
-                    cluster()
-                        .claim_with_node(launched(), secs(20))
-                        .pod(bound(web("b", "1800m"), "batch-live"))
-                        .pod(pending(web("a", "500m")).nominated("batch-live"))
-                        .build(),
-                    &[],
-                    Some(secs(41)),
-                ),
-                step(
-                    secs(41),
-                    cluster()
-                        .claim_with_node(launched(), secs(20))
-                        .pod(bound(web("b", "1800m"), "batch-live"))
-                        .pod(pending(web("a", "500m")).nominated("batch-live"))
-                        .build(),
+                    secs(22),
+                    displaced(),
                     &[&create(
                         "batch-00001",
                         "batch",
@@ -307,6 +307,18 @@ fn nominations() {
                         &["default/a"],
                         false,
                     )],
+                    None,
+                ),
+            ],
+        },
+        Case {
+            name: "a displaced pod takes the room its displacer was nominated to on another in-flight NodeClaim",
+            steps: vec![
+                step(secs(22), displaced_by_other(), &[], Some(secs(23))),
+                step(
+                    secs(23),
+                    displaced_by_other(),
+                    &["nominate default/a -> batch-other"],
                     None,
                 ),
             ],

@@ -91,12 +91,26 @@ pub(crate) async fn perform<P: CloudProvider + 'static>(
                     pod,
                     Severity::Normal,
                     "Nominated",
-                    format!("Pod should schedule on: nodeclaim/{}", request.name),
+                    nomination_note(&request.name, None),
                 );
             }
             Outcome::Done
         }
-        Action::Nominate { .. } | Action::MarkUnavailable { .. } => Outcome::Done,
+        Action::Nominate { pod, node_claim } => {
+            let node = driver
+                .state
+                .node_claims
+                .get(node_claim)
+                .and_then(|claim| claim.node.as_deref());
+            driver.events.on_pod(
+                pod,
+                Severity::Normal,
+                "Nominated",
+                nomination_note(node_claim, node),
+            );
+            Outcome::Done
+        }
+        Action::MarkUnavailable { .. } => Outcome::Done,
         Action::LaunchNodeClaim {
             node_claim,
             offerings,
@@ -262,8 +276,17 @@ pub(crate) async fn perform<P: CloudProvider + 'static>(
     }
 }
 
-/// At most this many pods of one NodeClaim get a `Nominated` event.
+/// At most this many pods of one new NodeClaim get a `Nominated` event.
 const NOMINATION_EVENTS: usize = 20;
+
+/// A `Nominated` event's note, Karpenter's: "Pod should schedule on: nodeclaim/NAME", with
+/// `, node/NAME` once the NodeClaim has a node.
+fn nomination_note(node_claim: &str, node: Option<&str>) -> String {
+    match node {
+        Some(node) => format!("Pod should schedule on: nodeclaim/{node_claim}, node/{node}"),
+        None => format!("Pod should schedule on: nodeclaim/{node_claim}"),
+    }
+}
 
 fn launch<P: CloudProvider + 'static>(
     driver: &mut Driver<P>,

@@ -6,7 +6,7 @@
 //! event, "Pod should schedule on: nodeclaim/NAME"), which node it was bound to, when it was
 //! first `Running`, and the provider IDs that tie a Node to its NodeClaim.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -58,9 +58,47 @@ pub struct Observed {
     pub nodes: HashMap<String, String>,
     /// NodeClaims by name.
     pub claims: HashMap<String, ClaimRecord>,
-    /// The NodeClaim each pod's first `Nominated` event named, by pod `namespace/name` (an
-    /// event may come before the pod's own watch has it).
-    pub nominations: HashMap<String, String>,
+    /// Each pod's first and last `Nominated` events, by pod `namespace/name` (an event may
+    /// come before the pod's own watch has it).
+    pub nominations: HashMap<String, Nominations>,
+    /// The names of the `Nominated` events recorded (a watch that restarts lists them again).
+    pub nomination_events: HashSet<String>,
+}
+
+/// A pod's `Nominated` events: its first and, when kube-scheduler gave the room planned for it
+/// to another pod and it was planned again, its last.
+#[derive(Clone, Debug)]
+pub struct Nominations {
+    /// The first.
+    pub first: Nomination,
+    /// The last (the first if there was one).
+    pub last: Nomination,
+    /// How many.
+    pub count: usize,
+}
+
+/// One `Nominated` event.
+#[derive(Clone, Debug)]
+pub struct Nomination {
+    /// The NodeClaim it named.
+    pub claim: String,
+    /// When the watch saw the event.
+    pub seen: Instant,
+}
+
+/// The controller's answers to pending pods, sorted; see [`Observed::nomination_latencies`].
+#[derive(Clone, Debug, Default)]
+pub struct NominationLatencies {
+    /// Pending to the first nomination, for each nominated pod.
+    pub first: Vec<Duration>,
+    /// Pending to the last nomination, for each nominated pod.
+    pub last: Vec<Duration>,
+    /// Pods nominated more than once.
+    pub nominated_again: usize,
+    /// Pods never nominated (bound to a node that had room, or never provisioned for).
+    pub never_nominated: usize,
+    /// Pods nominated to a NodeClaim the watch never saw.
+    pub claim_unseen: usize,
 }
 
 /// A count of what has been seen, for the progress line.
@@ -102,29 +140,42 @@ impl Observed {
             .count()
     }
 
-    /// For each pod nominated to a NodeClaim, the time from kube-scheduler marking it
-    /// unschedulable (or, if the watch never saw it so, from its being seen) to that NodeClaim
-    /// being seen: the controller's answer to a pending pod. Also how many pods were never
-    /// nominated (bound to a node that had room, or never provisioned for) and how many named a
-    /// NodeClaim the watch never saw.
-    pub fn nomination_latencies(&self) -> (Vec<Duration>, usize, usize) {
-        let mut latencies = Vec::new();
-        let (mut never_nominated, mut claim_unseen) = (0, 0);
+    /// The controller's answers to pending pods: for each nominated pod, the time from
+    /// kube-scheduler marking it unschedulable (or, if the watch never saw it so, from its being
+    /// seen) to its first nomination, and to its last. A nomination is answered when its
+    /// NodeClaim was seen if that NodeClaim was created after the pod became pending, else
+    /// (a place on a NodeClaim already in flight) when its `Nominated` event was seen.
+    pub fn nomination_latencies(&self) -> NominationLatencies {
+        let mut latencies = NominationLatencies::default();
         for (key, pod) in &self.pods {
-            let Some(claim) = self.nominations.get(key) else {
-                never_nominated += 1;
+            let Some(nominations) = self.nominations.get(key) else {
+                latencies.never_nominated += 1;
                 continue;
             };
-            match self.claims.get(claim) {
-                Some(claim) => latencies.push(
-                    claim
-                        .seen
-                        .saturating_duration_since(pod.pending.unwrap_or(pod.seen)),
-                ),
-                None => claim_unseen += 1,
+            let pending = pod.pending.unwrap_or(pod.seen);
+            let answered = |nomination: &Nomination| {
+                let claim = self.claims.get(&nomination.claim)?;
+                let at = if claim.seen > pending {
+                    claim.seen
+                } else {
+                    nomination.seen
+                };
+                Some(at.saturating_duration_since(pending))
+            };
+            match (answered(&nominations.first), answered(&nominations.last)) {
+                (Some(first), Some(last)) => {
+                    latencies.first.push(first);
+                    latencies.last.push(last);
+                }
+                _ => latencies.claim_unseen += 1,
+            }
+            if nominations.count > 1 {
+                latencies.nominated_again += 1;
             }
         }
-        (latencies, never_nominated, claim_unseen)
+        latencies.first.sort();
+        latencies.last.sort();
+        latencies
     }
 
     /// For each bound pod, the time from its being seen to the NodeClaim of its node being
@@ -291,9 +342,9 @@ fn record_claim(observed: &mut Observed, claim: NodeClaim, now: Instant) {
     }
 }
 
-/// A `Nominated` event on a pod: "Pod should schedule on: nodeclaim/NAME". Only the first
-/// nomination of each pod counts (a later one follows a nomination that lapsed).
-fn record_nomination(observed: &mut Observed, event: KubernetesEvent, _now: Instant) {
+/// A `Nominated` event on a pod: "Pod should schedule on: nodeclaim/NAME", followed by
+/// ", node/NAME" once the NodeClaim has a node.
+fn record_nomination(observed: &mut Observed, event: KubernetesEvent, now: Instant) {
     let Some(regarding) = event.regarding.filter(|regarding| {
         regarding.kind.as_deref() == Some("Pod") && event.reason.as_deref() == Some("Nominated")
     }) else {
@@ -302,15 +353,32 @@ fn record_nomination(observed: &mut Observed, event: KubernetesEvent, _now: Inst
     let Some(claim) = event
         .note
         .as_deref()
-        .and_then(|note| note.rsplit_once("nodeclaim/"))
-        .map(|(_, claim)| claim.trim().to_owned())
+        .and_then(|note| note.split_once("nodeclaim/"))
+        .map(|(_, rest)| rest.split(',').next().unwrap_or_default().trim().to_owned())
     else {
         return;
     };
+    if let Some(name) = event.metadata.name
+        && !observed.nomination_events.insert(name)
+    {
+        return;
+    }
     let key = format!(
         "{}/{}",
         regarding.namespace.as_deref().unwrap_or_default(),
         regarding.name.as_deref().unwrap_or_default()
     );
-    observed.nominations.entry(key).or_insert(claim);
+    let nomination = Nomination { claim, seen: now };
+    observed
+        .nominations
+        .entry(key)
+        .and_modify(|nominations| {
+            nominations.last = nomination.clone();
+            nominations.count += 1;
+        })
+        .or_insert_with(|| Nominations {
+            first: nomination.clone(),
+            last: nomination,
+            count: 1,
+        });
 }
