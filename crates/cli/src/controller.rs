@@ -12,7 +12,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, anyhow};
@@ -23,12 +23,13 @@ use spotter_core::offering_ranking::SpotRanking;
 use spotter_fake_cloud::{FakeCloud, FakeCloudSettings};
 use spotter_kubernetes::DriverConfig;
 use spotter_kubernetes::leader_election::{self, LeaderElectionConfig};
-use spotter_metrics::{Format, Metrics};
-use spotter_server::{Endpoints, Exposition, ExpositionError, ExpositionFormat, ServerThread};
+use spotter_metrics::Metrics;
+use spotter_server::{Endpoints, ServerThread};
 use tokio::sync::watch;
 
 use crate::feature_gates::FeatureGates;
 use crate::interruption_queue::{self, QueueSource};
+use crate::metrics_endpoint::MetricsEndpoint;
 use crate::shutdown::shutdown_signal;
 use crate::{Failure, parse_duration_argument, policy_parser};
 
@@ -314,21 +315,14 @@ async fn run_controller(
         None => None,
     };
 
-    let metrics = Arc::new(Mutex::new(Metrics::new(provider_label(
-        arguments.cloud_provider,
-    ))));
+    let metrics = Metrics::new(provider_label(arguments.cloud_provider));
     #[cfg(feature = "aws")]
     if let Some(aws) = &aws {
-        metrics
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .catalog_read(aws.embedded);
-        metrics
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .on_demand_prices_read(aws.prices_embedded_because);
+        metrics.catalog_read(aws.embedded);
+        metrics.on_demand_prices_read(aws.prices_embedded_because);
     }
-    let endpoints = Endpoints::new(Arc::new(SharedMetrics(metrics.clone())));
+    let endpoints = Endpoints::new(MetricsEndpoint::of(&metrics));
+    let metrics = Arc::new(Mutex::new(metrics));
     let readiness = endpoints.readiness();
     let _metrics_server = ServerThread::start(arguments.metrics_address, &endpoints)
         .map_err(|error| Failure::Input(anyhow!(error).context("--metrics-address")))?;
@@ -611,23 +605,6 @@ fn provider_label(provider: CloudProviderName) -> &'static str {
     match provider {
         CloudProviderName::Aws => "aws",
         CloudProviderName::Fake => "fake",
-    }
-}
-
-/// The driver's metrics, served.
-struct SharedMetrics(Arc<Mutex<Metrics>>);
-
-impl Exposition for SharedMetrics {
-    fn expose(&self, format: ExpositionFormat) -> Result<String, ExpositionError> {
-        let format = match format {
-            ExpositionFormat::OpenMetrics => Format::OpenMetrics,
-            ExpositionFormat::PrometheusText => Format::PrometheusText,
-        };
-        Ok(self
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .encode_as(format)?)
     }
 }
 

@@ -24,6 +24,7 @@ mod controller;
 mod crds;
 mod feature_gates;
 mod interruption_queue;
+mod metrics_endpoint;
 mod output;
 mod plan;
 mod plan_output;

@@ -18,11 +18,11 @@ use spotter_cloud::{CloudError, Instance};
 use spotter_controllers::state::{InterruptionNotice, NodeClaim, NodeState};
 use spotter_controllers::{Action, ClusterState};
 use spotter_core::offering::CapacityType;
-use spotter_metrics::{Format, Metrics};
-use spotter_server::{
-    Endpoints, Exposition, ExpositionError, ExpositionFormat, Readiness, ServerError, ServerThread,
-};
+use spotter_metrics::Metrics;
+use spotter_server::{Endpoints, Readiness, ServerError, ServerThread};
 use spotter_simulator::Observer;
+
+use crate::metrics_endpoint::MetricsEndpoint;
 
 /// How stale the served gauges may get, in wall time, while the simulation runs.
 pub const PUBLISH_INTERVAL: Duration = Duration::from_millis(100);
@@ -78,15 +78,14 @@ struct NodeCounts {
     total: u64,
 }
 
-/// `/metrics` from the shared [`Metrics`].
-struct SharedMetrics(Arc<Mutex<Published>>);
-
 impl Served {
     /// Starts serving on `address`, before the run, with empty metrics and `/readyz` not ready
     /// until the first publication.
     pub fn start(address: SocketAddr, duration: Duration, speed: f64) -> Result<Self, ServerError> {
+        let metrics = Metrics::new("simulated");
+        let exposition = MetricsEndpoint::of(&metrics);
         let published = Arc::new(Mutex::new(Published {
-            metrics: Metrics::new("simulated"),
+            metrics,
             status: Status {
                 duration_seconds: duration.as_secs_f64(),
                 speed,
@@ -94,8 +93,8 @@ impl Served {
             },
         }));
         let for_status = Arc::clone(&published);
-        let endpoints = Endpoints::new(Arc::new(SharedMetrics(Arc::clone(&published))))
-            .with_document("/status", "application/json", move || {
+        let endpoints =
+            Endpoints::new(exposition).with_document("/status", "application/json", move || {
                 let status = lock(&for_status).status.clone();
                 serde_json::to_string(&status).unwrap_or_else(|error| {
                     format!("{{\"error\":\"failed to write the status: {error}\"}}")
@@ -243,16 +242,6 @@ impl NodeCounts {
             }
         }
         counts
-    }
-}
-
-impl Exposition for SharedMetrics {
-    fn expose(&self, format: ExpositionFormat) -> Result<String, ExpositionError> {
-        let format = match format {
-            ExpositionFormat::OpenMetrics => Format::OpenMetrics,
-            ExpositionFormat::PrometheusText => Format::PrometheusText,
-        };
-        Ok(lock(&self.0).metrics.encode_as(format)?)
     }
 }
 

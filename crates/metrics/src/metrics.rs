@@ -1,4 +1,4 @@
-//! [`Metrics`]: the registry and every metric family, Karpenter's and Spotter's. A driver owns
+//! [`Metrics`]: every metric family, Karpenter's and Spotter's, and their registries. A driver owns
 //! one and updates it from what it does: [`Metrics::observe_state`] recomputes the gauges from
 //! a [`ClusterState`] snapshot, and one event method per thing that happened (a NodeClaim
 //! created, a launch answered, a node registered, a disruption, an interruption notice, a pod
@@ -6,7 +6,7 @@
 
 use std::fmt;
 use std::hash::Hash;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric};
@@ -29,6 +29,7 @@ use spotter_core::unavailable_offerings::{AvoidLevel, UnavailableReason};
 use spotter_interruption::event_bridge::MessageType;
 
 use crate::error::MetricsError;
+use crate::exposer::Exposer;
 use crate::labels::{
     AvoidLevelLabels, CapacityTypeLabels, CloudErrorLabels, ControllerLabels, FallbackLabels,
     MessageLabels, NodeClaimCreatedLabels, NodeClaimDisruptedLabels, NodeClaimTerminatedLabels,
@@ -69,17 +70,15 @@ impl NoticeSource {
     }
 }
 
-/// Every metric family, and the registry they are encoded from.
+/// Every metric family, and the [`Exposer`] that writes them.
 pub struct Metrics {
-    registry: Registry,
+    exposer: Exposer,
     /// One closure per labelled family that adds a series with example label values, so that
     /// [`crate::describe`] can read every family's label names from an encoding.
     touch_families: Vec<Box<dyn Fn() + Send + Sync>>,
     provider: String,
     well_known: WellKnownLabels,
     offering_series: OfferingSeries,
-    /// The length of the last encoding.
-    encoded_length: AtomicUsize,
 
     node_series: NodeSeries,
     nodes_created: Family<NodeEventLabels, Counter>,
@@ -91,7 +90,6 @@ pub struct Metrics {
     node_pools_limit: Family<NodePoolResourceLabels, GaugeF64>,
     node_pools_allowed_disruptions: Family<NodePoolReasonLabels, Gauge>,
     pods_state: PodsState,
-    pods_startup_duration: Summary,
     scheduling_duration: Family<ControllerLabels, Histogram, fn() -> Histogram>,
     interruption_received_messages: Family<MessageLabels, Counter>,
     interruption_deleted_messages: Counter,
@@ -156,11 +154,19 @@ impl Metrics {
     /// `karpenter_cloudprovider_errors_total` (`aws`, `simulated`).
     pub fn new(provider: &str) -> Self {
         let mut registrar = Registrar {
-            registry: Registry::default(),
+            families: Registry::default(),
+            rows: Registry::default(),
             touch_families: Vec::new(),
         };
         let registrar = &mut registrar;
-        // Fields are initialised in the order written: the registry is taken last.
+        let pods_startup_duration = Summary::new(
+            "karpenter_pods_startup_duration_seconds",
+            "The time from a pod's creation until it is bound to a node, over the last 10 minutes",
+            STARTUP_QUANTILES,
+            STARTUP_WINDOW,
+            STARTUP_WINDOW_OBSERVATIONS,
+        );
+        // Fields are initialised in the order written: the registries are taken last.
         let metrics = Self {
             node_series: registrar.node_series(),
             nodes_created: registrar.family(
@@ -197,13 +203,6 @@ impl Metrics {
             ),
             pods_state: registrar.pods_state(
                 "One series per pod, 1, with its node, NodePool, zone, capacity type and phase, Pending or Running (Karpenter v1.0's labels; owner is empty, the cluster state has no owner references)",
-            ),
-            pods_startup_duration: Summary::new(
-                "karpenter_pods_startup_duration_seconds",
-                "The time from a pod's creation until it is bound to a node, over the last 10 minutes",
-                STARTUP_QUANTILES,
-                STARTUP_WINDOW,
-                STARTUP_WINDOW_OBSERVATIONS,
             ),
             scheduling_duration: registrar.family_with(
                 "karpenter_scheduler_scheduling_duration_seconds",
@@ -278,8 +277,11 @@ impl Metrics {
             ),
             provider: provider.to_string(),
             well_known: WellKnownLabels::new(),
-            encoded_length: AtomicUsize::new(0),
-            registry: std::mem::take(&mut registrar.registry),
+            exposer: Exposer::new(
+                std::mem::take(&mut registrar.families),
+                std::mem::take(&mut registrar.rows),
+                pods_startup_duration,
+            ),
             touch_families: std::mem::take(&mut registrar.touch_families),
         };
         metrics.on_demand_prices_read(None);
@@ -288,29 +290,18 @@ impl Metrics {
 
     /// The whole exposition in the OpenMetrics text format, ending with `# EOF`.
     pub fn encode(&self) -> Result<String, MetricsError> {
-        self.encode_as(Format::OpenMetrics)
+        self.exposer.encode(Format::OpenMetrics)
     }
 
     /// The whole exposition in `format`.
     pub fn encode_as(&self, format: Format) -> Result<String, MetricsError> {
-        // Sized from the last encoding, so that the text is not copied as it doubles: at
-        // thousands of pods and offerings it is megabytes.
-        let expected = self.encoded_length.load(Ordering::Relaxed);
-        let mut text = String::with_capacity(expected + expected / 16);
-        match format {
-            Format::OpenMetrics => {
-                prometheus_client::encoding::text::encode_registry(&mut text, &self.registry)?;
-            }
-            Format::PrometheusText => {
-                prometheus_client::encoding::prometheus_text::encode(&mut text, &self.registry)?;
-            }
-        }
-        self.pods_startup_duration.encode(&mut text)?;
-        if format == Format::OpenMetrics {
-            prometheus_client::encoding::text::encode_eof(&mut text)?;
-        }
-        self.encoded_length.store(text.len(), Ordering::Relaxed);
-        Ok(text)
+        self.exposer.encode(format)
+    }
+
+    /// What writes the exposition, to be used without this `Metrics` (and its lock): see
+    /// [`Exposer`].
+    pub fn exposer(&self) -> Exposer {
+        self.exposer.clone()
     }
 
     /// Recomputes every gauge from the state at `now`: nodes, NodePools, pods, offerings,
@@ -322,7 +313,7 @@ impl Metrics {
         self.observe_pods(state);
         self.observe_offerings(state);
         self.observe_capacity_types(state);
-        self.pods_startup_duration.expire(now);
+        self.exposer.pods_startup_duration().expire(now);
     }
 
     /// Counts what `action`, about to be applied to `state`, does: a NodeClaim created, a
@@ -525,7 +516,8 @@ impl Metrics {
 
     /// A pod that waited `waited` since its creation started on a node at `now`.
     pub fn pod_started(&mut self, now: Duration, waited: Duration) {
-        self.pods_startup_duration
+        self.exposer
+            .pods_startup_duration()
             .observe(now, waited.as_secs_f64());
     }
 
@@ -761,14 +753,17 @@ impl fmt::Debug for Metrics {
         formatter
             .debug_struct("Metrics")
             .field("provider", &self.provider)
-            .field("registry", &self.registry)
+            .field("exposer", &self.exposer)
             .finish_non_exhaustive()
     }
 }
 
 /// Registers families and remembers how to touch each.
 struct Registrar {
-    registry: Registry,
+    /// The families whose series are few.
+    families: Registry,
+    /// The collectors of one series per pod, offering or node.
+    rows: Registry,
     touch_families: Vec<Box<dyn Fn() + Send + Sync>>,
 }
 
@@ -783,7 +778,7 @@ impl Registrar {
 
     fn node_series(&mut self) -> NodeSeries {
         let series = NodeSeries::new(WellKnownLabels::new());
-        self.registry.register_collector(series.collector());
+        self.rows.register_collector(series.collector());
         let touched = series.clone();
         self.touch_families.push(Box::new(move || touched.touch()));
         series
@@ -815,7 +810,7 @@ impl Registrar {
         Metric: EncodeMetric + TypedMetric + fmt::Debug + Send + Sync + 'static,
         Constructor: MetricConstructor<Metric> + Clone + fmt::Debug + Send + Sync + 'static,
     {
-        self.registry.register(name, help, family.clone());
+        self.families.register(name, help, family.clone());
         let touched = family.clone();
         self.touch_families.push(Box::new(move || {
             drop(touched.get_or_create(&example));
@@ -825,7 +820,7 @@ impl Registrar {
 
     fn offering_series(&mut self) -> OfferingSeries {
         let series = OfferingSeries::default();
-        self.registry.register_collector(series.collector());
+        self.rows.register_collector(series.collector());
         let touched = series.clone();
         self.touch_families.push(Box::new(move || touched.touch()));
         series
@@ -833,7 +828,7 @@ impl Registrar {
 
     fn pods_state(&mut self, help: &str) -> PodsState {
         let family = PodsState::new(help);
-        self.registry.register_collector(family.collector());
+        self.rows.register_collector(family.collector());
         let touched = family.clone();
         self.touch_families.push(Box::new(move || touched.touch()));
         family
@@ -843,7 +838,7 @@ impl Registrar {
     where
         Metric: Clone + EncodeMetric + fmt::Debug + Send + Sync + 'static,
     {
-        self.registry.register(name, help, metric.clone());
+        self.families.register(name, help, metric.clone());
         metric
     }
 }

@@ -21,7 +21,7 @@ use crate::labels::{WellKnownLabels, resource_type};
 /// The three families, as one collector.
 #[derive(Clone, Debug)]
 pub(crate) struct NodeSeries {
-    rows: Arc<Mutex<Vec<NodeRow>>>,
+    rows: Arc<Mutex<Arc<Vec<NodeRow>>>>,
     names: WellKnownLabels,
 }
 
@@ -73,7 +73,7 @@ impl NodeSeries {
 
     /// Replaces the rows.
     pub fn set(&self, rows: Vec<NodeRow>) {
-        *self.rows.lock().unwrap_or_else(PoisonError::into_inner) = rows;
+        *self.rows.lock().unwrap_or_else(PoisonError::into_inner) = Arc::new(rows);
     }
 
     /// One row with every label set to a placeholder, for the generated documentation (an
@@ -98,7 +98,8 @@ impl NodeSeries {
 
 impl Collector for NodeSeries {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
-        let rows = self.rows.lock().unwrap_or_else(PoisonError::into_inner);
+        // A snapshot: the lock is not held while the rows are written out.
+        let rows = Arc::clone(&self.rows.lock().unwrap_or_else(PoisonError::into_inner));
         for (name, help, amounts) in FAMILIES {
             let mut metric_encoder =
                 encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;

@@ -24,7 +24,7 @@ const PRICE_ESTIMATE: &str = "karpenter_cloudprovider_instance_type_offering_pri
 /// The offerings last observed, shared with the collector the registry encodes.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct OfferingSeries {
-    offerings: Arc<Mutex<Offerings>>,
+    offerings: Arc<Mutex<Arc<Offerings>>>,
 }
 
 impl OfferingSeries {
@@ -38,9 +38,10 @@ impl OfferingSeries {
         let flags = offerings_of(instance_types)
             .map(|(instance_type, offering)| available(instance_type, offering))
             .collect();
-        let mut offerings = self.lock();
-        offerings.instance_types = Arc::clone(instance_types);
-        offerings.available = flags;
+        *self.lock() = Arc::new(Offerings {
+            instance_types: Arc::clone(instance_types),
+            available: flags,
+        });
     }
 
     /// One series of each family with example label values (for [`crate::describe`]).
@@ -68,7 +69,7 @@ impl OfferingSeries {
         Box::new(self.clone())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Offerings> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Arc<Offerings>> {
         self.offerings
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -77,7 +78,8 @@ impl OfferingSeries {
 
 impl Collector for OfferingSeries {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let offerings = self.lock();
+        // A snapshot: the lock is not held while the series are written out.
+        let offerings = Arc::clone(&self.lock());
         {
             let mut metric_encoder = encoder.encode_descriptor(
                 AVAILABLE,

@@ -22,7 +22,7 @@ pub(crate) const NAME: &str = "karpenter_pods_state";
 /// The rows of `karpenter_pods_state`, shared with the collector the registry encodes.
 #[derive(Clone, Debug)]
 pub(crate) struct PodsState {
-    rows: Arc<Mutex<Rows>>,
+    rows: Arc<Mutex<Arc<Vec<PodRow>>>>,
     help: Arc<str>,
 }
 
@@ -58,7 +58,7 @@ impl PodsState {
                 },
             })
             .collect();
-        self.lock().pods = pods;
+        *self.lock() = Arc::new(pods);
     }
 
     /// One series with example label values (for [`crate::describe`]).
@@ -76,11 +76,11 @@ impl PodsState {
             name: "pod".to_string(),
             ..Pod::default()
         };
-        self.lock().pods = vec![PodRow {
+        *self.lock() = Arc::new(vec![PodRow {
             pod: Arc::new(pod),
             node: Some(Arc::new(node)),
             node_name: None,
-        }];
+        }]);
     }
 
     /// The collector to register: it encodes these rows.
@@ -88,17 +88,18 @@ impl PodsState {
         Box::new(self.clone())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Rows> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Arc<Vec<PodRow>>> {
         self.rows.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
 impl Collector for PodsState {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let rows = self.lock();
+        // A snapshot: the lock is not held while the rows are written out.
+        let rows = Arc::clone(&self.lock());
         let mut metric_encoder =
             encoder.encode_descriptor(NAME, &self.help, None, MetricType::Gauge)?;
-        for row in &rows.pods {
+        for row in rows.iter() {
             let node = row.node.as_deref();
             let node_label = |value: fn(&NodeRow) -> &str| node.map(value).unwrap_or_default();
             let labels: [(&str, &str); 10] = [
@@ -129,11 +130,6 @@ impl Collector for PodsState {
         }
         Ok(())
     }
-}
-
-#[derive(Debug, Default)]
-struct Rows {
-    pods: Vec<PodRow>,
 }
 
 /// One pod: the state's pod, and the label values of the node it is bound to.

@@ -725,6 +725,83 @@ fn both_exposition_formats_carry_the_same_families() {
     }
 }
 
+/// A scrape's reader that stops reading once the row families have started, until told to
+/// go on.
+struct PausingReader {
+    text: String,
+    paused: Option<std::sync::mpsc::Sender<()>>,
+    resume: std::sync::mpsc::Receiver<()>,
+}
+
+impl std::fmt::Write for PausingReader {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        self.text.push_str(text);
+        if self.text.contains("karpenter_pods_state{")
+            && let Some(paused) = self.paused.take()
+        {
+            paused.send(()).map_err(|_| std::fmt::Error)?;
+            self.resume.recv().map_err(|_| std::fmt::Error)?;
+        }
+        Ok(())
+    }
+}
+
+#[test]
+#[expect(
+    clippy::disallowed_methods,
+    reason = "a scrape runs on the endpoint's thread, beside the driver's"
+)]
+fn a_scrape_whose_reader_waits_holds_nothing_the_driver_needs() {
+    let mut state = cluster();
+    let mut metrics = Metrics::new("simulated");
+    metrics.observe_state(&state, Duration::ZERO);
+    let exposer = metrics.exposer();
+    let (paused, scrape_paused) = std::sync::mpsc::channel();
+    let (resume, resumed) = std::sync::mpsc::channel();
+    let scrape = std::thread::spawn(move || {
+        let mut reader = PausingReader {
+            text: String::new(),
+            paused: Some(paused),
+            resume: resumed,
+        };
+        exposer
+            .write(Format::OpenMetrics, &mut reader)
+            .map(|()| reader.text)
+    });
+    scrape_paused
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the scrape reaches the row families");
+    // The driver goes on while the scrape waits: every family, rows included, is updated.
+    let (updated, driver_done) = std::sync::mpsc::channel();
+    let driver = std::thread::spawn(move || {
+        state.nodes.remove("fallback-1");
+        state.node_claims.remove("fallback-1");
+        metrics.observe_state(&state, Duration::from_secs(1));
+        metrics.pod_started(Duration::from_secs(1), Duration::from_secs(5));
+        metrics.scheduling_duration(0.01);
+        updated.send(()).expect("the test waits");
+        metrics
+    });
+    driver_done
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the driver updates its metrics while a scrape waits for its reader");
+    resume.send(()).expect("the scrape waits");
+    let text = scrape
+        .join()
+        .expect("the scrape does not panic")
+        .expect("the scrape is written");
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    // The scrape wrote the rows it started with; the next one has the driver's update.
+    let node = [("node_name", "fallback-1"), ("resource_type", "cpu")];
+    let metrics = driver.join().expect("the driver does not panic");
+    let next = metrics.encode().expect("the metrics encode");
+    assert_eq!(value(&next, "karpenter_nodes_allocatable", &node), None);
+    assert_eq!(
+        value(&next, "karpenter_pods_startup_duration_seconds_count", &[]),
+        Some(1.0)
+    );
+}
+
 #[test]
 fn actions_count_what_they_change_once() {
     let mut state = cluster();

@@ -2,7 +2,10 @@
 //! to a client that asks for `text/plain` only), `/healthz` (the process answers), `/readyz`
 //! (the owner says it is ready), and any text documents the owner adds (the simulator's
 //! `/status`). It knows nothing of Spotter's metrics: the owner hands it an [`Exposition`]
-//! that produces the text, and keeps a [`Readiness`] to flip.
+//! that writes the text, and keeps a [`Readiness`] to flip. `/metrics` is written by a
+//! blocking task and sent as it is written, in chunks of [`CHUNK_BYTES`] with at most
+//! [`CHUNKS_IN_FLIGHT`] waiting, so that a scrape never holds the whole text (megabytes at
+//! thousands of pods) and a slow reader slows only its own writer.
 //!
 //! axum on tokio, with only HTTP/1 and a current-thread runtime. [`ServerThread`] runs it on a
 //! thread of its own, for owners that are not async (the simulator); an async owner (the
@@ -15,9 +18,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
 use axum::Router;
+use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use futures_util::StreamExt;
 
 /// The content type of OpenMetrics 1.0 text.
 pub const OPEN_METRICS_CONTENT_TYPE: &str =
@@ -38,11 +43,22 @@ pub enum ExpositionFormat {
 /// What an exposition can fail with.
 pub type ExpositionError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Produces the metrics text when `/metrics` is asked for.
+/// Writes the metrics text when `/metrics` is asked for.
 pub trait Exposition: Send + Sync {
-    /// The whole exposition in `format`.
-    fn expose(&self, format: ExpositionFormat) -> Result<String, ExpositionError>;
+    /// Writes the whole exposition in `format` to `out`, on a blocking thread: a write may
+    /// wait for the reader, so hold no lock others need while writing. A write fails once the
+    /// reader is gone; return that failure.
+    fn expose(
+        &self,
+        format: ExpositionFormat,
+        out: &mut dyn std::fmt::Write,
+    ) -> Result<(), ExpositionError>;
 }
+
+/// The size at which a chunk of `/metrics` is sent.
+pub const CHUNK_BYTES: usize = 64 * 1024;
+/// How many chunks of `/metrics` may wait for the reader.
+pub const CHUNKS_IN_FLIGHT: usize = 4;
 
 /// Whether `/readyz` answers 200 (ready) or 503; the owner sets it, clones share it.
 #[derive(Clone, Debug, Default)]
@@ -146,10 +162,7 @@ impl Endpoints {
         let mut router = Router::new()
             .route(
                 "/metrics",
-                get(move |headers: HeaderMap| {
-                    let exposition = Arc::clone(&exposition);
-                    async move { metrics(exposition.as_ref(), &headers) }
-                }),
+                get(move |headers: HeaderMap| metrics(Arc::clone(&exposition), headers)),
             )
             .route("/healthz", get(|| async { "ok\n" }))
             .route(
@@ -273,8 +286,10 @@ impl Drop for ServerThread {
 }
 
 /// `/metrics`: the format the `Accept` header asks for, OpenMetrics unless it names only
-/// `text/plain`.
-fn metrics(exposition: &dyn Exposition, headers: &HeaderMap) -> Response {
+/// `text/plain`. An exposition that fails before writing anything answers 500; one that fails
+/// later ends the body early (the status is sent by then), which a scraper sees as a failed
+/// scrape.
+async fn metrics(exposition: Arc<dyn Exposition>, headers: HeaderMap) -> Response {
     let accept = headers
         .get_all(header::ACCEPT)
         .iter()
@@ -291,16 +306,79 @@ fn metrics(exposition: &dyn Exposition, headers: &HeaderMap) -> Response {
         ExpositionFormat::OpenMetrics => OPEN_METRICS_CONTENT_TYPE,
         ExpositionFormat::PrometheusText => PROMETHEUS_TEXT_CONTENT_TYPE,
     };
-    match exposition.expose(format) {
-        Ok(text) => (
-            [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
-            text,
-        )
-            .into_response(),
-        Err(error) => (
+    let (sender, mut receiver) = tokio::sync::mpsc::channel(CHUNKS_IN_FLIGHT);
+    tokio::task::spawn_blocking(move || {
+        let mut chunks = Chunks {
+            sender: &sender,
+            buffer: String::with_capacity(CHUNK_BYTES),
+            sent: false,
+        };
+        let written = exposition
+            .expose(format, &mut chunks)
+            .and_then(|()| chunks.send().map_err(Into::into));
+        if let Err(error) = written {
+            // Nobody hears it if the reader is gone.
+            let _ = sender.blocking_send(Err(error));
+        }
+    });
+    match receiver.recv().await {
+        Some(Ok(first)) => {
+            let rest = futures_util::stream::unfold(receiver, |mut receiver| async move {
+                receiver.recv().await.map(|chunk| (chunk, receiver))
+            });
+            let body = Body::from_stream(futures_util::stream::iter([Ok(first)]).chain(rest));
+            (
+                [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
+                body,
+            )
+                .into_response()
+        }
+        Some(Err(error)) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("failed to encode the metrics: {error}\n"),
         )
             .into_response(),
+        None => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "failed to encode the metrics: the writer stopped\n",
+        )
+            .into_response(),
     }
 }
+
+/// What an exposition writes to: the text in chunks, sent as each fills.
+struct Chunks<'a> {
+    sender: &'a tokio::sync::mpsc::Sender<Result<Bytes, ExpositionError>>,
+    buffer: String,
+    /// Whether a chunk was sent: the first one is, even empty, to start the answer.
+    sent: bool,
+}
+
+impl Chunks<'_> {
+    /// Sends what is buffered; fails once the reader is gone.
+    fn send(&mut self) -> Result<(), ReaderGone> {
+        if self.buffer.is_empty() && self.sent {
+            return Ok(());
+        }
+        self.sent = true;
+        let chunk = std::mem::replace(&mut self.buffer, String::with_capacity(CHUNK_BYTES));
+        self.sender
+            .blocking_send(Ok(Bytes::from(chunk)))
+            .map_err(|_| ReaderGone)
+    }
+}
+
+impl std::fmt::Write for Chunks<'_> {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        self.buffer.push_str(text);
+        if self.buffer.len() >= CHUNK_BYTES {
+            self.send().map_err(|ReaderGone| std::fmt::Error)?;
+        }
+        Ok(())
+    }
+}
+
+/// The `/metrics` reader went away before the text was written.
+#[derive(Debug, thiserror::Error)]
+#[error("the reader went away")]
+struct ReaderGone;
