@@ -35,9 +35,9 @@ struct Inner {
 }
 
 impl Exposer {
-    /// Writes the whole exposition in `format` to `out`: the small families, the row families
-    /// as they are encoded, the startup summary, and OpenMetrics' `# EOF`. `out` may block (a
-    /// scrape's reader): no lock is held while it is written to.
+    /// Writes the whole exposition in `format` to `out`: the small families and the startup
+    /// summary, then the row families as they are encoded, then OpenMetrics' `# EOF`. `out` may
+    /// block (a scrape's reader): no lock is held while it is written to.
     pub fn write(&self, format: Format, mut out: &mut dyn Write) -> Result<(), MetricsError> {
         let mut families =
             String::with_capacity(self.inner.families_length.load(Ordering::Relaxed));
