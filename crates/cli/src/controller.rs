@@ -85,6 +85,11 @@ pub struct ControllerArguments {
     /// BATCH_MAX_DURATION).
     #[arg(long, env = "BATCH_MAX_DURATION", default_value = "10s", value_parser = parse_duration_argument)]
     pub batch_max_duration: Duration,
+    /// With --policy spotter: solve an open batch every 250 ms and create at once the
+    /// NodeClaims it already fills (and nominate pods that fit room in flight), instead of
+    /// waiting for the batch to close; false batches as Karpenter does.
+    #[arg(long, env = "EARLY_LAUNCHES", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub early_launches: bool,
     /// How long an offering EC2 refused for insufficient capacity is not tried again
     /// (Karpenter's 3m; with --policy spotter it doubles on consecutive refusals, up to 30m).
     #[arg(long, env = "UNAVAILABLE_OFFERING_TTL", default_value = "3m", value_parser = parse_duration_argument)]
@@ -245,6 +250,9 @@ fn settings(arguments: &ControllerArguments) -> anyhow::Result<Settings> {
         rebalance_replacement: arguments.rebalance_replacement,
         ..Settings::for_policy(arguments.policy)
     };
+    if !arguments.early_launches {
+        settings.early_launch_interval = None;
+    }
     if let Some(return_to_spot) = settings.return_to_spot.as_mut() {
         return_to_spot.min_spot_available = arguments.return_to_spot_after;
     }
@@ -622,8 +630,21 @@ mod tests {
 
     #[test]
     fn flags_become_settings_or_a_clear_error() {
-        let cases: [(&[&str], Option<&str>); 12] = [
+        let cases: [(&[&str], Option<&str>); 15] = [
             (&["--cloud-provider=fake"], None),
+            (&["--cloud-provider=fake", "--early-launches=false"], None),
+            (
+                &[
+                    "--cloud-provider=fake",
+                    "--policy=karpenter",
+                    "--early-launches",
+                ],
+                None,
+            ),
+            (
+                &["--cloud-provider=fake", "--early-launches=soon"],
+                Some("--early-launches"),
+            ),
             (&["--cloud-provider=fake", "--rebalance-replacement"], None),
             (
                 &["--cloud-provider=fake", "--rebalance-replacement=yes"],
@@ -686,6 +707,13 @@ mod tests {
                     assert_eq!(
                         settings.rebalance_replacement,
                         flags.contains(&"--rebalance-replacement")
+                    );
+                    // Early launches are the preset's, and the flag turns them off.
+                    assert_eq!(
+                        settings.early_launch_interval,
+                        Settings::for_policy(command.arguments.policy)
+                            .early_launch_interval
+                            .filter(|_| !flags.contains(&"--early-launches=false"))
                     );
                 }
                 (Err(error), Some(message)) => {

@@ -2,7 +2,9 @@
 //! and pods on nodes being deleted, so that replacements launch while the old node drains),
 //! waits until no new pod arrived for the idle window (1 s) or the batch is as old as the
 //! maximum (10 s) — or at once when a launch just failed — then solves them against the nodes
-//! and in-flight NodeClaims and creates NodeClaims for the rest.
+//! and in-flight NodeClaims and creates NodeClaims for the rest. While the batch is open, the
+//! Spotter policy also solves it every 250 ms and does at once what more pods could not
+//! change: NodeClaims already full are created, and pods that fit existing room are nominated.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -13,7 +15,10 @@ use spotter_core::node::Node;
 use spotter_core::offering::CapacityType;
 use spotter_core::pod::{Pod, WhenUnsatisfiable};
 use spotter_core::requirements::{Requirement, Requirements};
-use spotter_core::solver::{PreparedPools, SchedulingInput, solve_prepared};
+use spotter_core::resources::{self, Resources};
+use spotter_core::solver::{
+    PlannedNodeClaim, PoolUsage, PreparedPools, SchedulingInput, solve_prepared,
+};
 
 use crate::action::{Action, NodeClaimRequest};
 use crate::node_claim_names::NodeClaimNames;
@@ -39,6 +44,20 @@ struct Batch {
     last_change: Duration,
     /// The pods in the batch.
     pods: BTreeSet<String>,
+    /// When the open batch was last solved for what it already settles, if it was.
+    early_solved_at: Option<Duration>,
+    /// Whether a pod joined since then.
+    joined_since_early_solve: bool,
+}
+
+/// How much of a plan a solve acts on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scope {
+    /// The batch closed: every placement, new NodeClaim and unschedulable pod.
+    Whole,
+    /// The batch is open: placements on nodes and in-flight NodeClaims, and new NodeClaims
+    /// with no room left for the batch's smallest pod.
+    Settled,
 }
 
 impl Provisioner {
@@ -88,6 +107,8 @@ impl Provisioner {
             started: now,
             last_change: now,
             pods: BTreeSet::new(),
+            early_solved_at: None,
+            joined_since_early_solve: false,
         });
         // A pod joining the batch restarts the idle window (one leaving does not).
         let joined = candidates
@@ -95,18 +116,43 @@ impl Provisioner {
             .any(|(key, _)| !batch.pods.contains(key.as_str()));
         if joined {
             batch.last_change = now;
+            batch.joined_since_early_solve = true;
         }
         if joined || batch.pods.len() != candidates.len() {
             batch.pods = candidates.iter().map(|(key, _)| (*key).clone()).collect();
         }
         let retry_now = candidates.iter().any(|(_, pod)| pod.retry_now);
         let due = (batch.last_change + settings.batch_idle).min(batch.started + settings.batch_max);
-        if !retry_now && now < due {
-            return (Vec::new(), Some(lapse.map_or(due, |lapse| lapse.min(due))));
+        if retry_now || now >= due {
+            self.batch = None;
+            self.names.forget_issued();
+            return (self.provision(state, &candidates, Scope::Whole), lapse);
         }
-        self.batch = None;
-        self.names.forget_issued();
-        (self.provision(state, &candidates), lapse)
+        let wake_at = lapse.map_or(due, |lapse| lapse.min(due));
+        let early_solve_at = settings
+            .early_launch_interval
+            .filter(|_| batch.joined_since_early_solve)
+            .map(|interval| {
+                batch
+                    .early_solved_at
+                    .map_or(now, |solved| solved + interval)
+            });
+        match early_solve_at {
+            Some(at) if at <= now => {
+                batch.early_solved_at = Some(now);
+                batch.joined_since_early_solve = false;
+                // Oldest first: among pods of one size, the solver packs the first ones given
+                // into the full NodeClaims, so a pod is never left over from solve to solve.
+                let mut oldest_first = candidates;
+                oldest_first.sort_by_key(|(key, pod)| (pod.created_at, *key));
+                (
+                    self.provision(state, &oldest_first, Scope::Settled),
+                    Some(wake_at),
+                )
+            }
+            Some(at) => (Vec::new(), Some(wake_at.min(at))),
+            None => (Vec::new(), Some(wake_at)),
+        }
     }
 
     fn waits_for_capacity(&self, state: &ClusterState, pod: &str) -> bool {
@@ -119,6 +165,7 @@ impl Provisioner {
         &mut self,
         state: &ClusterState,
         candidates: &[(&String, &PodState)],
+        scope: Scope,
     ) -> Vec<Action> {
         // Nodes too full for the smallest pod cannot take any; they only matter for the counts
         // of hard topology constraints.
@@ -180,7 +227,19 @@ impl Provisioner {
                 });
             }
         }
+        let smallest_pod = smallest_requests(candidates);
+        let mut early_charges =
+            (scope == Scope::Settled).then(|| EarlyCharges::new(state, candidates));
         for planned in plan.node_claims {
+            if let Some(early_charges) = early_charges.as_mut() {
+                if !is_full(state, &planned, &smallest_pod) {
+                    continue;
+                }
+                let Some(charged) = early_charges.charge(state, &planned, &pool_usage) else {
+                    continue;
+                };
+                early_charges.add(&planned.node_pool, charged);
+            }
             let name = self.names.next(&planned.node_pool, state);
             let fallback = planned
                 .launch
@@ -213,6 +272,9 @@ impl Provisioner {
                 replaces: None,
             }));
         }
+        if scope == Scope::Settled {
+            return actions;
+        }
         for unschedulable in plan.unschedulable {
             let key = candidates[unschedulable.pod].0.clone();
             self.unschedulable
@@ -224,6 +286,139 @@ impl Provisioner {
         }
         actions
     }
+}
+
+/// The smallest request of the candidates, resource by resource (one pod, no extended
+/// resources).
+fn smallest_requests(candidates: &[(&String, &PodState)]) -> Resources {
+    let requests = || candidates.iter().map(|(_, pod)| &pod.pod.requests);
+    Resources {
+        cpu_millicores: requests()
+            .map(|request| request.cpu_millicores)
+            .min()
+            .unwrap_or(0),
+        memory_bytes: requests()
+            .map(|request| request.memory_bytes)
+            .min()
+            .unwrap_or(0),
+        pods: 1,
+        ephemeral_storage_bytes: requests()
+            .map(|request| request.ephemeral_storage_bytes)
+            .min()
+            .unwrap_or(0),
+        extended: Vec::new(),
+    }
+}
+
+/// Whether a planned NodeClaim has instance types and none of them has room for `smallest`
+/// beside its pods and DaemonSets.
+fn is_full(state: &ClusterState, planned: &PlannedNodeClaim, smallest: &Resources) -> bool {
+    !planned.instance_types.is_empty()
+        && planned.instance_types.iter().all(|name| {
+            state.instance_type(name).is_some_and(|instance_type| {
+                let mut free = instance_type.allocatable.clone();
+                free.subtract(&planned.requests);
+                !smallest.fits_in(&free)
+            })
+        })
+}
+
+/// What early launches may take from NodePools with limits. An early NodeClaim must not take
+/// room the rest of its batch will need, nor stack on NodeClaims still launching (the limits
+/// count instances, and a NodeClaim's size is known once it launches): in a pool with limits it
+/// is launched early only while the pool's instances, its NodeClaims not launched yet and the
+/// early ones at their largest instance types, and every pod of the batch, take at most half
+/// of each limit (nearer, which NodeClaims launch first decides what fits: allowed up to the
+/// whole limit, early launches kept a soak scenario's pod out for hours). Otherwise it waits
+/// for the batch to close, where the solver narrows the batch's NodeClaims to the room left.
+struct EarlyCharges {
+    /// The requests of every pod in the batch.
+    batch_requests: Resources,
+    /// By pool with limits: NodeClaims not launched yet, and early ones of this solve, at their
+    /// largest instance types, with their count.
+    in_flight: BTreeMap<String, (Resources, i64)>,
+}
+
+impl EarlyCharges {
+    fn new(state: &ClusterState, candidates: &[(&String, &PodState)]) -> Self {
+        let mut batch_requests = Resources::new();
+        for (_, pod) in candidates {
+            batch_requests.add(&pod.pod.requests);
+        }
+        let mut in_flight: BTreeMap<String, (Resources, i64)> = BTreeMap::new();
+        for claim in state.node_claims.values().filter(|claim| {
+            claim.deletion.is_none()
+                && state
+                    .node_pool(&claim.node_pool)
+                    .is_some_and(|pool| pool.limits.iter().next().is_some())
+                && matches!(
+                    claim.launch,
+                    LaunchState::NotLaunched
+                        | LaunchState::Launching { .. }
+                        | LaunchState::Retrying { .. }
+                )
+        }) {
+            let entry = in_flight.entry(claim.node_pool.clone()).or_default();
+            entry.0.add(&largest_capacity(state, &claim.instance_types));
+            entry.1 += 1;
+        }
+        Self {
+            batch_requests,
+            in_flight,
+        }
+    }
+
+    /// What `planned` is charged at if it may be launched early, `None` if it may not.
+    fn charge(
+        &self,
+        state: &ClusterState,
+        planned: &PlannedNodeClaim,
+        usage: &BTreeMap<String, PoolUsage>,
+    ) -> Option<Resources> {
+        let charged = largest_capacity(state, &planned.instance_types);
+        let Some(pool) = state.node_pool(&planned.node_pool) else {
+            return Some(charged);
+        };
+        if pool.limits.iter().next().is_none() {
+            return Some(charged);
+        }
+        let (in_flight, in_flight_count) = self
+            .in_flight
+            .get(&planned.node_pool)
+            .cloned()
+            .unwrap_or_default();
+        let used = usage.get(&planned.node_pool).cloned().unwrap_or_default();
+        let total = used
+            .resources
+            .plus(&in_flight)
+            .plus(&charged)
+            .plus(&self.batch_requests);
+        let within = pool.limits.iter().all(|(name, limit)| {
+            if name == resources::NODES {
+                2 * (used.nodes + in_flight_count + 1) <= limit
+            } else {
+                2 * total.get(name) <= limit
+            }
+        });
+        within.then_some(charged)
+    }
+
+    fn add(&mut self, node_pool: &str, charged: Resources) {
+        let entry = self.in_flight.entry(node_pool.to_string()).or_default();
+        entry.0.add(&charged);
+        entry.1 += 1;
+    }
+}
+
+/// The largest capacity of `instance_types`, resource by resource (types the catalog does not
+/// have count for nothing).
+fn largest_capacity(state: &ClusterState, instance_types: &[String]) -> Resources {
+    instance_types
+        .iter()
+        .filter_map(|name| state.instance_type(name))
+        .fold(Resources::new(), |largest, instance_type| {
+            largest.max(&instance_type.capacity)
+        })
 }
 
 /// Whether a pod needs the provisioner: pending without a live nomination, or bound to a node

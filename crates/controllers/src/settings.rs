@@ -40,6 +40,15 @@ pub struct Settings {
     pub batch_idle: Duration,
     /// ... or once the batch is this old (10 s).
     pub batch_max: Duration,
+    /// While a batch is open, it is solved at most this often (250 ms), and what that solve
+    /// settles is done at once: new NodeClaims already full (none of their instance types has
+    /// room for one more of the batch's smallest pod) are created, and pods that fit the room
+    /// left on nodes and in-flight NodeClaims are nominated there. More pods cannot pack those
+    /// better, and under a steady stream of pods a batch would otherwise stay open to its
+    /// maximum. In a NodePool with limits, only while the pool, its NodeClaims in flight and
+    /// the whole batch stay within half of them. The rest waits for the batch to close.
+    /// `None` waits for the whole batch (Karpenter).
+    pub early_launch_interval: Option<Duration>,
     /// How long an offering stays unavailable after an insufficient-capacity answer (3 min).
     pub unavailable_offering_ttl: Duration,
     /// A NodeClaim not launched after this long is deleted (5 min).
@@ -162,6 +171,7 @@ impl Settings {
             Policy::Spotter => Self::default(),
             Policy::Karpenter => Self {
                 policy,
+                early_launch_interval: None,
                 capacity_backoff: None,
                 spot_ranking: SpotRanking::LowestPrice,
                 interruption_awareness: None,
@@ -229,6 +239,7 @@ impl Default for Settings {
             policy: Policy::Spotter,
             batch_idle: Duration::from_secs(1),
             batch_max: Duration::from_secs(10),
+            early_launch_interval: Some(Duration::from_millis(250)),
             unavailable_offering_ttl: Duration::from_secs(180),
             launch_timeout: Duration::from_secs(300),
             registration_timeout: Duration::from_secs(900),

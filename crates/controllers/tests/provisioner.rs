@@ -30,15 +30,27 @@ fn step(now: Duration, state: ClusterState, expected: &[&str], wake_at: Option<D
     }
 }
 
-/// Runs every case, each with a fresh provisioner, and reports every case that failed.
+/// Runs every case with the batch alone deciding when pods are solved (Spotter's early
+/// launches off; `early_launches` tests them), each with a fresh provisioner, and reports
+/// every case that failed.
 fn run(cases: Vec<Case>) {
-    let settings = Settings::default();
+    run_with(
+        &Settings {
+            early_launch_interval: None,
+            ..Settings::default()
+        },
+        cases,
+    );
+}
+
+/// [`run`] under `settings`.
+fn run_with(settings: &Settings, cases: Vec<Case>) {
     let mut failures = Vec::new();
     for case in cases {
         let mut provisioner = Provisioner::default();
         let mut names = StableNames::default();
         for (index, step) in case.steps.iter().enumerate() {
-            let (actions, wake_at) = provisioner.reconcile(&step.state, step.now, &settings);
+            let (actions, wake_at) = provisioner.reconcile(&step.state, step.now, settings);
             let context = format!("case {:?}, step {index} at {:?}", case.name, step.now);
             for action in &actions {
                 if let Action::PodUnschedulable { pod, reason } = action
@@ -975,4 +987,179 @@ fn limits_count_every_instance_of_the_pool() {
             )],
         },
     ]);
+}
+
+#[test]
+fn early_launches() {
+    // Two 1.5-CPU pods fill an m5.xlarge: no instance type has room for a third.
+    let big = |name: &str| web(name, "1500m");
+    let five_pods = || {
+        let mut builder = cluster();
+        for name in ["a", "b", "c", "d", "e"] {
+            builder = builder.pod(pending(big(name)));
+        }
+        builder.build()
+    };
+    // The two full NodeClaims were created; `e` is left.
+    let after_early_launch = || {
+        cluster()
+            .claim(claim("batch-full1", "batch"))
+            .claim(claim("batch-full2", "batch"))
+            .pod(pending(big("a")).nominated("batch-full1"))
+            .pod(pending(big("b")).nominated("batch-full1"))
+            .pod(pending(big("c")).nominated("batch-full2"))
+            .pod(pending(big("d")).nominated("batch-full2"))
+            .pod(pending(big("e")))
+            .build()
+    };
+    let full = |name: &str, pods: &[&str]| {
+        format!(
+            "create {name} pool=batch capacity=spot types=m5.xlarge pods={} fallback=false",
+            pods.join(",")
+        )
+    };
+    let one = |name: &str| pending(big(name));
+    let in_flight_with_room = || {
+        cluster()
+            .claim(claim("batch-live", "batch").spot(secs(0)))
+            .pod(pending(web("b", "500m")).nominated("batch-live"))
+            .pod(pending(web("a", "500m")))
+            .build()
+    };
+    run_with(
+        &Settings::default(),
+        vec![
+            Case {
+                name: "full NodeClaims are created at once, the rest when the batch closes",
+                steps: vec![
+                    step(
+                        secs(0),
+                        five_pods(),
+                        &[
+                            &full("batch-00001", &["default/a", "default/b"]),
+                            &full("batch-00002", &["default/c", "default/d"]),
+                        ],
+                        Some(secs(1)),
+                    ),
+                    step(millis(500), after_early_launch(), &[], Some(secs(1))),
+                    step(
+                        secs(1),
+                        after_early_launch(),
+                        &[&create(
+                            "batch-00003",
+                            "batch",
+                            "spot",
+                            &["default/e"],
+                            false,
+                        )],
+                        None,
+                    ),
+                ],
+            },
+            Case {
+                name: "an open batch is solved again at most every 250 ms, and only after a pod joined",
+                steps: vec![
+                    step(secs(0), cluster().pod(one("a")).build(), &[], Some(secs(1))),
+                    step(
+                        millis(100),
+                        cluster().pod(one("a")).pod(one("b")).build(),
+                        &[],
+                        Some(millis(250)),
+                    ),
+                    step(
+                        millis(250),
+                        cluster().pod(one("a")).pod(one("b")).pod(one("c")).build(),
+                        &[&full("batch-00001", &["default/a", "default/b"])],
+                        Some(millis(1250)),
+                    ),
+                ],
+            },
+            Case {
+                name: "the oldest pods fill the early NodeClaims, whatever their names",
+                steps: vec![step(
+                    millis(200),
+                    cluster()
+                        .pod(one("a").created_at(millis(100)))
+                        .pod(one("b").created_at(millis(200)))
+                        .pod(one("c"))
+                        .build(),
+                    &[&full("batch-00001", &["default/a", "default/c"])],
+                    Some(millis(1200)),
+                )],
+            },
+            Case {
+                name: "a pod with room on an in-flight NodeClaim is nominated to it at once",
+                steps: vec![step(
+                    secs(0),
+                    in_flight_with_room(),
+                    &["nominate default/a -> batch-live"],
+                    Some(secs(1)),
+                )],
+            },
+        ],
+    );
+    // `batch` limited to `cpu` vCPUs: the five pods ask 7.5, each early NodeClaim is charged
+    // at m5.xlarge's 4, and all of it must stay within half the limit.
+    let limited = |cpu: &str, claim_launching: bool| {
+        let mut builder = state()
+            .pool(node_pool("batch").limit("cpu", cpu).build())
+            .instance_types(catalog());
+        if claim_launching {
+            builder = builder.claim(claim("batch-launching", "batch"));
+        }
+        for name in ["a", "b", "c", "d", "e"] {
+            builder = builder.pod(pending(big(name)));
+        }
+        builder.build()
+    };
+    run_with(
+        &Settings::default(),
+        vec![
+            Case {
+                name: "a pool whose limits leave room for the whole batch launches early",
+                steps: vec![step(
+                    secs(0),
+                    limited("100", false),
+                    &[
+                        &full("batch-00001", &["default/a", "default/b"]),
+                        &full("batch-00002", &["default/c", "default/d"]),
+                    ],
+                    Some(secs(1)),
+                )],
+            },
+            Case {
+                name: "early NodeClaims stop where the batch would pass half the limits",
+                steps: vec![step(
+                    secs(0),
+                    // 2 × (4 + 7.5) = 23, then 2 × (8 + 7.5) = 31.
+                    limited("28", false),
+                    &[&full("batch-00001", &["default/a", "default/b"])],
+                    Some(secs(1)),
+                )],
+            },
+            Case {
+                name: "a NodeClaim still launching counts at its largest type",
+                steps: vec![step(secs(0), limited("28", true), &[], Some(secs(1)))],
+            },
+        ],
+    );
+    run_with(
+        &Settings::for_policy(Policy::Karpenter),
+        vec![Case {
+            name: "Karpenter waits for the whole batch",
+            steps: vec![
+                step(secs(0), five_pods(), &[], Some(secs(1))),
+                step(
+                    secs(1),
+                    five_pods(),
+                    &[
+                        &full("batch-00001", &["default/a", "default/b"]),
+                        &full("batch-00002", &["default/c", "default/d"]),
+                        &create("batch-00003", "batch", "spot", &["default/e"], false),
+                    ],
+                    None,
+                ),
+            ],
+        }],
+    );
 }
