@@ -56,7 +56,8 @@ enum Scope {
     /// The batch closed: every placement, new NodeClaim and unschedulable pod.
     Whole,
     /// The batch is open: placements on nodes and in-flight NodeClaims, and new NodeClaims
-    /// with no room left for the batch's smallest pod.
+    /// with no room left for the batch's smallest pod (in a pool with limits, only within
+    /// half of them: [`EarlyCharges`]).
     Settled,
 }
 
@@ -403,6 +404,7 @@ impl EarlyCharges {
         within.then_some(charged)
     }
 
+    /// Charges an early NodeClaim of `node_pool` to the later ones of the same solve.
     fn add(&mut self, node_pool: &str, charged: Resources) {
         let entry = self.in_flight.entry(node_pool.to_string()).or_default();
         entry.0.add(&charged);
